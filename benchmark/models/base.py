@@ -1,0 +1,81 @@
+"""The one interface every provider implements, and the values that cross it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Output-affecting parameters of one call (transport settings live on the provider)."""
+
+    temperature: float
+    max_tokens: int
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Where a call sits in the benchmark. Real providers ignore it; the simulator needs it."""
+
+    problem_id: str
+    sample: int
+    iteration: int
+    output_format: Literal["yaml", "json"]
+
+
+@dataclass
+class ModelOutput:
+    text: str
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    latency_s: float | None = None
+    request_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ModelError(Exception):
+    """A call that failed. `fatal` errors (bad key, unknown model) must stop the job."""
+
+    def __init__(self, message: str, *, fatal: bool = False, kind: str = "error") -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.kind = kind
+
+
+class ModelAPI(ABC):
+    """A model behind a provider. One instance per job; safe to call concurrently."""
+
+    provider: str
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.name}"
+
+    @property
+    def simulated(self) -> bool:
+        return False
+
+    @abstractmethod
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        """Return the model's reply to `messages`, or raise ModelError."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release network clients."""

@@ -1,0 +1,239 @@
+"""Records: the tidy Parquet tables a job writes, and how a run folder is read back.
+
+Every attempt is appended to a per-job journal (one JSON line, flushed and fsynced) the moment it
+finishes, so a kill loses only attempts in flight. The journal is compacted into Parquet part
+files (temp file + rename) every `compact_every` attempts and at job end. Readers take parts plus
+any journal a killed job left behind, de-duplicated on `attempt_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TABLES = ("attempts", "findings", "checks")
+JOURNAL = "journal.jsonl"
+_TS = pa.timestamp("us", tz="UTC")
+
+KEY_FIELDS: list[pa.Field] = [
+    pa.field("sweep_id", pa.string(), nullable=False),
+    pa.field("job_id", pa.int32(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),  # "<provider>/<name>"
+    pa.field("provider", pa.string(), nullable=False),
+    pa.field("prompt_set", pa.string(), nullable=False),
+    pa.field("protocol", pa.string(), nullable=False),
+    pa.field("max_iterations", pa.int32(), nullable=False),
+    pa.field("problem_id", pa.string(), nullable=False),
+    pa.field("sample", pa.int32(), nullable=False),
+    pa.field("iteration", pa.int32(), nullable=False),  # 1 = generation, 2.. = repairs
+]
+ATTEMPT_KEY = [f.name for f in KEY_FIELDS]
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "attempts": pa.schema(
+        [
+            pa.field("attempt_id", pa.string(), nullable=False),
+            *KEY_FIELDS,
+            # outcome
+            pa.field("reply", pa.string()),
+            pa.field("template", pa.string()),
+            pa.field("extraction_rule", pa.string()),
+            pa.field("parse_ok", pa.bool_()),
+            pa.field("errors", pa.int32()),
+            pa.field("warnings", pa.int32()),
+            pa.field("infos", pa.int32()),
+            pa.field("clean", pa.bool_()),
+            pa.field("clean_rule", pa.string()),
+            pa.field("stop_reason", pa.string()),  # null while the chain goes on
+            pa.field("model_error", pa.string()),
+            pa.field("lint_failure", pa.string()),
+            pa.field("intent_passed", pa.int32()),
+            pa.field("intent_total", pa.int32()),
+            # usage
+            pa.field("finish_reason", pa.string()),
+            pa.field("input_tokens", pa.int64()),
+            pa.field("output_tokens", pa.int64()),
+            pa.field("cached_tokens", pa.int64()),
+            pa.field("latency_s", pa.float64()),
+            pa.field("cost_usd", pa.float64()),  # null where no price is known
+            pa.field("request_id", pa.string()),
+            # provenance
+            pa.field("simulated", pa.bool_()),
+            pa.field("dataset", pa.string()),
+            pa.field("output_format", pa.string()),
+            pa.field("started_at", _TS),
+            pa.field("finished_at", _TS),
+            pa.field("seed", pa.int64()),
+            pa.field("temperature", pa.float64()),
+            pa.field("max_tokens", pa.int32()),
+            pa.field("git_sha", pa.string()),
+            pa.field("git_dirty", pa.bool_()),
+            pa.field("cfn_lint_version", pa.string()),
+            pa.field("anthropic_version", pa.string()),
+            pa.field("openai_version", pa.string()),
+            pa.field("benchmark_version", pa.string()),
+            pa.field("config_hash", pa.string()),
+        ]
+    ),
+    "findings": pa.schema(
+        [
+            pa.field("attempt_id", pa.string(), nullable=False),
+            *KEY_FIELDS,
+            pa.field("finding_index", pa.int32(), nullable=False),
+            pa.field("source", pa.string()),
+            pa.field("rule_id", pa.string()),
+            pa.field("level", pa.string()),  # E / W / I
+            pa.field("message", pa.string()),
+            pa.field("path", pa.string()),  # "Resources/Bucket/Properties/BucketNam"
+            pa.field("line", pa.int32()),
+            pa.field("column", pa.int32()),
+            pa.field("end_line", pa.int32()),
+            pa.field("end_column", pa.int32()),
+        ]
+    ),
+    "checks": pa.schema(
+        [
+            pa.field("attempt_id", pa.string(), nullable=False),
+            *KEY_FIELDS,
+            pa.field("check_index", pa.int32(), nullable=False),
+            pa.field("source", pa.string()),
+            pa.field("check_id", pa.string()),
+            pa.field("passed", pa.bool_()),
+            pa.field("description", pa.string()),
+            pa.field("resource", pa.string()),
+        ]
+    ),
+}
+_ROW_KEY = {
+    "attempts": ["attempt_id"],
+    "findings": ["attempt_id", "finding_index"],
+    "checks": ["attempt_id", "check_index"],
+}
+
+
+def attempt_id(key: dict[str, Any]) -> str:
+    """A stable id for one attempt key (same key, same id, in every process)."""
+    text = json.dumps([key[name] for name in ATTEMPT_KEY], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    schema = SCHEMAS[name]
+    columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
+    for field in schema:
+        if field.type == _TS:
+            columns[field.name] = [
+                datetime.fromisoformat(v) if isinstance(v, str) else v for v in columns[field.name]
+            ]
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def _atomic_write(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class RecordWriter:
+    """Durable, append-only writer for one job's tables. One writer per job directory."""
+
+    def __init__(self, job_dir: str | Path, compact_every: int = 500) -> None:
+        self.job_dir = Path(job_dir)
+        self.job_dir.mkdir(parents=True, exist_ok=True)
+        self.compact_every = compact_every
+        self._journal_path = self.job_dir / JOURNAL
+        self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._pending = 0
+        self._next_part = self._count_parts()
+
+    def _count_parts(self) -> int:
+        return len(list((self.job_dir / "attempts").glob("part-*.parquet")))
+
+    def append(
+        self,
+        attempt: dict[str, Any],
+        findings: Iterable[dict[str, Any]] = (),
+        checks: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        """Record one finished attempt with its findings and checks, durably."""
+        entry = {"attempts": [attempt], "findings": list(findings), "checks": list(checks)}
+        self._journal.write(json.dumps(entry, default=_json_default) + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self._pending += 1
+        if self._pending >= self.compact_every:
+            self.compact()
+
+    def compact(self) -> None:
+        """Move the journal's rows into new Parquet part files, then empty the journal."""
+        rows = _read_journal(self._journal_path)
+        if not any(rows.values()):
+            return
+        part = f"part-{os.getpid()}-{self._next_part:05d}.parquet"
+        for name in TABLES:
+            _atomic_write(_table(name, rows[name]), self.job_dir / name / part)
+        self._next_part += 1
+        self._journal.truncate(0)
+        self._journal.seek(0)
+        os.fsync(self._journal.fileno())
+        self._pending = 0
+
+    def close(self) -> None:
+        self.compact()
+        self._journal.close()
+        if self._journal_path.exists() and self._journal_path.stat().st_size == 0:
+            self._journal_path.unlink()
+
+
+def _read_journal(path: Path) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+    if not path.exists():
+        return rows
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill: that attempt was in flight
+            for name in TABLES:
+                rows[name].extend(entry.get(name, []))
+    return rows
+
+
+def read_table(run_dir: str | Path, name: str) -> pd.DataFrame:
+    """One table of a run folder (a sweep, a job, or any folder above them), every part read."""
+    if name not in SCHEMAS:
+        raise ValueError(f"unknown table {name!r}; expected one of {TABLES}")
+    root = Path(run_dir)
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: run folder not found")
+    tables = [
+        pq.read_table(path, schema=SCHEMAS[name])
+        for path in sorted(root.rglob(f"{name}/part-*.parquet"))
+    ]
+    for journal in sorted(root.rglob(JOURNAL)):
+        leftover = _read_journal(journal)[name]
+        if leftover:
+            tables.append(_table(name, leftover))
+    if not tables:
+        return SCHEMAS[name].empty_table().to_pandas()
+    frame = pa.concat_tables(tables).to_pandas()
+    return frame.drop_duplicates(subset=_ROW_KEY[name], keep="first").reset_index(drop=True)

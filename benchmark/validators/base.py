@@ -1,0 +1,70 @@
+"""The validator protocol: a template goes in, findings (and named checks) come out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Level = Literal["E", "W", "I"]
+
+PARSE_ERROR_RULE = "E0000"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a validator found, in cfn-lint's terms (1-based lines and columns)."""
+
+    rule_id: str
+    level: Level
+    message: str
+    path: tuple[str | int, ...] = ()
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    source: str = "cfn-lint"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Identity used to compare findings: message text is excluded (it can embed set order)."""
+        return (self.rule_id, self.line, self.column, tuple(str(p) for p in self.path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A named pass/fail check (intent, security) evaluated on one template."""
+
+    check_id: str
+    passed: bool
+    description: str = ""
+    resource: str | None = None
+    source: str = ""
+
+
+@dataclass
+class ValidationResult:
+    findings: list[Finding] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    parse_ok: bool = True
+    failure: str | None = None  # the validator itself failed (timeout, crash): not a finding
+
+
+@runtime_checkable
+class Validator(Protocol):
+    """Anything with a name and an async `validate`. The loop knows nothing else about it."""
+
+    name: str
+
+    async def validate(self, template: str, problem: Any) -> ValidationResult: ...
+
+    def close(self) -> None: ...
+
+
+def count_levels(findings: list[Finding]) -> dict[Level, int]:
+    counts: dict[Level, int] = {"E": 0, "W": 0, "I": 0}
+    for finding in findings:
+        counts[finding.level] += 1
+    return counts
