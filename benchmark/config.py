@@ -1,0 +1,142 @@
+"""Typed settings: the composed Hydra config, validated once at start, before any model call.
+
+Every section mirrors a config group in conf/ and a part of the code. An unknown key or a bad
+value becomes one clear line (`ConfigError`), never a traceback halfway through a sweep.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from benchmark.models import parse_model_id
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run. The message is one line and names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    """Transport settings of one provider. Keys come from the environment, never from config."""
+
+    api_key_env: str | None = None  # name of the environment variable holding the key
+    base_url: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    max_concurrency: int = Field(default=8, ge=1)
+
+
+class ModelConfig(_Strict):
+    id: str  # "<provider>/<model name>", e.g. "anthropic/claude-sonnet-4-5"
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=4096, ge=1)
+    seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
+
+    @field_validator("id")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        parse_model_id(value)
+        return value
+
+    @property
+    def provider(self) -> str:
+        return parse_model_id(self.id)[0]
+
+    @property
+    def name(self) -> str:
+        return parse_model_id(self.id)[1]
+
+    def provider_config(self) -> ProviderConfig:
+        return self.providers.get(self.provider.replace("-", "_"), ProviderConfig())
+
+
+class DatasetConfig(_Strict):
+    name: str
+    path: str
+    only: list[str] | None = None  # problem ids to keep
+    limit: int | None = Field(default=None, ge=1)
+
+
+class PromptSetConfig(_Strict):
+    """A prompt set: the words sent to the model and how feedback is written."""
+
+    name: str
+    output_format: Literal["yaml", "json"]
+    system: str
+    generation: str  # placeholders: {prompt} {format_name} {format_tag}
+    repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
+    repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
+    feedback: Literal["raw", "structured"] = "raw"
+    feed_back_checks: bool = False  # also tell the model which intent checks fail
+
+
+class LoopConfig(_Strict):
+    max_iterations: int = Field(default=10, ge=1)  # 1 generation + (n-1) repairs
+    samples: int = Field(default=5, ge=1)
+    protocol: Literal["stateless", "conversation"] = "stateless"
+    clean_when: Literal["no_errors", "no_errors_or_warnings", "no_findings"] = (
+        "no_errors_or_warnings"
+    )
+    concurrency: int = Field(default=8, ge=1)  # chains in flight at once within a job
+
+
+class LintConfig(_Strict):
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    ignore_checks: list[str] = Field(default_factory=list)
+    include_checks: list[str] = Field(default_factory=list)
+    workers: int = Field(default=2, ge=1)
+    task_timeout_s: float = Field(default=60.0, gt=0)
+    cache_size: int = Field(default=4096, ge=0)
+
+
+class Settings(_Strict):
+    model: ModelConfig
+    dataset: DatasetConfig
+    prompts: PromptSetConfig
+    loop: LoopConfig
+    lint: LintConfig
+    seed: int = 0
+    progress: bool = True
+
+
+def _one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"config error at '{where}': {first['msg']}{more}"
+
+
+def load_settings(raw: dict[str, Any]) -> Settings:
+    """Validate a resolved config dict (Hydra's keys excluded) into `Settings`."""
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    if not Path(settings.dataset.path).is_dir():
+        folder = settings.dataset.path
+        raise ConfigError(f"config error at 'dataset.path': folder {folder} not found")
+    return settings
+
+
+def resolve_api_key(settings: Settings) -> str | None:
+    """The key for the configured provider from its environment variable, or a ConfigError."""
+    if settings.model.provider == "simulated":
+        return None
+    env = settings.model.provider_config().api_key_env
+    if env is None:
+        return None
+    key = os.environ.get(env)
+    if not key:
+        raise ConfigError(
+            f"missing API key: set the environment variable {env} for model {settings.model.id}"
+        )
+    return key
