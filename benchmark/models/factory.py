@@ -1,0 +1,40 @@
+"""Build the configured model from settings: one place that knows every provider's arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from benchmark.config import ConfigError, Settings
+from benchmark.models import provider_class
+from benchmark.models.base import ModelAPI
+from benchmark.problems import Problem
+
+
+def create_model(
+    settings: Settings, problems: Mapping[str, Problem], api_key: str | None
+) -> ModelAPI:
+    model = settings.model
+    cls = provider_class(model.provider)
+    if model.provider == "simulated":
+        from benchmark.models.simulated import SimulatorSettings
+
+        options = {"seed": settings.seed, **model.simulator}
+        try:
+            simulator = SimulatorSettings(**options)
+        except TypeError as exc:
+            raise ConfigError(f"config error at 'model.simulator': {exc}") from None
+        return cls(model.name, problems=problems, settings=simulator)  # type: ignore[call-arg]
+    transport = model.provider_config()
+    if model.provider == "openai-compatible" and not transport.base_url:
+        raise ConfigError(
+            "config error at 'model.providers.openai_compatible.base_url': "
+            "openai-compatible models need the server's base URL"
+        )
+    return cls(  # type: ignore[call-arg]
+        model.name,
+        api_key=api_key or "not-needed",
+        base_url=transport.base_url,
+        timeout_s=transport.timeout_s,
+        max_retries=transport.max_retries,
+        max_concurrency=transport.max_concurrency,
+    )
