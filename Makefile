@@ -1,0 +1,36 @@
+# The front door. `make help` lists the targets.
+PY      ?= .venv/bin/python
+MODELS  ?= simulated/default
+ITERS   ?= 10
+PROMPTS ?= paper,structured
+DATASET ?= smoke
+ARGS    ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint sweep run clean-runs
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+install:  ## create .venv and install the project with its dev tools
+	python3 -m venv .venv
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+
+test:  ## run the test suite (no network needed)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint:  ## ruff check and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
+	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
+
+run:  ## a single job with the defaults (ARGS: overrides)
+	$(PY) -m benchmark.run $(ARGS)
+
+clean-runs:  ## delete everything under runs/ except its README
+	find runs -mindepth 1 -not -name README.md -delete

@@ -1,0 +1,82 @@
+"""Every config file composes and validates; bad config is one clear line before any call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from benchmark.config import ConfigError, load_settings, resolve_api_key
+from benchmark.prompts import check_prompt_set
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+ROOT = CONF.parent
+GROUPS = ["model", "dataset", "prompts", "loop", "lint"]
+
+
+def settings_for(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    raw["dataset"]["path"] = str(ROOT / raw["dataset"]["path"])
+    return load_settings(raw)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"{group}={path.stem}" for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))],
+)
+def test_every_option_composes_and_validates(override: str) -> None:
+    settings = settings_for(override)
+    check_prompt_set(settings.prompts)
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "anthropic/claude-sonnet-4-5",
+        "openai/gpt-4o",
+        "openai-compatible/llama3.1:8b",
+        "simulated/default",
+    ],
+)
+def test_every_provider_has_transport_settings(model_id: str) -> None:
+    settings = settings_for(f"model.id={model_id}")
+    assert settings.model.provider_config().max_concurrency >= 1
+
+
+@pytest.mark.parametrize(
+    ("override", "where"),
+    [
+        ("loop.max_iterations=0", "loop.max_iterations"),
+        ("loop.max_iterations=-3", "loop.max_iterations"),
+        ("loop.protocol=telepathy", "loop.protocol"),
+        ("model.id=acme/rocket", "model.id"),
+        ("model.id=openai", "model.id"),
+        ("+loop.iterations=5", "loop.iterations"),
+        ("lint.regions=[]", "lint.regions"),
+        ("dataset.path=/no/such/folder", "dataset.path"),
+    ],
+)
+def test_bad_values_are_one_clear_line(override: str, where: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_for(override)
+    message = str(caught.value)
+    assert where in message and "\n" not in message
+
+
+def test_missing_api_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    settings = settings_for("model.id=anthropic/claude-sonnet-4-5")
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        resolve_api_key(settings)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    assert resolve_api_key(settings) == "sk-ant-test"
+
+
+def test_unknown_prompt_placeholder_is_caught() -> None:
+    settings = settings_for("prompts.repair='fix {templat}'")
+    with pytest.raises(ConfigError, match="templat"):
+        check_prompt_set(settings.prompts)

@@ -1,0 +1,132 @@
+"""Parquet records: schema round trip, durability of each attempt, reading every part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from benchmark.records import ATTEMPT_KEY, JOURNAL, SCHEMAS, RecordWriter, attempt_id, read_table
+
+
+def key(problem: str, iteration: int, job: int = 0) -> dict:
+    return {
+        "sweep_id": "s",
+        "job_id": job,
+        "model": "simulated/default",
+        "provider": "simulated",
+        "prompt_set": "paper",
+        "protocol": "stateless",
+        "max_iterations": 3,
+        "problem_id": problem,
+        "sample": 0,
+        "iteration": iteration,
+    }
+
+
+def rows(problem: str, iteration: int, job: int = 0) -> tuple[dict, list[dict], list[dict]]:
+    k = key(problem, iteration, job)
+    aid = attempt_id(k)
+    attempt = {
+        "attempt_id": aid,
+        **k,
+        "template": "Resources: {}\n",
+        "errors": 1,
+        "warnings": 0,
+        "infos": 0,
+        "clean": False,
+        "cost_usd": None,
+        "simulated": True,
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "finished_at": datetime.now(UTC),
+    }
+    finding = {
+        "attempt_id": aid,
+        **k,
+        "finding_index": 0,
+        "rule_id": "E1001",
+        "level": "E",
+        "message": "'Resources' is a required property, \"quoted\"",
+        "path": "",
+        "line": 1,
+        "column": 1,
+        "end_line": 1,
+        "end_column": 2,
+        "source": "cfn-lint",
+    }
+    check = {
+        "attempt_id": aid,
+        **k,
+        "check_index": 0,
+        "check_id": "bucket-exists",
+        "passed": False,
+        "source": "intent",
+        "description": "a bucket exists",
+    }
+    return attempt, [finding], [check]
+
+
+def test_round_trip_keeps_schema_and_values(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0")
+    for iteration in (1, 2):
+        writer.append(*rows("p1", iteration))
+    writer.close()
+    for name in SCHEMAS:
+        parts = list((tmp_path / "0" / name).glob("part-*.parquet"))
+        assert len(parts) == 1
+        assert pq.read_schema(parts[0]).equals(SCHEMAS[name], check_metadata=False)
+    attempts = read_table(tmp_path, "attempts")
+    assert list(attempts.columns) == SCHEMAS["attempts"].names
+    assert sorted(attempts["iteration"]) == [1, 2]
+    assert attempts["cost_usd"].isna().all()  # unknown cost stays null, never 0
+    assert str(attempts["started_at"].dt.tz) == "UTC"
+    findings = read_table(tmp_path, "findings")
+    assert findings["message"].iloc[0] == "'Resources' is a required property, \"quoted\""
+    assert read_table(tmp_path, "checks")["passed"].tolist() == [False, False]
+    assert not (tmp_path / "0" / JOURNAL).exists()
+
+
+def test_attempt_survives_a_kill_before_compaction(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1000)
+    writer.append(*rows("p1", 1))
+    writer.append(*rows("p1", 2))
+    # the process dies here: no close(), no compaction; a half-written line follows
+    with open(tmp_path / "0" / JOURNAL, "a") as journal:
+        journal.write('{"attempts": [{"attempt_id": "cut sho')
+    attempts = read_table(tmp_path, "attempts")
+    assert sorted(attempts["iteration"]) == [1, 2]
+    assert len(read_table(tmp_path, "findings")) == 2
+
+
+def test_rows_in_both_part_and_journal_are_read_once(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1)
+    writer.append(*rows("p1", 1))  # compacted into a part
+    with open(tmp_path / "0" / JOURNAL, "a") as journal:  # a crash mid-compaction left a copy
+        import json
+
+        attempt, findings, checks = rows("p1", 1)
+        journal.write(
+            json.dumps({"attempts": [attempt], "findings": findings, "checks": checks}, default=str)
+            + "\n"
+        )
+    assert len(read_table(tmp_path, "attempts")) == 1
+    assert len(read_table(tmp_path, "findings")) == 1
+
+
+def test_every_job_part_is_read(tmp_path: Path) -> None:
+    for job in (0, 1):
+        writer = RecordWriter(tmp_path / str(job))
+        writer.append(*rows("p1", 1, job))
+        writer.append(*rows("p2", 1, job))
+        writer.close()
+    attempts = read_table(tmp_path, "attempts")
+    assert len(attempts) == 4
+    assert not attempts.duplicated(subset=ATTEMPT_KEY).any()
+    assert sorted(attempts["job_id"].unique()) == [0, 1]
+
+
+def test_attempt_id_is_stable_and_distinct() -> None:
+    assert attempt_id(key("p1", 1)) == attempt_id(key("p1", 1))
+    assert attempt_id(key("p1", 1)) != attempt_id(key("p1", 2))
+    assert attempt_id(key("p1", 1)) != attempt_id(key("p1", 1, job=1))
