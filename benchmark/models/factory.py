@@ -21,7 +21,7 @@ def create_model(
         options = {"seed": settings.seed, **model.simulator}
         try:
             simulator = SimulatorSettings(**options)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
         return cls(model.name, problems=problems, settings=simulator)  # type: ignore[call-arg]
     transport = model.provider_config()

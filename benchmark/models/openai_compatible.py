@@ -1,0 +1,44 @@
+"""Self-hosted servers that speak OpenAI's Chat Completions (Ollama, vLLM, llama.cpp server).
+
+`base_url` is required and must include the API prefix, e.g. `http://localhost:11434/v1`
+(Ollama) or `http://localhost:8000/v1` (vLLM). Local servers usually ignore the key, so an
+empty `api_key` is replaced by the dummy "not-needed" (the SDK refuses an empty one).
+The output cap is sent as `max_tokens`, which these servers understand.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from benchmark.models.openai import OpenAIModel
+
+DUMMY_API_KEY = "not-needed"
+
+
+class OpenAICompatibleModel(OpenAIModel):
+    provider = "openai-compatible"
+    max_tokens_param: ClassVar[str] = "max_tokens"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        max_retries: int = 2,
+        max_concurrency: int = 8,
+    ) -> None:
+        if not base_url:
+            raise ValueError(
+                f"{self.provider}: base_url is required (e.g. http://localhost:11434/v1 for "
+                f"Ollama, http://localhost:8000/v1 for vLLM) for model {name!r}"
+            )
+        super().__init__(
+            name,
+            api_key=api_key or DUMMY_API_KEY,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+        )

@@ -1,0 +1,441 @@
+"""Real provider SDK clients against the loopback server: wire shape, outputs, errors, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from benchmark.models import PROVIDERS, parse_model_id, provider_class
+from benchmark.models.anthropic import AnthropicModel
+from benchmark.models.base import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelError,
+    ModelOutput,
+)
+from benchmark.models.openai import OpenAIModel
+from benchmark.models.openai_compatible import OpenAICompatibleModel
+from tests.loopback import Fault, LoopbackServer, Reply, Usage
+
+KEY = "sk-loopback-SECRET-0123456789"
+CTX = CallContext(problem_id="p1", sample=0, iteration=0, output_format="yaml")
+CONFIG = GenerateConfig(temperature=0.3, max_tokens=321, seed=42)
+MESSAGES = [
+    ChatMessage("system", "You write CloudFormation."),
+    ChatMessage("user", "Make a bucket."),
+    ChatMessage("assistant", "Resources: {}"),
+    ChatMessage("user", "cfn-lint says: E1001 ..."),
+]
+
+Factory = Callable[..., ModelAPI]
+
+
+def make_anthropic(server: LoopbackServer, **kw: Any) -> ModelAPI:
+    kw.setdefault("max_retries", 0)
+    return AnthropicModel("claude-test", api_key=KEY, base_url=server.anthropic_base_url, **kw)
+
+
+def make_openai(server: LoopbackServer, **kw: Any) -> ModelAPI:
+    kw.setdefault("max_retries", 0)
+    return OpenAIModel("gpt-test", api_key=KEY, base_url=server.openai_base_url, **kw)
+
+
+def make_compatible(server: LoopbackServer, **kw: Any) -> ModelAPI:
+    kw.setdefault("max_retries", 0)
+    kw.setdefault("api_key", KEY)
+    return OpenAICompatibleModel("meta-llama/Llama-3-8B", base_url=server.openai_base_url, **kw)
+
+
+ALL = pytest.mark.parametrize(
+    "make", [make_anthropic, make_openai, make_compatible], ids=["anthropic", "openai", "compat"]
+)
+TWO = pytest.mark.parametrize("make", [make_anthropic, make_openai], ids=["anthropic", "openai"])
+
+
+def run(model: ModelAPI, body: Callable[[ModelAPI], Awaitable[Any]]) -> Any:
+    """Run `body(model)` in a fresh loop and close the model's client afterwards."""
+
+    async def go() -> Any:
+        try:
+            return await body(model)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(go())
+
+
+def call(model: ModelAPI, config: GenerateConfig = CONFIG) -> ModelOutput:
+    return run(model, lambda m: m.generate(MESSAGES, config, CTX))
+
+
+def call_error(model: ModelAPI) -> ModelError:
+    with pytest.raises(ModelError) as info:
+        call(model)
+    return info.value
+
+
+# -- successful calls ----------------------------------------------------------------------
+
+
+@ALL
+def test_output_fields_recorded(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+    server = loopback(["Resources:\n  B:\n    Type: AWS::S3::Bucket\n"], usage=Usage(40, 9, 16))
+    out = call(make(server))
+    assert out.text == "Resources:\n  B:\n    Type: AWS::S3::Bucket\n"
+    assert out.finish_reason in ("stop", "end_turn")
+    # Whole prompt for both APIs (Anthropic's uncached input + cache reads), cached part apart.
+    assert (out.input_tokens, out.output_tokens, out.cached_tokens) == (40, 9, 16)
+    assert out.latency_s is not None and out.latency_s > 0
+    assert out.request_id == "req_loop_0000"
+    assert len(server.requests) == 1 and server.errors == []
+
+
+@ALL
+def test_truncation_finish_reason(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+    wire = "max_tokens" if make is make_anthropic else "length"
+    server = loopback([Reply("Resources:", finish_reason=wire)])
+    assert call(make(server)).finish_reason == wire
+
+
+@ALL
+def test_scripted_replies_in_order_and_callable(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
+    server = loopback(["one", "two"])
+    model = make(server)
+
+    async def twice(m: ModelAPI) -> list[str]:
+        return [(await m.generate(MESSAGES, CONFIG, CTX)).text for _ in range(2)]
+
+    assert run(model, twice) == ["one", "two"]
+
+    echo = loopback(lambda body, path: f"{path}:{body['model']}")
+    text = call(make(echo)).text
+    assert text.endswith(":" + echo.requests[0].body["model"])
+    assert text.startswith(echo.requests[0].path)
+
+
+def test_anthropic_wire_format(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    out = call(make_anthropic(server))
+    (req,) = server.requests
+    assert req.path == "/v1/messages"
+    body = req.body
+    assert body["model"] == "claude-test"
+    assert body["system"] == "You write CloudFormation."
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    assert body["messages"][2]["content"] == "cfn-lint says: E1001 ..."
+    assert body["max_tokens"] == 321
+    # No seed on this API; temperature is rejected by anthropic-version 2026-10-21.
+    assert "seed" not in body and "temperature" not in body
+    assert out.extra["temperature"] == "omitted"
+    assert req.headers["anthropic-version"]
+    assert KEY in req.headers["authorization"]
+
+
+def test_anthropic_without_system_message(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    msgs = [ChatMessage("user", "hi")]
+    run(make_anthropic(server), lambda m: m.generate(msgs, CONFIG, CTX))
+    assert "system" not in server.requests[0].body
+
+
+def test_anthropic_multiple_system_messages_joined(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    msgs = [ChatMessage("system", "a"), ChatMessage("system", "b"), ChatMessage("user", "hi")]
+    run(make_anthropic(server), lambda m: m.generate(msgs, CONFIG, CTX))
+    assert server.requests[0].body["system"] == "a\n\nb"
+    assert server.requests[0].body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_openai_wire_format(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    out = call(make_openai(server))
+    (req,) = server.requests
+    assert req.path == "/v1/chat/completions"
+    body = req.body
+    assert body["model"] == "gpt-test"
+    assert body["messages"] == [{"role": m.role, "content": m.content} for m in MESSAGES]
+    assert body["temperature"] == 0.3
+    assert body["seed"] == 42
+    assert body["max_completion_tokens"] == 321 and "max_tokens" not in body
+    assert req.headers["authorization"] == f"Bearer {KEY}"
+    assert out.extra["system_fingerprint"] == "fp_loopback"
+
+
+def test_openai_seed_omitted_when_none(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    call(make_openai(server), GenerateConfig(temperature=0.0, max_tokens=10))
+    assert "seed" not in server.requests[0].body
+    assert server.requests[0].body["temperature"] == 0.0
+
+
+def test_openai_compatible_wire_format(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    model = make_compatible(server, api_key="")
+    assert model.id == "openai-compatible/meta-llama/Llama-3-8B"
+    call(model)
+    (req,) = server.requests
+    assert req.body["model"] == "meta-llama/Llama-3-8B"
+    assert req.body["max_tokens"] == 321 and "max_completion_tokens" not in req.body
+    assert req.body["temperature"] == 0.3 and req.body["seed"] == 42
+    assert req.headers["authorization"] == "Bearer not-needed"
+
+
+def test_openai_compatible_requires_base_url() -> None:
+    with pytest.raises(ValueError, match="base_url is required"):
+        OpenAICompatibleModel("llama3", api_key="")
+
+
+def test_loopback_accepts_unversioned_openai_path(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["ok"])
+    model = OpenAICompatibleModel("m", api_key="", base_url=server.url, max_retries=0)
+    assert call(model).text == "ok"
+    assert server.requests[0].path == "/chat/completions"
+
+
+@ALL
+def test_context_is_ignored(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+    server = loopback(["same", "same"])
+    other = CallContext(problem_id="zzz", sample=9, iteration=5, output_format="json")
+    model = make(server)
+
+    async def both(m: ModelAPI) -> None:
+        await m.generate(MESSAGES, CONFIG, CTX)
+        await m.generate(MESSAGES, CONFIG, other)
+
+    run(model, both)
+    first, second = server.bodies()
+    assert first == second
+
+
+# -- concurrency ---------------------------------------------------------------------------
+
+
+@TWO
+@pytest.mark.parametrize("limit", [2, 6])
+def test_concurrency_limit_measured_at_server(
+    loopback: Callable[..., LoopbackServer], make: Factory, limit: int
+) -> None:
+    server = loopback(lambda body, path: "ok", latency_s=0.2)
+    model = make(server, max_concurrency=limit)
+
+    async def six(m: ModelAPI) -> list[ModelOutput]:
+        return await asyncio.gather(*(m.generate(MESSAGES, CONFIG, CTX) for _ in range(6)))
+
+    outs = run(model, six)
+    assert [o.text for o in outs] == ["ok"] * 6
+    assert len(server.requests) == 6
+    # Exactly the limit: never more in flight, and the calls did overlap up to it.
+    assert server.max_in_flight == limit
+    assert all(o.latency_s is not None and o.latency_s >= 0.2 for o in outs)
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "kind"),
+    [
+        (make_anthropic, 401, "auth"),
+        (make_openai, 401, "auth"),
+        (make_anthropic, 403, "permission"),
+        (make_openai, 403, "permission"),
+        (make_anthropic, 404, "model"),
+        (make_openai, 404, "model"),
+        (make_anthropic, 400, "invalid_request"),
+        (make_openai, 400, "invalid_request"),
+        (make_compatible, 404, "model"),
+    ],
+)
+def test_fatal_errors(
+    loopback: Callable[..., LoopbackServer], make: Factory, status: int, kind: str
+) -> None:
+    server = loopback(["never"], faults={0: Fault(status)})
+    err = call_error(make(server, max_retries=2))
+    assert (err.fatal, err.kind) == (True, kind)
+    assert str(status) in str(err)
+    assert "req_loop_0000" in str(err)
+    assert len(server.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "kind"),
+    [
+        (make_anthropic, 429, "rate_limit"),
+        (make_openai, 429, "rate_limit"),
+        (make_anthropic, 500, "server"),
+        (make_openai, 500, "server"),
+        (make_anthropic, 529, "overloaded"),
+        (make_openai, 503, "server"),
+    ],
+)
+def test_retryable_errors_after_sdk_retries(
+    loopback: Callable[..., LoopbackServer], make: Factory, status: int, kind: str
+) -> None:
+    server = loopback(["never"], faults=lambda i, body, path: Fault(status, retry_after=0.01))
+    err = call_error(make(server, max_retries=2))
+    assert (err.fatal, err.kind) == (False, kind)
+    assert len(server.requests) == 3  # first try + max_retries
+
+
+@TWO
+def test_retry_then_success(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+    server = loopback(["recovered"], faults={0: Fault(429, retry_after=0.01)})
+    out = call(make(server, max_retries=1))
+    assert out.text == "recovered"
+    assert [r.status for r in server.requests] == [429, 200]
+    assert out.request_id == "req_loop_0001"
+
+
+@TWO
+def test_timeout_is_non_fatal(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+    server = loopback(["too late"], latency_s=2.0)
+    err = call_error(make(server, timeout_s=0.2))
+    assert (err.fatal, err.kind) == (False, "timeout")
+
+
+@TWO
+def test_connection_refused_is_non_fatal(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
+    server = loopback([])
+    model = make(server)
+    server.stop()  # nothing listens on that port any more
+    err = call_error(model)
+    assert (err.fatal, err.kind) == (False, "connection")
+
+
+def test_openai_context_length_is_not_fatal(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback([], faults={0: Fault(400, code="context_length_exceeded")})
+    err = call_error(make_openai(server))
+    assert (err.fatal, err.kind) == (False, "context_length")
+
+
+def test_anthropic_prompt_too_long_is_not_fatal(loopback: Callable[..., LoopbackServer]) -> None:
+    fault = Fault(400, message="prompt is too long: 210000 tokens > 200000 maximum")
+    server = loopback([], faults={0: fault})
+    err = call_error(make_anthropic(server))
+    assert (err.fatal, err.kind) == (False, "context_length")
+
+
+def test_openai_insufficient_quota_is_fatal(loopback: Callable[..., LoopbackServer]) -> None:
+    fault = Fault(429, code="insufficient_quota", retry_after=0.01)
+    server = loopback([], faults=lambda i, body, path: fault)
+    err = call_error(make_openai(server, max_retries=1))
+    assert (err.fatal, err.kind) == (True, "quota")
+
+
+@ALL
+def test_api_key_never_in_error_message(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
+    fault = Fault(401, message=f"Incorrect API key provided: {KEY}")
+    server = loopback([], faults={0: fault})
+    err = call_error(make(server))
+    assert err.kind == "auth"
+    assert KEY not in str(err) and KEY not in repr(err.args)
+    assert "***" in str(err)
+    assert err.__cause__ is None and err.__suppress_context__
+
+
+@TWO
+def test_empty_api_key_rejected(make: Factory) -> None:
+    cls = AnthropicModel if make is make_anthropic else OpenAIModel
+    with pytest.raises(ValueError, match="api_key is empty"):
+        cls("m", api_key="")
+
+
+# -- loopback server self-checks -----------------------------------------------------------
+
+
+def test_loopback_script_exhausted_is_reported(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback(["only one"])
+    model = make_openai(server, max_retries=2)
+
+    async def twice(m: ModelAPI) -> None:
+        await m.generate(MESSAGES, CONFIG, CTX)
+        await m.generate(MESSAGES, CONFIG, CTX)
+
+    with pytest.raises(ModelError, match="no scripted reply left"):
+        run(model, twice)
+    assert len(server.requests) == 2  # x-should-retry: false stopped the SDK's retries
+    assert server.errors == ["call 1: no scripted reply left"]
+
+
+def test_loopback_context_manager_and_error_shapes() -> None:
+    with LoopbackServer([], faults={0: Fault(529), 1: Fault(429, retry_after=3)}) as server:
+        base = server.url
+        model_a = make_anthropic(server)
+        model_o = make_openai(server)
+        err_a = call_error(model_a)
+        err_o = call_error(model_o)
+        assert server.requests[0].api == "anthropic" and server.requests[1].api == "openai"
+    assert err_a.kind == "overloaded" and "overloaded_error" in str(err_a)
+    assert err_o.kind == "rate_limit" and "rate_limit_exceeded" in str(err_o)
+    with pytest.raises(RuntimeError):
+        _ = server.url
+    assert base.startswith("http://127.0.0.1:")
+
+
+# -- registry ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("anthropic/claude-sonnet-4-5", ("anthropic", "claude-sonnet-4-5")),
+        ("openai/gpt-4o", ("openai", "gpt-4o")),
+        ("openai-compatible/meta-llama/Llama-3-8B", ("openai-compatible", "meta-llama/Llama-3-8B")),
+        ("simulated/baseline", ("simulated", "baseline")),
+    ],
+)
+def test_parse_model_id(model_id: str, expected: tuple[str, str]) -> None:
+    assert parse_model_id(model_id) == expected
+
+
+@pytest.mark.parametrize(
+    ("model_id", "match"),
+    [
+        ("gemini/pro", "unknown provider 'gemini'.*anthropic, openai, openai-compatible"),
+        ("gpt-4o", "unknown provider 'gpt-4o'"),
+        ("openai/", "no model name"),
+        ("anthropic", "no model name"),
+        ("", "unknown provider ''"),
+    ],
+)
+def test_parse_model_id_errors(model_id: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as info:
+        parse_model_id(model_id)
+    assert "\n" not in str(info.value)
+
+
+def test_provider_class() -> None:
+    assert set(PROVIDERS) == {"anthropic", "openai", "openai-compatible", "simulated"}
+    assert provider_class("anthropic") is AnthropicModel
+    assert provider_class("openai") is OpenAIModel
+    assert provider_class("openai-compatible") is OpenAICompatibleModel
+    for name in ("anthropic", "openai", "openai-compatible"):
+        assert provider_class(name).provider == name
+    with pytest.raises(ValueError, match="unknown provider"):
+        provider_class("nope")
+
+
+def test_provider_class_simulated_is_lazy() -> None:
+    pytest.importorskip("benchmark.models.simulated")
+    cls = provider_class("simulated")
+    assert issubclass(cls, ModelAPI) and cls.provider == "simulated"
+
+
+def test_model_ids() -> None:
+    a = AnthropicModel("claude-sonnet-4-5", api_key=KEY)
+    o = OpenAIModel("gpt-4o", api_key=KEY)
+    assert (a.id, o.id) == ("anthropic/claude-sonnet-4-5", "openai/gpt-4o")
+    assert not a.simulated and not o.simulated
+    asyncio.run(a.aclose())
+    asyncio.run(o.aclose())
