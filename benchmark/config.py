@@ -27,6 +27,7 @@ class ProviderConfig(_Strict):
     """Transport settings of one provider. Keys come from the environment, never from config."""
 
     api_key_env: str | None = None  # name of the environment variable holding the key
+    api_key_optional: bool = False  # local servers (Ollama, vLLM) usually take no key
     base_url: str | None = None
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
@@ -131,12 +132,13 @@ def resolve_api_key(settings: Settings) -> str | None:
     """The key for the configured provider from its environment variable, or a ConfigError."""
     if settings.model.provider == "simulated":
         return None
-    env = settings.model.provider_config().api_key_env
+    transport = settings.model.provider_config()
+    env = transport.api_key_env
     if env is None:
         return None
     key = os.environ.get(env)
-    if not key:
+    if not key and not transport.api_key_optional:
         raise ConfigError(
             f"missing API key: set the environment variable {env} for model {settings.model.id}"
         )
-    return key
+    return key or None

@@ -96,7 +96,6 @@ class Recorder:
             "dataset": settings.dataset.name,
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
-            "temperature": settings.model.temperature,
             "max_tokens": settings.model.max_tokens,
             "config_hash": config_hash(settings.model_dump(exclude={"progress"})),
             **provenance(),
@@ -140,6 +139,10 @@ class Recorder:
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
             "seed": self.settings.model.seed,
+            # null where the provider takes no temperature (current Anthropic API versions)
+            "temperature": None
+            if out is not None and out.extra.get("temperature") == "omitted"
+            else self.settings.model.temperature,
         }
         findings = [
             {
