@@ -8,7 +8,7 @@ ARGS    ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint sweep run clean-runs
+.PHONY: help install test lint sweep run report compare paper-figures clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -31,6 +31,18 @@ sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overr
 
 run:  ## a single job with the defaults (ARGS: overrides)
 	$(PY) -m benchmark.run $(ARGS)
+
+report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
+	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
+	$(PY) -m analysis.report $(RUN)
+
+compare:  ## candidate vs baseline: make compare BASELINE=<run|paper> CANDIDATE=<run>
+	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
+		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
+	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE)
+
+paper-figures:  ## the paper's Fig. 5 from its raw data (RAW=<folder>) or the shipped table
+	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

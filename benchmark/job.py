@@ -112,6 +112,7 @@ class Recorder:
         out, extraction = attempt.output, attempt.extraction
         cost = cost_usd(self.price, out) if out is not None else None
         intent = [c for c in attempt.checks if c.source == "intent"]
+        scored = out is not None and not attempt.lint_failures
         row: dict[str, Any] = {
             "attempt_id": aid,
             **key,
@@ -120,9 +121,10 @@ class Recorder:
             "template": extraction.template if extraction else None,
             "extraction_rule": extraction.rule if extraction else None,
             "parse_ok": attempt.parse_ok,
-            "errors": attempt.counts["E"],
-            "warnings": attempt.counts["W"],
-            "infos": attempt.counts["I"],
+            # no counts where nothing was scored (no reply, or the linter failed): never 0
+            "errors": attempt.counts["E"] if scored else None,
+            "warnings": attempt.counts["W"] if scored else None,
+            "infos": attempt.counts["I"] if scored else None,
             "clean": attempt.clean,
             "stop_reason": attempt.stop_reason,
             "model_error": attempt.model_error,

@@ -1,0 +1,496 @@
+"""Compare a candidate run against a baseline (another run, or the paper's published table).
+
+Per iteration: candidate − baseline of mean errors and warnings per template and of the clean
+fraction, with 95 % percentile bootstrap CIs. When both sides are runs over the same problems
+the bootstrap is *paired*: one draw of problems is applied to both. Otherwise each side is
+resampled on its own problems. The paper's table has no problem-level data: its values are
+held fixed per iteration, and for the fitted parameters it contributes draws from the normal
+approximation given by curve_fit's covariance.
+
+Also: the difference of the fitted A, k, C (per template scale; the paper's sums are divided by
+165) with CIs, and a one-paragraph verdict.
+
+Usage: python -m analysis.compare --baseline RUN|paper --candidate RUN [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from analysis.banner import SIMULATED_BANNER
+from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
+from analysis.load import GROUP_KEYS, fill_chains, group_label, group_list, load_run
+from analysis.measures import ProblemData, percentile_ci, resample_weights
+from analysis.paper import CITATION, baseline_per_template, import_raw, raw_chains
+
+COMPARED = ["errors", "warnings", "clean"]
+FEW_PROBLEMS = 10
+LOWER_IS_BETTER = {"errors": True, "warnings": True, "clean": False}
+NAMES = {
+    "errors": "errors per template",
+    "warnings": "warnings per template",
+    "clean": "clean fraction",
+}
+
+
+CLEAN_NOTE = (
+    "The paper counts templates clean at iteration n (its loop kept every template, so its "
+    "count can fall); a run's clean fraction is clean by iteration n. The two agree when "
+    "chains stop at their first clean iteration."
+)
+
+
+@dataclass
+class Side:
+    """One side of a comparison: problem-level data, or a fixed per-iteration table."""
+
+    label: str
+    data: ProblemData | None = None
+    table: pd.DataFrame | None = None  # iteration + per-template errors, warnings, clean
+    simulated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> np.ndarray:
+        if self.data is not None:
+            return self.data.iterations
+        assert self.table is not None
+        return self.table["iteration"].to_numpy(dtype=int)
+
+    def point(self, measure: str, iterations: np.ndarray) -> np.ndarray:
+        if self.data is not None:
+            index = np.searchsorted(self.data.iterations, iterations)
+            return self.data.point(measure)[index]
+        assert self.table is not None
+        return self.table.set_index("iteration").loc[iterations, measure].to_numpy(dtype=float)
+
+
+def paper_side(raw: str | Path | None = None, samples_per_prompt: int = 5) -> Side:
+    """The paper as a baseline: the shipped table, or its raw data when a folder is given."""
+    if raw is None:
+        return Side(
+            "paper (published Fig. 5 means)",
+            table=baseline_per_template(),
+            notes=[f"Baseline: {CITATION} Sums over 165 templates divided by 165.", CLEAN_NOTE],
+        )
+    imported = import_raw(raw)
+    chains = raw_chains(imported, samples_per_prompt)
+    data = ProblemData.from_chains(chains, ("paper",))
+    notes = [f"Baseline: raw data of {CITATION}", *imported.notes]
+    notes.append(CLEAN_NOTE)
+    return Side("paper (raw data)", data=data, notes=notes)
+
+
+def run_side(
+    run_dir: str | Path,
+    where: dict[str, str] | None = None,
+    stopped: str = "carry",
+    group_keys: list[str] = GROUP_KEYS,
+) -> Side:
+    """One model × prompt set × protocol of a run; `where` picks it when the run has several."""
+    run = load_run(run_dir)
+    attempts = run.attempts
+    for key, value in (where or {}).items():
+        if key not in attempts:
+            raise ValueError(f"unknown column {key!r} in --where")
+        attempts = attempts[attempts[key].astype(str) == value]
+    if attempts.empty:
+        raise ValueError(f"{run_dir}: no attempts match {where}")
+    chains = fill_chains(attempts, stopped, group_keys)  # type: ignore[arg-type]
+    groups = group_list(chains, group_keys)
+    if len(groups) != 1:
+        listed = "; ".join(group_label(g) for g in groups)
+        raise ValueError(
+            f"{run_dir}: {len(groups)} groups ({listed}); pick one with --*-where KEY=VALUE"
+        )
+    simulated = bool(attempts["simulated"].fillna(False).astype(bool).any())
+    data = ProblemData.from_chains(chains, groups[0])
+    label = f"{group_label(groups[0], group_keys)} ({Path(run_dir).name})"
+    return Side(label, data=data, simulated=simulated)
+
+
+@dataclass
+class Comparison:
+    baseline: Side
+    candidate: Side
+    per_iteration: pd.DataFrame
+    overall: pd.DataFrame  # per measure: mean over iterations, Bonferroni CI; drives the verdict
+    fits: pd.DataFrame
+    paired: bool
+    verdict: str
+    outcome: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def simulated(self) -> bool:
+        return self.baseline.simulated or self.candidate.simulated
+
+
+def _side_replicates(
+    side: Side, measure: str, iterations: np.ndarray, weights: np.ndarray | None, n_boot: int
+) -> np.ndarray:
+    if side.data is None or weights is None:
+        return np.tile(side.point(measure, iterations), (n_boot, 1))
+    index = np.searchsorted(side.data.iterations, iterations)
+    return side.data.replicates(measure, weights)[:, index]
+
+
+def _param_draws(
+    side: Side,
+    t: np.ndarray,
+    point: np.ndarray,
+    reps: np.ndarray,
+    rng: np.random.Generator,
+    progress: bool,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    fit = fit_decay(t, point)
+    if fit is None:
+        return None, np.full((len(reps), 3), np.nan)
+    if side.data is not None:
+        return fit.params, bootstrap_params(t, reps, fit.params, progress=progress)
+    if fit.cov is None:
+        return fit.params, np.tile(fit.params, (len(reps), 1))
+    return fit.params, rng.multivariate_normal(fit.params, fit.cov, size=len(reps))
+
+
+def compare(
+    baseline: Side,
+    candidate: Side,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    progress: bool = False,
+    fit_boot: int | None = None,
+) -> Comparison:
+    """Per-iteration and fitted-parameter differences (candidate − baseline) with CIs.
+
+    `fit_boot` (default `n_boot`) is how many of the resamples are refitted for A, k, C."""
+    n_fit = n_boot if fit_boot is None else max(1, min(fit_boot, n_boot))
+    rng = np.random.default_rng(seed)
+    iterations = np.intersect1d(baseline.iterations, candidate.iterations)
+    if len(iterations) == 0:
+        raise ValueError("the two sides share no iteration")
+    notes: list[str] = []
+    paired = False
+    w_base = w_cand = None
+    if baseline.data is not None and candidate.data is not None:
+        same = set(baseline.data.problems) == set(candidate.data.problems)
+        if same:
+            order = np.sort(candidate.data.problems)
+            baseline = replace(baseline, data=baseline.data.subset(order))
+            candidate = replace(candidate, data=candidate.data.subset(order))
+            w_base = w_cand = resample_weights(len(order), n_boot, rng)
+            paired = True
+        else:
+            shared = len(set(baseline.data.problems) & set(candidate.data.problems))
+            notes.append(
+                f"Problem sets differ ({shared} shared): each side resampled on its own problems."
+            )
+    if not paired:
+        if baseline.data is not None:
+            w_base = resample_weights(len(baseline.data.problems), n_boot, rng)
+        if candidate.data is not None:
+            w_cand = resample_weights(len(candidate.data.problems), n_boot, rng)
+    if baseline.data is None:
+        notes.append("The baseline has no problem-level data: CIs reflect the candidate only.")
+    for side in (baseline, candidate):
+        if side.data is not None and len(side.data.problems) < FEW_PROBLEMS:
+            notes.append(
+                f"{side.label} has only {len(side.data.problems)} problems: bootstrap CIs over "
+                "so few problems are unreliable (too narrow)."
+            )
+
+    rows, fit_rows, overall_rows = [], [], []
+    t = iterations.astype(float)
+    overall_level = 1.0 - (1.0 - level) / len(COMPARED)  # Bonferroni over the three measures
+    for measure in tqdm(COMPARED, desc="compare", disable=not progress, leave=False):
+        b_point = baseline.point(measure, iterations)
+        c_point = candidate.point(measure, iterations)
+        b_reps = _side_replicates(baseline, measure, iterations, w_base, n_boot)
+        c_reps = _side_replicates(candidate, measure, iterations, w_cand, n_boot)
+        low, high = percentile_ci(c_reps - b_reps, level)
+        for i, it in enumerate(iterations):
+            rows.append(
+                {
+                    "iteration": int(it),
+                    "measure": NAMES[measure],
+                    "baseline": b_point[i],
+                    "candidate": c_point[i],
+                    "diff": c_point[i] - b_point[i],
+                    "ci_low": low[i],
+                    "ci_high": high[i],
+                    "favours": _favours(measure, c_point[i] - b_point[i], low[i], high[i]),
+                }
+            )
+        mean_diff = (c_reps - b_reps).mean(axis=1, keepdims=True)
+        o_low, o_high = percentile_ci(mean_diff, overall_level)
+        diff = float(c_point.mean() - b_point.mean())
+        overall_rows.append(
+            {
+                "measure": NAMES[measure],
+                "baseline": float(b_point.mean()),
+                "candidate": float(c_point.mean()),
+                "diff": diff,
+                "ci_low": float(o_low[0]),
+                "ci_high": float(o_high[0]),
+                "ci_level": overall_level,
+                "favours": _favours(measure, diff, o_low[0], o_high[0]),
+            }
+        )
+        b_params, b_draws = _param_draws(baseline, t, b_point, b_reps[:n_fit], rng, progress)
+        c_params, c_draws = _param_draws(candidate, t, c_point, c_reps[:n_fit], rng, progress)
+        diffs = c_draws - b_draws
+        p_low, p_high = percentile_ci(diffs, level)
+        for j, name in enumerate(("A", "k", "C")):
+            b = b_params[j] if b_params is not None else np.nan
+            c = c_params[j] if c_params is not None else np.nan
+            fit_rows.append(
+                {
+                    "measure": NAMES[measure],
+                    "param": name,
+                    "baseline": b,
+                    "candidate": c,
+                    "diff": c - b,
+                    "ci_low": p_low[j],
+                    "ci_high": p_high[j],
+                }
+            )
+        for name, fn in (("half-life", half_life), ("plateau iteration", plateau_iteration)):
+            b, c = _derived(b_params, fn), _derived(c_params, fn)
+            fit_rows.append(
+                {
+                    "measure": NAMES[measure],
+                    "param": name,
+                    "baseline": b,
+                    "candidate": c,
+                    "diff": c - b,
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                }
+            )
+    per_iteration = pd.DataFrame(rows)
+    fits = pd.DataFrame(fit_rows)
+    overall = pd.DataFrame(overall_rows)
+    outcome, verdict = _verdict(baseline, candidate, per_iteration, overall, fits, paired)
+    return Comparison(
+        baseline, candidate, per_iteration, overall, fits, paired, verdict, outcome, notes
+    )
+
+
+def _favours(measure: str, diff: float, low: float, high: float) -> str:
+    """Which side a difference favours when its CI excludes zero, else '–'."""
+    if not (low > 0 or high < 0):
+        return "–"
+    return "candidate" if (diff < 0) == LOWER_IS_BETTER[measure] else "baseline"
+
+
+def _derived(params: np.ndarray | None, fn: Callable[[float], object]) -> float:
+    if params is None:
+        return float("nan")
+    value = fn(float(params[1]))
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _ranges(values: list[int]) -> str:
+    """[1, 2, 3, 5] → '1–3, 5'."""
+    parts: list[str] = []
+    start = prev = None
+    for v in sorted(values):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            parts.append(f"{start}–{prev}" if prev != start else f"{start}")
+            start = prev = v
+    if start is not None:
+        parts.append(f"{start}–{prev}" if prev != start else f"{start}")
+    return ", ".join(parts)
+
+
+def _fmt(value: float, measure: str) -> str:
+    return f"{value:.0%}" if measure == "clean fraction" else f"{value:.2f}"
+
+
+def _verdict(
+    baseline: Side,
+    candidate: Side,
+    per: pd.DataFrame,
+    overall: pd.DataFrame,
+    fits: pd.DataFrame,
+    paired: bool,
+) -> tuple[str, str]:
+    """Outcome from the three mean-over-iterations differences (Bonferroni CIs), then detail."""
+    n = len(per)
+    better = int((per["favours"] == "candidate").sum())
+    worse = int((per["favours"] == "baseline").sum())
+    wins = overall.loc[overall["favours"] == "candidate", "measure"].tolist()
+    losses = overall.loc[overall["favours"] == "baseline", "measure"].tolist()
+    if wins and not losses:
+        outcome = "clearly better" if len(wins) >= 2 else "better"
+    elif losses and not wins:
+        outcome = "clearly worse" if len(losses) >= 2 else "worse"
+    elif wins and losses:
+        outcome = "mixed"
+    else:
+        outcome = "not clearly different"
+    sentences = [
+        f"Against {baseline.label}, {candidate.label} is {outcome}"
+        + (" (bootstrap paired by problem)." if paired else ".")
+    ]
+    level = overall["ci_level"].iloc[0]
+    averaged = "; ".join(
+        f"{row.measure} {_fmt(row.candidate, row.measure)} vs {_fmt(row.baseline, row.measure)} "
+        f"(difference {row.diff:+.2f}, {level:.1%} CI {row.ci_low:+.2f} to {row.ci_high:+.2f})"
+        for row in overall.itertuples()
+    )
+    first, last = per["iteration"].min(), per["iteration"].max()
+    sentences.append(f"Averaged over iterations {first}–{last}: {averaged}.")
+    detail = []
+    for side, count in (("candidate", better), ("baseline", worse)):
+        ahead = [
+            f"{measure} at {_ranges(its)}"
+            for measure, its in (
+                per[per["favours"] == side].groupby("measure", sort=False)["iteration"].apply(list)
+            ).items()
+        ]
+        where = f" ({'; '.join(ahead)})" if ahead else ""
+        detail.append(f"the {side}'s favour in {count}{where}")
+    sentences.append(
+        f"Iteration by iteration, the 95 % CI excludes zero in {detail[0]}, and in "
+        f"{detail[1]}, of {n} comparisons."
+    )
+    k = fits[(fits["measure"] == "errors per template") & (fits["param"] == "k")].iloc[0]
+    if np.isfinite(k["diff"]):
+        if k["ci_low"] > 0:
+            pace = "faster than"
+        elif k["ci_high"] < 0:
+            pace = "slower than"
+        else:
+            pace = "at a rate not distinguishable from"
+        sentences.append(
+            f"Its errors decay {pace} the baseline's (k = {k['candidate']:.2f} vs "
+            f"{k['baseline']:.2f} per iteration, difference 95 % CI {k['ci_low']:+.2f} to "
+            f"{k['ci_high']:+.2f})."
+        )
+    c = fits[(fits["measure"] == "errors per template") & (fits["param"] == "C")].iloc[0]
+    if np.isfinite(c["diff"]):
+        sentences.append(
+            f"Its fitted error plateau C is {c['candidate']:.2f} against {c['baseline']:.2f} "
+            f"errors per template (95 % CI of the difference {c['ci_low']:+.2f} to "
+            f"{c['ci_high']:+.2f})."
+        )
+    if baseline.simulated or candidate.simulated:
+        sentences.append(f"{SIMULATED_BANNER}: this comparison says nothing about any model.")
+    return outcome, " ".join(sentences)
+
+
+def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
+    """compare.md / compare.html, CSVs of both tables and the difference figure."""
+    from analysis import figures
+    from analysis.render import Page, write_csv
+
+    out = Path(out_dir)
+    sim = comparison.simulated
+    page = Page("Comparison: candidate vs baseline", out, simulated=sim)
+    page.bullets(
+        [f"baseline: {comparison.baseline.label}", f"candidate: {comparison.candidate.label}"]
+    )
+    page.heading("Verdict")
+    page.text(comparison.verdict)
+    for note in [*comparison.notes, *comparison.baseline.notes, *comparison.candidate.notes]:
+        page.text(note, note=True)
+    page.heading("Averaged over iterations (candidate − baseline, Bonferroni CI over 3 measures)")
+    page.table(comparison.overall, floatfmt="{:.3f}")
+    page.heading("Per iteration (candidate − baseline, 95 % CI)")
+    page.table(comparison.per_iteration, floatfmt="{:.3f}")
+    page.figure(
+        figures.differences(comparison.per_iteration, "candidate − baseline"),
+        "compare_differences",
+        "Candidate minus baseline per iteration with 95 % bootstrap CIs (zero line: no difference)",
+    )
+    page.heading("Fitted decay y = A·e^(−k(t−1)) + C (candidate − baseline)")
+    page.table(comparison.fits, floatfmt="{:.3f}")
+    write_csv(comparison.per_iteration, out / "compare_per_iteration.csv", sim)
+    write_csv(comparison.fits, out / "compare_fits.csv", sim)
+    write_csv(comparison.overall, out / "compare_overall.csv", sim)
+    return page.write("compare")
+
+
+def parse_where(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--where expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--baseline", required=True, help="a run folder, or 'paper'")
+    parser.add_argument("--candidate", required=True, help="a run folder")
+    parser.add_argument("--out", help="output folder (default <candidate>/report/compare)")
+    parser.add_argument(
+        "--baseline-where",
+        action="append",
+        metavar="KEY=VALUE",
+        help="pick the baseline group, e.g. model=openai/gpt-4o (repeatable)",
+    )
+    parser.add_argument("--candidate-where", action="append", metavar="KEY=VALUE")
+    parser.add_argument("--paper-raw", help="with --baseline paper: the authors' raw-data folder")
+    parser.add_argument("--samples-per-prompt", type=int, default=5)
+    parser.add_argument("--stopped", choices=["carry", "exclude"], default="carry")
+    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--fit-boot", type=int, default=1000, help="resamples refitted")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        if args.baseline == "paper":
+            baseline = paper_side(args.paper_raw, args.samples_per_prompt)
+        else:
+            baseline = run_side(args.baseline, parse_where(args.baseline_where), args.stopped)
+        candidate = run_side(args.candidate, parse_where(args.candidate_where), args.stopped)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = compare(
+        baseline,
+        candidate,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        progress=True,
+        fit_boot=args.fit_boot,
+    )
+    out = Path(args.out) if args.out else Path(args.candidate) / "report" / "compare"
+    md, html_path = write(result, out)
+    if result.simulated:
+        print(f"\n*** {SIMULATED_BANNER} ***\n")
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print(result.per_iteration.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print(result.overall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print(result.fits.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\n" + result.verdict)
+    if result.simulated:
+        print(f"\n*** {SIMULATED_BANNER} ***")
+    print(f"\nwrote {md} and {html_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,254 @@
+"""Matplotlib figures (Agg backend), each readable without colour: markers, line styles and
+hatching tell the series apart. `save` writes PNG + SVG and stamps the simulated banner."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.banner import SIMULATED_BANNER
+from analysis.fit import decay
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
+HATCHES = ["//", "..", "xx", "\\\\", "oo", "++"]
+
+
+@dataclass
+class Saved:
+    png: Path
+    svg: Path
+    data_uri: str
+
+
+def save(fig: Figure, out_dir: str | Path, name: str, simulated: bool = False) -> Saved:
+    """Write `<out_dir>/<name>.png` and `.svg`; return paths and a base64 PNG data URI."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if simulated:
+        fig.text(
+            0.5,
+            1.0,
+            SIMULATED_BANNER,
+            ha="center",
+            va="bottom",
+            fontsize=11,
+            fontweight="bold",
+            color="white",
+            bbox={"facecolor": "#b00020", "edgecolor": "black", "boxstyle": "square,pad=0.3"},
+        )
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    png.write_bytes(buffer.getvalue())
+    fig.savefig(svg, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Saved(png, svg, uri)
+
+
+@dataclass
+class CurveSeries:
+    """Points with CI bars, and optionally the fitted decay curve with a bootstrap band."""
+
+    label: str
+    t: np.ndarray
+    y: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    params: Sequence[float] | None = None  # A, k, C
+    band: tuple[np.ndarray, np.ndarray] | None = None  # on `grid`
+    grid: np.ndarray | None = None
+
+
+def curves(
+    panels: Sequence[tuple[str, Sequence[CurveSeries]]], title: str = "", ncols: int = 2
+) -> Figure:
+    """One panel per (y label, series); points + 95 % CI bars, fitted line, shaded fit band."""
+    n = len(panels)
+    cols = min(ncols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.9 * rows), squeeze=False)
+    for ax, (ylabel, series) in zip(axes.flat, panels, strict=False):
+        for i, s in enumerate(series):
+            dodge = (i - (len(series) - 1) / 2) * 0.08  # keep CI bars of groups apart
+            marker, style = MARKERS[i % len(MARKERS)], LINESTYLES[i % len(LINESTYLES)]
+            color = f"C{i}"
+            yerr = None
+            if s.low is not None and s.high is not None:
+                yerr = np.vstack([s.y - s.low, s.high - s.y]).clip(min=0)
+            ax.errorbar(
+                s.t + dodge,
+                s.y,
+                yerr=yerr,
+                fmt=marker,
+                color=color,
+                capsize=3,
+                ms=5,
+                label=s.label,
+                mfc="white" if i % 2 else color,
+            )
+            if s.params is not None and np.all(np.isfinite(s.params)):
+                grid = s.grid if s.grid is not None else np.linspace(s.t.min(), s.t.max(), 200)
+                ax.plot(
+                    grid,
+                    decay(grid, *s.params),
+                    linestyle=style,
+                    color=color,
+                    lw=1.6,
+                    label=f"{s.label}: fit k={s.params[1]:.2f}",
+                )
+                if s.band is not None:
+                    ax.fill_between(grid, s.band[0], s.band[1], color=color, alpha=0.15, lw=0)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(np.arange(1, int(max(s.t.max() for s in series)) + 1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def fig5(
+    table: pd.DataFrame,
+    fits: dict[str, Sequence[float] | None],
+    title: str = "Errors and warnings per iteration",
+) -> Figure:
+    """The paper's Fig. 5: error (red) and warning (blue) bars per iteration, SE bars where the
+    table has `errors_se` / `warnings_se`, and the fitted decay curves."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    t = table["iteration"].to_numpy(dtype=float)
+    width = 0.38
+    specs = [
+        ("errors", "#c62828", "//", -width / 2, "-"),
+        ("warnings", "#1565c0", "..", width / 2, "--"),
+    ]
+    for name, color, hatch, shift, style in specs:
+        se = table[f"{name}_se"].to_numpy() if f"{name}_se" in table else None
+        ax.bar(
+            t + shift,
+            table[name],
+            width,
+            color=color,
+            alpha=0.75,
+            hatch=hatch,
+            edgecolor="black",
+            label=f"{name} (mean over trials)",
+            yerr=se,
+            capsize=3 if se is not None else 0,
+        )
+        params = fits.get(name)
+        if params is not None and np.all(np.isfinite(params)):
+            grid = np.linspace(t.min(), t.max(), 200)
+            ax.plot(
+                grid + shift,
+                decay(grid, *params),
+                color="black",
+                linestyle=style,
+                lw=1.5,
+                label=f"{name} fit: A={params[0]:.1f}, k={params[1]:.2f}, C={params[2]:.1f}",
+            )
+    ax.set_xticks(t)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("count over all templates")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def churn(frame: pd.DataFrame, title: str = "") -> Figure:
+    """Stacked bars per iteration: findings persisting, fixed (below zero) and introduced."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    t = frame["iteration"].to_numpy()
+    ax.bar(
+        t, frame["persisting"], color="#9e9e9e", hatch="..", edgecolor="black", label="persisting"
+    )
+    ax.bar(
+        t,
+        frame["introduced"],
+        bottom=frame["persisting"],
+        color="#ef6c00",
+        hatch="xx",
+        edgecolor="black",
+        label="introduced",
+    )
+    ax.bar(
+        t,
+        -frame["fixed"],
+        color="#2e7d32",
+        hatch="//",
+        edgecolor="black",
+        label="fixed (drawn below zero)",
+    )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(t)
+    ax.set_xlabel("repair step into iteration")
+    ax.set_ylabel("findings")
+    ax.set_title(title or "Churn: findings fixed, persisting, introduced")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(matrix: pd.DataFrame, title: str = "", value_label: str = "findings") -> Figure:
+    """Rule × iteration counts, each cell annotated with its number."""
+    rows = max(len(matrix), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * max(matrix.shape[1], 1), 1.2 + 0.38 * rows))
+    data = matrix.to_numpy(dtype=float) if len(matrix) else np.zeros((1, 1))
+    image = ax.imshow(data, aspect="auto", cmap="cividis")
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns])
+    ax.set_yticks(range(len(matrix)), list(matrix.index))
+    top = np.nanmax(data) if data.size else 0
+    for (i, j), value in np.ndenumerate(data):
+        shade = "black" if value > 0.6 * top else "white"
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7, color=shade)
+    ax.set_xlabel("iteration")
+    ax.set_title(title or f"Rule frequency ({value_label})")
+    fig.colorbar(image, ax=ax, label=value_label)
+    fig.tight_layout()
+    return fig
+
+
+def differences(frame: pd.DataFrame, title: str = "") -> Figure:
+    """Candidate − baseline per iteration with CI bars, one panel per measure."""
+    measures = list(dict.fromkeys(frame["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.6), squeeze=False)
+    for i, (ax, measure) in enumerate(zip(axes.flat, measures, strict=True)):
+        part = frame[frame["measure"] == measure]
+        yerr = np.vstack([part["diff"] - part["ci_low"], part["ci_high"] - part["diff"]]).clip(0)
+        ax.errorbar(
+            part["iteration"],
+            part["diff"],
+            yerr=yerr,
+            fmt=MARKERS[i],
+            capsize=3,
+            color=f"C{i}",
+            linestyle=LINESTYLES[i],
+        )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(measure)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("candidate − baseline")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

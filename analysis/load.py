@@ -1,0 +1,212 @@
+"""Read a run folder and turn its attempts into filled problem × sample × iteration chains.
+
+A chain stops at its first clean iteration, so later iterations have no attempt row. To give
+every iteration the same denominator (the paper counts all 165 templates at every iteration),
+each chain is extended to its group's horizon (the largest `max_iterations` in the group):
+
+* stopped clean: later iterations repeat the clean attempt (its template is the final answer),
+  so they count as clean, with that attempt's finding counts: zero findings under the paper's
+  clean rule (`no_errors_or_warnings` leaves only infos; `no_errors` may leave warnings, which
+  stay, because the template that carries them does not change);
+* stopped for another reason (model_error, lint_failure, a killed job): policy `carry` (default)
+  repeats the last *scored* attempt (one the linter judged), policy `exclude` drops the chain;
+* attempts that were not scored (model_error, lint_failure) never update a chain's state;
+  a chain with no scored attempt at all is dropped under both policies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from benchmark.records import read_table
+
+GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
+CHAIN_IDS: list[str] = ["sweep_id", "job_id", "problem_id", "sample"]
+STATE = ["errors", "warnings", "infos", "clean", "intent_passed", "intent_total"]
+StoppedPolicy = Literal["carry", "exclude"]
+
+
+@dataclass
+class Run:
+    """The three tables of one run folder (a sweep, a job, or any folder above them)."""
+
+    path: Path
+    attempts: pd.DataFrame
+    findings: pd.DataFrame
+    checks: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def simulated_rows(self) -> int:
+        return int(self.attempts["simulated"].fillna(False).astype(bool).sum())
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulated_rows > 0
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read attempts, findings and checks of every part under `run_dir`."""
+    path = Path(run_dir)
+    run = Run(
+        path=path,
+        attempts=read_table(path, "attempts"),
+        findings=read_table(path, "findings"),
+        checks=read_table(path, "checks"),
+    )
+    if run.attempts.empty:
+        raise ValueError(f"{path}: no attempt rows (is this a run folder?)")
+    return run
+
+
+def chain_keys(group_keys: list[str]) -> list[str]:
+    return [*group_keys, *(c for c in CHAIN_IDS if c not in group_keys)]
+
+
+def scored_mask(attempts: pd.DataFrame) -> pd.Series:
+    """Attempts the linter judged: a template was produced and every validator answered."""
+    return (
+        attempts["model_error"].isna()
+        & attempts["lint_failure"].isna()
+        & attempts["errors"].notna()
+        & attempts["template"].notna()
+    )
+
+
+def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> pd.DataFrame:
+    """One row per chain: how it ended (`clean`, `complete`, `stopped`, `unscored`) and why."""
+    keys = chain_keys(group_keys)
+    frame = attempts.assign(_scored=scored_mask(attempts)).sort_values([*keys, "iteration"])
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    last = grouped.tail(1).set_index(keys)
+    scored = frame[frame["_scored"]].groupby(keys, sort=False, dropna=False)
+    last_scored = scored.tail(1).set_index(keys)
+    out = pd.DataFrame(index=last.index)
+    out["last_iteration"] = last["iteration"].astype(int)
+    out["stop_reason"] = last["stop_reason"]
+    out["max_iterations"] = last["max_iterations"].astype(int)
+    out["last_scored_iteration"] = last_scored["iteration"].reindex(out.index)
+    out["ended_clean"] = last_scored["clean"].reindex(out.index).fillna(False).astype(bool)
+    status = np.where(
+        out["last_scored_iteration"].isna(),
+        "unscored",
+        np.where(
+            out["ended_clean"],
+            "clean",
+            np.where(out["last_iteration"] >= out["max_iterations"], "complete", "stopped"),
+        ),
+    )
+    out["status"] = status
+    return out.reset_index()
+
+
+def fill_chains(
+    attempts: pd.DataFrame,
+    stopped: StoppedPolicy = "carry",
+    group_keys: list[str] = GROUP_KEYS,
+) -> pd.DataFrame:
+    """Every chain at every iteration 1..horizon of its group, stopped chains filled forward.
+
+    Columns: the chain keys, `iteration`, `errors`, `warnings`, `infos`, `findings`, `clean`
+    (state at that iteration), `clean_by` (clean at this or an earlier iteration),
+    `intent_rate`, `source_iteration` / `source_attempt_id` (the attempt whose state is shown),
+    `fill` (`observed`, `after_clean`, `carried`), `status` (see `chain_status`).
+    Iterations before a chain's first scored attempt are left out.
+    """
+    if stopped not in ("carry", "exclude"):
+        raise ValueError(f"stopped must be 'carry' or 'exclude', not {stopped!r}")
+    keys = chain_keys(group_keys)
+    status = chain_status(attempts, group_keys)
+    kept = ["clean", "complete"] if stopped == "exclude" else ["clean", "complete", "stopped"]
+    status = status[status["status"].isin(kept)]
+    if status.empty:
+        raise ValueError("no chain has a scored attempt: nothing to analyse")
+
+    horizon = (
+        attempts.groupby(group_keys, dropna=False)[["max_iterations", "iteration"]]
+        .max()
+        .max(axis=1)
+        .rename("horizon")
+        .reset_index()
+    )
+    status = status.merge(horizon, on=group_keys, how="left")
+    reps = status["horizon"].to_numpy(dtype=int)
+    grid = status.loc[status.index.repeat(reps), [*keys, "status", "last_iteration"]]
+    grid["iteration"] = np.concatenate([np.arange(1, n + 1) for n in reps])
+    grid = grid.reset_index(drop=True)
+
+    scored = attempts[scored_mask(attempts)][[*keys, "iteration", "attempt_id", *STATE]].copy()
+    scored["source_iteration"] = scored["iteration"]
+    scored = scored.rename(columns={"attempt_id": "source_attempt_id"})
+    frame = grid.merge(scored, on=[*keys, "iteration"], how="left", validate="one_to_one")
+    frame["observed"] = frame["source_attempt_id"].notna()
+    carried = [*STATE, "source_iteration", "source_attempt_id"]
+    frame["clean"] = frame["clean"].astype("object")
+    frame[carried] = frame.groupby(keys, sort=False, dropna=False)[carried].ffill()
+    frame = frame[frame["source_attempt_id"].notna()].copy()
+
+    frame["clean"] = frame["clean"].astype(bool)
+    for column in ("errors", "warnings", "infos", "source_iteration"):
+        frame[column] = frame[column].astype(int)
+    frame["findings"] = frame["errors"] + frame["warnings"] + frame["infos"]
+    frame["clean_by"] = frame.groupby(keys, sort=False, dropna=False)["clean"].cummax()
+    total = frame["intent_total"].astype(float)
+    frame["intent_rate"] = np.where(total > 0, frame["intent_passed"].astype(float) / total, np.nan)
+    frame["fill"] = np.where(
+        frame["observed"],
+        "observed",
+        np.where(
+            (frame["iteration"] > frame["last_iteration"]) & frame["clean"],
+            "after_clean",
+            "carried",
+        ),
+    )
+    columns = [
+        *keys,
+        "iteration",
+        "errors",
+        "warnings",
+        "infos",
+        "findings",
+        "clean",
+        "clean_by",
+        "intent_rate",
+        "source_iteration",
+        "source_attempt_id",
+        "fill",
+        "status",
+    ]
+    return frame[columns].reset_index(drop=True)
+
+
+def filled_findings(chains: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings each chain shows at each iteration (those of its source attempt)."""
+    wanted = ["attempt_id", "rule_id", "level", "path", "source"]
+    right = findings[wanted].rename(columns={"attempt_id": "source_attempt_id"})
+    left = chains.drop(columns=["errors", "warnings", "infos", "findings"])
+    return left.merge(right, on="source_attempt_id", how="inner")
+
+
+def group_list(frame: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> list[tuple]:
+    """The distinct groups of a frame, sorted."""
+    return sorted(frame[group_keys].drop_duplicates().itertuples(index=False, name=None))
+
+
+def group_label(group: tuple, group_keys: list[str] = GROUP_KEYS) -> str:
+    """A short human label: `model · prompt_set · protocol`."""
+    return " · ".join(str(v) for v in group) if group_keys else "all"
+
+
+def select(frame: pd.DataFrame, group: tuple, group_keys: list[str] = GROUP_KEYS) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for key, value in zip(group_keys, group, strict=True):
+        mask &= (frame[key] == value).to_numpy()
+    return frame[mask]

@@ -1,0 +1,222 @@
+"""The paper's published per-iteration results, and an importer for the authors' raw data.
+
+Baseline: Palavalli & Santolucito, "Using a Feedback Loop for LLM-based Infrastructure as Code
+Generation", arXiv:2411.19043 (2024), Fig. 5: per iteration, the mean over 6 trials of the sum
+over 165 templates (33 prompts × 5 queries) of cfn-lint errors, warnings, and clean templates.
+
+Raw layout (the user supplies the folder): `trial{1..6}/errorsCSV{1..10}.csv`, one column, a
+header row whose text varies (`Errors`, `0`, ...), then one row per template holding that
+template's raw default-format cfn-lint output; an empty cell is a clean template. Counted as the
+paper did: findings = blank-line-separated blocks; a block whose rule (first token) starts with
+`W` is a warning, every other block an error; sums over templates, means over trials, standard
+error over trials.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CITATION = (
+    "Palavalli, M. A., & Santolucito, M. (2024). Using a Feedback Loop for LLM-based "
+    "Infrastructure as Code Generation. arXiv:2411.19043, Fig. 5."
+)
+URL = "https://arxiv.org/abs/2411.19043"
+TEMPLATES = 165  # 33 prompts × 5 queries
+PROMPTS = 33
+TRIALS = 6
+
+BASELINE = pd.DataFrame(
+    {
+        "iteration": list(range(1, 11)),
+        "errors": [176.3, 68.0, 40.7, 34.7, 29.8, 29.8, 29.3, 35.5, 36.3, 29.7],
+        "warnings": [67.0, 42.8, 40.3, 30.5, 28.7, 25.7, 23.3, 23.3, 24.5, 21.0],
+        "clean": [67.8, 109.3, 120.5, 128.3, 131.3, 129.2, 131.8, 131.2, 130.0, 134.5],
+    }
+)
+"""Means over 6 trials of sums over the 165 templates, iterations 1–10 (the paper's Fig. 5)."""
+
+
+def baseline_table() -> pd.DataFrame:
+    """The published table: iteration, errors, warnings, clean (sums over 165 templates)."""
+    return BASELINE.copy()
+
+
+def baseline_per_template() -> pd.DataFrame:
+    """The published table divided by 165: means per template and the clean fraction."""
+    out = BASELINE.copy()
+    for column in ("errors", "warnings", "clean"):
+        out[column] = out[column] / TEMPLATES
+    return out
+
+
+# ---- raw-data importer -------------------------------------------------------------------
+
+_TRIAL = re.compile(r"^trial(\d+)$", re.IGNORECASE)
+_FILE = re.compile(r"^errorsCSV(\d+)\.csv$", re.IGNORECASE)
+_BLANK = re.compile(r"\n[ \t]*\n")
+_RULE = re.compile(r"^[EWI]\d+$")
+_LOCATION = re.compile(r"^.+:\d+:\d+$")
+
+
+@dataclass
+class PaperRaw:
+    """The authors' raw data, parsed: one row per template and one per finding block."""
+
+    folder: Path
+    templates: pd.DataFrame  # trial, iteration, template, errors, warnings, findings, clean
+    blocks: pd.DataFrame  # trial, iteration, template, block, rule_id, level, message, location
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trials(self) -> list[int]:
+        return sorted(self.templates["trial"].unique().tolist())
+
+
+def read_cells(path: str | Path) -> list[str]:
+    """The template cells of one raw CSV (header row dropped; blank or `""` rows are empty)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        raise ValueError(f"{path}: empty file (expected a header row)")
+    cells = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) > 1 and any(cell.strip() for cell in row[1:]):
+            raise ValueError(f"{path}: row {number} has {len(row)} columns, expected one")
+        cells.append(row[0] if row else "")
+    return cells
+
+
+def split_findings(cell: str) -> list[str]:
+    """cfn-lint default output → one string per finding (blocks separated by a blank line)."""
+    text = cell.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return []
+    return [block.strip() for block in _BLANK.split(text) if block.strip()]
+
+
+def parse_block(block: str) -> dict[str, str | None]:
+    """Rule id, level (as the paper counted: W… warning, anything else error), message, location."""
+    lines = block.split("\n")
+    first, _, rest = lines[0].strip().partition(" ")
+    rule = first if _RULE.match(first) else None
+    location = lines[-1].strip() if len(lines) > 1 and _LOCATION.match(lines[-1].strip()) else None
+    body = lines[1:-1] if location else lines[1:]
+    message = "\n".join([rest if rule else lines[0].strip(), *body]).strip()
+    level = "W" if first.startswith("W") else "E"
+    return {"rule_id": rule, "level": level, "message": message, "location": location}
+
+
+def import_raw(folder: str | Path, templates: int | None = None) -> PaperRaw:
+    """Read `folder/trial*/errorsCSV*.csv`. `templates`, if given, is the required row count."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: raw-data folder not found")
+    files = []
+    for trial_dir in sorted(p for p in root.iterdir() if p.is_dir() and _TRIAL.match(p.name)):
+        trial = int(_TRIAL.match(trial_dir.name).group(1))  # type: ignore[union-attr]
+        for path in trial_dir.iterdir():
+            match = _FILE.match(path.name)
+            if match:
+                files.append((trial, int(match.group(1)), path))
+    if not files:
+        raise ValueError(f"{root}: no trial*/errorsCSV*.csv files")
+    notes: list[str] = []
+    template_rows, block_rows = [], []
+    sizes: dict[tuple[int, int], int] = {}
+    for trial, iteration, path in sorted(files):
+        cells = read_cells(path)
+        sizes[(trial, iteration)] = len(cells)
+        if templates is not None and len(cells) != templates:
+            raise ValueError(f"{path}: {len(cells)} template rows, expected {templates}")
+        for template, cell in enumerate(cells):
+            blocks = [parse_block(b) for b in split_findings(cell)]
+            warnings = sum(b["level"] == "W" for b in blocks)
+            template_rows.append(
+                {
+                    "trial": trial,
+                    "iteration": iteration,
+                    "template": template,
+                    "errors": len(blocks) - warnings,
+                    "warnings": warnings,
+                    "findings": len(blocks),
+                    "clean": not blocks,
+                }
+            )
+            block_rows.extend(
+                {"trial": trial, "iteration": iteration, "template": template, "block": i, **b}
+                for i, b in enumerate(blocks)
+            )
+    if len(set(sizes.values())) > 1:
+        notes.append(f"template counts differ between files: {sorted(set(sizes.values()))}")
+    trials = sorted({t for t, _ in sizes})
+    iterations = {t: sorted(i for tt, i in sizes if tt == t) for t in trials}
+    if len({tuple(v) for v in iterations.values()}) > 1:
+        notes.append(f"trials have different iteration files: {iterations}")
+    blocks = pd.DataFrame(
+        block_rows,
+        columns=[
+            "trial",
+            "iteration",
+            "template",
+            "block",
+            "rule_id",
+            "level",
+            "message",
+            "location",
+        ],
+    )
+    unknown = int(blocks["rule_id"].isna().sum())
+    if unknown:
+        notes.append(
+            f"{unknown} finding blocks have no rule id; counted as errors, as the paper did"
+        )
+    return PaperRaw(root, pd.DataFrame(template_rows), blocks, notes)
+
+
+def raw_table(raw: PaperRaw) -> pd.DataFrame:
+    """Per iteration: mean over trials of the sums over templates, and the standard error."""
+    sums = raw.templates.groupby(["iteration", "trial"])[["errors", "warnings", "clean"]].sum()
+    grouped = sums.groupby("iteration")
+    mean = grouped.mean()
+    se = grouped.std(ddof=1) / np.sqrt(grouped.size().to_numpy()[:, None])
+    out = mean.join(se.add_suffix("_se"))
+    out["trials"] = grouped.size()
+    out["templates"] = raw.templates.groupby("iteration")["template"].nunique()
+    columns = ["errors", "errors_se", "warnings", "warnings_se", "clean", "clean_se"]
+    return out[[*columns, "trials", "templates"]].reset_index()
+
+
+def raw_chains(raw: PaperRaw, samples_per_prompt: int = 5) -> pd.DataFrame:
+    """The raw data as a filled-chains frame, so the run measures and bootstrap apply.
+
+    Row r of every file is taken to be the same template slot; with `samples_per_prompt` = 5
+    rows r // 5 are one prompt (the paper's 33 prompts × 5 queries, assuming prompt-major
+    order) and the prompt is the resampled unit. Use 1 to resample template rows instead.
+    `clean_by` is the paper's clean-at-iteration-n: its loop kept every template, so a
+    template could become unclean again.
+    """
+    frame = raw.templates.copy()
+    per = max(1, int(samples_per_prompt))
+    frame["problem_id"] = (frame["template"] // per).map(lambda p: f"prompt-{p:03d}")
+    frame["sample"] = frame["trial"] * per + frame["template"] % per
+    frame["model"], frame["prompt_set"], frame["protocol"] = "paper", "paper", "stateless"
+    frame["sweep_id"], frame["job_id"] = "paper-raw", 0
+    frame["infos"] = 0
+    frame["clean_by"] = frame["clean"]
+    frame["intent_rate"] = np.nan
+    frame["source_attempt_id"] = (
+        frame["trial"].astype(str)
+        + "/"
+        + frame["iteration"].astype(str)
+        + "/"
+        + frame["template"].astype(str)
+    )
+    frame["source_iteration"] = frame["iteration"]
+    frame["fill"], frame["status"] = "observed", "complete"
+    return frame.drop(columns=["trial", "template"])

@@ -1,0 +1,411 @@
+"""One self-contained HTML page (and the same in Markdown) for a sweep.
+
+Usage: python -m analysis.report RUN [--out DIR]
+
+Sections: what ran; per-iteration measures with 95 % CIs; curves with fitted decay lines and
+bootstrap bands; the fit table (A, k, C, half-life, plateau, R², AIC against rivals); churn;
+rule heatmap; intent pass rate; comparison with the paper's published baseline. A loud banner
+appears wherever any attempt row came from the simulated model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from analysis import figures
+from analysis.banner import SIMULATED_BANNER
+from analysis.churn import churn_by_iteration
+from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side
+from analysis.fit import band, bootstrap_params, fit_decay, summarize
+from analysis.load import (
+    GROUP_KEYS,
+    Run,
+    chain_status,
+    fill_chains,
+    group_label,
+    load_run,
+    select,
+)
+from analysis.measures import (
+    LABELS,
+    ProblemData,
+    per_iteration,
+    problem_data,
+    resample_weights,
+    wide_table,
+)
+from analysis.paper import baseline_per_template
+from analysis.render import Page, write_csv
+from analysis.rules import rule_frequency, rule_matrix
+
+VERSION_NOTE = (
+    "Findings depend on the cfn-lint version and its rule set; unless the paper's version "
+    "matches this run's, part of any difference is the linter's."
+)
+FITTED = [("errors", "mean"), ("warnings", "mean"), ("findings", "mean"), ("clean", "mean")]
+
+
+@dataclass
+class Report:
+    markdown: Path
+    html: Path
+    simulated: bool
+    per_iteration: pd.DataFrame
+    fits: pd.DataFrame
+
+
+def _values(series: pd.Series) -> str:
+    values = sorted({str(v) for v in series.dropna().unique()})
+    return ", ".join(values) if values else "–"
+
+
+def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
+    """Bullet lines describing the sweep: configuration, scale, versions, cost."""
+    a = run.attempts
+    samples = a.groupby(["model", "prompt_set", "protocol", "problem_id"])["sample"].nunique()
+    cost = a["cost_usd"]
+    priced = int(cost.notna().sum())
+    stops = a["stop_reason"].dropna().value_counts()
+    lines = [
+        f"models: {_values(a['model'])}",
+        f"prompt sets: {_values(a['prompt_set'])}; protocols: {_values(a['protocol'])}",
+        f"limits: max_iterations {_values(a['max_iterations'])}; samples per problem "
+        f"{_values(samples)}; max_tokens {_values(a['max_tokens'])}; temperature "
+        f"{_values(a['temperature'])}; clean rule {_values(a['clean_rule'])}",
+        f"problems: {a['problem_id'].nunique()} (dataset {_values(a['dataset'])})",
+        f"chains: {len(status)} ("
+        + ", ".join(f"{n} {s}" for s, n in status["status"].value_counts().items())
+        + f"); attempts: {len(a)}",
+        "stop reasons: " + (", ".join(f"{r} {n}" for r, n in stops.items()) or "–"),
+        f"cfn-lint version: {_values(a['cfn_lint_version'])}; benchmark version "
+        f"{_values(a['benchmark_version'])}; git {_values(a['git_sha'].str[:10])}"
+        + (" (dirty tree)" if a["git_dirty"].fillna(False).astype(bool).any() else ""),
+        f"tokens: {int(a['input_tokens'].fillna(0).sum()):,} in, "
+        f"{int(a['output_tokens'].fillna(0).sum()):,} out",
+        f"cost: ${cost.sum():.2f} over {priced} priced attempts"
+        + (f" ({len(a) - priced} attempts without a known price)" if priced < len(a) else ""),
+        f"sweeps: {_values(a['sweep_id'])}; "
+        f"jobs: {len(a[['sweep_id', 'job_id']].drop_duplicates())}",
+    ]
+    if a["started_at"].notna().any():
+        lines.append(f"time: {a['started_at'].min()} to {a['finished_at'].max()}")
+    if run.simulated:
+        sim_models = _values(a.loc[a["simulated"].fillna(False).astype(bool), "model"])
+        lines.append(f"simulated rows: {run.simulated_rows} of {len(a)} (models: {sim_models})")
+    return lines
+
+
+def fit_groups(
+    datasets: dict[tuple, ProblemData],
+    group_keys: list[str],
+    n_boot: int,
+    seed: int,
+    progress: bool,
+) -> tuple[pd.DataFrame, dict[tuple, np.ndarray]]:
+    """Fit summary per group × fitted measure, and the bootstrap parameters (for bands)."""
+    rng = np.random.default_rng(seed)
+    rows, boots = [], {}
+    jobs = [(g, m) for g in datasets for m in FITTED]
+    for group, (measure, stat) in tqdm(jobs, desc="decay fits", disable=not progress):
+        data = datasets[group]
+        t = data.iterations.astype(float)
+        y = data.point(measure, stat)
+        boot = None
+        fit = fit_decay(t, y)
+        if fit is not None and n_boot > 0 and len(data.problems) > 1:
+            weights = resample_weights(len(data.problems), n_boot, rng)
+            boot = bootstrap_params(t, data.replicates(measure, weights, stat), fit.params)
+            boots[(group, measure)] = boot
+        row = summarize(t, y, boot)
+        rows.append(
+            {**dict(zip(group_keys, group, strict=True)), "measure": LABELS[(measure, stat)], **row}
+        )
+    return pd.DataFrame(rows), boots
+
+
+def _fit_display(fits: pd.DataFrame) -> pd.DataFrame:
+    def ci(row: pd.Series, name: str, fmt: str = "{:.3g}") -> str:
+        if name not in row or pd.isna(row[name]):
+            return "–"
+        return f"{fmt.format(row[name])} [{fmt.format(row[name + '_low'])}, " + (
+            f"{fmt.format(row[name + '_high'])}]"
+        )
+
+    out = pd.DataFrame({"measure": fits["measure"]})
+    for name in ("A", "k", "C", "half_life"):
+        out[name] = fits.apply(lambda r, n=name: ci(r, n), axis=1)
+    for name in ("plateau_iteration", "r2"):
+        out[name] = fits.get(name)
+    for model in ("decay+plateau", "exponential", "linear"):
+        out[f"AIC {model}"] = fits.get(f"aic[{model}]")
+    out["best (AIC)"] = fits.get("best_by_aic")
+    method = fits["ci_method"] if "ci_method" in fits else pd.Series(index=fits.index)
+    note = fits["note"] if "note" in fits else pd.Series(index=fits.index)
+    out["CI method"] = method.fillna(note)
+    return out
+
+
+def build_report(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    n_boot: int = 2000,
+    fit_boot: int = 500,
+    seed: int = 0,
+    stopped: str = "carry",
+    group_keys: list[str] = GROUP_KEYS,
+    progress: bool = False,
+) -> Report:
+    """Read the run, compute everything, write report.md / report.html / CSVs / figures."""
+    run = load_run(run_dir)
+    out = Path(out_dir) if out_dir else Path(run_dir) / "report"
+    sim = run.simulated
+    detail = f"{run.simulated_rows} of {len(run.attempts)} attempt rows are simulated"
+    status = chain_status(run.attempts, group_keys)
+    chains = fill_chains(run.attempts, stopped, group_keys)  # type: ignore[arg-type]
+    datasets = problem_data(chains, group_keys)
+    long = per_iteration(chains, group_keys, n_boot=n_boot, seed=seed, progress=progress)
+    fits, boots = fit_groups(datasets, group_keys, fit_boot, seed, progress)
+    churn = churn_by_iteration(run.attempts, run.findings, group_keys)
+    rules = rule_frequency(chains, run.findings, group_keys)
+
+    page = Page(f"Sweep report: {run.name}", out, simulated=sim, banner_detail=detail)
+    page.heading("What ran")
+    page.bullets(what_ran(run, status))
+    policy = "carried forward from its last scored attempt" if stopped == "carry" else "excluded"
+    page.text(
+        f"Method: every chain is extended to its group's last iteration. A chain that stopped "
+        f"clean repeats its clean attempt (clean, same counts); a chain that stopped for another "
+        f"reason is {policy}; "
+        f"unscored chains are dropped. Per-iteration CIs: percentile bootstrap over problems "
+        f"({n_boot} resamples); fit CIs: {fit_boot} refits of problem-resampled curves. "
+        f"Plateau iteration: first iteration with 95 % of the fitted decay done.",
+        note=True,
+    )
+    labels = {g: group_label(g, group_keys) for g in datasets}
+
+    page.heading("Curves")
+    panels = []
+    for measure, stat in [*FITTED[:2], ("clean", "mean"), ("intent", "mean")]:
+        series = []
+        for group in datasets:
+            part = select(long, group, group_keys)
+            part = part[(part["measure"] == measure) & (part["stat"] == stat)]
+            if part["value"].isna().all():
+                continue
+            t = part["iteration"].to_numpy(dtype=float)
+            row = select(fits, group, group_keys)
+            row = row[row["measure"] == LABELS[(measure, stat)]]
+            params = None
+            if len(row) and "A" in row and pd.notna(row["A"].iloc[0]):
+                params = row[["A", "k", "C"]].iloc[0].to_numpy(dtype=float)
+            grid = np.linspace(t.min(), t.max(), 200)
+            boot = boots.get((group, measure))
+            series.append(
+                figures.CurveSeries(
+                    labels[group],
+                    t,
+                    part["value"].to_numpy(),
+                    part["ci_low"].to_numpy(),
+                    part["ci_high"].to_numpy(),
+                    params,
+                    band(grid, boot) if boot is not None and params is not None else None,
+                    grid,
+                )
+            )
+        if series:
+            panels.append((LABELS[(measure, stat)], series))
+    page.figure(
+        figures.curves(panels),
+        "curves",
+        "Per-iteration means with 95 % bootstrap CIs (markers), fitted A·e^(−k(t−1)) + C "
+        "(lines) and the 95 % band of bootstrap refits (shaded). Groups differ by marker and "
+        "line style.",
+    )
+    if long.loc[long["measure"] == "intent", "value"].isna().all():
+        page.text("No intent checks were recorded in this run.", note=True)
+
+    for group, data in datasets.items():
+        label = labels[group]
+        page.heading(label)
+        part = select(long, group, group_keys)
+        if len(data.problems) < FEW_PROBLEMS:
+            page.text(
+                f"Only {len(data.problems)} problems: bootstrap CIs over so few problems are "
+                "unreliable (too narrow).",
+                note=True,
+            )
+        page.table(wide_table(part), caption="Per iteration, value [95 % CI]")
+        page.table(
+            _fit_display(select(fits, group, group_keys)),
+            caption="Decay fit y = A·e^(−k(t−1)) + C, 95 % CIs",
+        )
+        group_churn = select(churn, group, group_keys)
+        if not group_churn.empty:
+            shown = group_churn[
+                [
+                    "iteration",
+                    "steps",
+                    "before",
+                    "fixed",
+                    "persisting",
+                    "introduced",
+                    "after",
+                    "introduced_share",
+                    "errors_fixed",
+                    "errors_introduced",
+                ]
+            ]
+            page.heading("Churn", level=3)
+            total = group_churn[["fixed", "persisting", "introduced", "after"]].sum()
+            share = total["introduced"] / total["after"] if total["after"] else float("nan")
+            page.text(
+                f"Over {int(group_churn['steps'].sum())} repair steps, {int(total['fixed'])} "
+                f"findings were fixed, {int(total['persisting'])} persisted and "
+                f"{int(total['introduced'])} were introduced: {share:.0%} of the findings present "
+                "after a repair were not there before it."
+            )
+            page.table(
+                shown,
+                caption="Churn per repair step (matched by rule id and path)",
+                floatfmt="{:.2f}",
+            )
+            page.figure(
+                figures.churn(group_churn, f"Churn: {label}"),
+                f"churn_{_slug(label)}",
+                f"Findings fixed (//, below zero), persisting (..) and introduced (xx) "
+                f"per repair step, {label}",
+            )
+        group_rules = select(rules, group, group_keys)
+        if not group_rules.empty:
+            page.heading("Rules", level=3)
+            last = group_rules[group_rules["iteration"] == group_rules["iteration"].max()]
+            survivors = last.sort_values("findings", ascending=False).head(10)
+            page.table(
+                survivors[["rule_id", "level", "findings", "chains", "share", "survival"]],
+                caption=f"Rules still present at iteration {int(last['iteration'].max())} "
+                "(survival: occurrences now / at iteration 1)",
+                floatfmt="{:.2f}",
+            )
+            page.figure(
+                figures.heatmap(rule_matrix(group_rules), f"Rules by iteration: {label}"),
+                f"rules_{_slug(label)}",
+                f"Findings per rule and iteration (15 most frequent rules), {label}",
+            )
+        _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed)
+
+    page.heading("Data files")
+    page.bullets(["per_iteration.csv", "fits.csv", "churn.csv", "rules.csv", "figures/*.png|svg"])
+    write_csv(long, out / "per_iteration.csv", sim)
+    write_csv(fits, out / "fits.csv", sim)
+    write_csv(churn, out / "churn.csv", sim)
+    write_csv(rules, out / "rules.csv", sim)
+    md, html_path = page.write("report")
+    return Report(md, html_path, sim, long, fits)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()[:60]
+
+
+def _paper_section(
+    page: Page,
+    data: ProblemData,
+    long: pd.DataFrame,
+    label: str,
+    sim: bool,
+    n_boot: int,
+    fit_boot: int,
+    seed: int,
+) -> None:
+    """Compare one group against the paper's published per-template means."""
+    candidate = Side(label, data=data, simulated=sim)
+    result = compare(paper_side(), candidate, n_boot=n_boot, seed=seed, fit_boot=fit_boot)
+    page.heading(f"Against the paper's baseline: {label}", level=3)
+    page.text(result.verdict)
+    for note in [*result.notes, *result.baseline.notes, VERSION_NOTE]:
+        page.text(note, note=True)
+    wide = result.per_iteration.pivot(index="iteration", columns="measure", values="diff")
+    page.table(wide.reset_index(), caption="Candidate − paper per iteration", floatfmt="{:+.3f}")
+    paper = baseline_per_template()
+    panels = []
+    for measure in ("errors", "warnings", "clean"):
+        name = NAMES[measure]
+        part = long[(long["measure"] == measure) & (long["stat"] == "mean")]
+        fit = result.fits[result.fits["measure"] == name].set_index("param")
+        series = []
+        for side, who in ((label, "candidate"), ("paper (published)", "baseline")):
+            params = fit.loc[["A", "k", "C"], who].to_numpy(dtype=float)
+            if who == "candidate":
+                series.append(
+                    figures.CurveSeries(
+                        side,
+                        part["iteration"].to_numpy(dtype=float),
+                        part["value"].to_numpy(),
+                        part["ci_low"].to_numpy(),
+                        part["ci_high"].to_numpy(),
+                        params,
+                    )
+                )
+            else:
+                series.append(
+                    figures.CurveSeries(
+                        side,
+                        paper["iteration"].to_numpy(dtype=float),
+                        paper[measure].to_numpy(),
+                        params=params,
+                    )
+                )
+        panels.append((name, series))
+    page.figure(
+        figures.curves(panels, ncols=3),
+        f"paper_{_slug(label)}",
+        f"{label} (95 % CIs) against the paper's published means per template, with "
+        "fitted decay curves",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", help="a run folder (runs/<sweep> or one job folder)")
+    parser.add_argument("--out", help="output folder (default <run>/report)")
+    parser.add_argument("--n-boot", type=int, default=2000, help="resamples for measure CIs")
+    parser.add_argument("--fit-boot", type=int, default=500, help="refits for fit CIs")
+    parser.add_argument("--stopped", choices=["carry", "exclude"], default="carry")
+    parser.add_argument(
+        "--group-by", default=",".join(GROUP_KEYS), help="attempt columns that define a series"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        report = build_report(
+            args.run,
+            args.out,
+            args.n_boot,
+            args.fit_boot,
+            args.seed,
+            args.stopped,
+            [k.strip() for k in args.group_by.split(",") if k.strip()],
+            progress=True,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if report.simulated:
+        print(f"*** {SIMULATED_BANNER} ***")
+    print(f"wrote {report.html} and {report.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

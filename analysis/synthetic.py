@@ -1,0 +1,363 @@
+"""Synthetic data with known structure, for tests and demos of the analysis.
+
+`write_synthetic_run` writes a run folder exactly as a sweep would (one job folder per group,
+rows through `benchmark.records.RecordWriter`); `write_paper_raw` writes a folder in the layout
+of the paper authors' raw data. Nothing here is a measurement of any model.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.records import ATTEMPT_KEY, RecordWriter, attempt_id
+
+Curve = tuple[float, float, float]  # (A, k, C) of A·e^(−k(t−1)) + C
+
+ERROR_RULES = ["E3012", "E3003", "E1019", "E3002", "E3030"]
+WARNING_RULES = ["W2001", "W3005", "W1020"]
+PATHS = [
+    "Resources/Bucket/Properties/BucketName",
+    "Resources/Table/Properties/KeySchema",
+    "Resources/Role/Properties/Policies/0",
+    "Resources/Function/Properties/Runtime",
+    "Parameters/Env",
+    "Outputs/Arn/Value",
+]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One model × prompt set × protocol of a synthetic run and the curves it follows."""
+
+    model: str = "synthetic/model"
+    prompt_set: str = "paper"
+    protocol: str = "stateless"
+    errors: Curve = (3.0, 1.0, 0.3)
+    warnings: Curve = (1.0, 0.6, 0.2)
+    intent: tuple[float, float] = (0.6, 0.9)  # pass probability at iteration 1 and at the end
+    model_error_rate: float = 0.0
+
+
+def decay(t: np.ndarray | float, curve: Curve) -> np.ndarray:
+    a, k, c = curve
+    return a * np.exp(-k * (np.asarray(t, dtype=float) - 1.0)) + c
+
+
+def _next_findings(
+    previous: list[tuple[str, str]], count: int, rules: Sequence[str], rng: np.random.Generator
+) -> list[tuple[str, str]]:
+    kept = [f for f in previous if rng.random() < 0.6][:count]
+    while len(kept) < count:
+        kept.append((str(rng.choice(rules)), str(rng.choice(PATHS))))
+    return kept
+
+
+def write_synthetic_run(
+    root: str | Path,
+    groups: Sequence[GroupSpec] = (GroupSpec(),),
+    *,
+    problems: int = 12,
+    samples: int = 2,
+    max_iterations: int = 10,
+    simulated: bool = False,
+    seed: int = 0,
+    sweep_id: str = "synthetic",
+    problem_ids: Sequence[str] | None = None,
+) -> Path:
+    """Write a run folder `root/<job>/{attempts,findings,checks}/part-*.parquet`.
+
+    Each problem has a difficulty factor (gamma, mean 1); at iteration t a chain's error and
+    warning counts are Poisson with mean factor × curve(t). A chain stops at its first
+    iteration with neither, or (with `model_error_rate`) at a model error.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    ids = list(problem_ids) if problem_ids else [f"problem-{i:03d}" for i in range(problems)]
+    factors = rng.gamma(4.0, 0.25, size=len(ids))
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for job, spec in enumerate(groups):
+        writer = RecordWriter(root / str(job), compact_every=10_000)
+        base = {
+            "sweep_id": sweep_id,
+            "job_id": job,
+            "model": spec.model,
+            "provider": spec.model.split("/")[0],
+            "prompt_set": spec.prompt_set,
+            "protocol": spec.protocol,
+            "max_iterations": max_iterations,
+        }
+        for pid, factor in zip(ids, factors, strict=True):
+            for sample in range(samples):
+                errors_now: list[tuple[str, str]] = []
+                warnings_now: list[tuple[str, str]] = []
+                for iteration in range(1, max_iterations + 1):
+                    key = {**base, "problem_id": pid, "sample": sample, "iteration": iteration}
+                    row: dict[str, Any] = {
+                        "attempt_id": attempt_id(key),
+                        **key,
+                        "simulated": simulated,
+                        "dataset": "synthetic",
+                        "output_format": "yaml",
+                        "clean_rule": "no_errors_or_warnings",
+                        "temperature": 0.7,
+                        "max_tokens": 4096,
+                        "cfn_lint_version": "1.58.0",
+                        "git_sha": "0" * 40,
+                        "input_tokens": 900,
+                        "output_tokens": 600,
+                        "cost_usd": 0.002,
+                        "started_at": start + timedelta(seconds=iteration),
+                        "finished_at": start + timedelta(seconds=iteration + 1),
+                        "seed": seed,
+                    }
+                    if iteration > 1 and rng.random() < spec.model_error_rate:
+                        row.update(
+                            errors=0,
+                            warnings=0,
+                            infos=0,
+                            clean=False,
+                            stop_reason="model_error",
+                            model_error="rate_limit: synthetic",
+                            cost_usd=None,
+                        )
+                        writer.append(row)
+                        break
+                    n_err = int(rng.poisson(factor * decay(iteration, spec.errors)))
+                    n_warn = int(rng.poisson(factor * decay(iteration, spec.warnings)))
+                    errors_now = _next_findings(errors_now, n_err, ERROR_RULES, rng)
+                    warnings_now = _next_findings(warnings_now, n_warn, WARNING_RULES, rng)
+                    clean = n_err == 0 and n_warn == 0
+                    p0, p1 = spec.intent
+                    share = p1 + (p0 - p1) * np.exp(-(iteration - 1))
+                    passed = [bool(rng.random() < share) for _ in range(3)]
+                    row.update(
+                        template="Resources: {}",
+                        parse_ok=True,
+                        errors=n_err,
+                        warnings=n_warn,
+                        infos=0,
+                        clean=clean,
+                        intent_passed=sum(passed),
+                        intent_total=3,
+                        stop_reason=(
+                            "clean"
+                            if clean
+                            else "max_iterations"
+                            if iteration == max_iterations
+                            else None
+                        ),
+                    )
+                    findings = [
+                        {
+                            "attempt_id": row["attempt_id"],
+                            **key,
+                            "finding_index": i,
+                            "source": "cfn-lint",
+                            "rule_id": rule,
+                            "level": rule[0],
+                            "message": f"synthetic {rule}",
+                            "path": path,
+                            "line": 1,
+                            "column": 1,
+                        }
+                        for i, (rule, path) in enumerate(errors_now + warnings_now)
+                    ]
+                    checks = [
+                        {
+                            "attempt_id": row["attempt_id"],
+                            **key,
+                            "check_index": i,
+                            "source": "intent",
+                            "check_id": f"intent-{i}",
+                            "passed": ok,
+                        }
+                        for i, ok in enumerate(passed)
+                    ]
+                    writer.append(row, findings, checks)
+                    if clean:
+                        break
+        writer.close()
+    return root
+
+
+# ---- hand-built rows ---------------------------------------------------------------------
+
+
+def attempt_row(
+    problem_id: str,
+    sample: int,
+    iteration: int,
+    *,
+    errors: int = 0,
+    warnings: int = 0,
+    infos: int = 0,
+    clean: bool | None = None,
+    stop_reason: str | None = None,
+    model_error: str | None = None,
+    model: str = "synthetic/model",
+    prompt_set: str = "paper",
+    protocol: str = "stateless",
+    max_iterations: int = 10,
+    simulated: bool = False,
+    sweep_id: str = "hand",
+    job_id: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One attempt row with the schema's keys; clean defaults to no errors and no warnings."""
+    key = {
+        "sweep_id": sweep_id,
+        "job_id": job_id,
+        "model": model,
+        "provider": model.split("/")[0],
+        "prompt_set": prompt_set,
+        "protocol": protocol,
+        "max_iterations": max_iterations,
+        "problem_id": problem_id,
+        "sample": sample,
+        "iteration": iteration,
+    }
+    if clean is None:
+        clean = model_error is None and errors == 0 and warnings == 0
+    if stop_reason is None and clean:
+        stop_reason = "clean"
+    if stop_reason is None and model_error is not None:
+        stop_reason = "model_error"
+    return {
+        "attempt_id": attempt_id(key),
+        **key,
+        "template": None if model_error else "Resources: {}",
+        "parse_ok": None if model_error else True,
+        "errors": errors,
+        "warnings": warnings,
+        "infos": infos,
+        "clean": clean,
+        "stop_reason": stop_reason,
+        "model_error": model_error,
+        "simulated": simulated,
+        "clean_rule": "no_errors_or_warnings",
+        "dataset": "hand",
+        "cfn_lint_version": "1.58.0",
+        **extra,
+    }
+
+
+def finding_row(
+    attempt: dict[str, Any], index: int, rule_id: str, path: str, line: int = 1
+) -> dict[str, Any]:
+    """A finding of `attempt` (level from the rule's first letter)."""
+    key = {k: attempt[k] for k in ATTEMPT_KEY}
+    return {
+        "attempt_id": attempt["attempt_id"],
+        **key,
+        "finding_index": index,
+        "source": "cfn-lint",
+        "rule_id": rule_id,
+        "level": rule_id[0],
+        "message": f"{rule_id} at {path}",
+        "path": path,
+        "line": line,
+        "column": 1,
+    }
+
+
+def write_job(
+    job_dir: str | Path,
+    attempts: Sequence[dict[str, Any]],
+    findings: Sequence[dict[str, Any]] = (),
+    checks: Sequence[dict[str, Any]] = (),
+) -> Path:
+    """Append rows through RecordWriter, as a job would, and compact them into Parquet parts."""
+    writer = RecordWriter(job_dir)
+    for attempt in attempts:
+        aid = attempt["attempt_id"]
+        writer.append(
+            attempt,
+            [f for f in findings if f["attempt_id"] == aid],
+            [c for c in checks if c["attempt_id"] == aid],
+        )
+    writer.close()
+    return Path(job_dir)
+
+
+# ---- the paper authors' raw-data layout --------------------------------------------------
+
+
+def cfn_lint_cell(findings: Sequence[tuple[str, str]], filename: str = "template.yaml") -> str:
+    """cfn-lint's default output for one template: `RULE message` + `file:line:col` blocks."""
+    blocks = [
+        f"{rule} {message}\n{filename}:{i + 3}:{i + 1}"
+        for i, (rule, message) in enumerate(findings)
+    ]
+    return "\n\n".join(blocks)
+
+
+def synthetic_paper_data(
+    *,
+    trials: int = 6,
+    iterations: int = 10,
+    templates: int = 165,
+    errors: Curve = (1.0, 1.0, 0.2),
+    warnings: Curve = (0.4, 0.5, 0.13),
+    seed: int = 0,
+) -> tuple[dict[tuple[int, int], list[str]], dict[tuple[int, int], tuple[int, int, int]]]:
+    """Cells keyed by (trial, iteration), each template a mix of awkward multi-line messages,
+    and the true (errors, warnings, clean templates) of every (trial, iteration)."""
+    rng = np.random.default_rng(seed)
+    messages = [
+        "Property Resources/Bucket/Properties/Tags should be of type List",
+        'Value "us-east-1a, us-east-1b" is not one of [\'a\', "b"]\nwhen checking "Zones"',
+        "Parameter Env not used.",
+        "'Handler' is a required property,\nsee: https://example.com/a,b",
+    ]
+    cells: dict[tuple[int, int], list[str]] = {}
+    truth: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for trial in range(1, trials + 1):
+        for iteration in range(1, iterations + 1):
+            column, totals = [], [0, 0, 0]
+            for _ in range(templates):
+                n_e = int(rng.poisson(decay(iteration, errors)))
+                n_w = int(rng.poisson(decay(iteration, warnings)))
+                found = [
+                    (str(rng.choice(ERROR_RULES)), str(rng.choice(messages))) for _ in range(n_e)
+                ]
+                found += [
+                    (str(rng.choice(WARNING_RULES)), str(rng.choice(messages))) for _ in range(n_w)
+                ]
+                rng.shuffle(found)
+                column.append(cfn_lint_cell(found))
+                totals[0] += n_e
+                totals[1] += n_w
+                totals[2] += not found
+            cells[(trial, iteration)] = column
+            truth[(trial, iteration)] = (totals[0], totals[1], totals[2])
+    return cells, truth
+
+
+def synthetic_paper_cells(**kwargs: Any) -> dict[tuple[int, int], list[str]]:
+    """Only the cells of `synthetic_paper_data`."""
+    return synthetic_paper_data(**kwargs)[0]
+
+
+def write_paper_raw(
+    folder: str | Path,
+    cells: Mapping[tuple[int, int], Sequence[str]],
+    headers: Sequence[str] = ("Errors", "0"),
+) -> Path:
+    """Write `trial{t}/errorsCSV{i}.csv` files: one column, a header, one row per template."""
+    folder = Path(folder)
+    for n, ((trial, iteration), column) in enumerate(sorted(cells.items())):
+        path = folder / f"trial{trial}" / f"errorsCSV{iteration}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle)
+            out.writerow([headers[n % len(headers)]])
+            for cell in column:
+                out.writerow([cell])
+    return folder
