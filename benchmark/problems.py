@@ -1,4 +1,7 @@
-"""Problems: one YAML file each under datasets/<name>/, loaded and validated into `Problem`s."""
+"""Problems: one YAML file each under datasets/<name>/, loaded and validated into `Problem`s.
+
+The file schema is documented in datasets/README.md.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,37 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from benchmark.intent import KINDS, Check, walk_ids
 
 
 class DatasetError(ValueError):
     """A problem file that cannot be used; the message names the file and the field."""
 
 
+class NearMiss(BaseModel):
+    """A plausible wrong answer, written as edits of the reference template; some check fails.
+
+    Paths are `/`-separated keys into the template as written (`Resources/Bucket/Properties`);
+    a segment that is a number indexes a list.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    why: str
+    delete: list[str] = Field(default_factory=list)
+    replace: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _edits_something(self) -> NearMiss:
+        if not self.delete and not self.replace:
+            raise ValueError("a near miss needs at least one path under 'delete' or 'replace'")
+        return self
+
+
 class Problem(BaseModel):
-    """One natural-language IaC task with the project's own reference solution."""
+    """One natural-language IaC task, with a reference solution and intent checks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -23,52 +48,126 @@ class Problem(BaseModel):
     prompt: str
     services: list[str] = Field(default_factory=list)
     difficulty: int | None = Field(default=None, ge=1, le=5)
-    reference_template: str
-    intent_checks: list[dict[str, Any]] = Field(default_factory=list)
+    source: str | None = None  # provenance: "project", "dpiaceval row 7", ...
+    reference_template: str | None = None
+    intent_checks: list[Check] = Field(default_factory=list)
+    near_misses: list[NearMiss] = Field(default_factory=list)
 
     @field_validator("prompt", "reference_template")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _unique_check_ids(self) -> Problem:
+        seen: set[str] = set()
+        for check_id in walk_ids(self.intent_checks):
+            if check_id in seen:
+                raise ValueError(f"duplicate intent check id '{check_id}'")
+            seen.add(check_id)
+        return self
+
+
+def _field_name(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """A pydantic error location as a field name; intent checks are named by index and id."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                parts[-1] += f" (id '{node['id']}')"
+            continue
+        if isinstance(node, dict) and item in node:
+            parts.append(str(item))
+            node = node[item]
+        elif isinstance(node, dict) and item == node.get("kind"):
+            continue  # the discriminator's tag in the location: already shown by the id
+        else:
+            parts.append(str(item))
+            node = None
+    return ".".join(parts) or "(root)"
+
+
+def parse_problem(data: Any, where: str) -> Problem:
+    """Validate one problem mapping; errors name `where` and the field."""
+    if not isinstance(data, dict):
+        raise DatasetError(f"{where}: a problem file must be a YAML mapping")
+    try:
+        return Problem.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _field_name(tuple(first["loc"]), data)
+        message = " ".join(str(first["msg"]).split())
+        if first["type"] == "union_tag_invalid":
+            field += ".kind"
+            message = f"unknown check kind {first['input'].get('kind')!r}; expected one of {KINDS}"
+        elif first["type"] == "union_tag_not_found":
+            field += ".kind"
+            message = f"missing; expected one of {KINDS}"
+        elif "duplicate intent check id" in message:
+            field = "intent_checks"
+        raise DatasetError(f"{where}: field '{field}': {message}") from exc
+
+
+def verify_difficulty(problem: Problem, where: str) -> None:
+    """The stored difficulty must be the one computed from the reference template."""
+    from benchmark.datasets.difficulty import template_metrics
+
+    if problem.reference_template is None or problem.difficulty is None:
+        return
+    try:
+        metrics = template_metrics(problem.reference_template)
+    except ValueError as exc:
+        raise DatasetError(f"{where}: field 'reference_template': {exc}") from exc
+    if metrics.difficulty != problem.difficulty:
+        raise DatasetError(
+            f"{where}: field 'difficulty': is {problem.difficulty} but the reference template "
+            f"computes to {metrics.difficulty} ({metrics.lines} lines, {metrics.resources} "
+            f"resources, {metrics.parameters} parameters)"
+        )
 
 
 def load_problem(path: Path) -> Problem:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DatasetError(f"{path}: cannot read problem file: {exc}") from exc
-    if not isinstance(data, dict):
-        raise DatasetError(f"{path}: a problem file must be a YAML mapping")
-    try:
-        return Problem.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise DatasetError(f"{path}: field '{field}': {first['msg']}") from exc
+        detail = " ".join(str(exc).split())
+        raise DatasetError(f"{path}: cannot read problem file: {detail}") from exc
+    problem = parse_problem(data, str(path))
+    verify_difficulty(problem, str(path))
+    return problem
 
 
 def load_dataset(
     directory: str | Path, only: list[str] | None = None, limit: int | None = None
 ) -> list[Problem]:
     """Problems under `directory` sorted by id; `only` picks ids, `limit` keeps the first n."""
+    return [problem for problem, _ in load_dataset_files(directory, only, limit)]
+
+
+def load_dataset_files(
+    directory: str | Path, only: list[str] | None = None, limit: int | None = None
+) -> list[tuple[Problem, Path]]:
+    """Like `load_dataset`, with the file each problem came from."""
     root = Path(directory)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found")
     files = sorted(p for p in root.glob("*.yaml") if p.is_file())
     if not files:
         raise DatasetError(f"{root}: no problem files (*.yaml)")
-    problems: dict[str, Problem] = {}
-    origin: dict[str, Path] = {}
+    problems: dict[str, tuple[Problem, Path]] = {}
     for path in files:
         problem = load_problem(path)
         if problem.id in problems:
             raise DatasetError(
-                f"{path}: field 'id': duplicate id '{problem.id}' (also in {origin[problem.id]})"
+                f"{path}: field 'id': duplicate id '{problem.id}' "
+                f"(also in {problems[problem.id][1]})"
             )
-        problems[problem.id] = problem
-        origin[problem.id] = path
+        problems[problem.id] = (problem, path)
     if only:
         missing = sorted(set(only) - problems.keys())
         if missing:

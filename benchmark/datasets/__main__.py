@@ -1,0 +1,110 @@
+"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke")
+LOCAL = DATASETS / "local"  # where imports go by default: users' copies, never committed
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.datasets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="lint references, run intent checks, find vacuity")
+    check.add_argument("dirs", nargs="*", type=Path, help="dataset folders (default: shipped)")
+
+    importing = commands.add_parser("import", help="import a published dataset")
+    sources = importing.add_subparsers(dest="source", required=True)
+
+    dpi = sources.add_parser("dpiaceval", help="DPIaC-Eval CSV + ground truth + Checkov intents")
+    dpi.add_argument(
+        "csv",
+        type=Path,
+        help="iac_basic.csv, iac_with_difficulty_levels.csv or "
+        "iac_with_user_intent.csv from your download",
+    )
+    dpi.add_argument("--out", type=Path, default=LOCAL / "dpiaceval")
+    dpi.add_argument(
+        "--root",
+        type=Path,
+        help="folder the CSV's relative paths start from "
+        "(default: the CSV's parent folder, then its own folder)",
+    )
+    dpi.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="skip rows whose files are missing instead of stopping",
+    )
+    dpi.add_argument(
+        "--keep-failing",
+        action="store_true",
+        help="keep translated checks that the reference template fails",
+    )
+    dpi.add_argument("--overwrite", action="store_true")
+
+    gen = sources.add_parser("generic", help="any CSV/JSONL prompt list with a column mapping")
+    gen.add_argument("input", type=Path, help="a .csv or .jsonl file")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="e.g. --map prompt=question --map id=task_id (repeatable)",
+    )
+    gen.add_argument("--id-prefix", help="ids for rows without an id column (default: file stem)")
+    gen.add_argument("--overwrite", action="store_true")
+    return parser
+
+
+def _check(dirs: list[Path]) -> int:
+    from benchmark.datasets.check import check_dataset, warm_lint
+
+    started = time.monotonic()
+    lint = warm_lint()
+    failed = False
+    for directory in dirs or list(DEFAULT_CHECKED):
+        report = check_dataset(directory, lint)
+        failed |= not report.ok
+        status = "ok" if report.ok else f"{len(report.failures)} failure(s)"
+        print(f"{directory}: {report.problems} problems, {status}")
+        for line in report.failures:
+            print(f"  {line}")
+    print(f"checked in {time.monotonic() - started:.1f}s")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.dirs)
+    from benchmark.datasets.output import DatasetImportError
+
+    try:
+        if args.source == "dpiaceval":
+            from benchmark.datasets.dpiaceval import import_dpiaceval
+
+            report = import_dpiaceval(
+                args.csv, args.out, args.root, args.skip_missing, args.keep_failing, args.overwrite
+            )
+        else:
+            from benchmark.datasets.generic import import_generic, parse_mapping
+
+            report = import_generic(
+                args.input, args.out, parse_mapping(args.map), args.id_prefix, args.overwrite
+            )
+    except DatasetImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

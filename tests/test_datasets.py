@@ -1,0 +1,261 @@
+"""Problem loading (one clear error per bad file), difficulty, near misses, the dataset check."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from benchmark.datasets.__main__ import main
+from benchmark.datasets.check import apply_near_miss, check_dataset
+from benchmark.datasets.difficulty import difficulty_level, template_metrics
+from benchmark.problems import DatasetError, NearMiss, load_dataset
+from benchmark.validators.base import Finding
+
+REFERENCE = textwrap.dedent(
+    """\
+    AWSTemplateFormatVersion: "2010-09-09"
+    Resources:
+      Queue:
+        Type: AWS::SQS::Queue
+        Properties:
+          VisibilityTimeout: 60
+    Outputs:
+      QueueUrl:
+        Value: !Ref Queue
+    """
+)
+
+
+def problem(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": "sqs-queue",
+        "title": "A queue",
+        "prompt": "Make a queue with a 60 second visibility timeout.",
+        "services": ["SQS"],
+        "difficulty": 1,
+        "reference_template": REFERENCE,
+        "intent_checks": [
+            {
+                "id": "queue",
+                "kind": "resource_exists",
+                "description": "A queue exists.",
+                "type": "AWS::SQS::Queue",
+            },
+            {
+                "id": "timeout",
+                "kind": "property_equals",
+                "description": "Visibility timeout is 60 s.",
+                "resource_type": "AWS::SQS::Queue",
+                "path": "Properties.VisibilityTimeout",
+                "value": 60,
+            },
+        ],
+        "near_misses": [
+            {"why": "default timeout", "delete": ["Resources/Queue/Properties/VisibilityTimeout"]}
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def write(folder: Path, name: str, data: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, data: Any) -> str:
+    write(tmp_path, "p.yaml", data)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path)
+    return str(info.value)
+
+
+def test_valid_problem_loads(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", problem())
+    write(tmp_path, "b.yaml", problem(id="another"))
+    loaded = load_dataset(tmp_path)
+    assert [p.id for p in loaded] == ["another", "sqs-queue"]
+    assert loaded[1].intent_checks[1].kind == "property_equals"
+    assert [p.id for p in load_dataset(tmp_path, only=["sqs-queue"])] == ["sqs-queue"]
+    assert len(load_dataset(tmp_path, limit=1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ("id: [unclosed", None, "cannot read problem file"),
+        ("- a\n- list\n", None, "must be a YAML mapping"),
+        (problem(prompt=None) | {"prompt": None}, "prompt", "string"),
+        ({k: v for k, v in problem().items() if k != "title"}, "title", "Field required"),
+        (problem(colour="blue"), "colour", "Extra inputs"),
+        (problem(id="Bad Id"), "id", "pattern"),
+        (problem(difficulty=3), "difficulty", "computes to 1"),
+        (problem(reference_template="Resources: ["), "reference_template", "does not parse"),
+        (
+            problem(intent_checks=[{"id": "x", "kind": "resource_exist", "description": "d"}]),
+            "intent_checks[0] (id 'x').kind",
+            "unknown check kind 'resource_exist'",
+        ),
+        (
+            problem(intent_checks=[{"id": "x", "description": "d", "type": "T"}]),
+            "intent_checks[0] (id 'x').kind",
+            "missing",
+        ),
+        (
+            problem(
+                intent_checks=[
+                    {"id": "x", "kind": "property_exists", "description": "d", "path": "a.["}
+                ]
+            ),
+            "intent_checks[0] (id 'x').path",
+            "JMESPath",
+        ),
+        (
+            problem(
+                intent_checks=[
+                    {"id": "x", "kind": "output_exists", "description": "d"},
+                    {"id": "x", "kind": "output_exists", "description": "e"},
+                ]
+            ),
+            "intent_checks",
+            "duplicate intent check id 'x'",
+        ),
+        (problem(near_misses=[{"why": "nothing"}]), "near_misses[0]", "at least one path"),
+    ],
+)
+def test_bad_problem_gives_one_clear_error(
+    tmp_path: Path, data: Any, field: str | None, words: str
+) -> None:
+    message = load_error(tmp_path, data)
+    assert message.startswith(str(tmp_path / "p.yaml"))
+    if field is not None:
+        assert f"field '{field}'" in message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", problem())
+    write(tmp_path, "b.yaml", problem())
+    with pytest.raises(
+        DatasetError, match=r"b\.yaml: field 'id': duplicate id 'sqs-queue'.*a\.yaml"
+    ):
+        load_dataset(tmp_path)
+
+
+def test_missing_or_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="dataset folder not found"):
+        load_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="no problem files"):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "resources", "parameters", "level"),
+    [
+        (49, 1, 1, 1),
+        (50, 1, 1, 2),
+        (10, 2, 0, 2),
+        (10, 0, 2, 2),
+        (99, 3, 4, 2),
+        (99, 4, 4, 3),
+        (149, 7, 8, 3),
+        (149, 7, 9, 4),
+        (199, 11, 13, 4),
+        (200, 1, 1, 5),
+        (10, 12, 0, 5),
+        (10, 0, 14, 5),
+    ],
+)
+def test_difficulty_thresholds(lines: int, resources: int, parameters: int, level: int) -> None:
+    assert difficulty_level(lines, resources, parameters) == level
+
+
+def test_template_metrics_count_non_blank_lines_resources_and_parameters() -> None:
+    text = (
+        "Parameters:\n  A: {Type: String}\n\n  B: {Type: String}\n"
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+    )
+    metrics = template_metrics(text)
+    assert (metrics.lines, metrics.resources, metrics.parameters) == (6, 1, 2)
+    assert metrics.difficulty == 2
+    with pytest.raises(ValueError, match="does not parse"):
+        template_metrics("Resources: [")
+
+
+def test_apply_near_miss() -> None:
+    template = {"Resources": {"A": {"Type": "T", "Properties": {"L": [1, 2]}}}}
+    edited = apply_near_miss(
+        template,
+        NearMiss(
+            why="w",
+            delete=["Resources/A/Properties/L/0"],
+            replace={"Resources/A/Type": "U", "Resources/A/Properties/L/1": 3},
+        ),
+    )
+    assert edited == {"Resources": {"A": {"Type": "U", "Properties": {"L": [2, 3]}}}}
+    assert template["Resources"]["A"]["Type"] == "T"  # the reference is not modified
+    with pytest.raises(KeyError, match="Resources/B"):
+        apply_near_miss(template, NearMiss(why="w", delete=["Resources/B"]))
+
+
+def _lint_nothing(text: str) -> list[Finding]:
+    return []
+
+
+def test_check_dataset_passes_a_good_problem(tmp_path: Path) -> None:
+    write(tmp_path, "p.yaml", problem())
+    report = check_dataset(tmp_path, _lint_nothing)
+    assert report.ok and report.problems == 1
+
+
+def test_check_dataset_finds_each_kind_of_failure(tmp_path: Path) -> None:
+    vacuous = {"id": "any-template", "kind": "property_exists", "description": "d", "path": "@"}
+    wrong = {
+        "id": "wrong",
+        "kind": "property_equals",
+        "description": "d",
+        "resource_type": "AWS::SQS::Queue",
+        "path": "Properties.VisibilityTimeout",
+        "value": 30,
+    }
+    data = problem(
+        intent_checks=[vacuous, wrong],
+        near_misses=[{"why": "gone", "delete": ["Resources/Nope"]}],
+    )
+    write(tmp_path, "p.yaml", data)
+    harmless = [{"why": "harmless", "replace": {"Outputs/QueueUrl/Description": "x"}}]
+    write(tmp_path, "q.yaml", problem(id="other", near_misses=harmless))
+
+    def lint_warns(text: str) -> list[Finding]:
+        return [Finding("W1234", "W", "a warning", line=3)]
+
+    failures = "\n".join(check_dataset(tmp_path, lint_warns).failures)
+    assert "cfn-lint W1234 line 3" in failures
+    assert "intent check 'wrong': fails on the reference template" in failures
+    assert "intent check 'any-template': passes on an empty template (vacuous)" in failures
+    assert "q.yaml: field 'near_misses[0]': every intent check passes (harmless)" in failures
+    assert (
+        "p.yaml: field 'near_misses[0]': path 'Resources/Nope' is not in the reference" in failures
+    )
+
+
+def test_check_dataset_reports_a_load_error(tmp_path: Path) -> None:
+    write(tmp_path, "p.yaml", problem(difficulty=5))
+    report = check_dataset(tmp_path, _lint_nothing)
+    assert not report.ok and "field 'difficulty'" in report.failures[0]
+
+
+def test_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "good", "p.yaml", problem())
+    write(tmp_path / "bad", "p.yaml", problem(difficulty=2))
+    assert main(["check", str(tmp_path / "good")]) == 0
+    assert "1 problems, ok" in capsys.readouterr().out
+    assert main(["check", str(tmp_path / "good"), str(tmp_path / "bad")]) == 1
+    assert "field 'difficulty'" in capsys.readouterr().out
