@@ -3,12 +3,12 @@ PY      ?= .venv/bin/python
 MODELS  ?= simulated/default
 ITERS   ?= 10
 PROMPTS ?= paper,structured
-DATASET ?= smoke
+DATASET ?= paper33
 ARGS    ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint sweep run report compare paper-figures clean-runs
+.PHONY: help install test lint check-datasets sweep run report compare paper-figures clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -24,6 +24,9 @@ test:  ## run the test suite (no network needed)
 lint:  ## ruff check and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+check-datasets:  ## every reference template lint-clean and passing its own intent checks
+	$(PY) -m benchmark.datasets check
 
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \

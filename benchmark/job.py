@@ -22,6 +22,7 @@ from benchmark.provenance import config_hash, provenance
 from benchmark.records import RecordWriter, attempt_id
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
+from benchmark.validators.intent import IntentValidator
 
 SUMMARY_FILE = "job.json"
 
@@ -64,7 +65,7 @@ def build_validators(settings: Settings) -> list[Validator]:
         task_timeout_s=lint.task_timeout_s,
         cache_size=lint.cache_size,
     )
-    return [cfn_lint]
+    return [cfn_lint, IntentValidator()]
 
 
 class Recorder:
@@ -112,7 +113,7 @@ class Recorder:
         out, extraction = attempt.output, attempt.extraction
         cost = cost_usd(self.price, out) if out is not None else None
         intent = [c for c in attempt.checks if c.source == "intent"]
-        scored = out is not None and not attempt.lint_failures
+        scored = out is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
             "attempt_id": aid,
             **key,

@@ -125,14 +125,16 @@ class FeedbackLoop:
             *(v.validate(attempt.extraction.template, problem) for v in self.validators)
         )
         attempt.parse_ok = all(r.parse_ok for r in results)
+        gating_failed = False
         for validator, result in zip(self.validators, results, strict=True):
             attempt.findings.extend(result.findings)
             attempt.checks.extend(result.checks)
             if result.failure:
                 attempt.lint_failures.append(f"{validator.name}: {result.failure}")
+                gating_failed = gating_failed or validator.gating
         attempt.counts = count_levels(attempt.findings)
         attempt.finished_at = datetime.now(UTC)
-        if attempt.lint_failures:
+        if gating_failed:
             attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back
         elif self.is_clean(attempt.counts):
             attempt.clean = True

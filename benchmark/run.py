@@ -19,8 +19,9 @@ from benchmark.prompts import check_prompt_set
 log = logging.getLogger("benchmark")
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
-# The SDKs log request details at DEBUG; keep them quiet so nothing sensitive reaches job logs.
-for _name in ("openai", "anthropic", "httpx", "httpcore"):
+# The SDKs log request details at DEBUG and cfn-lint logs whole templates at INFO: keep them
+# quiet so nothing sensitive or bulky reaches the job logs.
+for _name in ("openai", "anthropic", "httpx", "httpcore", "cfnlint"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 

@@ -45,6 +45,7 @@ class InlineLint:
     """cfn-lint in this process (no pool): fast enough for loop tests."""
 
     name = "cfn-lint"
+    gating = True
 
     def __init__(self, linter: WarmLinter) -> None:
         self.linter = linter

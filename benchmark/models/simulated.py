@@ -261,7 +261,8 @@ def wrong_type(template: dict[str, Any]) -> list[Mutation]:
     for slot in property_slots(template):
         kind = slot.schema.get("type")
         scalar = isinstance(slot.value, (str, int, float))
-        if kind in WRONG_TYPE_VALUE and "enum" not in slot.schema and scalar:
+        plain_type = isinstance(kind, str) and kind in WRONG_TYPE_VALUE  # not a union of types
+        if plain_type and "enum" not in slot.schema and scalar:
             new = WRONG_TYPE_VALUE[kind](slot.value)
             out.append(Mutation("wrong_type", "E3012", "set", slot.path, new))
     return out
@@ -315,7 +316,8 @@ def bad_getatt(template: dict[str, Any]) -> list[Mutation]:
     resources = template.get("Resources") or {}
     out = []
     for path, args in intrinsic_calls(template, "Fn::GetAtt"):
-        if not (isinstance(args, list) and len(args) == 2 and args[0] in resources):
+        valid = isinstance(args, list) and len(args) == 2 and isinstance(args[0], str)
+        if not valid or args[0] not in resources:
             continue
         rule = _located(path, "E1010")
         if rule and isinstance(args[1], str) and typos(args[1]):
@@ -540,8 +542,13 @@ class SimulatedModel(ModelAPI):
         if problem_id not in self._parsed:
             if problem_id not in self._problems:
                 raise ModelError(f"simulator has no problem '{problem_id}'", fatal=True)
+            reference = self._problems[problem_id].reference_template
+            if reference is None:
+                raise ModelError(
+                    f"{problem_id}: the simulator needs a reference template", fatal=True
+                )
             try:
-                template = parse_template(self._problems[problem_id].reference_template)
+                template = parse_template(reference)
             except ValueError as exc:
                 raise ModelError(f"{problem_id}: {exc}", fatal=True) from None
             self._parsed[problem_id] = _Problem(template, find_sites(template))

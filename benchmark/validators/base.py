@@ -54,9 +54,14 @@ class ValidationResult:
 
 @runtime_checkable
 class Validator(Protocol):
-    """Anything with a name and an async `validate`. The loop knows nothing else about it."""
+    """Anything with a name and an async `validate`. The loop knows nothing else about it.
+
+    A `gating` validator's findings decide whether a template is clean and are fed back, so if
+    it fails the chain cannot go on. A reporting validator (intent, security) only records.
+    """
 
     name: str
+    gating: bool
 
     async def validate(self, template: str, problem: Any) -> ValidationResult: ...
 

@@ -130,6 +130,7 @@ class CfnLintValidator:
     """The cfn-lint validator: lints in a pool of warm worker processes, caches by content."""
 
     name = "cfn-lint"
+    gating = True
 
     def __init__(
         self,
