@@ -131,6 +131,32 @@ def test_unparseable_template_is_an_E0000_finding(linter: WarmLinter) -> None:
     assert findings[0].level == "E" and findings[0].line is not None
 
 
+def _hash_probe(text: str) -> int:
+    return hash(text)
+
+
+@pytest.mark.slow
+def test_workers_run_with_a_fixed_hash_seed() -> None:
+    pinned = subprocess.run(
+        [sys.executable, "-c", "print(hash('E3002 order'))"],
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    async def in_worker() -> int:
+        validator = CfnLintValidator(workers=1)
+        try:
+            return await asyncio.wrap_future(
+                validator._pool.schedule(_hash_probe, args=("E3002 order",))
+            )
+        finally:
+            validator.close()
+
+    assert asyncio.run(in_worker()) == int(pinned.stdout)
+
+
 @pytest.mark.slow
 def test_pool_caches_times_out_and_replaces_dead_workers() -> None:
     async def scenario() -> None:

@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -123,7 +123,6 @@ class LintStats:
     calls: int = 0
     cache_hits: int = 0
     failures: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
 
 
 class CfnLintValidator:
@@ -147,20 +146,15 @@ class CfnLintValidator:
         self._cache: OrderedDict[str, list[Finding]] = OrderedDict()
         self._cache_size = cache_size
         self._settings_key = self.settings.key()
-        previous = os.environ.get("PYTHONHASHSEED")
-        os.environ["PYTHONHASHSEED"] = WORKER_HASH_SEED  # read by each spawned worker at start
-        try:
-            self._pool = ProcessPool(
-                max_workers=workers,
-                initializer=_init_worker,
-                initargs=(self.settings,),
-                context=multiprocessing.get_context("spawn"),
-            )
-        finally:
-            if previous is None:
-                os.environ.pop("PYTHONHASHSEED", None)
-            else:
-                os.environ["PYTHONHASHSEED"] = previous
+        # Workers are spawned lazily and replaced after a crash, each reading the environment as
+        # it starts: the seed stays set for this process's lifetime so every worker gets it.
+        os.environ["PYTHONHASHSEED"] = WORKER_HASH_SEED
+        self._pool = ProcessPool(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(self.settings,),
+            context=multiprocessing.get_context("spawn"),
+        )
 
     def cache_key(self, text: str) -> str:
         digest = hashlib.sha256()
