@@ -47,12 +47,23 @@ class ModelOutput:
 
 
 class ModelError(Exception):
-    """A call that failed. `fatal` errors (bad key, unknown model) must stop the job."""
+    """A call that failed. `fatal` errors (bad key, unknown model) must stop the job.
 
-    def __init__(self, message: str, *, fatal: bool = False, kind: str = "error") -> None:
+    `retry_after` is the server's Retry-After hint in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fatal: bool = False,
+        kind: str = "error",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.fatal = fatal
         self.kind = kind
+        self.retry_after = retry_after
 
 
 class ModelAPI(ABC):
