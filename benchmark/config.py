@@ -10,9 +10,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from benchmark.models import parse_model_id
+
+# `${first_set:${resume},runs/...}` in conf/config.yaml: the first argument that is not null.
+OmegaConf.register_new_resolver(
+    "first_set", lambda *values: next((v for v in values if v is not None), None), replace=True
+)
 
 
 class ConfigError(ValueError):
@@ -29,8 +35,10 @@ class ProviderConfig(_Strict):
     api_key_env: str | None = None  # name of the environment variable holding the key
     api_key_optional: bool = False  # local servers (Ollama, vLLM) usually take no key
     base_url: str | None = None
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=2, ge=0)
+    timeout_s: float = Field(default=120.0, gt=0)  # hard limit on every call
+    max_retries: int = Field(default=4, ge=0)  # the harness's retries; the SDK's own are off
+    backoff_base_s: float = Field(default=1.0, gt=0)  # jittered exponential backoff ...
+    backoff_max_s: float = Field(default=60.0, gt=0)  # ... capped here, Retry-After honoured
     max_concurrency: int = Field(default=8, ge=1)
 
 
@@ -99,14 +107,40 @@ class LintConfig(_Strict):
     cache_size: int = Field(default=4096, ge=0)
 
 
+class CacheConfig(_Strict):
+    """The on-disk response cache (benchmark/models/cache.py); never used for the simulator."""
+
+    enabled: bool = True
+    path: str = "runs/.cache/responses.sqlite"
+
+
+class BudgetConfig(_Strict):
+    """Spend limits for a whole sweep (benchmark/budget.py); null means no limit."""
+
+    max_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
 class Settings(_Strict):
     model: ModelConfig
     dataset: DatasetConfig
     prompts: PromptSetConfig
     loop: LoopConfig
     lint: LintConfig
+    cache: CacheConfig = CacheConfig()
+    budget: BudgetConfig = BudgetConfig()
     seed: int = 0
     progress: bool = True
+    resume: str | None = None  # a run folder to continue (also: rerun into the same folder)
+
+    def result_fingerprint(self) -> dict[str, Any]:
+        """The settings that can change a result; transport, cache and budget cannot."""
+        data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
+        data["model"].pop("providers")
+        data["model"]["endpoint"] = self.model.provider_config().base_url
+        for transport_only in ("workers", "task_timeout_s", "cache_size"):
+            data["lint"].pop(transport_only)
+        return data
 
 
 def _one_line(exc: ValidationError) -> str:

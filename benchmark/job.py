@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from benchmark.budget import BudgetLedger
 from benchmark.config import Settings
-from benchmark.loop import Attempt, FatalModelError, FeedbackLoop
+from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI
 from benchmark.models.factory import create_model
-from benchmark.models.pricing import cost_usd, price_for
+from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_for
 from benchmark.problems import Problem, load_dataset
 from benchmark.provenance import config_hash, provenance
-from benchmark.records import RecordWriter, attempt_id
-from benchmark.validators.base import Validator
+from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows
+from benchmark.resume import recorded_chains
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator
+from benchmark.validators.suite import ValidatorSuite
 
 SUMMARY_FILE = "job.json"
 
@@ -32,6 +34,11 @@ class JobInfo:
     sweep_id: str
     job_id: int
     output_dir: Path
+    sweep_dir: Path | None = None  # where the sweep's shared budget ledger lives
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.sweep_dir or self.output_dir
 
 
 @dataclass
@@ -47,13 +54,19 @@ class JobSummary:
     model_errors: int = 0
     lint_failures: int = 0
     lint_cache_hits: int = 0
+    response_cache_hits: int = 0
+    retries: int = 0
+    resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
+    resumed_chains_finished: int = 0
+    unfinished_chains: int = 0  # left for a later resume (budget spent)
+    budget_stop: str | None = None
     seconds: float = 0.0
     fatal_error: str | None = None
-    status: str = "running"
+    status: str = "running"  # complete | budget_exhausted | failed
     stop_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def build_validators(settings: Settings) -> list[Validator]:
+def build_suite(settings: Settings) -> ValidatorSuite:
     lint = settings.lint
     cfn_lint = CfnLintValidator(
         LintSettings(
@@ -65,7 +78,7 @@ def build_validators(settings: Settings) -> list[Validator]:
         task_timeout_s=lint.task_timeout_s,
         cache_size=lint.cache_size,
     )
-    return [cfn_lint, IntentValidator()]
+    return ValidatorSuite([cfn_lint, IntentValidator()], settings.loop.clean_when)
 
 
 class Recorder:
@@ -79,9 +92,10 @@ class Recorder:
         writer: RecordWriter,
         bar: tqdm,
         summary: JobSummary,
+        ledger: BudgetLedger,
     ) -> None:
         self.settings, self.job, self.model = settings, job, model
-        self.writer, self.bar, self.summary = writer, bar, summary
+        self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
         self.price = price_for(model.id)
         self.base = {
             "sweep_id": job.sweep_id,
@@ -98,7 +112,7 @@ class Recorder:
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
             "max_tokens": settings.model.max_tokens,
-            "config_hash": config_hash(settings.model_dump(exclude={"progress"})),
+            "config_hash": config_hash(settings.result_fingerprint()),
             **provenance(),
         }
 
@@ -111,7 +125,9 @@ class Recorder:
         }
         aid = attempt_id(key)
         out, extraction = attempt.output, attempt.extraction
-        cost = cost_usd(self.price, out) if out is not None else None
+        hit = out is not None and out.extra.get("cache_hit") == "true"
+        # a cache hit spends nothing: its usage is the original call's, its cost is 0
+        cost = 0.0 if hit else (cost_usd(self.price, out) if out is not None else None)
         intent = [c for c in attempt.checks if c.source == "intent"]
         scored = out is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
@@ -128,6 +144,7 @@ class Recorder:
             "infos": attempt.counts["I"] if scored else None,
             "clean": attempt.clean,
             "stop_reason": attempt.stop_reason,
+            "feedback": attempt.feedback,
             "model_error": attempt.model_error,
             "lint_failure": "; ".join(attempt.lint_failures) or None,
             "intent_passed": sum(c.passed for c in intent) if intent else None,
@@ -139,54 +156,41 @@ class Recorder:
             "latency_s": out.latency_s if out else None,
             "cost_usd": cost,
             "request_id": out.request_id if out else None,
+            "cache_hit": hit if out else None,
+            "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
-            "seed": self.settings.model.seed,
+            "seed": self.seed,
             # null where the provider takes no temperature (current Anthropic API versions)
             "temperature": None
             if out is not None and out.extra.get("temperature") == "omitted"
             else self.settings.model.temperature,
         }
-        findings = [
-            {
-                "attempt_id": aid,
-                **key,
-                "finding_index": i,
-                "source": f.source,
-                "rule_id": f.rule_id,
-                "level": f.level,
-                "message": f.message,
-                "path": "/".join(str(p) for p in f.path),
-                "line": f.line,
-                "column": f.column,
-                "end_line": f.end_line,
-                "end_column": f.end_column,
-            }
-            for i, f in enumerate(attempt.findings)
-        ]
-        checks = [
-            {
-                "attempt_id": aid,
-                **key,
-                "check_index": i,
-                "source": c.source,
-                "check_id": c.check_id,
-                "passed": c.passed,
-                "description": c.description,
-                "resource": c.resource,
-            }
-            for i, c in enumerate(attempt.checks)
-        ]
+        findings = finding_rows(aid, key, attempt.findings)
+        checks = check_rows(aid, key, attempt.checks)
         self.writer.append(row, findings, checks)
-        self._count(attempt, cost)
+        self._count(attempt, cost, hit)
 
-    def _count(self, attempt: Attempt, cost: float | None) -> None:
+    @property
+    def seed(self) -> int | None:
+        """The seed that shaped the reply: the API's, or the simulator's."""
+        if self.model.simulated:
+            return int(self.settings.model.simulator.get("seed", self.settings.seed))
+        return self.settings.model.seed
+
+    def _count(self, attempt: Attempt, cost: float | None, hit: bool) -> None:
         s = self.summary
         s.attempts += 1
-        if attempt.output is not None:
-            s.input_tokens += attempt.output.input_tokens or 0
-            s.output_tokens += attempt.output.output_tokens or 0
+        out = attempt.output
+        if out is not None:
+            tokens = (out.input_tokens or 0) + (out.output_tokens or 0)
+            s.input_tokens += out.input_tokens or 0
+            s.output_tokens += out.output_tokens or 0
             s.cost_usd = None if cost is None or s.cost_usd is None else s.cost_usd + cost
+            s.response_cache_hits += hit
+            s.retries += int(out.extra.get("retries", 0))
+            if not hit:
+                self.ledger.charge(cost, tokens)
         s.model_errors += attempt.model_error is not None
         s.lint_failures += bool(attempt.lint_failures)
         if attempt.stop_reason is not None:
@@ -197,6 +201,8 @@ class Recorder:
             self.bar.total -= skipped  # the chain stopped early: its later attempts never run
         self.bar.update(1)
         cost_text = "n/a" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+        if self.ledger.max_usd is not None:
+            cost_text += f" (sweep ${self.ledger.totals()[0]:.2f}/${self.ledger.max_usd:g})"
         self.bar.set_postfix_str(
             f"clean {s.clean_chains}/{s.chains} chains, "
             f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}",
@@ -204,22 +210,51 @@ class Recorder:
         )
 
 
-def _chains(problems: list[Problem], samples: int) -> Iterator[tuple[Problem, int]]:
-    for problem in problems:
-        for sample in range(samples):
-            yield problem, sample
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _check_prices(model: ModelAPI, budget: BudgetLedger) -> None:
+    if price_for(model.id) is not None:
+        return
+    _warn(
+        f"no price for {model.id} in {PRICE_TABLE.name}: its cost is recorded as null, not 0"
+        + (
+            "; budget.max_usd cannot count its spend (use budget.max_tokens)"
+            if budget.max_usd is not None
+            else ""
+        )
+    )
 
 
 async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobSummary:
-    """Run every chain of this job's configuration; rows land under `job.output_dir`."""
+    """Run every chain of this job's configuration; rows land under `job.output_dir`.
+
+    Attempts already recorded in `job.output_dir` are never redone: finished chains are
+    skipped and unfinished ones go on from their last recorded iteration.
+    """
     started = time.monotonic()
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
+    fingerprint = config_hash(settings.result_fingerprint())
+    recorded = recorded_chains(job.output_dir, fingerprint)
     model = create_model(settings, {p.id: p for p in problems}, api_key)
     summary = JobSummary(model=model.id, simulated=model.simulated)
-    validators = build_validators(settings)
+    summary.resumed_attempts = recorded.attempts
+    budget = settings.budget
+    ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
+    _check_prices(model, ledger)
+    suite = build_suite(settings)
     writer = RecordWriter(job.output_dir)
     loop_cfg = settings.loop
-    total = len(problems) * loop_cfg.samples * loop_cfg.max_iterations
+
+    plan: list[tuple[Problem, int, list[RecordedAttempt]]] = []
+    for problem in problems:
+        for sample in range(loop_cfg.samples):
+            if (problem.id, sample) in recorded.finished:
+                summary.resumed_chains_finished += 1
+            else:
+                plan.append((problem, sample, recorded.partial.get((problem.id, sample), [])))
+    total = sum(loop_cfg.max_iterations - len(done) for _, _, done in plan)
     label = f"{model.id} {settings.prompts.name} {loop_cfg.protocol} n={loop_cfg.max_iterations}"
     bar = tqdm(total=total, desc=label, unit="att", disable=not settings.progress, leave=True)
 
@@ -227,13 +262,20 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
         seed = None if settings.model.seed is None else settings.model.seed + sample
         return GenerateConfig(settings.model.temperature, settings.model.max_tokens, seed)
 
-    loop = FeedbackLoop(model, validators, settings.prompts, loop_cfg, generate_config)
-    recorder = Recorder(settings, job, model, writer, bar, summary)
-    pending = _chains(problems, loop_cfg.samples)
+    def may_start() -> bool:
+        if summary.budget_stop is None:
+            summary.budget_stop = ledger.exhausted()
+        return summary.budget_stop is None
+
+    loop = FeedbackLoop(model, suite, settings.prompts, loop_cfg, generate_config, may_start)
+    recorder = Recorder(settings, job, model, writer, bar, summary, ledger)
+    pending = iter(plan)
 
     async def worker() -> None:
-        for problem, sample in pending:  # shared iterator: each chain is taken once
-            await loop.run_chain(problem, sample, recorder)
+        for problem, sample, done in pending:  # shared iterator: each chain is taken once
+            resume = loop.resume_point(problem, done) if done else None
+            if await loop.run_chain(problem, sample, recorder, resume) is None:
+                summary.unfinished_chains += 1
 
     try:
         workers = [asyncio.create_task(worker()) for _ in range(loop_cfg.concurrency)]
@@ -244,15 +286,21 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             summary.fatal_error = str(exc)
-        summary.status = "failed" if summary.fatal_error else "complete"
+        if summary.fatal_error:
+            summary.status = "failed"
+        elif summary.budget_stop:
+            summary.status = "budget_exhausted"
+        else:
+            summary.status = "complete"
     finally:
         bar.close()
         writer.close()
-        for validator in validators:
+        for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
-            validator.close()
+        suite.close()
         await model.aclose()
+        ledger.close()
         summary.seconds = round(time.monotonic() - started, 3)
         write_summary(job.output_dir, summary)
     return summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,13 +19,23 @@ from benchmark.models.base import (
 )
 from benchmark.problems import Problem
 from benchmark.prompts import generation_messages, repair_messages
-from benchmark.validators.base import CheckResult, Finding, Validator, count_levels
+from benchmark.validators.base import CheckResult, Finding
+from benchmark.validators.suite import ValidatorSuite
 
-CLEAN_RULES: dict[str, Callable[[dict[str, int]], bool]] = {
-    "no_errors": lambda c: c["E"] == 0,
-    "no_errors_or_warnings": lambda c: c["E"] == 0 and c["W"] == 0,
-    "no_findings": lambda c: c["E"] == 0 and c["W"] == 0 and c["I"] == 0,
-}
+
+@dataclass(frozen=True)
+class RecordedAttempt:
+    """What a resumed chain needs of an attempt that was already recorded."""
+
+    reply: str
+    template: str
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    iteration: int
+    messages: list[ChatMessage]
 
 
 class FatalModelError(RuntimeError):
@@ -53,6 +62,7 @@ class Attempt:
     stop_reason: str | None = None
     model_error: str | None = None
     lint_failures: list[str] = field(default_factory=list)
+    feedback: str | None = None  # what the next repair call is told; None on the last attempt
 
 
 class FeedbackLoop:
@@ -61,49 +71,76 @@ class FeedbackLoop:
     def __init__(
         self,
         model: ModelAPI,
-        validators: Sequence[Validator],
+        suite: ValidatorSuite,
         prompts: PromptSetConfig,
         loop: LoopConfig,
         generate_config: Callable[[int], GenerateConfig],
+        may_start: Callable[[], bool] = lambda: True,
     ) -> None:
         self.model = model
-        self.validators = list(validators)
+        self.suite = suite
         self.prompts = prompts
         self.loop = loop
         self.generate_config = generate_config  # sample index -> config
-        self.is_clean = CLEAN_RULES[loop.clean_when]
+        self.may_start = may_start  # asked before every attempt (the sweep's budget)
         self.filename = f"template.{prompts.output_format}"
 
     async def run_chain(
-        self, problem: Problem, sample: int, on_attempt: Callable[[Attempt], None]
-    ) -> Attempt:
-        """Run one chain to its stop; `on_attempt` receives each attempt as it finishes."""
-        messages = generation_messages(self.prompts, problem)
-        for iteration in range(1, self.loop.max_iterations + 1):
+        self,
+        problem: Problem,
+        sample: int,
+        on_attempt: Callable[[Attempt], None],
+        resume: Resume | None = None,
+    ) -> Attempt | None:
+        """Run one chain to its stop; `on_attempt` receives each attempt as it finishes.
+
+        Returns the last attempt, or None if `may_start` refused an attempt (budget spent):
+        the chain is left unfinished for a later resume.
+        """
+        iteration, messages = (
+            (resume.iteration, resume.messages)
+            if resume
+            else (1, generation_messages(self.prompts, problem))
+        )
+        while True:
+            if not self.may_start():
+                return None
             attempt = await self._attempt(problem, sample, iteration, messages)
-            if attempt.stop_reason is None and iteration == self.loop.max_iterations:
+            if attempt.stop_reason is None and iteration >= self.loop.max_iterations:
                 attempt.stop_reason = "max_iterations"
+            if attempt.stop_reason is None:
+                attempt.feedback = render_feedback(
+                    self.prompts.feedback,
+                    attempt.findings,
+                    self.filename,
+                    attempt.checks if self.prompts.feed_back_checks else (),
+                )
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":
-                raise FatalModelError(attempt.model_error)
+                raise FatalModelError(attempt.model_error or "fatal model error")
             if attempt.stop_reason is not None:
                 return attempt
             assert attempt.output is not None and attempt.extraction is not None
-            feedback = render_feedback(
-                self.prompts.feedback,
-                attempt.findings,
-                self.filename,
-                attempt.checks if self.prompts.feed_back_checks else (),
+            assert attempt.feedback is not None
+            messages = self.next_messages(
+                messages, attempt.output.text, attempt.extraction.template, attempt.feedback
             )
-            messages = repair_messages(
-                self.prompts,
-                self.loop.protocol,
-                messages,
-                attempt.output.text,
-                attempt.extraction.template,
-                feedback,
-            )
-        raise AssertionError("unreachable: the last iteration always stops the chain")
+            iteration += 1
+
+    def next_messages(
+        self, messages: list[ChatMessage], reply: str, template: str, feedback: str
+    ) -> list[ChatMessage]:
+        """The messages of the repair call that follows a reply and its feedback."""
+        return repair_messages(
+            self.prompts, self.loop.protocol, messages, reply, template, feedback
+        )
+
+    def resume_point(self, problem: Problem, recorded: Sequence[RecordedAttempt]) -> Resume:
+        """Where a chain with these recorded attempts (iterations 1..n, none final) goes on."""
+        messages = generation_messages(self.prompts, problem)
+        for row in recorded:
+            messages = self.next_messages(messages, row.reply, row.template, row.feedback)
+        return Resume(iteration=len(recorded) + 1, messages=messages)
 
     async def _attempt(
         self, problem: Problem, sample: int, iteration: int, messages: list[ChatMessage]
@@ -121,22 +158,13 @@ class FeedbackLoop:
             return attempt
 
         attempt.extraction = extract_template(attempt.output.text)
-        results = await asyncio.gather(
-            *(v.validate(attempt.extraction.template, problem) for v in self.validators)
-        )
-        attempt.parse_ok = all(r.parse_ok for r in results)
-        gating_failed = False
-        for validator, result in zip(self.validators, results, strict=True):
-            attempt.findings.extend(result.findings)
-            attempt.checks.extend(result.checks)
-            if result.failure:
-                attempt.lint_failures.append(f"{validator.name}: {result.failure}")
-                gating_failed = gating_failed or validator.gating
-        attempt.counts = count_levels(attempt.findings)
+        verdict = await self.suite.check(attempt.extraction.template, problem)
+        attempt.findings, attempt.checks = verdict.findings, verdict.checks
+        attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
+        attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
         attempt.finished_at = datetime.now(UTC)
-        if gating_failed:
+        if verdict.gating_failed:
             attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back
-        elif self.is_clean(attempt.counts):
-            attempt.clean = True
+        elif verdict.clean:
             attempt.stop_reason = "clean"
         return attempt

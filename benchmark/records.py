@@ -54,6 +54,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("clean", pa.bool_()),
             pa.field("clean_rule", pa.string()),
             pa.field("stop_reason", pa.string()),  # null while the chain goes on
+            pa.field("feedback", pa.string()),  # what the next repair call was told
             pa.field("model_error", pa.string()),
             pa.field("lint_failure", pa.string()),
             pa.field("intent_passed", pa.int32()),
@@ -66,6 +67,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("latency_s", pa.float64()),
             pa.field("cost_usd", pa.float64()),  # null where no price is known
             pa.field("request_id", pa.string()),
+            pa.field("cache_hit", pa.bool_()),  # answered from the response cache
+            pa.field("retries", pa.int32()),  # transient failures retried before the reply
             # provenance
             pa.field("simulated", pa.bool_()),
             pa.field("dataset", pa.string()),
@@ -126,17 +129,67 @@ def attempt_id(key: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def finding_rows(aid: str, key: dict[str, Any], findings: Iterable[Any]) -> list[dict[str, Any]]:
+    """`findings` table rows for one attempt (`Finding` objects in, dicts out)."""
+    return [
+        {
+            "attempt_id": aid,
+            **key,
+            "finding_index": i,
+            "source": f.source,
+            "rule_id": f.rule_id,
+            "level": f.level,
+            "message": f.message,
+            "path": "/".join(str(p) for p in f.path),
+            "line": f.line,
+            "column": f.column,
+            "end_line": f.end_line,
+            "end_column": f.end_column,
+        }
+        for i, f in enumerate(findings)
+    ]
+
+
+def check_rows(aid: str, key: dict[str, Any], checks: Iterable[Any]) -> list[dict[str, Any]]:
+    """`checks` table rows for one attempt (`CheckResult` objects in, dicts out)."""
+    return [
+        {
+            "attempt_id": aid,
+            **key,
+            "check_index": i,
+            "source": c.source,
+            "check_id": c.check_id,
+            "passed": c.passed,
+            "description": c.description,
+            "resource": c.resource,
+        }
+        for i, c in enumerate(checks)
+    ]
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _valid_text(value: Any) -> Any:
+    """Text Parquet can hold: a model's reply may carry lone surrogates from undecodable bytes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
     schema = SCHEMAS[name]
     columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
     for field in schema:
-        if field.type == _TS:
+        if field.type == pa.string():
+            columns[field.name] = [_valid_text(v) for v in columns[field.name]]
+        elif field.type == _TS:
             columns[field.name] = [
                 datetime.fromisoformat(v) if isinstance(v, str) else v for v in columns[field.name]
             ]

@@ -40,6 +40,7 @@ def main(cfg: DictConfig) -> None:
         sweep_id=sweep_dir.name,
         job_id=int(hydra_cfg.job.num) if is_multirun else 0,
         output_dir=output_dir,
+        sweep_dir=sweep_dir,
     )
     try:
         settings = load_settings(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
@@ -62,6 +63,20 @@ def main(cfg: DictConfig) -> None:
         return
     if summary.fatal_error:
         _fail(f"job {job.job_id} stopped: {summary.fatal_error}", 3)
+    if summary.budget_stop:
+        print(
+            f"budget: job {job.job_id} started no new attempt after {summary.budget_stop}; "
+            f"{summary.unfinished_chains} chains left for a resume (resume={sweep_dir})",
+            file=sys.stderr,
+            flush=True,
+        )
+    if summary.resumed_attempts:
+        log.info(
+            "job %s resumed: %d attempts already recorded, %d chains already finished",
+            job.job_id,
+            summary.resumed_attempts,
+            summary.resumed_chains_finished,
+        )
     log.info(
         "job %s done: %d chains, %d clean, %d attempts in %.1fs -> %s",
         job.job_id,

@@ -56,6 +56,7 @@ def test_job_records_usage_cost_and_request_ids(
         "loop.max_iterations=3",
         "progress=false",
         "lint.workers=1",
+        f"cache.path={tmp_path / 'cache.sqlite'}",
     )
     job = JobInfo("sweep-x", 0, tmp_path / "0")
     summary = asyncio.run(run_job(settings, job, resolve_api_key(settings)))

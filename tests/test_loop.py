@@ -12,6 +12,7 @@ from benchmark.loop import Attempt, FatalModelError, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelError
 from benchmark.problems import load_dataset
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +46,9 @@ def problem():
 
 def run(model, lint, problem, **loop_args) -> list[Attempt]:
     attempts: list[Attempt] = []
-    loop = FeedbackLoop(
-        model, [lint], PROMPTS, LoopConfig(**loop_args), lambda s: GenerateConfig(1.0, 100)
-    )
+    config = LoopConfig(**loop_args)
+    suite = ValidatorSuite([lint], config.clean_when)
+    loop = FeedbackLoop(model, suite, PROMPTS, config, lambda s: GenerateConfig(1.0, 100))
     asyncio.run(loop.run_chain(problem, 0, attempts.append))
     return attempts
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from benchmark.config import ConfigError, Settings
 from benchmark.models import provider_class
 from benchmark.models.base import ModelAPI
+from benchmark.models.cache import CachedModel, ResponseCache
+from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
 
 
@@ -30,11 +32,21 @@ def create_model(
             "config error at 'model.providers.openai_compatible.base_url': "
             "openai-compatible models need the server's base URL"
         )
-    return cls(  # type: ignore[call-arg]
+    provider = cls(  # type: ignore[call-arg]
         model.name,
         api_key=api_key or "not-needed",
         base_url=transport.base_url,
         timeout_s=transport.timeout_s,
-        max_retries=transport.max_retries,
+        max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
         max_concurrency=transport.max_concurrency,
     )
+    wrapped: ModelAPI = RetryingModel(
+        provider,
+        max_retries=transport.max_retries,
+        timeout_s=transport.timeout_s,
+        backoff_base_s=transport.backoff_base_s,
+        backoff_max_s=transport.backoff_max_s,
+    )
+    if settings.cache.enabled:
+        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)
+    return wrapped

@@ -1,0 +1,114 @@
+"""A content-addressed response cache on disk (SQLite), in front of any real provider.
+
+The key holds everything that can change the reply: provider, model, endpoint, temperature,
+max tokens, seed, every message (system prompt included), the output format, and the chain
+position (problem, sample, iteration). The position is there because a stateless repair can
+send the very same messages twice, in one chain or in two problems' chains, and a sampling model
+would not answer twice alike: a rerun served from the cache must replay each original chain,
+not reuse one reply. Transport settings
+(timeouts, concurrency, retries) stay out. Errors and refusals are never stored. Several
+processes may share one file (WAL journal, busy timeout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+REFUSAL_FINISH_REASONS = frozenset({"refusal", "content_filter"})
+
+
+def cache_key(
+    model: ModelAPI,
+    endpoint: str | None,
+    messages: list[ChatMessage],
+    config: GenerateConfig,
+    context: CallContext,
+) -> str:
+    material = {
+        "provider": model.provider,
+        "model": model.name,
+        "endpoint": endpoint,
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+        "seed": config.seed,
+        "messages": [[m.role, m.content] for m in messages],
+        "output_format": context.output_format,
+        "problem": context.problem_id,
+        "sample": context.sample,
+        "iteration": context.iteration,
+    }
+    text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cacheable(output: ModelOutput) -> bool:
+    """Only real answers are kept: no refusals, no empty replies."""
+    refused = output.finish_reason in REFUSAL_FINISH_REASONS or "refusal" in output.extra
+    return bool(output.text.strip()) and not refused
+
+
+class ResponseCache:
+    """key -> ModelOutput, in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, output TEXT)"
+        )
+
+    def get(self, key: str) -> ModelOutput | None:
+        row = self._db.execute("SELECT output FROM responses WHERE key = ?", (key,)).fetchone()
+        return ModelOutput(**json.loads(row[0])) if row else None
+
+    def put(self, key: str, model_id: str, output: ModelOutput) -> None:
+        payload = json.dumps(dataclasses.asdict(output))
+        self._db.execute(
+            "INSERT OR IGNORE INTO responses (key, model, output) VALUES (?, ?, ?)",
+            (key, model_id, payload),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedModel(ModelAPI):
+    """Answers from the cache when it can; a hit keeps the original usage and is marked."""
+
+    def __init__(self, inner: ModelAPI, cache: ResponseCache, endpoint: str | None) -> None:
+        super().__init__(inner.name)
+        self.inner = inner
+        self.provider = inner.provider
+        self.cache = cache
+        self.endpoint = endpoint
+        self.hits = 0
+
+    @property
+    def simulated(self) -> bool:
+        return self.inner.simulated
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        key = cache_key(self.inner, self.endpoint, messages, config, context)
+        stored = self.cache.get(key)
+        if stored is not None:
+            self.hits += 1
+            stored.extra = {**stored.extra, "cache_hit": "true"}
+            return stored
+        output = await self.inner.generate(messages, config, context)
+        if cacheable(output):
+            self.cache.put(key, self.inner.id, output)
+        return output
+
+    async def aclose(self) -> None:
+        self.cache.close()
+        await self.inner.aclose()

@@ -1,0 +1,105 @@
+"""Retries for any provider: a hard timeout per call, jittered exponential backoff that honours
+the server's Retry-After. The SDKs' own retries are switched off so the two never stack."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from benchmark.models.base import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelError,
+    ModelOutput,
+)
+
+# Transient by nature, but repeating the same request cannot help.
+NOT_RETRIED = frozenset({"context_length"})
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ModelError) and not exc.fatal and exc.kind not in NOT_RETRIED
+
+
+class _WaitHonouringRetryAfter:
+    """Full-jitter exponential backoff, but never shorter than the server asked for."""
+
+    def __init__(self, base_s: float, max_s: float) -> None:
+        self.backoff = wait_random_exponential(multiplier=base_s, max=max_s)
+        self.max_s = max_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        wait = self.backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            wait = max(wait, min(float(hint), self.max_s))
+        return wait
+
+
+class RetryingModel(ModelAPI):
+    """Wraps a provider: each call gets `timeout_s`, transient failures `max_retries` retries."""
+
+    def __init__(
+        self,
+        inner: ModelAPI,
+        *,
+        max_retries: int,
+        timeout_s: float,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 60.0,
+    ) -> None:
+        super().__init__(inner.name)
+        self.inner = inner
+        self.provider = inner.provider
+        self.timeout_s = timeout_s
+        self._retrying = AsyncRetrying(
+            stop=stop_after_attempt(max_retries + 1),
+            wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+
+    @property
+    def simulated(self) -> bool:
+        return self.inner.simulated
+
+    async def _once(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        try:
+            return await asyncio.wait_for(
+                self.inner.generate(messages, config, context), self.timeout_s
+            )
+        except TimeoutError:
+            raise ModelError(
+                f"{self.id}: no reply within {self.timeout_s:g}s", kind="timeout"
+            ) from None
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        tries = 0
+        try:
+            async for attempt in self._retrying.copy():
+                with attempt:
+                    tries += 1
+                    output = await self._once(messages, config, context)
+        except ModelError as exc:
+            if tries > 1:
+                exc.args = (f"{exc.args[0]} (after {tries} tries)",)
+            raise
+        output.extra = {**output.extra, "retries": str(tries - 1)}
+        return output
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

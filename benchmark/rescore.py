@@ -1,0 +1,130 @@
+"""Re-validate a finished run's stored templates with today's validators, without model calls.
+
+    python -m benchmark.rescore runs/<sweep> [--out DIR]
+
+Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
+folder with the same layout. Keys, replies, templates, usage and the chains' original stop
+reasons are kept; counts, findings, checks, `clean` and provenance are new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm
+
+from benchmark.config import ConfigError, Settings, load_settings
+from benchmark.job import build_suite
+from benchmark.problems import DatasetError, Problem, load_dataset
+from benchmark.provenance import provenance
+from benchmark.records import (
+    ATTEMPT_KEY,
+    RecordWriter,
+    check_rows,
+    finding_rows,
+    read_table,
+)
+
+
+def job_dirs(run: Path) -> list[Path]:
+    """Every job folder under `run` (a folder holding attempts and its saved config)."""
+    saved = (p.parent.parent for p in run.rglob("config.yaml") if p.parent.name == ".hydra")
+    return sorted(job for job in saved if (job / "attempts").is_dir())
+
+
+def job_settings(job_dir: Path, dataset_dir: Path | None) -> Settings:
+    raw: dict[str, Any] = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text())
+    if dataset_dir is not None:
+        raw["dataset"]["path"] = str(dataset_dir)
+    return load_settings(raw)
+
+
+async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm) -> int:
+    problems: dict[str, Problem] = {
+        p.id: p for p in load_dataset(settings.dataset.path, settings.dataset.only)
+    }
+    attempts = read_table(job_dir, "attempts")
+    suite = build_suite(settings)
+    writer = RecordWriter(out_dir)
+    stamp = provenance()
+    try:
+        for row in attempts.sort_values(ATTEMPT_KEY).to_dict("records"):
+            row = {k: (None if v != v else v) for k, v in row.items()}  # NaN -> None
+            key = {name: row[name] for name in ATTEMPT_KEY}
+            template = row["template"]
+            new = {**row, **stamp}
+            findings: list[Any] = []
+            checks: list[Any] = []
+            if template is not None:
+                verdict = await suite.check(template, problems.get(row["problem_id"]))
+                findings, checks = verdict.findings, verdict.checks
+                intent = [c for c in checks if c.source == "intent"]
+                scored = not verdict.gating_failed
+                new.update(
+                    parse_ok=verdict.parse_ok,
+                    errors=verdict.counts["E"] if scored else None,
+                    warnings=verdict.counts["W"] if scored else None,
+                    infos=verdict.counts["I"] if scored else None,
+                    clean=verdict.clean,
+                    lint_failure="; ".join(verdict.failures) or None,
+                    intent_passed=sum(c.passed for c in intent) if intent else None,
+                    intent_total=len(intent) if intent else None,
+                )
+            writer.append(
+                new,
+                finding_rows(row["attempt_id"], key, findings),
+                check_rows(row["attempt_id"], key, checks),
+            )
+            bar.update(1)
+    finally:
+        writer.close()
+        suite.close()
+    saved = job_dir / ".hydra"
+    shutil.copytree(saved, out_dir / ".hydra", dirs_exist_ok=True)
+    return len(attempts)
+
+
+async def rescore(run: Path, out: Path, dataset_dir: Path | None) -> int:
+    jobs = job_dirs(run)
+    if not jobs:
+        raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
+    total = sum(len(read_table(job, "attempts")) for job in jobs)
+    done = 0
+    with tqdm(total=total, desc="re-scoring", unit="att") as bar:
+        for job in jobs:
+            settings = job_settings(job, dataset_dir)
+            done += await rescore_job(job, out / job.relative_to(run), settings, bar)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark.rescore",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", type=Path, help="a finished run folder (a sweep or one job)")
+    parser.add_argument("--out", type=Path, help="new run folder (default: <run>-rescored)")
+    parser.add_argument("--dataset-dir", type=Path, help="problems folder, if it moved")
+    args = parser.parse_args(argv)
+    out = args.out or args.run.with_name(f"{args.run.name}-rescored")
+    if out.exists() and any(out.iterdir()):
+        print(f"error: {out} exists and is not empty; choose --out", file=sys.stderr)
+        return 2
+    try:
+        count = asyncio.run(rescore(args.run, out, args.dataset_dir))
+    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"re-scored {count} attempts of {args.run} into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
