@@ -140,6 +140,7 @@ class Settings(_Strict):
         data["model"]["endpoint"] = self.model.provider_config().base_url
         for transport_only in ("workers", "task_timeout_s", "cache_size"):
             data["lint"].pop(transport_only)
+        data["loop"].pop("concurrency")
         return data
 
 

@@ -80,3 +80,27 @@ def test_unknown_prompt_placeholder_is_caught() -> None:
     settings = settings_for("prompts.repair='fix {templat}'")
     with pytest.raises(ConfigError, match="templat"):
         check_prompt_set(settings.prompts)
+
+
+def test_fingerprint_ignores_transport_and_keeps_what_changes_results() -> None:
+    from benchmark.provenance import config_hash
+
+    base = config_hash(settings_for().result_fingerprint())
+    same = [
+        "model.providers.openai.timeout_s=5",
+        "loop.concurrency=1",
+        "lint.workers=1",
+        "budget.max_usd=3",
+        "cache.enabled=false",
+        "progress=false",
+    ]
+    for override in same:
+        assert config_hash(settings_for(override).result_fingerprint()) == base, override
+    for override in [
+        "model.temperature=0.2",
+        "loop.max_iterations=5",
+        "lint.regions=[eu-west-1]",
+        "prompts=structured",
+        "model.id=openai/gpt-4o",
+    ]:
+        assert config_hash(settings_for(override).result_fingerprint()) != base, override

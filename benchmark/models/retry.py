@@ -4,6 +4,7 @@ the server's Retry-After. The SDKs' own retries are switched off so the two neve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from tenacity import (
     AsyncRetrying,
@@ -57,6 +58,7 @@ class RetryingModel(ModelAPI):
         timeout_s: float,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(inner.name)
         self.inner = inner
@@ -66,6 +68,7 @@ class RetryingModel(ModelAPI):
             stop=stop_after_attempt(max_retries + 1),
             wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
             retry=retry_if_exception(_retryable),
+            sleep=sleep,
             reraise=True,
         )
 

@@ -1,0 +1,129 @@
+"""The response cache: what its key separates, what it refuses to keep, how a hit is marked."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from benchmark.models.base import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelError,
+    ModelOutput,
+)
+from benchmark.models.cache import CachedModel, ResponseCache, cache_key
+
+MESSAGES = [ChatMessage("system", "S"), ChatMessage("user", "write a bucket")]
+CONFIG = GenerateConfig(temperature=1.0, max_tokens=100, seed=None)
+CONTEXT = CallContext("p1", 0, 1, "yaml")
+
+
+class Counting(ModelAPI):
+    def __init__(self, provider: str = "openai", name: str = "gpt-4o", **output) -> None:
+        super().__init__(name)
+        self.provider = provider
+        self.calls = 0
+        self.output = {
+            "text": "```yaml\nResources: {}\n```",
+            "finish_reason": "stop",
+            "input_tokens": 50,
+            "output_tokens": 20,
+            "latency_s": 1.5,
+            "request_id": "req-1",
+            **output,
+        }
+
+    async def generate(self, messages, config, context) -> ModelOutput:
+        self.calls += 1
+        if isinstance(self.output, Exception):
+            raise self.output
+        return ModelOutput(**self.output)
+
+
+def key(
+    model: ModelAPI | None = None,
+    endpoint: str | None = None,
+    messages=MESSAGES,
+    config=CONFIG,
+    context=CONTEXT,
+) -> str:
+    return cache_key(model or Counting(), endpoint, messages, config, context)
+
+
+def test_key_separates_everything_that_can_change_the_reply() -> None:
+    base = key()
+    variants = [
+        key(model=Counting(provider="anthropic")),
+        key(model=Counting(name="gpt-4o-mini")),
+        key(model=Counting(provider="openai-compatible"), endpoint="http://a/v1"),
+        key(endpoint="http://other/v1"),
+        key(messages=[ChatMessage("system", "S2"), MESSAGES[1]]),
+        key(messages=MESSAGES[:1]),
+        key(config=dataclasses.replace(CONFIG, temperature=0.0)),
+        key(config=dataclasses.replace(CONFIG, max_tokens=101)),
+        key(config=dataclasses.replace(CONFIG, seed=3)),
+        key(context=dataclasses.replace(CONTEXT, output_format="json")),
+        key(context=dataclasses.replace(CONTEXT, sample=1)),
+        key(context=dataclasses.replace(CONTEXT, iteration=2)),
+        key(context=dataclasses.replace(CONTEXT, problem_id="p2")),
+    ]
+    assert base not in variants and len(set(variants)) == len(variants)
+    same_endpoint = Counting(provider="openai-compatible")
+    assert key(same_endpoint, "http://a/v1") != key(same_endpoint, "http://b/v1")
+
+
+def run(model: ModelAPI) -> ModelOutput:
+    return asyncio.run(model.generate(MESSAGES, CONFIG, CONTEXT))
+
+
+def test_hit_returns_the_original_usage_and_is_marked(tmp_path: Path) -> None:
+    inner = Counting()
+    first = run(CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None))
+    again = run(CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None))
+    assert inner.calls == 1
+    assert "cache_hit" not in first.extra and again.extra["cache_hit"] == "true"
+    assert (again.text, again.input_tokens, again.output_tokens, again.request_id) == (
+        first.text,
+        50,
+        20,
+        "req-1",
+    )
+
+
+def test_two_models_never_share_an_entry(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    one, other = Counting(name="model-a", text="A"), Counting(name="model-b", text="B")
+    assert run(CachedModel(one, cache, None)).text == "A"
+    assert run(CachedModel(other, cache, None)).text == "B"
+    assert one.calls == other.calls == 1
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {"finish_reason": "refusal"},
+        {"finish_reason": "content_filter"},
+        {"text": "  "},
+        {"extra": {"refusal": "I can't help with that"}},
+    ],
+)
+def test_refusals_and_empty_replies_are_not_kept(tmp_path: Path, output: dict) -> None:
+    inner = Counting(**output)
+    for _ in range(2):
+        run(CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None))
+    assert inner.calls == 2
+
+
+def test_errors_are_not_kept(tmp_path: Path) -> None:
+    inner = Counting()
+    inner.output = ModelError("overloaded", kind="overloaded")  # type: ignore[assignment]
+    model = CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None)
+    for _ in range(2):
+        with pytest.raises(ModelError):
+            run(model)
+    assert inner.calls == 2
