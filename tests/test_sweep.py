@@ -105,3 +105,10 @@ def test_missing_api_key_is_one_line_before_any_call(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "OPENAI_API_KEY" in done.stderr.strip().splitlines()[-1]
+
+
+def test_unknown_prompt_set_is_a_clear_error(tmp_path: Path) -> None:
+    done = run_benchmark("prompts=telepathic", f"hydra.run.dir={tmp_path / 'r'}")
+    assert done.returncode != 0
+    assert "prompts" in done.stderr and "paper" in done.stderr  # names the options
+    assert not list(tmp_path.rglob("part-*.parquet"))
