@@ -13,7 +13,10 @@ from tests.loopback import LoopbackServer
 @pytest.fixture
 def loopback() -> Iterator[Callable[..., LoopbackServer]]:
     """Factory: `loopback(replies, latency_s=..., faults=..., usage=...)` -> a running
-    LoopbackServer (see tests/loopback.py); every server started is stopped at teardown."""
+    LoopbackServer (see tests/loopback.py); every server started is stopped at teardown.
+
+    `faults` is {call_index: Fault} or a hook such as `Fault.random_rate(0.2, kinds, seed=0)`;
+    faults include `Fault(status)`, `Fault.hang(s)`, `Fault.reset()` and `Fault.truncated()`."""
     servers: list[LoopbackServer] = []
 
     def start(*args: Any, **kwargs: Any) -> LoopbackServer:

@@ -8,21 +8,29 @@ Real SDK clients can be pointed at it (`base_url=server.anthropic_base_url` or
 
 Replies are a list consumed in order (str or Reply), or a callable
 `(request_json, path) -> str | Reply`. `faults` makes chosen calls fail: either a mapping
-{call_index: Fault} or a callable `(call_index, request_json, path) -> Fault | None`.
-Call indexes count every POST the server received, from 0, retries included.
+{call_index: Fault} or a callable `(call_index, request_json, path) -> Fault | None`, such as
+`Fault.random_rate(...)`. Call indexes count every POST the server received, from 0, retries
+included. A faulted call never consumes a scripted reply; `server.injected` counts the faults
+injected, by `Fault.kind`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import socket
+import struct
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 Api = Literal["openai", "anthropic"]
+FaultMode = Literal["status", "hang", "reset", "truncated"]
 
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages",)
@@ -51,10 +59,11 @@ class Reply:
 
 @dataclass(frozen=True)
 class Fault:
-    """Make a call fail with `status`, in the error shape of the API that was called.
+    """Make a call fail. `Fault(status)` answers `status` in the error shape of the API called.
 
     `retry_after` (seconds, may be fractional) sets the Retry-After header; `body` replaces
-    the generated JSON error body; `error_type` / `message` / `code` tune the generated one.
+    the generated JSON error body; `error_type` / `message` / `code` tune the generated one;
+    `headers` are added to the answer. The constructors below make the non-HTTP faults.
     """
 
     status: int
@@ -64,6 +73,76 @@ class Fault:
     code: str | None = None
     body: dict[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    mode: FaultMode = "status"
+    hold_s: float = 0.0
+
+    @classmethod
+    def hang(cls, seconds: float, *, status: int = 504) -> Fault:
+        """Hold the request `seconds` (cut short by `stop()`), then answer `status`.
+
+        Meant to outlast the client's timeout; a client that does wait gets a 504 error.
+        """
+        return cls(status, mode="hang", hold_s=seconds)
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Drop the connection without answering (SO_LINGER 0: the client sees a TCP RST)."""
+        return cls(0, mode="reset")
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        """Answer 200 with the first half of a normal reply's JSON (Content-Length matches)."""
+        return cls(200, mode="truncated")
+
+    @staticmethod
+    def random_rate(
+        rate: float = 0.2, kinds: Sequence[Fault] | None = None, seed: int = 0
+    ) -> RandomFaults:
+        """A `faults` hook failing about `rate` of calls with one of `kinds`; see RandomFaults."""
+        return RandomFaults(rate, DEFAULT_RANDOM_KINDS if kinds is None else kinds, seed)
+
+    @property
+    def kind(self) -> str:
+        """Label counted in `LoopbackServer.injected`: the mode, or the status as a string."""
+        return str(self.status) if self.mode == "status" else self.mode
+
+
+DEFAULT_RANDOM_KINDS: tuple[Fault, ...] = (
+    Fault(429, retry_after=0.01),
+    Fault(500),
+    Fault(529),
+    Fault.reset(),
+    Fault.truncated(),
+)
+
+
+class RandomFaults:
+    """Fails about `rate` of calls with a fault drawn from `kinds`, reproducibly.
+
+    Every call draws from a `random.Random(seed)` in arrival order, so a given sequence of
+    requests always meets the same faults. A request is never failed when the previous request
+    with the same path and body was: a retry of the same attempt succeeds at the next try.
+    """
+
+    def __init__(self, rate: float, kinds: Sequence[Fault], seed: int) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be in [0, 1], got {rate}")
+        if not kinds:
+            raise ValueError("kinds is empty")
+        self.rate = rate
+        self.kinds = tuple(kinds)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._last_failed: dict[str, bool] = {}
+
+    def __call__(self, index: int, body: dict[str, Any], path: str) -> Fault | None:
+        key = path + "\n" + json.dumps(body, sort_keys=True)
+        with self._lock:
+            hit = self._rng.random() < self.rate
+            fault = self.kinds[self._rng.randrange(len(self.kinds))]
+            hit = hit and not self._last_failed.get(key, False)
+            self._last_failed[key] = hit
+        return fault if hit else None
 
 
 @dataclass
@@ -73,8 +152,19 @@ class LoggedRequest:
     path: str
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON, or None if the body was not JSON
-    status: int = 0  # what the server answered
+    status: int = 0  # what the server answered (0: connection dropped, no answer)
+    fault: str | None = None  # Fault.kind, if a fault was injected
 
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int  # 0: drop the connection instead
+    headers: dict[str, str]
+    payload: bytes = b""
+    hold_s: float = 0.0  # wait this long (or until stop()) before answering
+
+
+_DROP = _Answer(0, {})
 
 ReplyScript = Sequence[str | Reply] | Callable[[dict[str, Any], str], str | Reply]
 FaultHook = Mapping[int, Fault] | Callable[[int, dict[str, Any], str], Fault | None]
@@ -120,10 +210,12 @@ class LoopbackServer:
         self.usage = usage or Usage()
         self.requests: list[LoggedRequest] = []
         self.errors: list[str] = []  # server-side problems (script exhausted, bad path, ...)
+        self.injected: Counter[str] = Counter()  # faults injected, by Fault.kind
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # set by stop(): wakes every waiting handler
+        self._connections: set[socket.socket] = set()
         self._next_reply = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -133,21 +225,28 @@ class LoopbackServer:
     def start(self) -> LoopbackServer:
         if self._httpd is not None:
             return self
+        self._stopping.clear()
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving; prompt even with held (hang) requests or idle keep-alive clients."""
         if self._httpd is None:
             return
-        self._stopping.set()  # wakes handlers sleeping in injected latency
+        self._stopping.set()  # wakes handlers waiting out latency or a hang
         self._httpd.shutdown()
-        self._httpd.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # handlers blocked reading a keep-alive connection see EOF
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()  # joins the handler threads
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -201,17 +300,23 @@ class LoopbackServer:
         with self._lock:
             self.in_flight -= 1
 
-    def _wait_latency(self) -> None:
-        if self.latency_s > 0:
-            self._stopping.wait(self.latency_s)
+    def _wait(self, seconds: float) -> bool:
+        """Sleep `seconds`; True if stop() cut the wait short."""
+        return seconds > 0 and self._stopping.wait(seconds)
 
     def _fault_for(self, entry: LoggedRequest) -> Fault | None:
         if self.faults is None:
             return None
         body = entry.body if isinstance(entry.body, dict) else {}
         if callable(self.faults):
-            return self.faults(entry.index, body, entry.path)
-        return self.faults.get(entry.index)
+            fault = self.faults(entry.index, body, entry.path)
+        else:
+            fault = self.faults.get(entry.index)
+        if fault is not None:
+            with self._lock:
+                self.injected[fault.kind] += 1
+            entry.fault = fault.kind
+        return fault
 
     def _reply_for(self, body: dict[str, Any], path: str) -> Reply | None:
         if callable(self.replies):
@@ -224,15 +329,16 @@ class LoopbackServer:
                 self._next_reply += 1
         return out if isinstance(out, Reply) else Reply(str(out))
 
-    def respond(self, entry: LoggedRequest) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """Status, headers and JSON body answering one logged request."""
+    def respond(self, entry: LoggedRequest) -> _Answer:
+        """How to answer one logged request."""
         rid = f"req_loop_{entry.index:04d}"
         if entry.api is None:
             self.errors.append(f"unknown path {entry.path}")
-            return 404, {}, {"error": {"message": f"no route {entry.path}", "type": "not_found"}}
+            body = {"error": {"message": f"no route {entry.path}", "type": "not_found"}}
+            return _json_answer(404, {}, body)
         fault = self._fault_for(entry)
         if fault is not None:
-            return _error_response(entry.api, fault, rid)
+            return self._fault_answer(entry, fault, rid)
         body = entry.body if isinstance(entry.body, dict) else {}
         reply = self._reply_for(body, entry.path)
         if reply is None:
@@ -240,10 +346,29 @@ class LoopbackServer:
             fault = Fault(
                 500, message="loopback: no scripted reply left", headers={"x-should-retry": "false"}
             )
-            return _error_response(entry.api, fault, rid)
+            return _error_answer(entry.api, fault, rid)
+        return self._success_answer(entry, body, reply, rid)
+
+    def _fault_answer(self, entry: LoggedRequest, fault: Fault, rid: str) -> _Answer:
+        assert entry.api is not None
+        if fault.mode == "reset":
+            return _DROP
+        if fault.mode == "truncated":
+            body = entry.body if isinstance(entry.body, dict) else {}
+            whole = self._success_answer(entry, body, Reply("loopback: truncated reply"), rid)
+            cut = whole.payload[: len(whole.payload) // 2]
+            return _Answer(200, whole.headers, cut)
+        answer = _error_answer(entry.api, fault, rid)
+        if fault.mode == "hang":
+            return _Answer(answer.status, answer.headers, answer.payload, fault.hold_s)
+        return answer
+
+    def _success_answer(
+        self, entry: LoggedRequest, req: dict[str, Any], reply: Reply, rid: str
+    ) -> _Answer:
         if entry.api == "openai":
-            return 200, {"x-request-id": rid}, self._openai_body(entry, body, reply)
-        return 200, {"request-id": rid}, self._anthropic_body(entry, body, reply)
+            return _json_answer(200, {"x-request-id": rid}, self._openai_body(entry, req, reply))
+        return _json_answer(200, {"request-id": rid}, self._anthropic_body(entry, req, reply))
 
     def _openai_body(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply
@@ -293,13 +418,17 @@ class LoopbackServer:
         }
 
 
-def _error_response(api: Api, fault: Fault, rid: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+def _json_answer(status: int, headers: dict[str, str], body: Any) -> _Answer:
+    return _Answer(status, headers, json.dumps(body).encode())
+
+
+def _error_answer(api: Api, fault: Fault, rid: str) -> _Answer:
     headers = {"x-request-id" if api == "openai" else "request-id": rid}
     if fault.retry_after is not None:
         headers["retry-after"] = f"{fault.retry_after:g}"
     headers.update(fault.headers)
     if fault.body is not None:
-        return fault.status, headers, fault.body
+        return _json_answer(fault.status, headers, fault.body)
     message = fault.message or f"loopback fault {fault.status}"
     if api == "openai":
         etype, code = _OPENAI_ERRORS.get(fault.status, ("server_error", None))
@@ -309,12 +438,12 @@ def _error_response(api: Api, fault: Fault, rid: str) -> tuple[int, dict[str, st
             "param": None,
             "code": fault.code if fault.code is not None else code,
         }
-        return fault.status, headers, {"error": error}
+        return _json_answer(fault.status, headers, {"error": error})
     etype = fault.error_type or _ANTHROPIC_ERRORS.get(fault.status, "api_error")
-    error = {"type": etype, "message": message}
+    error: dict[str, Any] = {"type": etype, "message": message}
     if fault.code is not None:
         error["details"] = {"error_code": fault.code}
-    return fault.status, headers, {"type": "error", "error": error, "request_id": rid}
+    return _json_answer(fault.status, headers, {"type": "error", "error": error, "request_id": rid})
 
 
 def _api_for(path: str) -> Api | None:
@@ -333,6 +462,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server_state._lock:
+            self.server_state._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server_state._lock:
+            self.server_state._connections.discard(self.connection)
+        with contextlib.suppress(OSError):  # the connection was reset or shut down under us
+            super().finish()
+
     def do_POST(self) -> None:
         state = self.server_state
         length = int(self.headers.get("content-length") or 0)
@@ -344,21 +486,34 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry = state._begin(_api_for(self.path), self.path, headers, body)
         try:
-            state._wait_latency()
-            status, out_headers, out_body = state.respond(entry)
-            entry.status = status
+            answer = _DROP
+            if not state._wait(state.latency_s):
+                answer = state.respond(entry)
+                if state._wait(answer.hold_s):
+                    answer = _DROP  # stopping: do not keep a held request going
+            entry.status = answer.status
         finally:
             # Leave the in-flight count before answering: once the client has the answer it
             # may send its next request, which must not be counted alongside this one.
             state._end()
-        payload = json.dumps(out_body).encode()
+        if answer.status == 0:
+            self._drop()
+            return
         try:
-            self.send_response(status)
+            self.send_response(answer.status)
             self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            for name, value in out_headers.items():
+            self.send_header("content-length", str(len(answer.payload)))
+            for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(answer.payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout); nothing to answer
+
+    def _drop(self) -> None:
+        """Close the connection abruptly: SO_LINGER 0 makes close() send a RST."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The fd really closes (sending the RST) once finish() has closed rfile and wfile too.
+        self.connection.close()

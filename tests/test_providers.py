@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
+import http.client
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx2
 import pytest
 
 from benchmark.models import PROVIDERS, parse_model_id, provider_class
+from benchmark.models._http import LoopSemaphore, parse_retry_after, status_kind
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import (
     CallContext,
@@ -236,7 +242,49 @@ def test_concurrency_limit_measured_at_server(
     assert all(o.latency_s is not None and o.latency_s >= 0.2 for o in outs)
 
 
-# -- errors --------------------------------------------------------------------------------
+# -- errors: every failure is a ModelError with the right kind, fatal flag and Retry-After ----
+
+TIMEOUT_S = 0.3
+
+# (fault, kind, fatal, retry_after). Each call goes out once: the SDK's retries are off.
+FAULT_CASES = [
+    pytest.param(Fault(429, retry_after=0.5), "rate_limit", False, 0.5, id="429"),
+    pytest.param(Fault(500), "server", False, None, id="500"),
+    pytest.param(Fault(503, retry_after=2), "server", False, 2.0, id="503"),
+    pytest.param(Fault(529), "overloaded", False, None, id="529"),
+    pytest.param(Fault.hang(5.0), "timeout", False, None, id="hang"),
+    pytest.param(Fault.reset(), "connection", False, None, id="reset"),
+    pytest.param(Fault.truncated(), "bad_response", False, None, id="truncated"),
+    pytest.param(Fault(200, body=[1, 2]), "bad_response", False, None, id="200-list"),
+    pytest.param(Fault(200, body={"x": 1}), "bad_response", False, None, id="200-no-fields"),
+    pytest.param(Fault(400), "invalid_request", True, None, id="400"),
+    pytest.param(Fault(401, retry_after=1), "auth", True, 1.0, id="401"),
+    pytest.param(Fault(403), "permission", True, None, id="403"),
+    pytest.param(Fault(404), "model", True, None, id="404"),
+]
+
+
+@ALL
+@pytest.mark.parametrize(("fault", "kind", "fatal", "retry_after"), FAULT_CASES)
+def test_fault_becomes_model_error(
+    loopback: Callable[..., LoopbackServer],
+    make: Factory,
+    fault: Fault,
+    kind: str,
+    fatal: bool,
+    retry_after: float | None,
+) -> None:
+    server = loopback(["never"], faults={0: fault})
+    start = time.perf_counter()
+    model = make(server, timeout_s=TIMEOUT_S)
+    err = call_error(model)
+    assert (err.kind, err.fatal, err.retry_after) == (kind, fatal, retry_after)
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+    assert str(err).startswith(model.id + ": ")
+    assert len(server.requests) == 1 and server.injected == {fault.kind: 1}
+    assert time.perf_counter() - start < TIMEOUT_S + 1.0  # a hang is cut by the timeout
+    if fault.mode == "status" and fault.status >= 400:
+        assert f"HTTP {fault.status}" in str(err) and "req_loop_0000" in str(err)
 
 
 @pytest.mark.parametrize(
@@ -244,8 +292,6 @@ def test_concurrency_limit_measured_at_server(
     [
         (make_anthropic, 401, "auth"),
         (make_openai, 401, "auth"),
-        (make_anthropic, 403, "permission"),
-        (make_openai, 403, "permission"),
         (make_anthropic, 404, "model"),
         (make_openai, 404, "model"),
         (make_anthropic, 400, "invalid_request"),
@@ -253,44 +299,53 @@ def test_concurrency_limit_measured_at_server(
         (make_compatible, 404, "model"),
     ],
 )
-def test_fatal_errors(
+def test_fatal_errors_not_retried_by_sdk(
     loopback: Callable[..., LoopbackServer], make: Factory, status: int, kind: str
 ) -> None:
     server = loopback(["never"], faults={0: Fault(status)})
     err = call_error(make(server, max_retries=2))
     assert (err.fatal, err.kind) == (True, kind)
-    assert str(status) in str(err)
-    assert "req_loop_0000" in str(err)
-    assert len(server.requests) == 1  # not retried
-
-
-@pytest.mark.parametrize(
-    ("make", "status", "kind"),
-    [
-        (make_anthropic, 429, "rate_limit"),
-        (make_openai, 429, "rate_limit"),
-        (make_anthropic, 500, "server"),
-        (make_openai, 500, "server"),
-        (make_anthropic, 529, "overloaded"),
-        (make_openai, 503, "server"),
-    ],
-)
-def test_retryable_errors_after_sdk_retries(
-    loopback: Callable[..., LoopbackServer], make: Factory, status: int, kind: str
-) -> None:
-    server = loopback(["never"], faults=lambda i, body, path: Fault(status, retry_after=0.01))
-    err = call_error(make(server, max_retries=2))
-    assert (err.fatal, err.kind) == (False, kind)
-    assert len(server.requests) == 3  # first try + max_retries
+    assert len(server.requests) == 1  # even with SDK retries on
 
 
 @TWO
-def test_retry_then_success(loopback: Callable[..., LoopbackServer], make: Factory) -> None:
+def test_sdk_retries_still_work_when_asked(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
     server = loopback(["recovered"], faults={0: Fault(429, retry_after=0.01)})
     out = call(make(server, max_retries=1))
     assert out.text == "recovered"
     assert [r.status for r in server.requests] == [429, 200]
     assert out.request_id == "req_loop_0001"
+
+
+@TWO
+def test_retry_after_ms_and_http_date(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
+    in_30s = email.utils.formatdate(time.time() + 30, usegmt=True)
+    server = loopback(
+        [],
+        faults={
+            0: Fault(429, retry_after=9, headers={"retry-after-ms": "250"}),
+            1: Fault(503, headers={"retry-after": in_30s}),
+            2: Fault(429, headers={"retry-after": "soon"}),
+        },
+    )
+    model = make(server)
+
+    async def three(m: ModelAPI) -> list[float | None]:
+        hints = []
+        for _ in range(3):
+            with pytest.raises(ModelError) as info:
+                await m.generate(MESSAGES, CONFIG, CTX)
+            hints.append(info.value.retry_after)
+        return hints
+
+    ms, date, junk = run(model, three)
+    assert ms == 0.25
+    assert date is not None and 28.0 <= date <= 30.0
+    assert junk is None
 
 
 @TWO
@@ -309,6 +364,7 @@ def test_connection_refused_is_non_fatal(
     server.stop()  # nothing listens on that port any more
     err = call_error(model)
     assert (err.fatal, err.kind) == (False, "connection")
+    assert "ConnectionRefusedError" in str(err) or "ConnectError" in str(err)
 
 
 def test_openai_context_length_is_not_fatal(loopback: Callable[..., LoopbackServer]) -> None:
@@ -325,10 +381,9 @@ def test_anthropic_prompt_too_long_is_not_fatal(loopback: Callable[..., Loopback
 
 
 def test_openai_insufficient_quota_is_fatal(loopback: Callable[..., LoopbackServer]) -> None:
-    fault = Fault(429, code="insufficient_quota", retry_after=0.01)
-    server = loopback([], faults=lambda i, body, path: fault)
-    err = call_error(make_openai(server, max_retries=1))
-    assert (err.fatal, err.kind) == (True, "quota")
+    server = loopback([], faults={0: Fault(429, code="insufficient_quota", retry_after=0.5)})
+    err = call_error(make_openai(server))
+    assert (err.fatal, err.kind, err.retry_after) == (True, "quota", 0.5)
 
 
 @ALL
@@ -349,6 +404,81 @@ def test_empty_api_key_rejected(make: Factory) -> None:
     cls = AnthropicModel if make is make_anthropic else OpenAIModel
     with pytest.raises(ValueError, match="api_key is empty"):
         cls("m", api_key="")
+
+
+# -- shared helpers ------------------------------------------------------------------------
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after": " 7 "}, 7.0),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after-ms": "junk", "retry-after": "9"}, 9.0),
+        ({"retry-after": email.utils.formatdate(NOW + 42, usegmt=True)}, 42.0),
+        ({"retry-after": email.utils.formatdate(NOW - 42, usegmt=True)}, 0.0),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # the RFC's example: past
+        ({"retry-after": "-3"}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "tomorrow"}, None),
+        ({"retry-after": ""}, None),
+    ],
+)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    assert parse_retry_after(headers, now=NOW) == expected
+
+
+def test_parse_retry_after_reads_httpx_headers_case_insensitively() -> None:
+    assert parse_retry_after(httpx2.Headers({"Retry-After": "1.5"})) == 1.5
+    assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, ("invalid_request", True)),
+        (401, ("auth", True)),
+        (403, ("permission", True)),
+        (404, ("model", True)),
+        (429, ("rate_limit", False)),
+        (500, ("server", False)),
+        (502, ("server", False)),
+        (504, ("timeout", False)),
+        (529, ("overloaded", False)),
+        (418, ("http", False)),
+    ],
+)
+def test_status_kind(status: int, expected: tuple[str, bool]) -> None:
+    assert status_kind(status) == expected
+
+
+def test_loop_semaphore_rebinds_to_each_loop() -> None:
+    gate = LoopSemaphore(2)
+    peak = 0
+    holding = 0
+
+    async def hold() -> None:
+        nonlocal peak, holding
+        async with gate.slot():
+            holding += 1
+            peak = max(peak, holding)
+            await asyncio.sleep(0.01)
+            holding -= 1
+
+    async def five() -> None:
+        await asyncio.gather(*(hold() for _ in range(5)))
+
+    asyncio.run(five())
+    asyncio.run(five())  # a new loop: a semaphore bound to the old one would raise here
+    assert peak == 2
+    with pytest.raises(ValueError):
+        LoopSemaphore(0)
 
 
 # -- loopback server self-checks -----------------------------------------------------------
@@ -378,9 +508,99 @@ def test_loopback_context_manager_and_error_shapes() -> None:
         assert server.requests[0].api == "anthropic" and server.requests[1].api == "openai"
     assert err_a.kind == "overloaded" and "overloaded_error" in str(err_a)
     assert err_o.kind == "rate_limit" and "rate_limit_exceeded" in str(err_o)
+    assert err_o.retry_after == 3.0
     with pytest.raises(RuntimeError):
         _ = server.url
     assert base.startswith("http://127.0.0.1:")
+
+
+def test_loopback_faults_do_not_consume_replies(loopback: Callable[..., LoopbackServer]) -> None:
+    faults = {0: Fault.truncated(), 1: Fault.reset(), 2: Fault(500)}
+    server = loopback(["first", "second"], faults=faults)
+
+    async def until_two_replies(m: ModelAPI) -> list[str]:
+        texts: list[str] = []
+        while len(texts) < 2:
+            with contextlib.suppress(ModelError):
+                texts.append((await m.generate(MESSAGES, CONFIG, CTX)).text)
+        return texts
+
+    assert run(make_openai(server), until_two_replies) == ["first", "second"]
+    assert [r.fault for r in server.requests] == ["truncated", "reset", "500", None, None]
+    assert [r.status for r in server.requests] == [200, 0, 500, 200, 200]
+
+
+def test_loopback_stop_is_prompt_with_held_and_idle_connections() -> None:
+    server = LoopbackServer(["kept"], faults={1: Fault.hang(60)}).start()
+    idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    idle.request("POST", "/v1/chat/completions", body=b"{}")
+    assert idle.getresponse().read()  # keep-alive: the handler now waits for a next request
+    held = http.client.HTTPConnection("127.0.0.1", server.port, timeout=0.2)
+    held.request("POST", "/v1/messages", body=b"{}")
+    with pytest.raises(TimeoutError):
+        held.getresponse()
+    start = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - start < 1.0
+    idle.close()
+    held.close()
+
+
+def test_random_rate_rate_determinism_and_no_repeat() -> None:
+    def decisions(seed: int, n: int = 2000) -> list[str | None]:
+        hook = Fault.random_rate(rate=0.2, kinds=[Fault(500), Fault.reset()], seed=seed)
+        return [
+            None if (f := hook(i, {"n": i}, "/v1/messages")) is None else f.kind for i in range(n)
+        ]
+
+    first = decisions(0)
+    assert first == decisions(0)
+    assert first != decisions(1)
+    assert 0.17 <= sum(d is not None for d in first) / len(first) <= 0.23
+    assert {"500", "reset"} == {d for d in first if d}
+
+    # The same body never fails twice in a row, even at rate 1: a retry gets through.
+    hook = Fault.random_rate(rate=1.0, kinds=[Fault(500)], seed=0)
+    same = [hook(i, {"same": True}, "/v1/messages") is not None for i in range(6)]
+    assert same == [True, False, True, False, True, False]
+    with pytest.raises(ValueError):
+        Fault.random_rate(rate=1.5)
+
+
+@TWO
+def test_random_rate_through_the_server(
+    loopback: Callable[..., LoopbackServer], make: Factory
+) -> None:
+    kinds = [Fault(429, retry_after=0), Fault(500), Fault.reset(), Fault.truncated()]
+
+    def session(seed: int) -> tuple[LoopbackServer, list[int]]:
+        server = loopback(lambda body, path: "ok", faults=Fault.random_rate(0.2, kinds, seed))
+
+        async def go(m: ModelAPI) -> list[int]:
+            tries: list[int] = []
+            for n in range(60):  # distinct prompts; each retried until it succeeds
+                msgs = [ChatMessage("user", f"prompt {n}")]
+                for attempt in range(1, 4):
+                    try:
+                        await m.generate(msgs, CONFIG, CTX)
+                    except ModelError as exc:
+                        assert not exc.fatal
+                        continue
+                    tries.append(attempt)
+                    break
+            return tries
+
+        return server, run(make(server), go)
+
+    server, tries = session(seed=0)
+    assert max(tries) == 2 and len(tries) == 60  # one retry always suffices
+    injected = sum(server.injected.values())
+    assert injected == tries.count(2) == len(server.requests) - 60
+    assert 0.1 <= injected / 60 <= 0.3
+    assert set(server.injected) <= {f.kind for f in kinds}
+    again, _ = session(seed=0)
+    assert again.injected == server.injected
+    assert [r.fault for r in again.requests] == [r.fault for r in server.requests]
 
 
 # -- registry ------------------------------------------------------------------------------

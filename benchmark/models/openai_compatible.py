@@ -26,7 +26,7 @@ class OpenAICompatibleModel(OpenAIModel):
         api_key: str,
         base_url: str | None = None,
         timeout_s: float = 120.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         max_concurrency: int = 8,
     ) -> None:
         if not base_url:
