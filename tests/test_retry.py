@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from benchmark.models._http import LoopSemaphore
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -25,18 +26,20 @@ class Flaky(ModelAPI):
 
     provider = "flaky"
 
-    def __init__(self, errors: list[BaseException], delay_s: float = 0.0) -> None:
+    def __init__(self, errors: list[BaseException], delay_s: float = 0.0, slots: int = 64) -> None:
         super().__init__("m")
         self.errors, self.delay_s, self.calls = list(errors), delay_s, 0
+        self.gate = LoopSemaphore(slots)  # like a provider's own concurrency limit
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        self.calls += 1
-        await asyncio.sleep(self.delay_s)
-        if self.errors:
-            raise self.errors.pop(0)
-        return ModelOutput("answer")
+        async with self.gate.slot():
+            self.calls += 1
+            await asyncio.sleep(self.delay_s)
+            if self.errors:
+                raise self.errors.pop(0)
+            return ModelOutput("answer")
 
 
 def retrying(inner: ModelAPI, **kwargs) -> tuple[RetryingModel, list[float]]:
@@ -114,3 +117,14 @@ def test_every_call_has_a_hard_timeout() -> None:
     with pytest.raises(ModelError) as caught:
         call(model)
     assert caught.value.kind == "timeout" and inner.calls == 2
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_timeout() -> None:
+    inner = Flaky([], delay_s=0.2, slots=1)
+    model, _ = retrying(inner, timeout_s=0.3, max_retries=0, max_concurrency=1)
+
+    async def three_at_once() -> list[ModelOutput]:
+        return await asyncio.gather(*(model.generate([], CONFIG, CONTEXT) for _ in range(3)))
+
+    outputs = asyncio.run(three_at_once())  # the third waits 0.4 s for its slot, then runs
+    assert [o.text for o in outputs] == ["answer"] * 3 and inner.calls == 3

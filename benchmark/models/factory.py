@@ -46,6 +46,7 @@ def create_model(
         timeout_s=transport.timeout_s,
         backoff_base_s=transport.backoff_base_s,
         backoff_max_s=transport.backoff_max_s,
+        max_concurrency=transport.max_concurrency,
     )
     if settings.cache.enabled:
         wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)

@@ -14,6 +14,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from benchmark.models._http import LoopSemaphore
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -48,7 +49,11 @@ class _WaitHonouringRetryAfter:
 
 
 class RetryingModel(ModelAPI):
-    """Wraps a provider: each call gets `timeout_s`, transient failures `max_retries` retries."""
+    """Wraps a provider: each call gets `timeout_s`, transient failures `max_retries` retries.
+
+    Calls queue for one of `max_concurrency` slots first, so time spent waiting for a slot
+    never counts against a call's timeout, and a backoff sleep does not hold a slot.
+    """
 
     def __init__(
         self,
@@ -58,12 +63,14 @@ class RetryingModel(ModelAPI):
         timeout_s: float,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
+        max_concurrency: int = 8,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(inner.name)
         self.inner = inner
         self.provider = inner.provider
         self.timeout_s = timeout_s
+        self._gate = LoopSemaphore(max_concurrency)
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(max_retries + 1),
             wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
@@ -80,9 +87,10 @@ class RetryingModel(ModelAPI):
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
         try:
-            return await asyncio.wait_for(
-                self.inner.generate(messages, config, context), self.timeout_s
-            )
+            async with self._gate.slot():
+                return await asyncio.wait_for(
+                    self.inner.generate(messages, config, context), self.timeout_s
+                )
         except TimeoutError:
             raise ModelError(
                 f"{self.id}: no reply within {self.timeout_s:g}s", kind="timeout"
