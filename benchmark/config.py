@@ -85,7 +85,8 @@ class PromptSetConfig(_Strict):
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
     repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
     feedback: Literal["raw", "structured"] = "raw"
-    feed_back_checks: bool = False  # also tell the model which intent checks fail
+    # check sources whose failures are also fed back ("intent", "security"); none by default
+    feed_back_checks: list[Literal["intent", "security"]] = Field(default_factory=list)
 
 
 class LoopConfig(_Strict):
@@ -105,6 +106,14 @@ class LintConfig(_Strict):
     workers: int = Field(default=2, ge=1)
     task_timeout_s: float = Field(default=60.0, gt=0)
     cache_size: int = Field(default=4096, ge=0)
+
+
+class SecurityConfig(_Strict):
+    """Checkov's CloudFormation checks (benchmark/validators/security.py), an optional extra."""
+
+    enabled: bool = False
+    workers: int = Field(default=1, ge=1)
+    task_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class CacheConfig(_Strict):
@@ -127,6 +136,7 @@ class Settings(_Strict):
     prompts: PromptSetConfig
     loop: LoopConfig
     lint: LintConfig
+    security: SecurityConfig = SecurityConfig()
     cache: CacheConfig = CacheConfig()
     budget: BudgetConfig = BudgetConfig()
     seed: int = 0
@@ -141,6 +151,7 @@ class Settings(_Strict):
         for transport_only in ("workers", "task_timeout_s", "cache_size"):
             data["lint"].pop(transport_only)
         data["loop"].pop("concurrency")
+        data["security"] = {"enabled": self.security.enabled}
         return data
 
 

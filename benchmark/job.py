@@ -20,10 +20,18 @@ from benchmark.models.factory import create_model
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_for
 from benchmark.problems import Problem, load_dataset
 from benchmark.provenance import config_hash, provenance
-from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows
+from benchmark.records import (
+    RecordWriter,
+    attempt_id,
+    check_rows,
+    check_summary,
+    finding_rows,
+)
 from benchmark.resume import recorded_chains
+from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator
+from benchmark.validators.security import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
 
 SUMMARY_FILE = "job.json"
@@ -78,7 +86,14 @@ def build_suite(settings: Settings) -> ValidatorSuite:
         task_timeout_s=lint.task_timeout_s,
         cache_size=lint.cache_size,
     )
-    return ValidatorSuite([cfn_lint, IntentValidator()], settings.loop.clean_when)
+    validators: list[Validator] = [cfn_lint, IntentValidator()]
+    if settings.security.enabled:
+        security = create_security_validator(
+            workers=settings.security.workers, task_timeout_s=settings.security.task_timeout_s
+        )
+        if security is not None:  # not installed: skipped with one line, never a crash
+            validators.append(security)
+    return ValidatorSuite(validators, settings.loop.clean_when)
 
 
 class Recorder:
@@ -128,7 +143,6 @@ class Recorder:
         hit = out is not None and out.extra.get("cache_hit") == "true"
         # a cache hit spends nothing: its usage is the original call's, its cost is 0
         cost = 0.0 if hit else (cost_usd(self.price, out) if out is not None else None)
-        intent = [c for c in attempt.checks if c.source == "intent"]
         scored = out is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
             "attempt_id": aid,
@@ -147,8 +161,7 @@ class Recorder:
             "feedback": attempt.feedback,
             "model_error": attempt.model_error,
             "lint_failure": "; ".join(attempt.lint_failures) or None,
-            "intent_passed": sum(c.passed for c in intent) if intent else None,
-            "intent_total": len(intent) if intent else None,
+            **check_summary(attempt.checks),
             "finish_reason": out.finish_reason if out else None,
             "input_tokens": out.input_tokens if out else None,
             "output_tokens": out.output_tokens if out else None,

@@ -113,7 +113,7 @@ class FeedbackLoop:
                     self.prompts.feedback,
                     attempt.findings,
                     self.filename,
-                    attempt.checks if self.prompts.feed_back_checks else (),
+                    [c for c in attempt.checks if c.source in self.prompts.feed_back_checks],
                 )
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":

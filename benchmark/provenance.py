@@ -41,6 +41,7 @@ def provenance() -> dict[str, Any]:
         "cfn_lint_version": _version("cfn-lint"),
         "anthropic_version": _version("anthropic"),
         "openai_version": _version("openai"),
+        "checkov_version": _version("checkov"),
         "benchmark_version": _version("iac-feedback-bench"),
     }
 

@@ -59,6 +59,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("lint_failure", pa.string()),
             pa.field("intent_passed", pa.int32()),
             pa.field("intent_total", pa.int32()),
+            pa.field("security_passed", pa.int32()),  # Checkov checks (the security extra)
+            pa.field("security_total", pa.int32()),
             # usage
             pa.field("finish_reason", pa.string()),
             pa.field("input_tokens", pa.int64()),
@@ -83,6 +85,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("cfn_lint_version", pa.string()),
             pa.field("anthropic_version", pa.string()),
             pa.field("openai_version", pa.string()),
+            pa.field("checkov_version", pa.string()),
             pa.field("benchmark_version", pa.string()),
             pa.field("config_hash", pa.string()),
         ]
@@ -165,6 +168,16 @@ def check_rows(aid: str, key: dict[str, Any], checks: Iterable[Any]) -> list[dic
         }
         for i, c in enumerate(checks)
     ]
+
+
+def check_summary(checks: Iterable[Any]) -> dict[str, int | None]:
+    """`attempts` columns counting passed/total checks per source (null where none ran)."""
+    out: dict[str, int | None] = {}
+    for source in ("intent", "security"):
+        ran = [c for c in checks if c.source == source]
+        out[f"{source}_passed"] = sum(c.passed for c in ran) if ran else None
+        out[f"{source}_total"] = len(ran) if ran else None
+    return out
 
 
 def _json_default(value: Any) -> Any:

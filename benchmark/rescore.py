@@ -27,6 +27,7 @@ from benchmark.records import (
     ATTEMPT_KEY,
     RecordWriter,
     check_rows,
+    check_summary,
     finding_rows,
     read_table,
 )
@@ -64,7 +65,6 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             if template is not None:
                 verdict = await suite.check(template, problems.get(row["problem_id"]))
                 findings, checks = verdict.findings, verdict.checks
-                intent = [c for c in checks if c.source == "intent"]
                 scored = not verdict.gating_failed
                 new.update(
                     parse_ok=verdict.parse_ok,
@@ -73,8 +73,7 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
                     infos=verdict.counts["I"] if scored else None,
                     clean=verdict.clean,
                     lint_failure="; ".join(verdict.failures) or None,
-                    intent_passed=sum(c.passed for c in intent) if intent else None,
-                    intent_total=len(intent) if intent else None,
+                    **check_summary(checks),
                 )
             writer.append(
                 new,
