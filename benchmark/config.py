@@ -84,7 +84,8 @@ class PromptSetConfig(_Strict):
     generation: str  # placeholders: {prompt} {format_name} {format_tag}
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
     repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
-    feedback: Literal["raw", "structured"] = "raw"
+    # feedback design (benchmark/feedback.py)
+    feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
     # check sources whose failures are also fed back ("intent", "security"); none by default
     feed_back_checks: list[Literal["intent", "security"]] = Field(default_factory=list)
 

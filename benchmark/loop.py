@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.extract import Extraction, extract_template
-from benchmark.feedback import render_feedback
+from benchmark.feedback import FeedbackInput, render_feedback
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -111,9 +111,14 @@ class FeedbackLoop:
             if attempt.stop_reason is None:
                 attempt.feedback = render_feedback(
                     self.prompts.feedback,
-                    attempt.findings,
-                    self.filename,
-                    [c for c in attempt.checks if c.source in self.prompts.feed_back_checks],
+                    FeedbackInput(
+                        attempt.findings,
+                        self.filename,
+                        attempt.extraction.template if attempt.extraction else "",
+                        problem.prompt.strip(),
+                        attempt.checks,
+                    ),
+                    self.prompts.feed_back_checks,
                 )
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":
