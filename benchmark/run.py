@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -12,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import ConfigError, load_settings, resolve_api_key
-from benchmark.job import JobInfo, run_job
+from benchmark.job import JobInfo, JobSummary, run_job, write_summary
 from benchmark.problems import DatasetError
 from benchmark.prompts import check_prompt_set
 
@@ -21,13 +22,24 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # The SDKs log request details at DEBUG and cfn-lint logs whole templates at INFO: keep them
 # quiet so nothing sensitive or bulky reaches the job logs.
+# conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
+# against the plugins' schemas; its note that this matching is deprecated is noise here.
+warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema with the same")
+
 for _name in ("openai", "anthropic", "httpx", "httpcore", "cfnlint"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(job: JobInfo, message: str, code: int, multirun: bool) -> None:
+    """One line, then: a single run exits with `code`; a multirun job records its failure in
+    job.json and lets the other jobs go on (the sweep summary lists it and fails at the end)."""
     print(f"error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+    if not multirun:
+        sys.exit(code)
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    write_summary(
+        job.output_dir, JobSummary(model="?", simulated=False, status="failed", fatal_error=message)
+    )
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")
@@ -47,7 +59,7 @@ def main(cfg: DictConfig) -> None:
         check_prompt_set(settings.prompts)
         api_key = resolve_api_key(settings)
     except (ConfigError, DatasetError) as exc:
-        _fail(str(exc), 2)
+        _fail(job, str(exc), 2, is_multirun)
         return
     if settings.model.provider == "simulated":
         print(
@@ -59,10 +71,12 @@ def main(cfg: DictConfig) -> None:
     try:
         summary = asyncio.run(run_job(settings, job, api_key))
     except (ConfigError, DatasetError) as exc:
-        _fail(str(exc), 2)
+        _fail(job, str(exc), 2, is_multirun)
         return
     if summary.fatal_error:
-        _fail(f"job {job.job_id} stopped: {summary.fatal_error}", 3)
+        print(f"error: job {job.job_id} stopped: {summary.fatal_error}", file=sys.stderr)
+        if not is_multirun:
+            sys.exit(3)
     if summary.budget_stop:
         print(
             f"budget: job {job.job_id} started no new attempt after {summary.budget_stop}; "

@@ -104,3 +104,17 @@ def test_fingerprint_ignores_transport_and_keeps_what_changes_results() -> None:
         "model.id=openai/gpt-4o",
     ]:
         assert config_hash(settings_for(override).result_fingerprint()) != base, override
+
+
+@pytest.mark.parametrize(
+    "launcher", sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml"))
+)
+def test_every_launcher_config_composes(launcher: str) -> None:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=[f"hydra/launcher={launcher}"],
+            return_hydra_config=True,
+        )
+    assert cfg.hydra.launcher._target_.startswith("hydra_plugins.")
+    assert launcher.split("_")[0] in cfg.hydra.launcher._target_.lower()
