@@ -24,7 +24,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # quiet so nothing sensitive or bulky reaches the job logs.
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
 # against the plugins' schemas; its note that this matching is deprecated is noise here.
-warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema with the same")
+warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
 
 for _name in ("openai", "anthropic", "httpx", "httpcore", "cfnlint"):
     logging.getLogger(_name).setLevel(logging.WARNING)
