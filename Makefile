@@ -5,18 +5,21 @@ ITERS   ?= 10
 PROMPTS ?= paper,structured
 DATASET ?= paper33
 ARGS    ?=
+DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
+EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
+EXTRAS  ?= dev
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint check-datasets sweep run report compare paper-figures clean-runs
+.PHONY: help install test lint check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
 
-install:  ## create .venv and install the project with its dev tools
+install:  ## create .venv and install the project with its dev tools (EXTRAS=dev,security)
 	python3 -m venv .venv
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[$(EXTRAS)]'
 
 test:  ## run the test suite (no network needed)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -31,6 +34,12 @@ check-datasets:  ## every reference template lint-clean and passing its own inte
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
+
+experiment-feedback:  ## feedback designs x both protocols on paper33 into one run folder
+	$(PY) -m benchmark.run -m model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \
+		loop.protocol=stateless,conversation security.enabled=true \
+		hydra.sweep.dir=$(EXPERIMENT_DIR) $(ARGS)
+	@echo "next: make report RUN=$(EXPERIMENT_DIR)"
 
 run:  ## a single job with the defaults (ARGS: overrides)
 	$(PY) -m benchmark.run $(ARGS)
