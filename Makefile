@@ -8,10 +8,11 @@ ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev
+BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
+.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -27,6 +28,9 @@ test:  ## run the test suite (no network needed)
 lint:  ## ruff check and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+bench:  ## benchmark suite: lint throughput, sweep efficiency, resume, memory -> runs/bench/
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 check-datasets:  ## every reference template lint-clean and passing its own intent checks
 	$(PY) -m benchmark.datasets check

@@ -26,7 +26,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # against the plugins' schemas; its note that this matching is deprecated is noise here.
 warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
 
-for _name in ("openai", "anthropic", "httpx", "httpcore", "cfnlint"):
+for _name in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "cfnlint"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 

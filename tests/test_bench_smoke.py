@@ -1,0 +1,30 @@
+"""Each benchmark of `python -m tests.bench` runs at a tiny size (--quick). No speed is asserted:
+targets are judged only in the suite's own output (`make bench`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.bench.__main__ import BENCHMARKS, main
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
+    report = json.loads(main(["--only", name, "--quick", "--out", str(tmp_path)]).read_text())
+    assert report["machine"]["cfn_lint_version"]
+    section = report["sections"][name]
+    assert list(report["sections"]) == [name] and section["rows"]
+    for row in section["rows"]:
+        assert math.isfinite(row["value"]), row
+        assert row["name"] in report["table"]
+    by_name = {row["name"]: row for row in section["rows"]}
+    if name == "lint":  # correctness, not speed: every way of linting finds the same
+        assert by_name["lint: identical findings, all variants"]["passed"]
+    if name == "resume":
+        assert by_name["resume: model calls on rerun"]["value"] == 0
