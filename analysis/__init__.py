@@ -3,7 +3,8 @@
 Modules: `load` (read a run, fill stopped chains forward), `measures` (per-iteration measures
 with problem-bootstrap CIs), `fit` (decay-then-plateau fit), `churn` (fixed / persisting /
 introduced findings), `rules` (rule frequency by iteration), `paper` (the paper's published
-baseline and raw-data importer), `compare` (model vs baseline), `figures`, `report`.
+baseline and raw-data importer), `compare` (model vs baseline), `designs` (feedback designs
+compared), `security` (Checkov compliance per iteration), `figures`, `report`.
 """
 
 from analysis.banner import SIMULATED_BANNER

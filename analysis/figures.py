@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -251,4 +252,137 @@ def differences(frame: pd.DataFrame, title: str = "") -> Figure:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def dot_whisker(
+    frame: pd.DataFrame,
+    panels: Sequence[tuple[str, str]],
+    row: str,
+    series: str,
+    log: Sequence[str] = (),
+    ncols: int = 4,
+    title: str = "",
+) -> Figure:
+    """One panel per (column, axis label): each row label (y axis) shows `column` with a
+    [`column_low`, `column_high`] whisker per `series` value, dodged vertically and told apart
+    by marker, fill and line style (readable without colour). Columns in `log` use a log axis."""
+    labels = list(dict.fromkeys(frame[row]))
+    kinds = list(dict.fromkeys(frame[series]))
+    n = len(panels)
+    cols = min(ncols, n)
+    rows = int(np.ceil(n / cols))
+    height = 1.0 + 0.32 * len(labels) * max(1.0, len(kinds) / 2)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.3 * cols + 1.2, height * rows), squeeze=False, sharey=True
+    )
+    y0 = np.arange(len(labels))[::-1].astype(float)  # first label on top
+    for ax, (column, xlabel) in zip(axes.flat, panels, strict=False):
+        for i, kind in enumerate(kinds):
+            part = frame[frame[series] == kind]
+            ys = y0[[labels.index(v) for v in part[row]]] + (i - (len(kinds) - 1) / 2) * 0.22
+            x = part[column].to_numpy(dtype=float)
+            low = part[f"{column}_low"].to_numpy(dtype=float)
+            high = part[f"{column}_high"].to_numpy(dtype=float)
+            xerr = np.vstack([x - low, high - x])
+            xerr = np.where(np.isfinite(xerr), xerr, 0).clip(min=0)
+            bars = ax.errorbar(
+                x,
+                ys,
+                xerr=xerr,
+                fmt=MARKERS[i % len(MARKERS)],
+                color="black" if i == 0 else f"C{i}",
+                mfc="black" if i == 0 else "white",
+                ms=6,
+                capsize=3,
+                lw=1.3,
+                label=str(kind),
+            )
+            for line in bars[2]:
+                line.set_linestyle(LINESTYLES[i % len(LINESTYLES)])
+        if column in log and (frame[column] > 0).any():
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_yticks(y0, labels, fontsize=8)
+        ax.set_ylim(-0.7, len(labels) - 0.3)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    spare = list(axes.flat)[n:]
+    for ax in spare:
+        ax.set_visible(False)
+    legend = {"ncol": 1, "fontsize": 9, "title": series, "frameon": True}
+    if spare:  # the legend goes where a panel would have been
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles, names, loc="center", **legend)
+        fig.tight_layout()
+    else:
+        legend["ncol"] = len(kinds)
+        fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 0.0), **legend)
+        fig.tight_layout(rect=(0, 0.9 / (height * rows + 0.9), 1, 1))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def lines(
+    panels: Sequence[tuple[str, Sequence[CurveSeries]]],
+    reference: tuple[float, str] | None = None,
+    title: str = "",
+) -> Figure:
+    """One panel per (y label, series): each series a line through its points with 95 % CI
+    bars, told apart by marker, fill and line style; the legend sits below the panels.
+    `reference` (value, label) adds a dotted horizontal line to the first panel."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 3.9), squeeze=False)
+    for ax, (ylabel, series) in zip(axes.flat, panels, strict=True):
+        for i, s in enumerate(series):
+            dodge = (i - (len(series) - 1) / 2) * min(0.08, 0.6 / max(len(series), 1))
+            yerr = None
+            if s.low is not None and s.high is not None:
+                yerr = np.vstack([s.y - s.low, s.high - s.y])
+                yerr = np.where(np.isfinite(yerr), yerr, 0).clip(min=0)
+            bars = ax.errorbar(
+                s.t + dodge,
+                s.y,
+                yerr=yerr,
+                fmt=MARKERS[i % len(MARKERS)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)],
+                color=f"C{i % 10}",
+                mfc="white" if i % 2 else f"C{i % 10}",
+                capsize=2,
+                ms=5,
+                lw=1.3,
+                elinewidth=0.8,
+                label=s.label,
+            )
+            bars[0].set_linestyle(LINESTYLES[i % len(LINESTYLES)])
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(np.arange(1, int(max(s.t.max() for s in series)) + 1))
+        ax.grid(alpha=0.3)
+    if reference is not None:
+        value, label = reference
+        ax0 = axes.flat[0]
+        ax0.axhline(value, color="black", linestyle=":", lw=1.8, label=label)
+        ax0.annotate(
+            label,
+            (0.99, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+            va="bottom",
+            ha="right",
+        )
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    ncol = min(3, len(names))
+    fig.legend(handles, names, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    legend_rows = int(np.ceil(len(names) / ncol))
+    fig.tight_layout(rect=(0, min(0.6, 0.03 + 0.04 * legend_rows), 1, 1))
     return fig

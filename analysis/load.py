@@ -12,6 +12,9 @@ each chain is extended to its group's horizon (the largest `max_iterations` in t
   repeats the last *scored* attempt (one the linter judged), policy `exclude` drops the chain;
 * attempts that were not scored (model_error, lint_failure) never update a chain's state;
   a chain with no scored attempt at all is dropped under both policies.
+
+A filled row shows one attempt's state as a whole (counts, intent and security together): a
+column the source attempt left empty stays empty rather than borrowing an earlier attempt's.
 """
 
 from __future__ import annotations
@@ -27,7 +30,16 @@ from benchmark.records import read_table
 
 GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
 CHAIN_IDS: list[str] = ["sweep_id", "job_id", "problem_id", "sample"]
-STATE = ["errors", "warnings", "infos", "clean", "intent_passed", "intent_total"]
+STATE = [
+    "errors",
+    "warnings",
+    "infos",
+    "clean",
+    "intent_passed",
+    "intent_total",
+    "security_passed",
+    "security_total",
+]
 StoppedPolicy = Literal["carry", "exclude"]
 
 
@@ -72,10 +84,14 @@ def chain_keys(group_keys: list[str]) -> list[str]:
 
 
 def scored_mask(attempts: pd.DataFrame) -> pd.Series:
-    """Attempts the linter judged: a template was produced and every validator answered."""
+    """Attempts the linter judged: a template was produced and the gating linter answered.
+
+    A reporting validator that failed (checkov timing out) also fills `lint_failure`, but the
+    lint counts stand; only its own checks are missing (null `security_total`).
+    """
     return (
         attempts["model_error"].isna()
-        & attempts["lint_failure"].isna()
+        & (attempts["stop_reason"].fillna("") != "lint_failure")
         & attempts["errors"].notna()
         & attempts["template"].notna()
     )
@@ -117,7 +133,10 @@ def fill_chains(
 
     Columns: the chain keys, `iteration`, `errors`, `warnings`, `infos`, `findings`, `clean`
     (state at that iteration), `clean_by` (clean at this or an earlier iteration),
-    `intent_rate`, `source_iteration` / `source_attempt_id` (the attempt whose state is shown),
+    `intent_rate`, `security_rate` (share of security checks passed), `compliant` (1.0 when
+    every security check passed, 0.0 when one failed; NaN for both where the shown attempt has
+    no security checks), `source_iteration` / `source_attempt_id` (the attempt whose state is
+    shown),
     `fill` (`observed`, `after_clean`, `carried`), `status` (see `chain_status`).
     Iterations before a chain's first scored attempt are left out.
     """
@@ -148,10 +167,15 @@ def fill_chains(
     scored = scored.rename(columns={"attempt_id": "source_attempt_id"})
     frame = grid.merge(scored, on=[*keys, "iteration"], how="left", validate="one_to_one")
     frame["observed"] = frame["source_attempt_id"].notna()
+    # carry whole rows: every state column comes from the same (last observed) attempt
+    frame["_row"] = np.where(frame["observed"], np.arange(len(frame)), np.nan)
+    source = frame.groupby(keys, sort=False, dropna=False)["_row"].ffill()
+    keep = source.notna().to_numpy()
+    rows = source[keep].to_numpy(dtype=int)
     carried = [*STATE, "source_iteration", "source_attempt_id"]
-    frame["clean"] = frame["clean"].astype("object")
-    frame[carried] = frame.groupby(keys, sort=False, dropna=False)[carried].ffill()
-    frame = frame[frame["source_attempt_id"].notna()].copy()
+    state = frame[carried].iloc[rows].reset_index(drop=True)
+    frame = frame[keep].drop(columns=[*carried, "_row"]).reset_index(drop=True)
+    frame = pd.concat([frame, state], axis=1)
 
     frame["clean"] = frame["clean"].astype(bool)
     for column in ("errors", "warnings", "infos", "source_iteration"):
@@ -160,6 +184,10 @@ def fill_chains(
     frame["clean_by"] = frame.groupby(keys, sort=False, dropna=False)["clean"].cummax()
     total = frame["intent_total"].astype(float)
     frame["intent_rate"] = np.where(total > 0, frame["intent_passed"].astype(float) / total, np.nan)
+    total = frame["security_total"].astype(float)
+    passed = frame["security_passed"].astype(float)
+    frame["security_rate"] = np.where(total > 0, passed / total, np.nan)
+    frame["compliant"] = np.where(total > 0, (passed == total).astype(float), np.nan)
     frame["fill"] = np.where(
         frame["observed"],
         "observed",
@@ -179,6 +207,8 @@ def fill_chains(
         "clean",
         "clean_by",
         "intent_rate",
+        "security_rate",
+        "compliant",
         "source_iteration",
         "source_attempt_id",
         "fill",

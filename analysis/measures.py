@@ -11,7 +11,10 @@ Measures (for each model × prompt set × protocol × iteration):
 * `errors`, `warnings`, `infos`, `findings` (all three): `sum` over chains and `mean` per
   template (per chain);
 * `clean`: `sum` = chains clean by iteration n, `mean` = that share (IaCGen's passItr@n);
-* `intent`: `mean` = average over chains with intent checks of the share of checks passed.
+* `intent`: `mean` = average over chains with intent checks of the share of checks passed;
+* `compliant` (security): `mean` = share of chains with security checks whose shown template
+  passed all of them; `security`: `mean` = average share of security checks passed.
+  Both are kept in `ProblemData` (see `analysis.security`), not in `MEASURES`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ LABELS = {
     ("findings", "mean"): "findings per template",
     ("clean", "mean"): "clean fraction (by iteration n)",
     ("intent", "mean"): "intent pass rate",
+    ("compliant", "mean"): "security compliance (all checks passed)",
+    ("security", "mean"): "security checks passed (mean share)",
 }
+RATES = {"intent": "intent_rate", "security": "security_rate", "compliant": "compliant"}
 
 
 @dataclass
@@ -54,13 +60,12 @@ class ProblemData:
 
     @classmethod
     def from_chains(cls, chains: pd.DataFrame, group: tuple = ()) -> ProblemData:
-        frame = chains.assign(
-            chains=1.0,
-            clean_n=chains["clean_by"].astype(float),
-            intent_n=chains["intent_rate"].notna().astype(float),
-            intent_sum=chains["intent_rate"].fillna(0.0),
-        )
-        columns = [*COUNTS, "chains", "clean_n", "intent_n", "intent_sum"]
+        frame = chains.assign(chains=1.0, clean_n=chains["clean_by"].astype(float))
+        for name, column in RATES.items():  # a chain counts where it has a rate
+            rate = chains[column] if column in chains else pd.Series(np.nan, index=chains.index)
+            frame[f"{name}_n"] = rate.notna().astype(float)
+            frame[f"{name}_sum"] = rate.fillna(0.0).astype(float)
+        columns = [*COUNTS, "chains", "clean_n", *(f"{n}_{s}" for n in RATES for s in ("n", "sum"))]
         table = frame.pivot_table(
             index="problem_id", columns="iteration", values=columns, aggfunc="sum", fill_value=0
         )
@@ -76,8 +81,9 @@ class ProblemData:
             data.den[name] = matrix("chains")
         data.num["clean"] = matrix("clean_n")
         data.den["clean"] = matrix("chains")
-        data.num["intent"] = matrix("intent_sum")
-        data.den["intent"] = matrix("intent_n")
+        for name in RATES:
+            data.num[name] = matrix(f"{name}_sum")
+            data.den[name] = matrix(f"{name}_n")
         return data
 
     def subset(self, problems: np.ndarray) -> ProblemData:

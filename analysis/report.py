@@ -3,9 +3,11 @@
 Usage: python -m analysis.report RUN [--out DIR]
 
 Sections: what ran; per-iteration measures with 95 % CIs; curves with fitted decay lines and
-bootstrap bands; the fit table (A, k, C, half-life, plateau, R², AIC against rivals); churn;
-rule heatmap; intent pass rate; comparison with the paper's published baseline. A loud banner
-appears wherever any attempt row came from the simulated model.
+bootstrap bands; feedback designs compared (when a model ran several prompt sets or
+protocols); security compliance per iteration (when the run has Checkov checks); per group the
+fit table (A, k, C, half-life, plateau, R², AIC against rivals), churn, rule heatmap, security
+and a comparison with the paper's published baseline. A loud banner appears wherever any
+attempt row came from the simulated model.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from analysis import figures
 from analysis.banner import SIMULATED_BANNER
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side
+from analysis.designs import design_figure, design_table, display_table, has_designs, method_note
 from analysis.fit import band, bootstrap_params, fit_decay, summarize
 from analysis.load import (
     GROUP_KEYS,
@@ -44,6 +47,18 @@ from analysis.measures import (
 from analysis.paper import baseline_per_template
 from analysis.render import Page, write_csv
 from analysis.rules import rule_frequency, rule_matrix
+from analysis.security import (
+    DEFINITION,
+    IACGEN_LABEL,
+    IACGEN_NOTE,
+    IACGEN_RATE,
+    NO_SECURITY,
+    compliance_by_iteration,
+    compliance_table,
+    failed_checks,
+    failed_table,
+    has_security,
+)
 
 VERSION_NOTE = (
     "Findings depend on the cfn-lint version and its rule set; unless the paper's version "
@@ -59,6 +74,8 @@ class Report:
     simulated: bool
     per_iteration: pd.DataFrame
     fits: pd.DataFrame
+    designs: pd.DataFrame | None = None  # `designs.design_table`, when the section is shown
+    security: pd.DataFrame | None = None  # `security.compliance_by_iteration`, when present
 
 
 def _values(series: pd.Series) -> str:
@@ -84,7 +101,9 @@ def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
         + ", ".join(f"{n} {s}" for s, n in status["status"].value_counts().items())
         + f"); attempts: {len(a)}",
         "stop reasons: " + (", ".join(f"{r} {n}" for r, n in stops.items()) or "–"),
-        f"cfn-lint version: {_values(a['cfn_lint_version'])}; benchmark version "
+        f"cfn-lint version: {_values(a['cfn_lint_version'])}; "
+        + (f"checkov version: {_values(a['checkov_version'])}; " if has_security(a) else "")
+        + "benchmark version "
         f"{_values(a['benchmark_version'])}; git {_values(a['git_sha'].str[:10])}"
         + (" (dirty tree)" if a["git_dirty"].fillna(False).astype(bool).any() else ""),
         f"tokens: {int(a['input_tokens'].fillna(0).sum()):,} in, "
@@ -174,6 +193,13 @@ def build_report(
     fits, boots = fit_groups(datasets, group_keys, fit_boot, seed, progress)
     churn = churn_by_iteration(run.attempts, run.findings, group_keys)
     rules = rule_frequency(chains, run.findings, group_keys)
+    security = failed = None
+    if has_security(run.attempts):
+        security = compliance_by_iteration(datasets, group_keys, n_boot, seed)
+        failed = failed_checks(chains, run.checks, group_keys)
+    designs = None
+    if has_designs(run.attempts, group_keys):
+        designs = design_table(long, fits, security, group_keys)
 
     page = Page(f"Sweep report: {run.name}", out, simulated=sim, banner_detail=detail)
     page.heading("What ran")
@@ -230,6 +256,12 @@ def build_report(
     )
     if long.loc[long["measure"] == "intent", "value"].isna().all():
         page.text("No intent checks were recorded in this run.", note=True)
+    if designs is not None:
+        _designs_section(page, designs, group_keys, n_boot, fit_boot)
+    if security is not None:
+        _security_section(page, security, labels, group_keys)
+    else:
+        page.text(NO_SECURITY, note=True)
 
     for group, data in datasets.items():
         label = labels[group]
@@ -298,16 +330,121 @@ def build_report(
                 f"rules_{_slug(label)}",
                 f"Findings per rule and iteration (15 most frequent rules), {label}",
             )
+        if security is not None and failed is not None:
+            page.heading("Security", level=3)
+            page.table(
+                compliance_table(select(security, group, group_keys)),
+                caption="Security compliance per iteration, value [95 % CI]",
+            )
+            group_failed = select(failed, group, group_keys)
+            if not group_failed.empty:
+                page.table(
+                    failed_table(group_failed),
+                    caption="Most often failed security checks at the first and last iteration "
+                    "(chains whose template fails the check, share of chains with checks)",
+                )
         _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed)
 
+    files = {"per_iteration.csv": long, "fits.csv": fits, "churn.csv": churn, "rules.csv": rules}
+    if designs is not None:
+        files["designs.csv"] = designs
+    if security is not None and failed is not None:
+        files["security.csv"] = security
+        files["security_checks.csv"] = failed
     page.heading("Data files")
-    page.bullets(["per_iteration.csv", "fits.csv", "churn.csv", "rules.csv", "figures/*.png|svg"])
-    write_csv(long, out / "per_iteration.csv", sim)
-    write_csv(fits, out / "fits.csv", sim)
-    write_csv(churn, out / "churn.csv", sim)
-    write_csv(rules, out / "rules.csv", sim)
+    page.bullets([*files, "figures/*.png|svg"])
+    for name, frame in files.items():
+        write_csv(frame, out / name, sim)
     md, html_path = page.write("report")
-    return Report(md, html_path, sim, long, fits)
+    return Report(md, html_path, sim, long, fits, designs, security)
+
+
+def _designs_section(
+    page: Page, designs: pd.DataFrame, group_keys: list[str], n_boot: int, fit_boot: int
+) -> None:
+    """The feedback-design comparison: one table row and one figure row per design."""
+    page.heading("Feedback designs")
+    page.text(method_note(designs, n_boot, fit_boot), note=True)
+    fewest = int(designs["problems"].min())
+    if fewest < FEW_PROBLEMS:
+        page.text(
+            f"Some rows rest on only {fewest} problems: bootstrap CIs over so few problems are "
+            "unreliable (too narrow).",
+            note=True,
+        )
+    page.table(
+        display_table(designs, group_keys),
+        caption="Feedback designs × protocols: error decay (k, C), clean fraction, intent and "
+        "security, 95 % CIs",
+    )
+    page.figure(
+        design_figure(designs),
+        "designs",
+        "Feedback designs: value and 95 % CI per design (rows); protocols differ by marker "
+        "(filled / open) and whisker line style (solid / dashed). k on a log axis.",
+    )
+
+
+def _security_section(
+    page: Page, security: pd.DataFrame, labels: dict[tuple, str], group_keys: list[str]
+) -> None:
+    """Compliance per iteration for every group, beside IaCGen's reported rate."""
+    page.heading("Security compliance")
+    page.text(DEFINITION, note=True)
+    page.text(IACGEN_NOTE, note=True)
+    panels: list[tuple[str, list[figures.CurveSeries]]] = []
+    for measure, label in (
+        ("compliance", "compliant (all checks passed)"),
+        ("pass_share", "checks passed (mean share)"),
+    ):
+        series = []
+        for group, name in labels.items():
+            part = select(security, group, group_keys)
+            if part[measure].isna().all():
+                continue
+            series.append(
+                figures.CurveSeries(
+                    name,
+                    part["iteration"].to_numpy(dtype=float),
+                    part[measure].to_numpy(dtype=float),
+                    part[f"{measure}_low"].to_numpy(dtype=float),
+                    part[f"{measure}_high"].to_numpy(dtype=float),
+                )
+            )
+        if series:
+            panels.append((label, series))
+    if panels:
+        page.figure(
+            figures.lines(panels, reference=(IACGEN_RATE, IACGEN_LABEL)),
+            "security",
+            "Security compliance (left) and mean share of checks passed (right) per iteration, "
+            "95 % bootstrap CIs; dotted line: IaCGen's reported compliance rate, 8.4 % "
+            "(DPIaC-Eval, arXiv:2506.05623).",
+        )
+    rows = []
+    for group, name in labels.items():
+        part = select(security, group, group_keys)
+        first, last = part.iloc[0], part.iloc[-1]
+        rows.append(
+            {
+                "group": name,
+                "chains with checks @1": int(first["checked"]),
+                "compliant @1 [95 % CI]": _cell(first, "compliance"),
+                f"compliant @{int(last['iteration'])} [95 % CI]": _cell(last, "compliance"),
+                "checks passed @1": _cell(first, "pass_share"),
+                f"checks passed @{int(last['iteration'])}": _cell(last, "pass_share"),
+            }
+        )
+    page.table(
+        pd.DataFrame(rows),
+        caption=f"Security compliance at the first and last iteration (IaCGen: {IACGEN_RATE:.3f})",
+    )
+
+
+def _cell(row: pd.Series, name: str) -> str:
+    if pd.isna(row[name]):
+        return "–"
+    return f"{row[name]:.3f} [{row[name + '_low']:.3f}, {row[name + '_high']:.3f}]"
 
 
 def _slug(text: str) -> str:

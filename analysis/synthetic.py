@@ -22,6 +22,15 @@ Curve = tuple[float, float, float]  # (A, k, C) of A·e^(−k(t−1)) + C
 
 ERROR_RULES = ["E3012", "E3003", "E1019", "E3002", "E3030"]
 WARNING_RULES = ["W2001", "W3005", "W1020"]
+# (Checkov id, name, pass exponent: a check passes with probability p ** exponent)
+SECURITY_CHECKS = [
+    ("CKV_AWS_18", "Ensure the S3 bucket has access logging enabled", 3.0),
+    ("CKV_AWS_21", "Ensure the S3 bucket has versioning enabled", 2.0),
+    ("CKV_AWS_117", "Ensure that AWS Lambda function is configured inside a VPC", 1.5),
+    ("CKV_AWS_28", "Ensure DynamoDB point in time recovery (backup) is enabled", 1.0),
+    ("CKV_AWS_116", "Ensure that AWS Lambda function is configured for a DLQ", 0.5),
+    ("CKV_AWS_107", "Ensure IAM policies do not allow credentials exposure", 0.25),
+]
 PATHS = [
     "Resources/Bucket/Properties/BucketName",
     "Resources/Table/Properties/KeySchema",
@@ -43,6 +52,37 @@ class GroupSpec:
     warnings: Curve = (1.0, 0.6, 0.2)
     intent: tuple[float, float] = (0.6, 0.9)  # pass probability at iteration 1 and at the end
     model_error_rate: float = 0.0
+    # per-check pass probability p at iteration 1 and at the end (None: no security checks);
+    # check i passes with probability p ** exponent_i (SECURITY_CHECKS)
+    security: tuple[float, float] | None = None
+
+
+DESIGNS = ["raw", "structured", "explained", "excerpt", "errors-only", "intent"]
+PROTOCOLS = ["stateless", "conversation"]
+
+
+def design_groups(
+    rates: Sequence[float] = (0.5, 0.8, 1.0, 1.2, 0.9, 0.7),
+    *,
+    model: str = "synthetic/model",
+    designs: Sequence[str] = DESIGNS,
+    protocols: Sequence[str] = PROTOCOLS,
+    conversation_factor: float = 1.2,
+    security: tuple[float, float] | None = (0.7, 0.9),
+) -> list[GroupSpec]:
+    """A feedback-design experiment: each design (prompt set) × protocol, the design's error
+    decay rate from `rates` (× `conversation_factor` under the conversation protocol)."""
+    return [
+        GroupSpec(
+            model=model,
+            prompt_set=design,
+            protocol=protocol,
+            errors=(3.0, rate * (conversation_factor if protocol == "conversation" else 1.0), 0.3),
+            security=security,
+        )
+        for design, rate in zip(designs, rates, strict=True)
+        for protocol in protocols
+    ]
 
 
 def decay(t: np.ndarray | float, curve: Curve) -> np.ndarray:
@@ -137,6 +177,16 @@ def write_synthetic_run(
                     p0, p1 = spec.intent
                     share = p1 + (p0 - p1) * np.exp(-(iteration - 1))
                     passed = [bool(rng.random() < share) for _ in range(3)]
+                    secure: list[bool] = []
+                    if spec.security is not None:
+                        s0, s1 = spec.security
+                        p = s1 + (s0 - s1) * np.exp(-(iteration - 1))
+                        secure = [bool(rng.random() < p**w) for _, _, w in SECURITY_CHECKS]
+                        row.update(
+                            security_passed=sum(secure),
+                            security_total=len(secure),
+                            checkov_version="3.2.0",
+                        )
                     row.update(
                         template="Resources: {}",
                         parse_ok=True,
@@ -179,6 +229,21 @@ def write_synthetic_run(
                             "passed": ok,
                         }
                         for i, ok in enumerate(passed)
+                    ]
+                    checks += [
+                        {
+                            "attempt_id": row["attempt_id"],
+                            **key,
+                            "check_index": len(passed) + i,
+                            "source": "security",
+                            "check_id": check_id,
+                            "passed": ok,
+                            "description": name,
+                            "resource": "AWS::S3::Bucket.Bucket",
+                        }
+                        for i, ((check_id, name, _), ok) in enumerate(
+                            zip(SECURITY_CHECKS[: len(secure)], secure, strict=True)
+                        )
                     ]
                     writer.append(row, findings, checks)
                     if clean:
@@ -264,6 +329,28 @@ def finding_row(
         "path": path,
         "line": line,
         "column": 1,
+    }
+
+
+def check_row(
+    attempt: dict[str, Any],
+    index: int,
+    check_id: str,
+    passed: bool,
+    source: str = "security",
+    resource: str = "AWS::S3::Bucket.Bucket",
+) -> dict[str, Any]:
+    """A check result of `attempt` (security by default)."""
+    key = {k: attempt[k] for k in ATTEMPT_KEY}
+    return {
+        "attempt_id": attempt["attempt_id"],
+        **key,
+        "check_index": index,
+        "source": source,
+        "check_id": check_id,
+        "passed": passed,
+        "description": f"synthetic {check_id}",
+        "resource": resource,
     }
 
 
