@@ -173,7 +173,7 @@ class Recorder:
             "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
-            "seed": self.seed,
+            "seed": self.seed(attempt.sample),
             # null where the provider takes no temperature (current Anthropic API versions)
             "temperature": None
             if out is not None and out.extra.get("temperature") == "omitted"
@@ -184,12 +184,13 @@ class Recorder:
         self.writer.append(row, findings, checks)
         self._count(attempt, cost, hit)
 
-    @property
-    def seed(self) -> int | None:
-        """The seed that shaped the reply: the API's, or the simulator's."""
+    def seed(self, sample: int) -> int | None:
+        """The seed that shaped the reply: the one sent to the API for this sample (model.seed
+        + sample), or the simulator's."""
         if self.model.simulated:
             return int(self.settings.model.simulator.get("seed", self.settings.seed))
-        return self.settings.model.seed
+        base = self.settings.model.seed
+        return None if base is None else base + sample
 
     def _count(self, attempt: Attempt, cost: float | None, hit: bool) -> None:
         s = self.summary
