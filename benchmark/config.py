@@ -7,6 +7,7 @@ value becomes one clear line (`ConfigError`), never a traceback halfway through 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,11 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from benchmark.models import parse_model_id
+
+# conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
+# against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
+# import of this module, which launcher workers (joblib's loky processes) import too.
+warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
 
 # `${first_set:${resume},runs/...}` in conf/config.yaml: the first argument that is not null.
 OmegaConf.register_new_resolver(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 import hydra
@@ -22,10 +21,6 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # The SDKs log request details at DEBUG and cfn-lint logs whole templates at INFO: keep them
 # quiet so nothing sensitive or bulky reaches the job logs.
-# conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
-# against the plugins' schemas; its note that this matching is deprecated is noise here.
-warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
-
 for _name in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "cfnlint"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
