@@ -373,6 +373,27 @@ def test_openai_context_length_is_not_fatal(loopback: Callable[..., LoopbackServ
     assert (err.fatal, err.kind) == (False, "context_length")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens",
+        "the request exceeds the available context size, try increasing it",
+    ],
+)
+def test_self_hosted_context_overflow_is_not_fatal(
+    loopback: Callable[..., LoopbackServer], message: str
+) -> None:
+    server = loopback([], faults={0: Fault(400, message=message)})
+    err = call_error(make_compatible(server))
+    assert (err.fatal, err.kind) == (False, "context_length")
+
+
+def test_other_bad_requests_stay_fatal(loopback: Callable[..., LoopbackServer]) -> None:
+    server = loopback([], faults={0: Fault(400, message="'messages' must be a list")})
+    err = call_error(make_compatible(server))
+    assert (err.fatal, err.kind) == (True, "invalid_request")
+
+
 def test_anthropic_prompt_too_long_is_not_fatal(loopback: Callable[..., LoopbackServer]) -> None:
     fault = Fault(400, message="prompt is too long: 210000 tokens > 200000 maximum")
     server = loopback([], faults={0: fault})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, ClassVar
 
@@ -79,12 +80,24 @@ class OpenAIModel(SDKModel):
                 exc.response.headers,
                 f"{exc.code or exc.type or ''} {body.get('message') or ''}",
                 request_id=exc.request_id,
-                override=_CODE_KINDS.get(exc.code or ""),
+                override=_CODE_KINDS.get(exc.code or "") or _context_length(exc, body),
             )
         return self.error("error", f"{type(exc).__name__}: {exc}")
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+# Self-hosted servers (vLLM, llama.cpp) say a prompt is too long in a plain 400, without
+# OpenAI's `context_length_exceeded` code; left fatal, one long chain would stop the job.
+_CONTEXT_MESSAGE = re.compile(r"context (length|size|window)|too many tokens", re.IGNORECASE)
+
+
+def _context_length(exc: openai.APIStatusError, body: dict) -> tuple[str, bool] | None:
+    message = str(body.get("message") or "")
+    if exc.status_code == 400 and _CONTEXT_MESSAGE.search(message):
+        return ("context_length", False)
+    return None
 
 
 def _output(completion: openai.types.chat.ChatCompletion, latency: float) -> ModelOutput:
