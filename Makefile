@@ -52,10 +52,12 @@ report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
 	$(PY) -m analysis.report $(RUN)
 
-compare:  ## candidate vs baseline: make compare BASELINE=<run|paper> CANDIDATE=<run>
+compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=prompt_set=paper]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
 		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
-	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE)
+	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
+		$(if $(BASELINE_WHERE),--baseline-where $(BASELINE_WHERE)) \
+		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE))
 
 paper-figures:  ## the paper's Fig. 5 from its raw data (RAW=<folder>) or the shipped table
 	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
