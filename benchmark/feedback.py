@@ -57,12 +57,16 @@ def format_raw(data: FeedbackInput) -> str:
     )
 
 
-def _numbered(findings: Sequence[Finding]) -> str:
-    return "\n".join(
+def _item(n: int, f: Finding) -> str:
+    """One numbered finding: rule, level, readable path, line, message."""
+    return (
         f"{n}. {f.rule_id} ({_LEVEL_WORD[f.level]}) at {readable_path(f.path)}, "
         f"line {f.line or 1}: {f.message}"
-        for n, f in enumerate(_ordered(findings), start=1)
     )
+
+
+def _numbered(findings: Sequence[Finding]) -> str:
+    return "\n".join(_item(n, f) for n, f in enumerate(_ordered(findings), start=1))
 
 
 def format_structured(data: FeedbackInput) -> str:
@@ -100,10 +104,7 @@ def format_excerpt(data: FeedbackInput) -> str:
     lines = data.template.splitlines()
     blocks = []
     for n, finding in enumerate(_ordered(data.findings), start=1):
-        header = (
-            f"{n}. {finding.rule_id} ({_LEVEL_WORD[finding.level]}) at "
-            f"{readable_path(finding.path)}, line {finding.line or 1}: {finding.message}"
-        )
+        header = _item(n, finding)
         if finding.line and lines:
             first = max(finding.line - EXCERPT_CONTEXT_LINES, 1)
             last = min((finding.end_line or finding.line) + EXCERPT_CONTEXT_LINES, len(lines))
