@@ -24,8 +24,8 @@ from benchmark.records import (
     RecordWriter,
     attempt_id,
     check_rows,
-    check_summary,
     finding_rows,
+    outcome_columns,
 )
 from benchmark.resume import recorded_chains
 from benchmark.validators.base import Validator
@@ -151,17 +151,17 @@ class Recorder:
             "reply": out.text if out else None,
             "template": extraction.template if extraction else None,
             "extraction_rule": extraction.rule if extraction else None,
-            "parse_ok": attempt.parse_ok,
-            # no counts where nothing was scored (no reply, or the linter failed): never 0
-            "errors": attempt.counts["E"] if scored else None,
-            "warnings": attempt.counts["W"] if scored else None,
-            "infos": attempt.counts["I"] if scored else None,
-            "clean": attempt.clean,
+            **outcome_columns(
+                attempt.counts,
+                scored,
+                attempt.parse_ok,
+                attempt.clean,
+                attempt.lint_failures,
+                attempt.checks,
+            ),
             "stop_reason": attempt.stop_reason,
             "feedback": attempt.feedback,
             "model_error": attempt.model_error,
-            "lint_failure": "; ".join(attempt.lint_failures) or None,
-            **check_summary(attempt.checks),
             "finish_reason": out.finish_reason if out else None,
             "input_tokens": out.input_tokens if out else None,
             "output_tokens": out.output_tokens if out else None,

@@ -170,6 +170,27 @@ def check_rows(aid: str, key: dict[str, Any], checks: Iterable[Any]) -> list[dic
     ]
 
 
+def outcome_columns(
+    counts: dict[str, int],
+    scored: bool,
+    parse_ok: bool | None,
+    clean: bool,
+    failures: Iterable[str],
+    checks: Iterable[Any],
+) -> dict[str, Any]:
+    """`attempts` columns that judge a template: counts (null where nothing was scored: no
+    reply, or a gating validator failed; never 0), clean, failures, check pass/total."""
+    return {
+        "parse_ok": parse_ok,
+        "errors": counts["E"] if scored else None,
+        "warnings": counts["W"] if scored else None,
+        "infos": counts["I"] if scored else None,
+        "clean": clean,
+        "lint_failure": "; ".join(failures) or None,
+        **check_summary(checks),
+    }
+
+
 def check_summary(checks: Iterable[Any]) -> dict[str, int | None]:
     """`attempts` columns counting passed/total checks per source (null where none ran)."""
     out: dict[str, int | None] = {}

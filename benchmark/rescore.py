@@ -27,8 +27,8 @@ from benchmark.records import (
     ATTEMPT_KEY,
     RecordWriter,
     check_rows,
-    check_summary,
     finding_rows,
+    outcome_columns,
     read_table,
 )
 
@@ -65,15 +65,15 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             if template is not None:
                 verdict = await suite.check(template, problems.get(row["problem_id"]))
                 findings, checks = verdict.findings, verdict.checks
-                scored = not verdict.gating_failed
                 new.update(
-                    parse_ok=verdict.parse_ok,
-                    errors=verdict.counts["E"] if scored else None,
-                    warnings=verdict.counts["W"] if scored else None,
-                    infos=verdict.counts["I"] if scored else None,
-                    clean=verdict.clean,
-                    lint_failure="; ".join(verdict.failures) or None,
-                    **check_summary(checks),
+                    outcome_columns(
+                        verdict.counts,
+                        not verdict.gating_failed,
+                        verdict.parse_ok,
+                        verdict.clean,
+                        verdict.failures,
+                        checks,
+                    )
                 )
             writer.append(
                 new,
