@@ -4,30 +4,29 @@ Baseline: Palavalli & Santolucito, "Using a Feedback Loop for LLM-based Infrastr
 Generation", arXiv:2411.19043 (2024), Fig. 5: per iteration, the mean over 6 trials of the sum
 over 165 templates (33 prompts × 5 queries) of cfn-lint errors, warnings, and clean templates.
 
-Raw layout (the user supplies the folder): `trial{1..6}/errorsCSV{1..10}.csv`, one column, a
-header row whose text varies (`Errors`, `0`, ...), then one row per template holding that
-template's raw default-format cfn-lint output; an empty cell is a clean template. Counted as the
-paper did: findings = blank-line-separated blocks; a block whose rule (first token) starts with
-`W` is a warning, every other block an error; sums over templates, means over trials, standard
-error over trials.
+Raw data: the authors' lint text as they published it, read by `benchmark.paper_repo` (their
+repository root, its `JSON_run_v2` folder, or `trial{T}/errorsCSV{I}.csv` folders): one row
+per template holding that template's default-format cfn-lint output; an empty cell is a clean
+template. Counted as the paper did: findings = blank-line-separated blocks; a block whose rule
+(first token) starts with `W` is a warning, every other block an error; sums over templates,
+means over trials, standard error over trials.
 """
 
 from __future__ import annotations
 
-import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmark.paper_repo import TEMPLATES, discover, parse_block, read_cells, split_blocks
+
 CITATION = (
     "Palavalli, M. A., & Santolucito, M. (2024). Using a Feedback Loop for LLM-based "
     "Infrastructure as Code Generation. arXiv:2411.19043, Fig. 5."
 )
 URL = "https://arxiv.org/abs/2411.19043"
-TEMPLATES = 165  # 33 prompts × 5 queries
 PROMPTS = 33
 TRIALS = 6
 
@@ -57,12 +56,6 @@ def baseline_per_template() -> pd.DataFrame:
 
 # ---- raw-data importer -------------------------------------------------------------------
 
-_TRIAL = re.compile(r"^trial(\d+)$", re.IGNORECASE)
-_FILE = re.compile(r"^errorsCSV(\d+)\.csv$", re.IGNORECASE)
-_BLANK = re.compile(r"\n[ \t]*\n")
-_RULE = re.compile(r"^[EWI]\d+$")
-_LOCATION = re.compile(r"^.+:\d+:\d+$")
-
 
 @dataclass
 class PaperRaw:
@@ -72,86 +65,64 @@ class PaperRaw:
     templates: pd.DataFrame  # trial, iteration, template, errors, warnings, findings, clean
     blocks: pd.DataFrame  # trial, iteration, template, block, rule_id, level, message, location
     notes: list[str] = field(default_factory=list)
+    layout: str = "trial folders"
 
     @property
     def trials(self) -> list[int]:
         return sorted(self.templates["trial"].unique().tolist())
 
 
-def read_cells(path: str | Path) -> list[str]:
-    """The template cells of one raw CSV (header row dropped; blank or `""` rows are empty)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        raise ValueError(f"{path}: empty file (expected a header row)")
-    cells = []
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) > 1 and any(cell.strip() for cell in row[1:]):
-            raise ValueError(f"{path}: row {number} has {len(row)} columns, expected one")
-        cells.append(row[0] if row else "")
-    return cells
-
-
-def split_findings(cell: str) -> list[str]:
-    """cfn-lint default output → one string per finding (blocks separated by a blank line)."""
-    text = cell.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        return []
-    return [block.strip() for block in _BLANK.split(text) if block.strip()]
-
-
-def parse_block(block: str) -> dict[str, str | None]:
-    """Rule id, level (as the paper counted: W… warning, anything else error), message, location."""
-    lines = block.split("\n")
-    first, _, rest = lines[0].strip().partition(" ")
-    rule = first if _RULE.match(first) else None
-    location = lines[-1].strip() if len(lines) > 1 and _LOCATION.match(lines[-1].strip()) else None
-    body = lines[1:-1] if location else lines[1:]
-    message = "\n".join([rest if rule else lines[0].strip(), *body]).strip()
-    level = "W" if first.startswith("W") else "E"
-    return {"rule_id": rule, "level": level, "message": message, "location": location}
+def counted_level(block: str) -> str:
+    """The level as the paper counted it: a block whose first token starts with W is a
+    warning, every other block (informational ones and those without a rule id) an error."""
+    return "W" if block.strip().startswith("W") else "E"
 
 
 def import_raw(folder: str | Path, templates: int | None = None) -> PaperRaw:
-    """Read `folder/trial*/errorsCSV*.csv`. `templates`, if given, is the required row count."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: raw-data folder not found")
-    files = []
-    for trial_dir in sorted(p for p in root.iterdir() if p.is_dir() and _TRIAL.match(p.name)):
-        trial = int(_TRIAL.match(trial_dir.name).group(1))  # type: ignore[union-attr]
-        for path in trial_dir.iterdir():
-            match = _FILE.match(path.name)
-            if match:
-                files.append((trial, int(match.group(1)), path))
-    if not files:
-        raise ValueError(f"{root}: no trial*/errorsCSV*.csv files")
+    """Read the authors' lint text as published (`benchmark.paper_repo.discover` lists the
+    layouts: their repository root, `JSON_run_v2`, `trial*/errorsCSV*.csv`). `templates`, if
+    given, is the required row count of every file."""
+    repo = discover(folder)
     notes: list[str] = []
     template_rows, block_rows = [], []
     sizes: dict[tuple[int, int], int] = {}
-    for trial, iteration, path in sorted(files):
-        cells = read_cells(path)
-        sizes[(trial, iteration)] = len(cells)
-        if templates is not None and len(cells) != templates:
-            raise ValueError(f"{path}: {len(cells)} template rows, expected {templates}")
-        for template, cell in enumerate(cells):
-            blocks = [parse_block(b) for b in split_findings(cell)]
-            warnings = sum(b["level"] == "W" for b in blocks)
-            template_rows.append(
-                {
-                    "trial": trial,
-                    "iteration": iteration,
-                    "template": template,
-                    "errors": len(blocks) - warnings,
-                    "warnings": warnings,
-                    "findings": len(blocks),
-                    "clean": not blocks,
-                }
-            )
-            block_rows.extend(
-                {"trial": trial, "iteration": iteration, "template": template, "block": i, **b}
-                for i, b in enumerate(blocks)
-            )
+    for trial in repo.trials:
+        for iteration in trial.iterations:
+            path = trial.csvs[iteration]
+            cells = read_cells(path)
+            sizes[(trial.trial, iteration)] = len(cells)
+            if templates is not None and len(cells) != templates:
+                raise ValueError(f"{path}: {len(cells)} template rows, expected {templates}")
+            for template, cell in enumerate(cells):
+                blocks = split_blocks(cell)
+                levels = [counted_level(b) for b in blocks]
+                warnings = levels.count("W")
+                template_rows.append(
+                    {
+                        "trial": trial.trial,
+                        "iteration": iteration,
+                        "template": template,
+                        "errors": len(blocks) - warnings,
+                        "warnings": warnings,
+                        "findings": len(blocks),
+                        "clean": not blocks,
+                    }
+                )
+                for i, (block, level) in enumerate(zip(blocks, levels, strict=True)):
+                    found = parse_block(block)
+                    location = f"{found.file}:{found.line}:{found.column}" if found.line else None
+                    block_rows.append(
+                        {
+                            "trial": trial.trial,
+                            "iteration": iteration,
+                            "template": template,
+                            "block": i,
+                            "rule_id": found.rule_id,
+                            "level": level,
+                            "message": found.message,
+                            "location": location,
+                        }
+                    )
     if len(set(sizes.values())) > 1:
         notes.append(f"template counts differ between files: {sorted(set(sizes.values()))}")
     trials = sorted({t for t, _ in sizes})
@@ -176,7 +147,7 @@ def import_raw(folder: str | Path, templates: int | None = None) -> PaperRaw:
         notes.append(
             f"{unknown} finding blocks have no rule id; counted as errors, as the paper did"
         )
-    return PaperRaw(root, pd.DataFrame(template_rows), blocks, notes)
+    return PaperRaw(repo.root, pd.DataFrame(template_rows), blocks, notes, repo.layout)
 
 
 def raw_table(raw: PaperRaw) -> pd.DataFrame:

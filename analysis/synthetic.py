@@ -436,14 +436,24 @@ def write_paper_raw(
     folder: str | Path,
     cells: Mapping[tuple[int, int], Sequence[str]],
     headers: Sequence[str] = ("Errors", "0"),
+    layout: str = "trial folders",
 ) -> Path:
-    """Write `trial{t}/errorsCSV{i}.csv` files: one column, a header, one row per template."""
+    """Write the authors' lint text, one column, a header, one row per template, `\n` line
+    ends (pandas' `to_csv`, as they wrote it), in one of two layouts: `trial folders`
+    (`trial{t}/errorsCSV{i}.csv`) or `repository` (their repository as published:
+    `JSON_run_v2/JSONwork_batching{t}/errorCSVs/errorsCSV{i}.csv`)."""
     folder = Path(folder)
     for n, ((trial, iteration), column) in enumerate(sorted(cells.items())):
-        path = folder / f"trial{trial}" / f"errorsCSV{iteration}.csv"
+        if layout == "repository":
+            trial_dir = folder / "JSON_run_v2" / f"JSONwork_batching{trial}" / "errorCSVs"
+        elif layout == "trial folders":
+            trial_dir = folder / f"trial{trial}"
+        else:
+            raise ValueError(f"unknown layout {layout!r}")
+        path = trial_dir / f"errorsCSV{iteration}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="", encoding="utf-8") as handle:
-            out = csv.writer(handle)
+            out = csv.writer(handle, lineterminator="\n")
             out.writerow([headers[n % len(headers)]])
             for cell in column:
                 out.writerow([cell])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,9 @@ warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore s
 OmegaConf.register_new_resolver(
     "first_set", lambda *values: next((v for v in values if v is not None), None), replace=True
 )
+
+
+PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 
 
 class ConfigError(ValueError):
@@ -107,12 +112,29 @@ class LoopConfig(_Strict):
 
 
 class LintConfig(_Strict):
+    """cfn-lint's settings. Its version and its clock are axes of the result: findings move
+    between releases and, through date-dependent rules, between days."""
+
+    # null: the pinned cfn-lint, linted in process; another 1.x release runs in a cached
+    # environment of its own (benchmark/validators/cfn_lint_envs.py)
+    cfn_lint_version: str | None = Field(default=None, pattern=r"^1\.\d+\.\d+$")
+    as_of: date | None = None  # null: today; a date freezes the linter's clock to that day
+    envs_dir: str = "runs/.cache/cfn-lint"  # where other releases' environments are built
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     ignore_checks: list[str] = Field(default_factory=list)
     include_checks: list[str] = Field(default_factory=list)
     workers: int = Field(default=2, ge=1)
     task_timeout_s: float = Field(default=60.0, gt=0)
     cache_size: int = Field(default=4096, ge=0)
+
+    @property
+    def resolved_version(self) -> str:
+        """The cfn-lint release that will lint: the configured one, else the pinned one."""
+        return self.cfn_lint_version or PINNED_CFN_LINT
+
+    @property
+    def in_process(self) -> bool:
+        return self.resolved_version == PINNED_CFN_LINT
 
 
 class SecurityConfig(_Strict):
@@ -155,8 +177,9 @@ class Settings(_Strict):
         data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
         data["model"].pop("providers")
         data["model"]["endpoint"] = self.model.provider_config().base_url
-        for transport_only in ("workers", "task_timeout_s", "cache_size"):
+        for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)
+        data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
         data["security"] = {"enabled": self.security.enabled}
         return data

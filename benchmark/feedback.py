@@ -37,8 +37,9 @@ class FeedbackInput:
 
 
 def _ordered(findings: Sequence[Finding]) -> list[Finding]:
-    """cfn-lint's own output order: by line, then rule id."""
-    return sorted(findings, key=lambda f: (f.line or 0, f.rule_id, f.column or 0))
+    """cfn-lint's own text output order: by line, then rule id, ties in the linter's order
+    (its CLI sorts its matches stably on exactly this key)."""
+    return sorted(findings, key=lambda f: (f.line or 0, f.rule_id))
 
 
 def readable_path(path: Sequence[str | int]) -> str:

@@ -123,6 +123,7 @@ class Recorder:
         }
         self.constant = {
             "simulated": model.simulated,
+            "origin": "simulated" if model.simulated else "run",
             "dataset": settings.dataset.name,
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
@@ -179,6 +180,7 @@ class Recorder:
             if out is not None and out.extra.get("temperature") == "omitted"
             else self.settings.model.temperature,
         }
+        row.update(attempt.provenance)  # the linter that judged it: version, clock date
         findings = finding_rows(aid, key, attempt.findings)
         checks = check_rows(aid, key, attempt.checks)
         self.writer.append(row, findings, checks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.extract import Extraction, extract_template
@@ -63,6 +64,7 @@ class Attempt:
     model_error: str | None = None
     lint_failures: list[str] = field(default_factory=list)
     feedback: str | None = None  # what the next repair call is told; None on the last attempt
+    provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
 
 
 class FeedbackLoop:
@@ -167,6 +169,7 @@ class FeedbackLoop:
         attempt.findings, attempt.checks = verdict.findings, verdict.checks
         attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
         attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
+        attempt.provenance = verdict.provenance
         attempt.finished_at = datetime.now(UTC)
         if verdict.gating_failed:
             attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("retries", pa.int32()),  # transient failures retried before the reply
             # provenance
             pa.field("simulated", pa.bool_()),
+            # run (this harness called the model) | simulated | recorded (someone else's
+            # published run, imported: neither simulated nor run here)
+            pa.field("origin", pa.string()),
             pa.field("dataset", pa.string()),
             pa.field("output_format", pa.string()),
             pa.field("started_at", _TS),
@@ -80,14 +83,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("seed", pa.int64()),
             pa.field("temperature", pa.float64()),
             pa.field("max_tokens", pa.int32()),
+            pa.field("response_format", pa.string()),  # json_object / json_schema; null: text
             pa.field("git_sha", pa.string()),
             pa.field("git_dirty", pa.bool_()),
-            pa.field("cfn_lint_version", pa.string()),
+            pa.field("cfn_lint_version", pa.string()),  # the cfn-lint that judged this row
+            pa.field("lint_as_of", pa.date32()),  # the date cfn-lint's clock read while linting
             pa.field("anthropic_version", pa.string()),
             pa.field("openai_version", pa.string()),
             pa.field("checkov_version", pa.string()),
             pa.field("benchmark_version", pa.string()),
             pa.field("config_hash", pa.string()),
+            pa.field("recorded_from", pa.string()),  # recorded rows: the file they came from
         ]
     ),
     "findings": pa.schema(
@@ -202,7 +208,7 @@ def check_summary(checks: Iterable[Any]) -> dict[str, int | None]:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
@@ -226,6 +232,10 @@ def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
         elif field.type == _TS:
             columns[field.name] = [
                 datetime.fromisoformat(v) if isinstance(v, str) else v for v in columns[field.name]
+            ]
+        elif field.type == pa.date32():
+            columns[field.name] = [
+                date.fromisoformat(v) if isinstance(v, str) else v for v in columns[field.name]
             ]
     return pa.Table.from_pydict(columns, schema=schema)
 

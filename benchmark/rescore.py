@@ -65,6 +65,7 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             if template is not None:
                 verdict = await suite.check(template, problems.get(row["problem_id"]))
                 findings, checks = verdict.findings, verdict.checks
+                new.update(verdict.provenance)
                 new.update(
                     outcome_columns(
                         verdict.counts,

@@ -14,13 +14,13 @@ from analysis.paper import (
     CITATION,
     TEMPLATES,
     baseline_per_template,
+    counted_level,
     import_raw,
-    parse_block,
     raw_chains,
     raw_table,
-    split_findings,
 )
 from analysis.synthetic import synthetic_paper_data, write_paper_raw
+from benchmark.paper_repo import parse_block, split_blocks
 
 MULTILINE = (
     'E3012 Property "Tags", at Resources/Bucket/Properties, should be of type List,\n'
@@ -65,16 +65,17 @@ def test_baseline_table_values() -> None:
 
 def test_split_and_parse_blocks() -> None:
     cell = "\r\n\r\n".join([MULTILINE, WARNING]).replace("\n", "\r\n") + "\r\n"
-    blocks = split_findings(cell)
+    blocks = split_blocks(cell)
     assert len(blocks) == 2
     first = parse_block(blocks[0])
-    assert first["rule_id"] == "E3012" and first["level"] == "E"
-    assert first["location"] == "template.json:10:5"
-    assert '"quoted, with commas"' in first["message"] and "\n" in first["message"]
-    assert parse_block(blocks[1])["level"] == "W"
-    assert parse_block(INFO)["level"] == "E"  # the paper: anything not W… is an error
-    assert parse_block(NO_RULE)["rule_id"] is None
-    assert split_findings("") == [] and split_findings("  \n\n ") == []
+    assert first.rule_id == "E3012" and first.level == "E"
+    assert (first.file, first.line, first.column) == ("template.json", 10, 5)
+    assert '"quoted, with commas"' in first.message and "\n" in first.message
+    assert parse_block(blocks[1]).level == "W" and counted_level(blocks[1]) == "W"
+    assert parse_block(INFO).level == "I"  # its own level in the findings table ...
+    assert counted_level(INFO) == "E"  # ... but the paper counted anything not W… an error
+    assert parse_block(NO_RULE).rule_id is None and parse_block(NO_RULE).line is None
+    assert split_blocks("") == [] and split_blocks("  \n\n ") == []
 
 
 def _write_small_fixture(root: Path) -> Path:

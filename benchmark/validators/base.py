@@ -50,6 +50,8 @@ class ValidationResult:
     checks: list[CheckResult] = field(default_factory=list)
     parse_ok: bool = True
     failure: str | None = None  # the validator itself failed (timeout, crash): not a finding
+    # `attempts` columns this validator vouches for, e.g. cfn_lint_version and lint_as_of
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

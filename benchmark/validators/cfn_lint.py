@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from importlib.metadata import version
 from typing import Any
 
@@ -188,7 +189,11 @@ class CfnLintValidator:
             self.stats.failures += 1
             return ValidationResult(failure=f"cfn-lint failed: {type(exc).__name__}: {exc}")
         parse_ok = not any(f.rule_id == PARSE_ERROR_RULE for f in findings)
-        return ValidationResult(findings=findings, parse_ok=parse_ok)
+        return ValidationResult(
+            findings=findings,
+            parse_ok=parse_ok,
+            provenance={"cfn_lint_version": CFN_LINT_VERSION, "lint_as_of": date.today()},
+        )
 
     def close(self) -> None:
         self._pool.close()

@@ -25,6 +25,7 @@ class Verdict:
     clean: bool = False
     failures: list[str] = field(default_factory=list)  # "<validator>: <what failed>"
     gating_failed: bool = False  # a validator whose findings decide `clean` could not run
+    provenance: dict[str, Any] = field(default_factory=dict)  # from every validator
 
 
 class ValidatorSuite:
@@ -40,6 +41,7 @@ class ValidatorSuite:
         for validator, result in zip(self.validators, results, strict=True):
             verdict.findings.extend(result.findings)
             verdict.checks.extend(result.checks)
+            verdict.provenance.update(result.provenance)
             if result.failure:
                 verdict.failures.append(f"{validator.name}: {result.failure}")
                 verdict.gating_failed = verdict.gating_failed or validator.gating
