@@ -7,18 +7,25 @@ Real SDK clients can be pointed at it (`base_url=server.anthropic_base_url` or
         ...  # call the SDK; then inspect server.requests
 
 Replies are a list consumed in order (str or Reply), or a callable
-`(request_json, path) -> str | Reply`. `faults` makes chosen calls fail: either a mapping
-{call_index: Fault} or a callable `(call_index, request_json, path) -> Fault | None`, such as
-`Fault.random_rate(...)`. Call indexes count every POST the server received, from 0, retries
-included. A faulted call never consumes a scripted reply; `server.injected` counts the faults
-injected, by `Fault.kind`.
+`(request_json, path) -> str | Reply`. `faults` makes chosen calls fail, either
+
+- a callable `(request_json, path, seen) -> Fault | None`, where `seen` counts how many times
+  the server received this very request (same path, same body) before. It decides a request's
+  fault from what the request is, never from when it arrived, so concurrent clients meet the
+  same faults on every machine and under any load. `Fault.random_rate(...)` is one; or
+- a mapping {call_index: Fault}, call indexes counting every POST from 0, retries included.
+  Arrival order is only reproducible for a client that sends one call at a time: use it for
+  sequential tests only.
+
+A faulted call never consumes a scripted reply; `server.injected` counts the faults injected,
+by `Fault.kind`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-import random
 import socket
 import struct
 import threading
@@ -98,7 +105,7 @@ class Fault:
     def random_rate(
         rate: float = 0.2, kinds: Sequence[Fault] | None = None, seed: int = 0
     ) -> RandomFaults:
-        """A `faults` hook failing about `rate` of calls with one of `kinds`; see RandomFaults."""
+        """A `faults` hook failing about `rate` of requests with one of `kinds` (RandomFaults)."""
         return RandomFaults(rate, DEFAULT_RANDOM_KINDS if kinds is None else kinds, seed)
 
     @property
@@ -116,12 +123,18 @@ DEFAULT_RANDOM_KINDS: tuple[Fault, ...] = (
 )
 
 
-class RandomFaults:
-    """Fails about `rate` of calls with a fault drawn from `kinds`, reproducibly.
+def request_key(body: Any, path: str) -> str:
+    """What identifies a request for fault decisions: its path and its canonical JSON body."""
+    return path + "\n" + json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
 
-    Every call draws from a `random.Random(seed)` in arrival order, so a given sequence of
-    requests always meets the same faults. A request is never failed when the previous request
-    with the same path and body was: a retry of the same attempt succeeds at the next try.
+
+class RandomFaults:
+    """Fails about `rate` of distinct requests with a fault drawn from `kinds`, reproducibly.
+
+    Whether a request fails, and how, is a hash of (seed, path, body): the same requests meet
+    the same faults whatever order they arrive in and however loaded the machine is. Only the
+    first sight of a request can fail (`seen == 0`), so a retry of it gets through, and a retry
+    a slow machine made on its own (a client timeout) never meets a fault of its own.
     """
 
     def __init__(self, rate: float, kinds: Sequence[Fault], seed: int) -> None:
@@ -131,18 +144,16 @@ class RandomFaults:
             raise ValueError("kinds is empty")
         self.rate = rate
         self.kinds = tuple(kinds)
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-        self._last_failed: dict[str, bool] = {}
+        self.seed = seed
 
-    def __call__(self, index: int, body: dict[str, Any], path: str) -> Fault | None:
-        key = path + "\n" + json.dumps(body, sort_keys=True)
-        with self._lock:
-            hit = self._rng.random() < self.rate
-            fault = self.kinds[self._rng.randrange(len(self.kinds))]
-            hit = hit and not self._last_failed.get(key, False)
-            self._last_failed[key] = hit
-        return fault if hit else None
+    def __call__(self, body: Any, path: str, seen: int) -> Fault | None:
+        if seen:
+            return None
+        digest = hashlib.sha256(f"{self.seed}\n{request_key(body, path)}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw >= self.rate:
+            return None
+        return self.kinds[int.from_bytes(digest[8:16], "big") % len(self.kinds)]
 
 
 @dataclass
@@ -167,7 +178,7 @@ class _Answer:
 _DROP = _Answer(0, {})
 
 ReplyScript = Sequence[str | Reply] | Callable[[dict[str, Any], str], str | Reply]
-FaultHook = Mapping[int, Fault] | Callable[[int, dict[str, Any], str], Fault | None]
+FaultHook = Mapping[int, Fault] | Callable[[Any, str, int], Fault | None]
 
 # (error type, code) per status, in each API's vocabulary.
 _OPENAI_ERRORS: dict[int, tuple[str, str | None]] = {
@@ -213,6 +224,7 @@ class LoopbackServer:
         self.injected: Counter[str] = Counter()  # faults injected, by Fault.kind
         self.in_flight = 0
         self.max_in_flight = 0
+        self._sightings: Counter[str] = Counter()  # request_key -> times received
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # set by stop(): wakes every waiting handler
         self._connections: set[socket.socket] = set()
@@ -304,12 +316,20 @@ class LoopbackServer:
         """Sleep `seconds`; True if stop() cut the wait short."""
         return seconds > 0 and self._stopping.wait(seconds)
 
+    def _seen(self, key: str) -> int:
+        """How many times a request with this key arrived before (and count this one)."""
+        with self._lock:
+            seen = self._sightings[key]
+            self._sightings[key] += 1
+        return seen
+
     def _fault_for(self, entry: LoggedRequest) -> Fault | None:
         if self.faults is None:
             return None
         body = entry.body if isinstance(entry.body, dict) else {}
         if callable(self.faults):
-            fault = self.faults(entry.index, body, entry.path)
+            seen = self._seen(request_key(entry.body, entry.path))
+            fault = self.faults(body, entry.path, seen)
         else:
             fault = self.faults.get(entry.index)
         if fault is not None:
