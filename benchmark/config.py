@@ -58,6 +58,11 @@ class ModelConfig(_Strict):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
+    # Anthropic prompt caching (benchmark/models/prompt_cache.py): auto marks the prefixes a
+    # later call sends again, where they are long enough; OpenAI caches on its own.
+    prompt_cache: Literal["auto", "off"] = "auto"
+    prompt_cache_ttl: Literal["auto", "5m", "1h"] = "auto"  # auto: 5m online, 1h in batch mode
+    prompt_cache_min_tokens: int | None = Field(default=None, ge=1)  # null: the model's minimum
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
 
@@ -176,6 +181,8 @@ class Settings(_Strict):
         """The settings that can change a result; transport, cache and budget cannot."""
         data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
         data["model"].pop("providers")
+        for billing_only in ("prompt_cache", "prompt_cache_ttl", "prompt_cache_min_tokens"):
+            data["model"].pop(billing_only)  # how a call is billed, not what it answers
         data["model"]["endpoint"] = self.model.provider_config().base_url
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)

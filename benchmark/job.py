@@ -15,9 +15,9 @@ from tqdm import tqdm
 from benchmark.budget import BudgetLedger
 from benchmark.config import Settings
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
-from benchmark.models.base import GenerateConfig, ModelAPI
+from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.factory import create_model
-from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_for
+from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems import Problem, load_dataset
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
@@ -58,6 +58,8 @@ class JobSummary:
     clean_chains: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens: written to it
     cost_usd: float | None = 0.0
     model_errors: int = 0
     lint_failures: int = 0
@@ -142,8 +144,9 @@ class Recorder:
         aid = attempt_id(key)
         out, extraction = attempt.output, attempt.extraction
         hit = out is not None and out.extra.get("cache_hit") == "true"
+        basis = price_basis(out) if out is not None else None
         # a cache hit spends nothing: its usage is the original call's, its cost is 0
-        cost = 0.0 if hit else (cost_usd(self.price, out) if out is not None else None)
+        cost = 0.0 if hit else (self.cost(out) if out is not None else None)
         scored = out is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
             "attempt_id": aid,
@@ -167,9 +170,12 @@ class Recorder:
             "input_tokens": out.input_tokens if out else None,
             "output_tokens": out.output_tokens if out else None,
             "cached_tokens": out.cached_tokens if out else None,
+            "cache_write_tokens": out.cache_write_tokens if out else None,
             "latency_s": out.latency_s if out else None,
             "cost_usd": cost,
+            "price_basis": basis,
             "request_id": out.request_id if out else None,
+            "batch_id": out.batch_id if out else None,
             "cache_hit": hit if out else None,
             "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
             "started_at": attempt.started_at,
@@ -185,6 +191,11 @@ class Recorder:
         checks = check_rows(aid, key, attempt.checks)
         self.writer.append(row, findings, checks)
         self._count(attempt, cost, hit)
+
+    def cost(self, output: ModelOutput) -> float | None:
+        """USD of one call, at the prices of the basis it was billed on (online or batch)."""
+        price = self.price.basis(price_basis(output)) if self.price is not None else None
+        return cost_usd(price, output)
 
     def seed(self, sample: int) -> int | None:
         """The seed that shaped the reply: the one sent to the API for this sample (model.seed
@@ -202,6 +213,8 @@ class Recorder:
             tokens = (out.input_tokens or 0) + (out.output_tokens or 0)
             s.input_tokens += out.input_tokens or 0
             s.output_tokens += out.output_tokens or 0
+            s.cached_tokens += out.cached_tokens or 0
+            s.cache_write_tokens += out.cache_write_tokens or 0
             s.cost_usd = None if cost is None or s.cost_usd is None else s.cost_usd + cost
             s.response_cache_hits += hit
             s.retries += int(out.extra.get("retries", 0))

@@ -36,24 +36,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.loopback_usage import CountedUsage, Usage
+
 Api = Literal["openai", "anthropic"]
 FaultMode = Literal["status", "hang", "reset", "truncated"]
 
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages",)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts reported for every successful reply.
-
-    `input_tokens` is the whole prompt, cached part included (OpenAI's convention); on the
-    Anthropic wire it is split into `input_tokens` (uncached) + `cache_read_input_tokens`.
-    """
-
-    input_tokens: int = 21
-    output_tokens: int = 8
-    cached_tokens: int = 5
 
 
 @dataclass(frozen=True)
@@ -213,7 +202,7 @@ class LoopbackServer:
         *,
         latency_s: float = 0.0,
         faults: FaultHook | None = None,
-        usage: Usage | None = None,
+        usage: Usage | CountedUsage | None = None,
     ) -> None:
         self.replies = replies if replies is not None else []
         self.latency_s = latency_s
@@ -393,7 +382,6 @@ class LoopbackServer:
     def _openai_body(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply
     ) -> dict[str, Any]:
-        u = self.usage
         return {
             "id": f"chatcmpl-loop-{entry.index:04d}",
             "object": "chat.completion",
@@ -408,19 +396,12 @@ class LoopbackServer:
                     "finish_reason": reply.finish_reason or "stop",
                 }
             ],
-            "usage": {
-                "prompt_tokens": u.input_tokens,
-                "completion_tokens": u.output_tokens,
-                "total_tokens": u.input_tokens + u.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": u.cached_tokens, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0},
-            },
+            "usage": self.usage.openai(req, reply.text),
         }
 
     def _anthropic_body(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply
     ) -> dict[str, Any]:
-        u = self.usage
         return {
             "id": f"msg_loop_{entry.index:04d}",
             "type": "message",
@@ -429,12 +410,7 @@ class LoopbackServer:
             "content": [{"type": "text", "text": reply.text}],
             "stop_reason": reply.finish_reason or "end_turn",
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": u.input_tokens - u.cached_tokens,
-                "output_tokens": u.output_tokens,
-                "cache_read_input_tokens": u.cached_tokens,
-                "cache_creation_input_tokens": 0,
-            },
+            "usage": self.usage.anthropic(req, reply.text),
         }
 
 

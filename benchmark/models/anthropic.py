@@ -4,6 +4,10 @@ Sampling: the SDK (2.x) sends `anthropic-version: 2026-10-21`, under which the A
 `temperature`/`top_p`/`top_k` with a 400 on every model, and the SDK has dropped those
 arguments. So `GenerateConfig.temperature` is NOT sent; each output records
 `extra["temperature"] = "omitted"`. There is no seed parameter either.
+
+Prompt caching: `cache_control` breakpoints go where benchmark/models/prompt_cache.py says a
+prefix is sent again; usage then reports cache writes and reads, both priced (prices.yaml).
+The request is built by `request_params` for the Messages API and Message Batches alike.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import anthropic
 
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
 
 
 class AnthropicModel(SDKModel):
@@ -31,31 +36,69 @@ class AnthropicModel(SDKModel):
         timeout_s: float = 120.0,
         max_retries: int = 0,
         max_concurrency: int = 8,
+        prompt_cache: PromptCache | None = None,
     ) -> None:
         super().__init__(name, api_key=api_key, max_concurrency=max_concurrency)
+        self.prompt_cache = prompt_cache or PromptCache(min_tokens=min_cacheable_tokens(name))
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
         )
 
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        return self._client
+
+    def request_params(
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        *,
+        batch: bool = False,
+    ) -> dict[str, Any]:
+        """The Messages API parameters of one call (a Message Batches request's `params`).
+
+        System messages are joined into `system`; a message closing a re-sent prefix becomes
+        one text block with `cache_control` (the TTL is longer in batch mode)."""
+        marks = set(self.prompt_cache.breakpoints(messages, context.iteration))
+        control = {"type": "ephemeral", "ttl": self.prompt_cache.ttl(batch)}
+
+        def content(i: int) -> str | list[dict[str, Any]]:
+            if i not in marks:
+                return messages[i].content
+            return [{"type": "text", "text": messages[i].content, "cache_control": control}]
+
+        systems = [i for i, m in enumerate(messages) if m.role == "system"]
+        params: dict[str, Any] = {"model": self.name, "max_tokens": config.max_tokens}
+        if systems:
+            text = "\n\n".join(messages[i].content for i in systems)
+            params["system"] = (
+                [{"type": "text", "text": text, "cache_control": control}]
+                if marks & set(systems)
+                else text
+            )
+        params["messages"] = [
+            {"role": m.role, "content": content(i)}
+            for i, m in enumerate(messages)
+            if m.role != "system"
+        ]
+        return params
+
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        system = "\n\n".join(m.content for m in messages if m.role == "system")
-        turns = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
-        kwargs: dict[str, Any] = {"system": system} if system else {}
+        params = self.request_params(messages, config, context)
         async with self._gate.slot():
             start = time.perf_counter()
             try:
-                msg = await self._client.messages.create(
-                    model=self.name, messages=turns, max_tokens=config.max_tokens, **kwargs
-                )
+                msg = await self._client.messages.create(**params)
             except anthropic.AnthropicError as exc:
                 raise self._to_model_error(exc) from None
             except BODY_DECODE_ERRORS as exc:
                 raise self.bad_response(exc) from None
             latency = time.perf_counter() - start
         try:
-            return _output(msg, latency)
+            return message_output(msg, latency)
         except BODY_SHAPE_ERRORS as exc:
             raise self.bad_response(exc) from None
 
@@ -80,13 +123,14 @@ class AnthropicModel(SDKModel):
         await self._client.close()
 
 
-def _output(msg: anthropic.types.Message, latency: float) -> ModelOutput:
+def message_output(msg: anthropic.types.Message, latency: float | None) -> ModelOutput:
+    """A Message (online reply or batch result) as a ModelOutput."""
     usage = msg.usage
     cache_read = usage.cache_read_input_tokens or 0
     cache_write = usage.cache_creation_input_tokens or 0
     extra = {"temperature": "omitted"}
-    if cache_write:
-        extra["cache_creation_input_tokens"] = str(cache_write)
+    if usage.cache_creation is not None and usage.cache_creation.ephemeral_1h_input_tokens:
+        extra["cache_ttl"] = "1h"  # writes priced at the 1-hour rate (pricing.cost_usd)
     return ModelOutput(
         text="".join(b.text for b in msg.content if b.type == "text"),
         finish_reason=msg.stop_reason,
@@ -94,6 +138,7 @@ def _output(msg: anthropic.types.Message, latency: float) -> ModelOutput:
         input_tokens=usage.input_tokens + cache_read + cache_write,
         output_tokens=usage.output_tokens,
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
         latency_s=latency,
         request_id=msg._request_id,
         extra=extra,

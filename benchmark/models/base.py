@@ -36,6 +36,9 @@ class CallContext:
 
 @dataclass
 class ModelOutput:
+    """One reply and its usage. `input_tokens` counts the whole prompt; of it, `cached_tokens`
+    were read from the provider's prompt cache and `cache_write_tokens` written to it."""
+
     text: str
     finish_reason: str | None = None
     input_tokens: int | None = None
@@ -44,6 +47,8 @@ class ModelOutput:
     latency_s: float | None = None
     request_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    cache_write_tokens: int | None = None
+    batch_id: str | None = None  # the provider batch that answered it (batch mode)
 
 
 class ModelError(Exception):

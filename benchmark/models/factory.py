@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from benchmark.config import ConfigError, Settings
 from benchmark.models import provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.cache import CachedModel, ResponseCache
+from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
 from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
 
@@ -32,6 +34,9 @@ def create_model(
             "config error at 'model.providers.openai_compatible.base_url': "
             "openai-compatible models need the server's base URL"
         )
+    options: dict[str, Any] = {}
+    if model.provider == "anthropic":
+        options["prompt_cache"] = prompt_cache(settings)
     provider = cls(  # type: ignore[call-arg]
         model.name,
         api_key=api_key or "not-needed",
@@ -39,6 +44,7 @@ def create_model(
         timeout_s=transport.timeout_s,
         max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
         max_concurrency=transport.max_concurrency,
+        **options,
     )
     wrapped: ModelAPI = RetryingModel(
         provider,
@@ -51,3 +57,15 @@ def create_model(
     if settings.cache.enabled:
         wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)
     return wrapped
+
+
+def prompt_cache(settings: Settings) -> PromptCache:
+    """Anthropic prompt caching as configured under `model.prompt_cache*`."""
+    model = settings.model
+    ttl = model.prompt_cache_ttl
+    return PromptCache(
+        enabled=model.prompt_cache == "auto",
+        min_tokens=model.prompt_cache_min_tokens or min_cacheable_tokens(model.name),
+        ttl_online="5m" if ttl == "auto" else ttl,
+        ttl_batch="1h" if ttl == "auto" else ttl,
+    )
