@@ -50,7 +50,9 @@ class ProviderConfig(_Strict):
     max_retries: int = Field(default=4, ge=0)  # the harness's retries; the SDK's own are off
     backoff_base_s: float = Field(default=1.0, gt=0)  # jittered exponential backoff ...
     backoff_max_s: float = Field(default=60.0, gt=0)  # ... capped here, Retry-After honoured
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int = Field(default=8, ge=1)  # the ceiling of calls in flight
+    # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py)
+    adapt_to_rate_limits: bool = True
 
 
 class ModelConfig(_Strict):

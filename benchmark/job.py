@@ -232,9 +232,11 @@ class Recorder:
         cost_text = "n/a" if s.cost_usd is None else f"${s.cost_usd:.4f}"
         if self.ledger.max_usd is not None:
             cost_text += f" (sweep ${self.ledger.totals()[0]:.2f}/${self.ledger.max_usd:g})"
+        status = self.model.status()  # the rate limit in force, a batch's state
         self.bar.set_postfix_str(
             f"clean {s.clean_chains}/{s.chains} chains, "
-            f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}",
+            f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}"
+            + (f", {status}" if status else ""),
             refresh=False,
         )
 

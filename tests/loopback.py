@@ -24,6 +24,7 @@ by `Fault.kind`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import socket
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.loopback_limits import RateLimit
 from tests.loopback_usage import CountedUsage, Usage
 
 Api = Literal["openai", "anthropic"]
@@ -162,6 +164,7 @@ class _Answer:
     headers: dict[str, str]
     payload: bytes = b""
     hold_s: float = 0.0  # wait this long (or until stop()) before answering
+    slow: bool = True  # False: answered without the server's latency (a rate-limit refusal)
 
 
 _DROP = _Answer(0, {})
@@ -203,8 +206,10 @@ class LoopbackServer:
         latency_s: float = 0.0,
         faults: FaultHook | None = None,
         usage: Usage | CountedUsage | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.replies = replies if replies is not None else []
+        self.rate_limit = rate_limit  # enforce requests / tokens per window (loopback_limits)
         self.latency_s = latency_s
         self.faults = faults
         self.usage = usage or Usage()
@@ -356,7 +361,24 @@ class LoopbackServer:
                 500, message="loopback: no scripted reply left", headers={"x-should-retry": "false"}
             )
             return _error_answer(entry.api, fault, rid)
-        return self._success_answer(entry, body, reply, rid)
+        if self.rate_limit is None:
+            return self._success_answer(entry, body, reply, rid)
+        admission = self.rate_limit.admit(entry.api, self.usage.tokens(body, reply.text))
+        if not admission.admitted:
+            self._give_back()
+            message = f"loopback: rate limit reached, retry in {admission.retry_after_s:.3f}s"
+            refusal = _error_answer(
+                entry.api, Fault(429, message=message, headers=admission.headers), rid
+            )
+            return dataclasses.replace(refusal, slow=False)
+        answer = self._success_answer(entry, body, reply, rid)
+        return _Answer(answer.status, {**answer.headers, **admission.headers}, answer.payload)
+
+    def _give_back(self) -> None:
+        """A scripted reply drawn for a call that was then refused goes back to the script."""
+        if not callable(self.replies):
+            with self._lock:
+                self._next_reply -= 1
 
     def _fault_answer(self, entry: LoggedRequest, fault: Fault, rid: str) -> _Answer:
         assert entry.api is not None
@@ -482,11 +504,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry = state._begin(_api_for(self.path), self.path, headers, body)
         try:
-            answer = _DROP
-            if not state._wait(state.latency_s):
-                answer = state.respond(entry)
-                if state._wait(answer.hold_s):
-                    answer = _DROP  # stopping: do not keep a held request going
+            # decided on arrival (a rate limit admits at the gateway), answered after the
+            # model's latency (a refusal at once)
+            answer = state.respond(entry)
+            wait = (state.latency_s if answer.slow else 0.0) + answer.hold_s
+            if state._wait(wait):
+                answer = _DROP  # stopping: do not keep a held request going
             entry.status = answer.status
         finally:
             # Leave the in-flight count before answering: once the client has the answer it

@@ -48,6 +48,10 @@ class Usage:
     output_tokens: int = 8
     cached_tokens: int = 5
 
+    def tokens(self, request: dict[str, Any], reply: str) -> int:
+        """What the call costs against a tokens-per-minute limit."""
+        return self.input_tokens + self.output_tokens
+
     def openai(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
         return _openai_usage(self.input_tokens, self.cached_tokens, self.output_tokens)
 
@@ -122,10 +126,14 @@ class CountedUsage:
         self._entries[key] = max(expiry, now + ttl_s)
         return True
 
+    def tokens(self, request: dict[str, Any], reply: str) -> int:
+        """What the call costs against a tokens-per-minute limit: prompt (cached or not) and
+        reply."""
+        system = request.get("system") or ""
+        return count_tokens(_text(system) + _openai_prompt(request)) + count_tokens(reply)
+
     def openai(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
-        prompt = "".join(
-            f"{m.get('role')}\n{_text(m.get('content'))}\n" for m in request.get("messages", [])
-        )
+        prompt = _openai_prompt(request)
         total = count_tokens(prompt)
         cached = 0
         if self.prompt_cache and total >= OPENAI_MIN_TOKENS:
@@ -171,6 +179,11 @@ class CountedUsage:
                 self._entries[keys[mark]] = max(self._entries.get(keys[mark], 0.0), expiry)
         fresh = (ends[-1] if ends else 0) - read - written
         return _anthropic_usage(fresh, read, written, ttl, count_tokens(reply))
+
+
+def _openai_prompt(request: dict[str, Any]) -> str:
+    messages = request.get("messages", [])
+    return "".join(f"{m.get('role')}\n{_text(m.get('content'))}\n" for m in messages)
 
 
 def _digest(*parts: str) -> str:

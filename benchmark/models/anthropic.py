@@ -20,12 +20,14 @@ import anthropic
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
+from benchmark.models.ratelimit import RateLimiter, anthropic_limits
 
 
 class AnthropicModel(SDKModel):
     """A Claude model. Concurrency is capped per instance; retries are the caller's."""
 
     provider = "anthropic"
+    rate_limit_headers = staticmethod(anthropic_limits)
 
     def __init__(
         self,
@@ -36,12 +38,17 @@ class AnthropicModel(SDKModel):
         timeout_s: float = 120.0,
         max_retries: int = 0,
         max_concurrency: int = 8,
+        rate_limiter: RateLimiter | None = None,
         prompt_cache: PromptCache | None = None,
     ) -> None:
         super().__init__(name, api_key=api_key, max_concurrency=max_concurrency)
         self.prompt_cache = prompt_cache or PromptCache(min_tokens=min_cacheable_tokens(name))
         self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=self.http_client(anthropic.DefaultAsyncHttpxClient, rate_limiter),
         )
 
     @property

@@ -93,5 +93,9 @@ class ModelAPI(ABC):
     ) -> ModelOutput:
         """Return the model's reply to `messages`, or raise ModelError."""
 
+    def status(self) -> str | None:
+        """A short note for the progress bar (a rate limit, a batch's state), if any."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""

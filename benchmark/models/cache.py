@@ -109,6 +109,9 @@ class CachedModel(ModelAPI):
             self.cache.put(key, self.inner.id, output)
         return output
 
+    def status(self) -> str | None:
+        return self.inner.status()
+
     async def aclose(self) -> None:
         self.cache.close()
         await self.inner.aclose()

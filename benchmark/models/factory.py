@@ -10,6 +10,7 @@ from benchmark.models import provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.cache import CachedModel, ResponseCache
 from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
+from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
 
@@ -34,9 +35,12 @@ def create_model(
             "config error at 'model.providers.openai_compatible.base_url': "
             "openai-compatible models need the server's base URL"
         )
+    limiter = RateLimiter(transport.max_concurrency, adaptive=transport.adapt_to_rate_limits)
     options: dict[str, Any] = {}
     if model.provider == "anthropic":
         options["prompt_cache"] = prompt_cache(settings)
+    if transport.adapt_to_rate_limits:
+        options["rate_limiter"] = limiter  # the provider shows it every response's headers
     provider = cls(  # type: ignore[call-arg]
         model.name,
         api_key=api_key or "not-needed",
@@ -52,7 +56,7 @@ def create_model(
         timeout_s=transport.timeout_s,
         backoff_base_s=transport.backoff_base_s,
         backoff_max_s=transport.backoff_max_s,
-        max_concurrency=transport.max_concurrency,
+        limiter=limiter,
     )
     if settings.cache.enabled:
         wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)

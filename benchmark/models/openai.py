@@ -10,6 +10,7 @@ import openai
 
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+from benchmark.models.ratelimit import RateLimiter, openai_limits
 
 # Error codes whose (kind, fatal) differ from what their HTTP status says.
 _CODE_KINDS: dict[str, tuple[str, bool]] = {
@@ -23,6 +24,7 @@ class OpenAIModel(SDKModel):
 
     provider = "openai"
     request_id_header: ClassVar[str] = "x-request-id"
+    rate_limit_headers = staticmethod(openai_limits)
     # OpenAI deprecated `max_tokens` (rejected by reasoning models); other servers still want it.
     max_tokens_param: ClassVar[str] = "max_completion_tokens"
 
@@ -35,10 +37,15 @@ class OpenAIModel(SDKModel):
         timeout_s: float = 120.0,
         max_retries: int = 0,
         max_concurrency: int = 8,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(name, api_key=api_key, max_concurrency=max_concurrency)
         self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=self.http_client(openai.DefaultAsyncHttpxClient, rate_limiter),
         )
 
     async def generate(

@@ -4,6 +4,7 @@ the server's Retry-After. The SDKs' own retries are switched off so the two neve
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from tenacity import (
@@ -14,7 +15,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from benchmark.models._http import LoopSemaphore
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -23,6 +23,7 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
+from benchmark.models.ratelimit import RateLimiter
 
 # Transient by nature, but repeating the same request cannot help.
 NOT_RETRIED = frozenset({"context_length"})
@@ -51,8 +52,10 @@ class _WaitHonouringRetryAfter:
 class RetryingModel(ModelAPI):
     """Wraps a provider: each call gets `timeout_s`, transient failures `max_retries` retries.
 
-    Calls queue for one of `max_concurrency` slots first, so time spent waiting for a slot
-    never counts against a call's timeout, and a backoff sleep does not hold a slot.
+    Calls queue for a slot of the `limiter` first (at most `max_concurrency` in flight, fewer
+    and later where the provider's rate-limit headers say so: benchmark/models/ratelimit.py),
+    so time spent waiting for a slot never counts against a call's timeout, and a backoff
+    sleep does not hold a slot. A 429 pauses every call's start for its Retry-After.
     """
 
     def __init__(
@@ -64,13 +67,15 @@ class RetryingModel(ModelAPI):
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
         max_concurrency: int = 8,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(inner.name)
         self.inner = inner
         self.provider = inner.provider
         self.timeout_s = timeout_s
-        self._gate = LoopSemaphore(max_concurrency)
+        self.limiter = limiter or RateLimiter(max_concurrency, adaptive=False)
+        self.backoff_max_s = backoff_max_s
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(max_retries + 1),
             wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
@@ -83,18 +88,30 @@ class RetryingModel(ModelAPI):
     def simulated(self) -> bool:
         return self.inner.simulated
 
+    def status(self) -> str | None:
+        return self.limiter.describe()
+
     async def _once(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
+        chars = sum(len(m.content) for m in messages)
         try:
-            async with self._gate.slot():
-                return await asyncio.wait_for(
+            async with self.limiter.slot(chars):
+                start = time.perf_counter()
+                output = await asyncio.wait_for(
                     self.inner.generate(messages, config, context), self.timeout_s
                 )
+                elapsed = time.perf_counter() - start
         except TimeoutError:
             raise ModelError(
                 f"{self.id}: no reply within {self.timeout_s:g}s", kind="timeout"
             ) from None
+        except ModelError as exc:
+            if exc.kind == "rate_limit":
+                self.limiter.throttled(exc.retry_after, cap_s=self.backoff_max_s)
+            raise
+        self.limiter.record(chars, output.input_tokens, output.output_tokens, elapsed)
+        return output
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
