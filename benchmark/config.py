@@ -65,6 +65,11 @@ class ModelConfig(_Strict):
     prompt_cache: Literal["auto", "off"] = "auto"
     prompt_cache_ttl: Literal["auto", "5m", "1h"] = "auto"  # auto: 5m online, 1h in batch mode
     prompt_cache_min_tokens: int | None = Field(default=None, ge=1)  # null: the model's minimum
+    # Batch mode (benchmark/models/batch.py): each round's requests go to the provider's batch
+    # API (Anthropic Message Batches, OpenAI Batch API) at about half the price, hours slower.
+    batch: bool = False
+    batch_poll_s: float = Field(default=30.0, gt=0)  # seconds between polls of a batch
+    batch_max_requests: int | None = Field(default=None, ge=1)  # null: the provider's limit
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
 
@@ -183,8 +188,15 @@ class Settings(_Strict):
         """The settings that can change a result; transport, cache and budget cannot."""
         data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
         data["model"].pop("providers")
-        for billing_only in ("prompt_cache", "prompt_cache_ttl", "prompt_cache_min_tokens"):
-            data["model"].pop(billing_only)  # how a call is billed, not what it answers
+        for billing_only in (
+            "prompt_cache",
+            "prompt_cache_ttl",
+            "prompt_cache_min_tokens",
+            "batch",
+            "batch_poll_s",
+            "batch_max_requests",
+        ):
+            data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().base_url
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)

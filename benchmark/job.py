@@ -229,16 +229,29 @@ class Recorder:
             skipped = self.settings.loop.max_iterations - attempt.iteration
             self.bar.total -= skipped  # the chain stopped early: its later attempts never run
         self.bar.update(1)
+        self.bar.set_postfix_str(self.postfix(), refresh=False)
+
+    def postfix(self) -> str:
+        s = self.summary
         cost_text = "n/a" if s.cost_usd is None else f"${s.cost_usd:.4f}"
         if self.ledger.max_usd is not None:
             cost_text += f" (sweep ${self.ledger.totals()[0]:.2f}/${self.ledger.max_usd:g})"
         status = self.model.status()  # the rate limit in force, a batch's state
-        self.bar.set_postfix_str(
+        return (
             f"clean {s.clean_chains}/{s.chains} chains, "
             f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}"
-            + (f", {status}" if status else ""),
-            refresh=False,
+            + (f", {status}" if status else "")
         )
+
+    async def follow_status(self, every_s: float = 2.0) -> None:
+        """Redraw the bar when the model's status changes between attempts (a batch polled)."""
+        shown = self.model.status()
+        while True:
+            await asyncio.sleep(every_s)
+            status = self.model.status()
+            if status != shown:
+                shown = status
+                self.bar.set_postfix_str(self.postfix(), refresh=True)
 
 
 def _warn(message: str) -> None:
@@ -268,7 +281,7 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
     recorded = recorded_chains(job.output_dir, fingerprint)
-    model = create_model(settings, {p.id: p for p in problems}, api_key)
+    model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
     summary = JobSummary(model=model.id, simulated=model.simulated)
     summary.resumed_attempts = recorded.attempts
     budget = settings.budget
@@ -305,11 +318,19 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     async def worker() -> None:
         for problem, sample, done in pending:  # shared iterator: each chain is taken once
             resume = loop.resume_point(problem, done) if done else None
-            if await loop.run_chain(problem, sample, recorder, resume) is None:
-                summary.unfinished_chains += 1
+            try:
+                if await loop.run_chain(problem, sample, recorder, resume) is None:
+                    summary.unfinished_chains += 1
+            finally:
+                model.chain_closed()
 
+    for _ in plan:
+        model.chain_opened()  # batch mode flushes a round when every open chain is waiting
+    # batch mode: every chain at once, so that a round holds every chain's next request
+    concurrency = len(plan) if settings.model.batch else loop_cfg.concurrency
+    status = asyncio.create_task(recorder.follow_status())
     try:
-        workers = [asyncio.create_task(worker()) for _ in range(loop_cfg.concurrency)]
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
         try:
             await asyncio.gather(*workers)
         except FatalModelError as exc:
@@ -324,6 +345,7 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
         else:
             summary.status = "complete"
     finally:
+        status.cancel()
         bar.close()
         writer.close()
         for validator in suite.validators:

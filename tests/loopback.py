@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.loopback_batch import BatchScript, BatchService
 from tests.loopback_limits import RateLimit
 from tests.loopback_usage import CountedUsage, Usage
 
@@ -156,6 +157,8 @@ class LoggedRequest:
     body: Any  # parsed JSON, or None if the body was not JSON
     status: int = 0  # what the server answered (0: connection dropped, no answer)
     fault: str | None = None  # Fault.kind, if a fault was injected
+    method: str = "POST"
+    raw: bytes = b""  # the body as sent (a multipart upload is not JSON)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class _Answer:
     payload: bytes = b""
     hold_s: float = 0.0  # wait this long (or until stop()) before answering
     slow: bool = True  # False: answered without the server's latency (a rate-limit refusal)
+    content_type: str = "application/json"
 
 
 _DROP = _Answer(0, {})
@@ -207,8 +211,10 @@ class LoopbackServer:
         faults: FaultHook | None = None,
         usage: Usage | CountedUsage | None = None,
         rate_limit: RateLimit | None = None,
+        batches: BatchScript | None = None,
     ) -> None:
         self.replies = replies if replies is not None else []
+        self.batch = BatchService(self, batches)  # the batch APIs (loopback_batch.py)
         self.rate_limit = rate_limit  # enforce requests / tokens per window (loopback_limits)
         self.latency_s = latency_s
         self.faults = faults
@@ -219,6 +225,7 @@ class LoopbackServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._sightings: Counter[str] = Counter()  # request_key -> times received
+        self._batch_answers = 100_000  # numbers the replies given inside batches
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # set by stop(): wakes every waiting handler
         self._connections: set[socket.socket] = set()
@@ -293,10 +300,17 @@ class LoopbackServer:
     # -- request handling (called from handler threads) ------------------------------------
 
     def _begin(
-        self, api: Api | None, path: str, headers: dict[str, str], body: Any
+        self,
+        api: Api | None,
+        path: str,
+        headers: dict[str, str],
+        body: Any,
+        method: str = "POST",
+        raw: bytes = b"",
     ) -> LoggedRequest:
         with self._lock:
             entry = LoggedRequest(len(self.requests), api, path, headers, body)
+            entry.method, entry.raw = method, raw
             self.requests.append(entry)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -346,6 +360,14 @@ class LoopbackServer:
     def respond(self, entry: LoggedRequest) -> _Answer:
         """How to answer one logged request."""
         rid = f"req_loop_{entry.index:04d}"
+        if entry.api is not None and BatchService.api_for(entry.path):
+            handled = self.batch.handle(entry)
+            if handled is not None:
+                status, body, content_type = handled
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                header = "x-request-id" if entry.api == "openai" else "request-id"
+                return _Answer(status, {header: rid}, payload, content_type=content_type)
+            entry.api = None  # a batch path with no such route: answered 404 below
         if entry.api is None:
             self.errors.append(f"unknown path {entry.path}")
             body = {"error": {"message": f"no route {entry.path}", "type": "not_found"}}
@@ -373,6 +395,34 @@ class LoopbackServer:
             return dataclasses.replace(refusal, slow=False)
         answer = self._success_answer(entry, body, reply, rid)
         return _Answer(answer.status, {**answer.headers, **admission.headers}, answer.payload)
+
+    def process(self, api: Api, body: dict[str, Any], path: str, rid: str) -> tuple[int, Any]:
+        """One request inside a batch: the status and JSON body the online call would get.
+
+        Faults come from the `faults` hook (by request; call indexes mean nothing here); a
+        fault that is not an HTTP status (hang, reset, truncated) becomes a 500."""
+        fault = None
+        if callable(self.faults):
+            fault = self.faults(body, path, self._seen(request_key(body, path)))
+        if fault is not None:
+            with self._lock:
+                self.injected[fault.kind] += 1
+            if fault.mode != "status":
+                fault = Fault(500, message=f"loopback: {fault.kind} inside a batch")
+            answer = _error_answer(api, fault, rid)
+            return answer.status, json.loads(answer.payload)
+        reply = self._reply_for(body, path)
+        if reply is None:
+            self.errors.append(f"batch request {rid}: no scripted reply left")
+            answer = _error_answer(api, Fault(500, message="loopback: no scripted reply"), rid)
+            return answer.status, json.loads(answer.payload)
+        with self._lock:
+            index = self._batch_answers
+            self._batch_answers += 1
+        entry = LoggedRequest(index, api, path, {}, body)
+        if api == "openai":
+            return 200, self._openai_body(entry, body, reply)
+        return 200, self._anthropic_body(entry, body, reply)
 
     def _give_back(self) -> None:
         """A scripted reply drawn for a call that was then refused goes back to the script."""
@@ -470,7 +520,8 @@ def _api_for(path: str) -> Api | None:
         return "openai"
     if path in ANTHROPIC_PATHS:
         return "anthropic"
-    return None
+    batch_api = BatchService.api_for(path)
+    return "openai" if batch_api == "openai" else "anthropic" if batch_api else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -493,7 +544,13 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the connection was reset or shut down under us
             super().finish()
 
+    def do_GET(self) -> None:
+        self._serve("GET")
+
     def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
         state = self.server_state
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -502,7 +559,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        entry = state._begin(_api_for(self.path), self.path, headers, body)
+        entry = state._begin(_api_for(self.path), self.path, headers, body, method, raw)
         try:
             # decided on arrival (a rate limit admits at the gateway), answered after the
             # model's latency (a refusal at once)
@@ -520,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self.send_response(answer.status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", answer.content_type)
             self.send_header("content-length", str(len(answer.payload)))
             for name, value in answer.headers.items():
                 self.send_header(name, value)

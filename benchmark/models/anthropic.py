@@ -13,6 +13,7 @@ The request is built by `request_params` for the Messages API and Message Batche
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import anthropic
@@ -115,16 +116,33 @@ class AnthropicModel(SDKModel):
         if isinstance(exc, anthropic.APIResponseValidationError):
             return self.bad_response(exc)
         if isinstance(exc, anthropic.APIStatusError):
-            detail = exc.api_message or ""
-            too_long = exc.status_code == 400 and "prompt is too long" in detail.lower()
-            return self.status_error(
+            return self.api_error(
                 exc.status_code,
+                exc.type or "",
+                exc.api_message or "",
                 exc.response.headers,
-                f"{exc.type or ''} {detail}",
                 request_id=exc.request_id,
-                override=("context_length", False) if too_long else None,
             )
         return self.error("error", f"{type(exc).__name__}: {exc}")
+
+    def api_error(
+        self,
+        status: int,
+        error_type: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> ModelError:
+        """The ModelError for an error status and its error object (online or in a batch)."""
+        too_long = status == 400 and "prompt is too long" in detail.lower()
+        return self.status_error(
+            status,
+            headers or {},
+            f"{error_type} {detail}",
+            request_id=request_id,
+            override=("context_length", False) if too_long else None,
+        )
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -147,6 +165,6 @@ def message_output(msg: anthropic.types.Message, latency: float | None) -> Model
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
         latency_s=latency,
-        request_id=msg._request_id,
+        request_id=getattr(msg, "_request_id", None),  # a batch result has none
         extra=extra,
     )

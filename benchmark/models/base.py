@@ -97,5 +97,11 @@ class ModelAPI(ABC):
         """A short note for the progress bar (a rate limit, a batch's state), if any."""
         return None
 
+    def chain_opened(self) -> None:  # noqa: B027 - optional hook
+        """A chain that will call this model was planned (batch mode counts live chains)."""
+
+    def chain_closed(self) -> None:  # noqa: B027 - optional hook
+        """That chain will make no further call."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""

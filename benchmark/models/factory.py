@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from benchmark.config import ConfigError, Settings
 from benchmark.models import provider_class
 from benchmark.models.base import ModelAPI
+from benchmark.models.batch import BATCH_WIRES, BatchingModel, BatchJournal, batch_wire
 from benchmark.models.cache import CachedModel, ResponseCache
 from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter
@@ -16,8 +18,13 @@ from benchmark.problems import Problem
 
 
 def create_model(
-    settings: Settings, problems: Mapping[str, Problem], api_key: str | None
+    settings: Settings,
+    problems: Mapping[str, Problem],
+    api_key: str | None,
+    work_dir: Path | None = None,
 ) -> ModelAPI:
+    """The configured model, wrapped: retries and rate limits online, or batches (journalled
+    in `work_dir`, the job folder) in batch mode; the response cache in front of either."""
     model = settings.model
     cls = provider_class(model.provider)
     if model.provider == "simulated":
@@ -30,6 +37,11 @@ def create_model(
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
         return cls(model.name, problems=problems, settings=simulator)  # type: ignore[call-arg]
     transport = model.provider_config()
+    if model.batch and model.provider not in BATCH_WIRES:
+        raise ConfigError(
+            f"config error at 'model.batch': {model.provider} has no batch API; batch mode "
+            f"works with: {', '.join(sorted(BATCH_WIRES))}"
+        )
     if model.provider == "openai-compatible" and not transport.base_url:
         raise ConfigError(
             "config error at 'model.providers.openai_compatible.base_url': "
@@ -39,7 +51,7 @@ def create_model(
     options: dict[str, Any] = {}
     if model.provider == "anthropic":
         options["prompt_cache"] = prompt_cache(settings)
-    if transport.adapt_to_rate_limits:
+    if transport.adapt_to_rate_limits and not model.batch:
         options["rate_limiter"] = limiter  # the provider shows it every response's headers
     provider = cls(  # type: ignore[call-arg]
         model.name,
@@ -50,14 +62,29 @@ def create_model(
         max_concurrency=transport.max_concurrency,
         **options,
     )
-    wrapped: ModelAPI = RetryingModel(
-        provider,
-        max_retries=transport.max_retries,
-        timeout_s=transport.timeout_s,
-        backoff_base_s=transport.backoff_base_s,
-        backoff_max_s=transport.backoff_max_s,
-        limiter=limiter,
-    )
+    wrapped: ModelAPI
+    if model.batch:
+        if work_dir is None:
+            raise ValueError("batch mode needs the job folder for its batch journal")
+        wrapped = BatchingModel(
+            provider,
+            batch_wire(provider),
+            BatchJournal(work_dir),
+            poll_s=model.batch_poll_s,
+            max_requests=model.batch_max_requests,
+            max_retries=transport.max_retries,
+            backoff_base_s=transport.backoff_base_s,
+            backoff_max_s=transport.backoff_max_s,
+        )
+    else:
+        wrapped = RetryingModel(
+            provider,
+            max_retries=transport.max_retries,
+            timeout_s=transport.timeout_s,
+            backoff_base_s=transport.backoff_base_s,
+            backoff_max_s=transport.backoff_max_s,
+            limiter=limiter,
+        )
     if settings.cache.enabled:
         wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)
     return wrapped

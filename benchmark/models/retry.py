@@ -29,8 +29,26 @@ from benchmark.models.ratelimit import RateLimiter
 NOT_RETRIED = frozenset({"context_length"})
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
+    """A ModelError that a later try of the same request may mend."""
     return isinstance(exc, ModelError) and not exc.fatal and exc.kind not in NOT_RETRIED
+
+
+def retry_policy(
+    max_retries: int,
+    backoff_base_s: float,
+    backoff_max_s: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncRetrying:
+    """Up to `max_retries` retries of a retryable ModelError, jittered exponential backoff
+    that honours Retry-After (capped at `backoff_max_s`); the last error is re-raised."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(max_retries + 1),
+        wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
+        retry=retry_if_exception(retryable),
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 class _WaitHonouringRetryAfter:
@@ -76,17 +94,17 @@ class RetryingModel(ModelAPI):
         self.timeout_s = timeout_s
         self.limiter = limiter or RateLimiter(max_concurrency, adaptive=False)
         self.backoff_max_s = backoff_max_s
-        self._retrying = AsyncRetrying(
-            stop=stop_after_attempt(max_retries + 1),
-            wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
-            retry=retry_if_exception(_retryable),
-            sleep=sleep,
-            reraise=True,
-        )
+        self._retrying = retry_policy(max_retries, backoff_base_s, backoff_max_s, sleep)
 
     @property
     def simulated(self) -> bool:
         return self.inner.simulated
+
+    def chain_opened(self) -> None:
+        self.inner.chain_opened()
+
+    def chain_closed(self) -> None:
+        self.inner.chain_closed()
 
     def status(self) -> str | None:
         return self.limiter.describe()
