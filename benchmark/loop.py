@@ -153,7 +153,9 @@ class FeedbackLoop:
         self, problem: Problem, sample: int, iteration: int, messages: list[ChatMessage]
     ) -> Attempt:
         attempt = Attempt(problem, sample, iteration, started_at=datetime.now(UTC))
-        context = CallContext(problem.id, sample, iteration, self.prompts.output_format)
+        context = CallContext(
+            problem.id, sample, iteration, self.prompts.output_format, self.loop.max_iterations
+        )
         try:
             attempt.output = await self.model.generate(
                 messages, self.generate_config(sample), context

@@ -45,10 +45,28 @@ def test_generation_marks_the_whole_generation_prompt() -> None:
     assert CACHE.breakpoints([SYSTEM, GENERATE], iteration=1) == [1]
 
 
-def test_conversation_marks_the_generation_prompt_and_the_history_before_the_newest_turn() -> None:
+def test_conversation_marks_the_newest_turn_so_the_next_repair_reads_it() -> None:
     messages = conversation(3)
     assert [m.role for m in messages[-3:]] == ["user", "assistant", "user"]
-    assert CACHE.breakpoints(messages, iteration=4) == [1, len(messages) - 2]
+    assert CACHE.breakpoints(messages, iteration=4) == [len(messages) - 1]
+    assert CACHE.breakpoints(messages, iteration=4, max_iterations=10) == [len(messages) - 1]
+
+
+@pytest.mark.parametrize(("batch", "last_writing"), [(False, 9), (True, 8)])
+def test_no_write_on_the_last_iterations_where_it_would_not_pay(
+    batch: bool, last_writing: int
+) -> None:
+    # 5m writes pay with one later read, 1h writes (batch mode) with two
+    for iteration in range(2, 11):
+        messages = conversation(iteration - 1)
+        (mark,) = CACHE.breakpoints(messages, iteration, max_iterations=10, batch=batch)
+        users = [i for i, m in enumerate(messages) if m.role == "user"]
+        if iteration <= last_writing:
+            assert mark == len(messages) - 1, iteration  # written for the next repairs
+        else:  # only read: the prompt the last writing iteration cached
+            assert mark == users[last_writing - 1], iteration
+    # a chain too short for any repair's write to pay reads the generation prompt
+    assert CACHE.breakpoints(conversation(1), 2, max_iterations=2, batch=True) == [1]
 
 
 def test_stateless_repair_shares_only_the_system_prompt() -> None:
@@ -110,11 +128,14 @@ def test_anthropic_request_carries_cache_control_on_the_stable_prefix(
         for i, m in enumerate(body["messages"])
         if isinstance(m["content"], list) and "cache_control" in m["content"][0]
     ]
-    assert marked == [0, len(body["messages"]) - 2]  # generation prompt, last reply
-    block = body["messages"][0]["content"][0]
-    assert block["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
-    assert block["text"] == GENERATE.content
-    assert body["messages"][-1]["content"] == "E1"  # the newest turn is never marked
+    assert marked == [len(body["messages"]) - 1]  # the newest turn
+    block = body["messages"][-1]["content"][0]
+    assert block == {
+        "type": "text",
+        "text": "E1",
+        "cache_control": {"type": "ephemeral", "ttl": "5m"},
+    }
+    assert body["messages"][0]["content"] == GENERATE.content  # plain text elsewhere
 
 
 def test_anthropic_conversation_writes_then_reads_its_history(
@@ -124,11 +145,13 @@ def test_anthropic_conversation_writes_then_reads_its_history(
     first = call(anthropic(server), conversation(0), iteration=1)
     second = call(anthropic(server), conversation(1), iteration=2)
     third = call(anthropic(server), conversation(2), iteration=3)
-    prompt = [count_tokens(f"user:{GENERATE.content}") + count_tokens(f"system:{SYSTEM.content}")]
-    assert first.cached_tokens == 0 and first.cache_write_tokens == prompt[0]
-    # the next turn reads the generation prompt and writes up to its own last reply
-    assert second.cached_tokens == prompt[0] and second.cache_write_tokens > 0
-    assert third.cached_tokens == second.cached_tokens + second.cache_write_tokens
+    prompt = count_tokens(f"user:{GENERATE.content}") + count_tokens(f"system:{SYSTEM.content}")
+    assert first.cached_tokens == 0 and first.cache_write_tokens == prompt
+    # each turn reads the prompt before it and writes its own new turn (reply + feedback)
+    assert second.cached_tokens == prompt
+    assert second.cache_write_tokens == second.input_tokens - prompt
+    assert third.cached_tokens == second.input_tokens
+    assert third.cache_write_tokens == third.input_tokens - second.input_tokens
     for out in (first, second, third):
         assert out.input_tokens >= out.cached_tokens + out.cache_write_tokens
         assert "cache_ttl" not in out.extra  # 5-minute writes

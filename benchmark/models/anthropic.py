@@ -68,7 +68,11 @@ class AnthropicModel(SDKModel):
 
         System messages are joined into `system`; a message closing a re-sent prefix becomes
         one text block with `cache_control` (the TTL is longer in batch mode)."""
-        marks = set(self.prompt_cache.breakpoints(messages, context.iteration))
+        marks = set(
+            self.prompt_cache.breakpoints(
+                messages, context.iteration, context.max_iterations, batch=batch
+            )
+        )
         control = {"type": "ephemeral", "ttl": self.prompt_cache.ttl(batch)}
 
         def content(i: int) -> str | list[dict[str, Any]]:

@@ -26,12 +26,14 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class CallContext:
-    """Where a call sits in the benchmark. Real providers ignore it; the simulator needs it."""
+    """Where a call sits in the benchmark: the simulator needs it; a real provider may read
+    how many calls its chain can still make (prompt caching pays only if one does)."""
 
     problem_id: str
     sample: int
     iteration: int
     output_format: Literal["yaml", "json"]
+    max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)
 
 
 @dataclass

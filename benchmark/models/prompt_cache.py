@@ -1,19 +1,23 @@
 """Where Anthropic prompt-cache breakpoints go: on the prefix a later call will send again.
 
-Anthropic caches a prompt prefix only where a block carries `cache_control`, and bills the
-write at 1.25x the input price (2x for the 1-hour TTL) and every later read at 0.1x. A
-breakpoint pays where the prefix it closes is sent again:
+Anthropic caches a prompt prefix only where a block carries `cache_control`. A write costs
+1.25x the input price (2x with the 1-hour TTL, which batch mode uses: a round can outlast 5
+minutes); every later read of it costs 0.1x. So a token written when it first appears and
+then sent n more times costs 1.25 + 0.1n (2 + 0.1n) instead of 1 + n: the write pays if the
+prefix is sent again at least once (at least twice with the 1-hour TTL). Breakpoints:
 
-- the generation call (iteration 1): system + generation prompt, sent again by the other
-  samples of the problem and, in the conversation protocol, at the head of every repair;
-- a conversation repair: the history before the newest turn (it ends with the model's last
-  reply), which the next repair sends again; the generation prompt keeps its own breakpoint;
-- a stateless repair: only the system prompt is shared with other calls.
+- the generation call: the whole prompt (system + generation prompt), which the problem's
+  other samples send again and, in the conversation protocol, every repair starts with;
+- a conversation repair: the newest turn, as Anthropic documents for multi-turn caching, so
+  the history before it is read and the new turn written for the next repair; on the chain's
+  last iterations, where a write would not be read often enough to pay (`max_iterations` in
+  the call's context), the end of the last prefix written instead: read, nothing written;
+- a stateless repair shares only the system prompt with other calls.
 
-A prefix shorter than the model's minimum cacheable length is never cached (and never billed
-as a write), so no breakpoint is placed there. Token counts are estimated generously from the
-text (about 3 characters a token), so a prefix long enough to cache is never left unmarked;
-a mark on a prefix that is in fact too short costs nothing.
+A prefix shorter than the model's minimum cacheable length is never cached (nor billed as a
+write), so no breakpoint goes there. Token counts are estimated generously (about 3 characters
+a token), so a prefix long enough to cache is never left unmarked; a mark on one that is in
+fact too short costs nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ MIN_CACHEABLE_TOKENS: dict[str, int] = {
 }
 DEFAULT_MIN_TOKENS = 1024  # Sonnet 4.5, Sonnet 4, Opus 4.1, Opus 4, Sonnet 3.7
 CHARS_PER_TOKEN = 3.0  # generous on purpose: English prose runs ~4, YAML/JSON ~3
+# a write pays if the prefix is read at least this many times: 1.25 + 0.1n < 1 + n from n = 1,
+# 2 + 0.1n < 1 + n from n = 2
+WRITE_PAYS_AFTER_READS: dict[str, int] = {"5m": 1, "1h": 2}
 
 
 def min_cacheable_tokens(model: str) -> int:
@@ -64,22 +71,33 @@ class PromptCache:
     def ttl(self, batch: bool) -> Ttl:
         return self.ttl_batch if batch else self.ttl_online
 
-    def breakpoints(self, messages: Sequence[ChatMessage], iteration: int) -> list[int]:
-        """Indexes of the messages that close a cacheable, re-sent prefix (at most 3)."""
+    def breakpoints(
+        self,
+        messages: Sequence[ChatMessage],
+        iteration: int,
+        max_iterations: int | None = None,
+        *,
+        batch: bool = False,
+    ) -> list[int]:
+        """Indexes of the messages that close a cacheable prefix worth marking (at most 1)."""
         if not self.enabled or not messages:
             return []
         newest = len(messages) - 1
         users = [i for i, m in enumerate(messages) if m.role == "user"]
-        assistants = [i for i, m in enumerate(messages[:newest]) if m.role == "assistant"]
-        systems = [i for i, m in enumerate(messages) if m.role == "system"]
-        marks: list[int] = []
-        if users and (iteration == 1 or users[0] != newest):
-            marks.append(users[0])  # the generation prompt
-        if assistants:
-            marks.append(assistants[-1])  # the history before the newest turn
-        if not marks and systems:
-            marks.append(systems[-1])  # a stateless repair shares only the system prompt
-        return [i for i in sorted(set(marks)) if self._long_enough(messages[: i + 1])]
+        if any(m.role == "assistant" for m in messages):  # a conversation repair
+            mark = newest
+            if max_iterations is not None:
+                # the last iteration whose write is re-read often enough to pay
+                paying = max_iterations - WRITE_PAYS_AFTER_READS[self.ttl(batch)]
+                if iteration > paying:
+                    written = max(1, paying)  # its prompt ended with its user turn number
+                    mark = users[min(written, len(users)) - 1]
+            marks = [mark]
+        elif iteration == 1 and users:
+            marks = [newest]  # the generation prompt
+        else:
+            marks = [i for i, m in enumerate(messages) if m.role == "system"][-1:]
+        return [i for i in marks if self._long_enough(messages[: i + 1])]
 
     def _long_enough(self, prefix: Sequence[ChatMessage]) -> bool:
         return sum(estimate_tokens(m.content) for m in prefix) >= self.min_tokens
