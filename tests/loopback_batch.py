@@ -13,8 +13,8 @@ batches); a faulted request becomes an error line. `BatchScript` sets the rest:
   counts meanwhile; Anthropic's counts move only at the end, as documented);
 - `lost(body, seen)`: "expired" or "canceled" for a request its batch never reaches (`seen`:
   how many earlier batches held the same request), which ends the batch that way;
-- `release`: while this event is clear no batch ends, so a job can be killed with a batch
-  pending.
+- `release`: while this event is clear no batch ends (none after the first `hold_after`
+  created), so a job can be killed with a batch pending.
 
 `created` logs every batch created: (api, batch id, custom ids, request bodies).
 """
@@ -44,6 +44,7 @@ class BatchScript:
     polls: int = 1
     lost: Callable[[dict[str, Any], int], str | None] | None = None
     release: threading.Event | None = None
+    hold_after: int = 0  # batches created before this many are never held
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Batch:
     bodies: list[dict[str, Any]]
     input_file_id: str | None
     created_at: float
+    number: int = 0  # 0 for the first batch this server created
     outcomes: list[tuple[str, Any]] = field(default_factory=list)  # (kind, payload) per request
     polls: int = 0
     output_file_id: str | None = None
@@ -161,6 +163,7 @@ class BatchService:
                 status, payload = self.server.process(api, body, path, f"{batch_id}-{custom_id}")
                 batch.outcomes.append(("answer", (status, payload)))
         with self._lock:
+            batch.number = len(self.created)
             self.batches[batch_id] = batch
             self.created.append((api, batch_id, batch.custom_ids, batch.bodies))
         return batch
@@ -170,7 +173,9 @@ class BatchService:
         with self._lock:
             batch.polls += 1
             polls = batch.polls
-        held = self.script.release is not None and not self.script.release.is_set()
+        release = self.script.release
+        held = release is not None and not release.is_set()
+        held = held and batch.number >= self.script.hold_after
         return polls > self.script.polls and not held
 
     @staticmethod
