@@ -543,3 +543,47 @@ def test_a_job_killed_while_its_batch_is_pending_resumes_without_resubmitting(
     resumed = read_table(run_dir, "attempts")[keys].sort_values(keys[:3], ignore_index=True)
     reference = read_table(tmp_path / "reference", "attempts")[keys]
     assert resumed.equals(reference.sort_values(keys[:3], ignore_index=True))
+
+
+@pytest.mark.slow
+def test_batch_mode_keeps_the_response_cache_and_the_budget(
+    loopback: Callable[..., LoopbackServer], tmp_path: Path
+) -> None:
+    from benchmark.job import JobInfo, run_job
+    from benchmark.records import read_table
+    from tests.test_job import deterministic_reply, settings_for
+
+    server = loopback(deterministic_reply)
+
+    def job(folder: str, *overrides: str):
+        settings = settings_for(
+            "model.id=openai/gpt-4o",
+            f"model.providers.openai.base_url={server.openai_base_url}",
+            "model.batch=true",
+            "model.batch_poll_s=0.01",
+            "dataset.limit=2",
+            "loop.samples=2",
+            "loop.max_iterations=3",
+            "progress=false",
+            "lint.workers=1",
+            f"cache.path={tmp_path / 'responses.sqlite'}",
+            *overrides,
+        )
+        info = JobInfo("s", 0, tmp_path / folder, sweep_dir=tmp_path / folder)
+        return asyncio.run(run_job(settings, info, "sk-test-key"))
+
+    first = job("first")
+    created = len(server.batch.created)
+    again = job("again")  # a rerun elsewhere: every reply from the response cache
+    assert len(server.batch.created) == created == 3
+    assert again.response_cache_hits == again.attempts == first.attempts == 12
+    assert (read_table(tmp_path / "again", "attempts")["cost_usd"] == 0).all()
+
+    # the budget, checked before each attempt as online: round 1's replies are recorded one by
+    # one (29 tokens each), so three chains start round 2 before the fourth sees 116 >= 100
+    part = job("part", "cache.enabled=false", "budget.max_tokens=100")
+    assert part.status == "budget_exhausted" and part.attempts == 4 + 3
+    assert part.unfinished_chains == 4
+    done = job("part", "cache.enabled=false")  # resumed with no limit: finishes the job
+    assert done.status == "complete" and done.resumed_attempts == 7
+    assert len(read_table(tmp_path / "part", "attempts")) == 12

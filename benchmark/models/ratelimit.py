@@ -182,9 +182,10 @@ class _LocalBucket:
 
 @dataclass
 class _Start:
+    """A call started: when, and the tokens it was estimated to take."""
+
     at: float
-    tokens: float  # estimated
-    chars: int
+    tokens: float
 
 
 _ticket: ContextVar[_Start | None] = ContextVar("rate_limit_ticket", default=None)
@@ -246,8 +247,8 @@ class RateLimiter:
         if not (self.requests.known or self.tokens.known):
             return None
         text = f"limit {self.limit}/{self.ceiling}"
-        if self.tokens.known and self.tokens.capacity:
-            text += f", {self.tokens.capacity:,.0f} tok/window"
+        if self.tokens.known and self.tokens.rate:
+            text += f", {self.tokens.rate * 60:,.0f} tok/min"
         return text
 
     # -- estimates -------------------------------------------------------------------------
@@ -384,7 +385,7 @@ class RateLimiter:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(cond.wait(), None if math.isinf(wait) else wait)
-            start = _Start(self.clock(), tokens, prompt_chars)
+            start = _Start(self.clock(), tokens)
             self._starts.append(start)
             self._call_tokens = _mean(self._call_tokens, tokens)
             self.in_flight += 1
