@@ -492,6 +492,10 @@ class SimulatedModel(ModelAPI):
     def simulated(self) -> bool:
         return True
 
+    def skip_reason(self, problem: Problem) -> str | None:
+        """A prompt-only problem gives the simulator nothing to mutate."""
+        return None if problem.reference_template is not None else "prompt-only (no reference)"
+
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
