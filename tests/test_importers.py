@@ -140,7 +140,7 @@ def test_dpiaceval_bad_rows_are_skipped_or_with_strict_stop(
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {csv_path}: row 1: ground_truth_path file not found: ")
-    assert "virtualmachine.yaml" in line
+    assert "'Data\\groud_truth\\template\\virtualmachine.yaml' (searched under " in line
 
 
 def test_dpiaceval_keep_failing_and_overwrite(tmp_path: Path) -> None:

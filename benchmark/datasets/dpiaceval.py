@@ -95,7 +95,7 @@ class DpiacevalImporter:
         if found is None:
             searched = ", ".join(map(str, self.bases))
             raise _RowSkipped(
-                f"{column} file not found", f"{reference.strip()!r} (searched under {searched})"
+                f"{column} file not found", f"'{reference.strip()}' (searched under {searched})"
             )
         return found
 
