@@ -53,7 +53,7 @@ def test_simulator_says_which_problems_it_cannot_run(dataset: Path) -> None:
     problems = {p.id: p for p in load_dataset(dataset)}
     simulator = SimulatedModel("default", problems=problems)
     assert {pid for pid, p in problems.items() if simulator.skip_reason(p)} == set(PROMPT_ONLY)
-    assert simulator.skip_reason(problems[PROMPT_ONLY[0]]) == "prompt-only (no reference)"
+    assert simulator.skip_reason(problems[PROMPT_ONLY[0]]) == "prompt-only, no reference template"
 
 
 @pytest.mark.slow
@@ -62,11 +62,13 @@ def test_simulator_sweep_skips_prompt_only_problems_with_one_note(
 ) -> None:
     summary = run(settings_for(dataset, "loop.max_iterations=2"), tmp_path / "run")
     assert summary.status == "complete" and summary.fatal_error is None
-    assert summary.skipped_problems == dict.fromkeys(PROMPT_ONLY, "prompt-only (no reference)")
+    assert summary.skipped_problems == dict.fromkeys(
+        PROMPT_ONLY, "prompt-only, no reference template"
+    )
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert notes == [
         f"note: simulated/default skips 2 of 5 problems "
-        f"(prompt-only (no reference): {', '.join(PROMPT_ONLY)})"
+        f"(prompt-only, no reference template: {', '.join(PROMPT_ONLY)})"
     ]
     attempts = read_table(tmp_path / "run", "attempts")
     assert set(attempts["problem_id"]) == set(IDS.values()) - set(PROMPT_ONLY)

@@ -494,7 +494,9 @@ class SimulatedModel(ModelAPI):
 
     def skip_reason(self, problem: Problem) -> str | None:
         """A prompt-only problem gives the simulator nothing to mutate."""
-        return None if problem.reference_template is not None else "prompt-only (no reference)"
+        if problem.reference_template is None:
+            return "prompt-only, no reference template"
+        return None
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
