@@ -67,6 +67,7 @@ class JobSummary:
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
     resumed_chains_finished: int = 0
     unfinished_chains: int = 0  # left for a later resume (budget spent)
+    skipped_problems: dict[str, str] = field(default_factory=dict)  # id -> why the model cannot
     budget_stop: str | None = None
     seconds: float = 0.0
     fatal_error: str | None = None
@@ -230,6 +231,23 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def _runnable(model: ModelAPI, problems: list[Problem], summary: JobSummary) -> list[Problem]:
+    """The problems the model can attempt; the others go in the summary and in one line."""
+    skipped = {p.id: why for p in problems if (why := model.skip_reason(p)) is not None}
+    if skipped:
+        groups: dict[str, list[str]] = {}
+        for problem_id, why in skipped.items():
+            groups.setdefault(why, []).append(problem_id)
+        named = "; ".join(f"{why}: {', '.join(ids)}" for why, ids in groups.items())
+        print(
+            f"note: {model.id} skips {len(skipped)} of {len(problems)} problems ({named})",
+            file=sys.stderr,
+            flush=True,
+        )
+    summary.skipped_problems = skipped
+    return [p for p in problems if p.id not in skipped]
+
+
 def _check_prices(model: ModelAPI, budget: BudgetLedger) -> None:
     if price_for(model.id) is not None:
         return
@@ -255,6 +273,7 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     recorded = recorded_chains(job.output_dir, fingerprint)
     model = create_model(settings, {p.id: p for p in problems}, api_key)
     summary = JobSummary(model=model.id, simulated=model.simulated)
+    problems = _runnable(model, problems, summary)
     summary.resumed_attempts = recorded.attempts
     budget = settings.budget
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)

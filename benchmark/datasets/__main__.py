@@ -37,9 +37,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the CSV's parent folder, then its own folder)",
     )
     dpi.add_argument(
-        "--skip-missing",
+        "--strict",
         action="store_true",
-        help="skip rows whose files are missing instead of stopping",
+        help="stop at the first row that cannot be imported (missing file, empty prompt, ...) "
+        "instead of skipping and counting it",
     )
     dpi.add_argument(
         "--keep-failing",
@@ -74,6 +75,12 @@ def _check(dirs: list[Path]) -> int:
         failed |= not report.ok
         status = "ok" if report.ok else f"{len(report.failures)} failure(s)"
         print(f"{directory}: {report.problems} problems, {status}")
+        if report.prompt_only:
+            n = len(report.prompt_only)
+            print(
+                f"  note: {n} prompt-only problem{'s' if n > 1 else ''} skipped (no reference "
+                f"to check against): {', '.join(report.prompt_only)}"
+            )
         for line in report.failures:
             print(f"  {line}")
     print(f"checked in {time.monotonic() - started:.1f}s")
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmark.datasets.dpiaceval import import_dpiaceval
 
             report = import_dpiaceval(
-                args.csv, args.out, args.root, args.skip_missing, args.keep_failing, args.overwrite
+                args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
             )
         else:
             from benchmark.datasets.generic import import_generic, parse_mapping

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 Role = Literal["system", "user", "assistant"]
 
@@ -81,6 +84,11 @@ class ModelAPI(ABC):
     @property
     def simulated(self) -> bool:
         return False
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        """Why this model cannot attempt `problem`, or None. Real models attempt every problem;
+        the simulator needs a reference template. The job skips such problems with a note."""
+        return None
 
     @abstractmethod
     async def generate(

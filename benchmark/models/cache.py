@@ -17,8 +17,12 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 REFUSAL_FINISH_REASONS = frozenset({"refusal", "content_filter"})
 
@@ -94,6 +98,9 @@ class CachedModel(ModelAPI):
     @property
     def simulated(self) -> bool:
         return self.inner.simulated
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        return self.inner.skip_reason(problem)
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

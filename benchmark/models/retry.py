@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from tenacity import (
     AsyncRetrying,
@@ -23,6 +24,9 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 # Transient by nature, but repeating the same request cannot help.
 NOT_RETRIED = frozenset({"context_length"})
@@ -82,6 +86,9 @@ class RetryingModel(ModelAPI):
     @property
     def simulated(self) -> bool:
         return self.inner.simulated
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        return self.inner.skip_reason(problem)
 
     async def _once(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

@@ -492,6 +492,12 @@ class SimulatedModel(ModelAPI):
     def simulated(self) -> bool:
         return True
 
+    def skip_reason(self, problem: Problem) -> str | None:
+        """A prompt-only problem gives the simulator nothing to mutate."""
+        if problem.reference_template is None:
+            return "prompt-only, no reference template"
+        return None
+
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
