@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
 from omegaconf import OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from benchmark.models import parse_model_id
 
@@ -52,6 +61,39 @@ class ProviderConfig(_Strict):
     backoff_max_s: float = Field(default=60.0, gt=0)  # ... capped here, Retry-After honoured
     max_concurrency: int = Field(default=8, ge=1)
 
+    @property
+    def endpoint(self) -> str | None:
+        """Where calls go when not to the provider's public API (part of the fingerprint)."""
+        return self.base_url
+
+
+class BedrockConfig(ProviderConfig):
+    """Amazon Bedrock's transport. Credentials come from the standard AWS chain (environment,
+    the shared files' `profile`, an instance or container role), never from config."""
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")  # explicit
+    profile: str | None = None  # a profile of ~/.aws/config; null: the default chain
+    endpoint_url: str | None = None  # null: bedrock-runtime.<region>.amazonaws.com
+
+    @model_validator(mode="after")
+    def _aws_only(self) -> BedrockConfig:
+        if self.api_key_env is not None:
+            raise ValueError(
+                "api_key_env must be null: Bedrock reads AWS credentials from the standard "
+                "chain (environment, profile, instance role)"
+            )
+        if self.base_url is not None:
+            raise ValueError("base_url is not used by Bedrock; set endpoint_url")
+        return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.endpoint_url
+
+
+# Providers whose section has fields of its own; every other section is a ProviderConfig.
+PROVIDER_CONFIGS: dict[str, type[ProviderConfig]] = {"bedrock": BedrockConfig}
+
 
 class ModelConfig(_Strict):
     id: str  # "<provider>/<model name>", e.g. "anthropic/claude-sonnet-4-5"
@@ -67,6 +109,31 @@ class ModelConfig(_Strict):
         parse_model_id(value)
         return value
 
+    @field_validator("providers", mode="wrap")
+    @classmethod
+    def _typed_providers(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> dict[str, ProviderConfig]:
+        """Validate each section with its provider's class; an error names its section."""
+        if not isinstance(value, Mapping):
+            return handler(value)
+        typed: dict[str, ProviderConfig] = {}
+        for key in value.keys() & PROVIDER_CONFIGS.keys():
+            try:
+                typed[key] = PROVIDER_CONFIGS[key].model_validate(value[key])
+            except ValidationError as exc:
+                errors = [
+                    {
+                        "type": e["type"],
+                        "loc": (key, *e["loc"]),
+                        "input": e["input"],
+                        "ctx": e.get("ctx", {}),
+                    }
+                    for e in exc.errors(include_url=False)
+                ]
+                raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+        return {**handler({k: v for k, v in value.items() if k not in typed}), **typed}
+
     @property
     def provider(self) -> str:
         return parse_model_id(self.id)[0]
@@ -76,7 +143,8 @@ class ModelConfig(_Strict):
         return parse_model_id(self.id)[1]
 
     def provider_config(self) -> ProviderConfig:
-        return self.providers.get(self.provider.replace("-", "_"), ProviderConfig())
+        key = self.provider.replace("-", "_")
+        return self.providers.get(key) or PROVIDER_CONFIGS.get(key, ProviderConfig)()
 
 
 class DatasetConfig(_Strict):
@@ -176,7 +244,7 @@ class Settings(_Strict):
         """The settings that can change a result; transport, cache and budget cannot."""
         data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
         data["model"].pop("providers")
-        data["model"]["endpoint"] = self.model.provider_config().base_url
+        data["model"]["endpoint"] = self.model.provider_config().endpoint
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version

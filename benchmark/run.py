@@ -21,7 +21,17 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # The SDKs log request details at DEBUG and cfn-lint logs whole templates at INFO: keep them
 # quiet so nothing sensitive or bulky reaches the job logs.
-for _name in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "cfnlint"):
+for _name in (
+    "openai",
+    "anthropic",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "cfnlint",
+    "botocore",
+    "boto3",
+    "urllib3",
+):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 

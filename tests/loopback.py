@@ -1,7 +1,10 @@
-"""A scripted HTTP server on 127.0.0.1 that speaks the OpenAI and Anthropic chat wire formats.
+"""A scripted HTTP server on 127.0.0.1 that speaks the OpenAI and Anthropic chat wire formats,
+and Amazon Bedrock's Converse (`POST /model/{modelId}/converse`).
 
 Real SDK clients can be pointed at it (`base_url=server.anthropic_base_url` or
-`server.openai_base_url`) so provider code is tested end to end without the network.
+`server.openai_base_url`; boto3's `endpoint_url=server.url` with dummy credentials) so provider
+code is tested end to end without the network. It does not check SigV4 signatures: the
+`authorization` header is logged like any other.
 
     with LoopbackServer(["first reply", "second reply"]) as server:
         ...  # call the SDK; then inspect server.requests
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import socket
 import struct
 import threading
@@ -28,12 +32,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import unquote
 
-Api = Literal["openai", "anthropic"]
+Api = Literal["openai", "anthropic", "bedrock"]
 FaultMode = Literal["status", "hang", "reset", "truncated"]
 
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages",)
+BEDROCK_PATH = re.compile(r"/model/(?P<model>[^/]+)/converse")  # the model id is URL-encoded
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,9 @@ class Usage:
     """Token counts reported for every successful reply.
 
     `input_tokens` is the whole prompt, cached part included (OpenAI's convention); on the
-    Anthropic wire it is split into `input_tokens` (uncached) + `cache_read_input_tokens`.
+    Anthropic wire it is split into `input_tokens` (uncached) + `cache_read_input_tokens`; on
+    Bedrock's into `inputTokens` + `cacheReadInputTokens` (sent only when `cached_tokens` > 0,
+    as Bedrock reports cache fields only for a request that used a cache point).
     """
 
     input_tokens: int = 21
@@ -190,6 +198,18 @@ _ANTHROPIC_ERRORS: dict[int, str] = {
     500: "api_error",
     504: "timeout_error",
     529: "overloaded_error",
+}
+# Bedrock Runtime's modelled exceptions by status; others are set with `Fault(error_type=...)`
+# (ModelNotReadyException is a 429 too, ServiceQuotaExceededException a 400).
+_BEDROCK_ERRORS: dict[int, str] = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
 }
 
 
@@ -368,6 +388,8 @@ class LoopbackServer:
     ) -> _Answer:
         if entry.api == "openai":
             return _json_answer(200, {"x-request-id": rid}, self._openai_body(entry, req, reply))
+        if entry.api == "bedrock":
+            return _json_answer(200, {"x-amzn-requestid": rid}, self._bedrock_body(reply))
         return _json_answer(200, {"request-id": rid}, self._anthropic_body(entry, req, reply))
 
     def _openai_body(
@@ -417,12 +439,36 @@ class LoopbackServer:
             },
         }
 
+    def _bedrock_body(self, reply: Reply) -> dict[str, Any]:
+        u = self.usage
+        usage = {
+            "inputTokens": u.input_tokens - u.cached_tokens,
+            "outputTokens": u.output_tokens,
+            "totalTokens": u.input_tokens + u.output_tokens,
+        }
+        if u.cached_tokens:
+            usage.update(cacheReadInputTokens=u.cached_tokens, cacheWriteInputTokens=0)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+            "stopReason": reply.finish_reason or "end_turn",
+            "usage": usage,
+            "metrics": {"latencyMs": round(self.latency_s * 1000)},
+        }
+
+
+def bedrock_model_id(path: str) -> str | None:
+    """The model id of a Converse path, decoded (`/model/a.b-v1%3A0/converse` -> `a.b-v1:0`)."""
+    match = BEDROCK_PATH.fullmatch(path.split("?", 1)[0].rstrip("/"))
+    return unquote(match["model"]) if match else None
+
 
 def _json_answer(status: int, headers: dict[str, str], body: Any) -> _Answer:
     return _Answer(status, headers, json.dumps(body).encode())
 
 
 def _error_answer(api: Api, fault: Fault, rid: str) -> _Answer:
+    if api == "bedrock":
+        return _bedrock_error(fault, rid)
     headers = {"x-request-id" if api == "openai" else "request-id": rid}
     if fault.retry_after is not None:
         headers["retry-after"] = f"{fault.retry_after:g}"
@@ -446,12 +492,32 @@ def _error_answer(api: Api, fault: Fault, rid: str) -> _Answer:
     return _json_answer(fault.status, headers, {"type": "error", "error": error, "request_id": rid})
 
 
+def _bedrock_error(fault: Fault, rid: str) -> _Answer:
+    """A rest-json error as AWS sends it: the type in `x-amzn-ErrorType`, `{"message": ...}`.
+
+    A `Fault(body=...)` goes out without that header, so a body's `__type` can name the type.
+    """
+    headers = {"x-amzn-requestid": rid}
+    if fault.retry_after is not None:
+        headers["retry-after"] = f"{fault.retry_after:g}"
+    if fault.body is None:
+        etype = fault.error_type or _BEDROCK_ERRORS.get(fault.status, "InternalServerException")
+        headers["x-amzn-errortype"] = (
+            f"{etype}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+        )
+    headers.update(fault.headers)
+    message = fault.message or f"loopback fault {fault.status}"
+    return _json_answer(fault.status, headers, fault.body or {"message": message})
+
+
 def _api_for(path: str) -> Api | None:
     path = path.split("?", 1)[0].rstrip("/")
     if path in OPENAI_PATHS:
         return "openai"
     if path in ANTHROPIC_PATHS:
         return "anthropic"
+    if BEDROCK_PATH.fullmatch(path):
+        return "bedrock"
     return None
 
 

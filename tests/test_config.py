@@ -39,6 +39,7 @@ def test_every_option_composes_and_validates(override: str) -> None:
         "anthropic/claude-sonnet-4-5",
         "openai/gpt-4o",
         "openai-compatible/llama3.1:8b",
+        "bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0",
         "simulated/default",
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from benchmark.config import ConfigError, Settings
+from benchmark.config import BedrockConfig, ConfigError, Settings
 from benchmark.models import provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.cache import CachedModel, ResponseCache
@@ -32,14 +32,17 @@ def create_model(
             "config error at 'model.providers.openai_compatible.base_url': "
             "openai-compatible models need the server's base URL"
         )
-    provider = cls(  # type: ignore[call-arg]
-        model.name,
-        api_key=api_key or "not-needed",
-        base_url=transport.base_url,
-        timeout_s=transport.timeout_s,
-        max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
-        max_concurrency=transport.max_concurrency,
-    )
+    if isinstance(transport, BedrockConfig):
+        provider = _bedrock(cls, model.name, transport)
+    else:
+        provider = cls(  # type: ignore[call-arg]
+            model.name,
+            api_key=api_key or "not-needed",
+            base_url=transport.base_url,
+            timeout_s=transport.timeout_s,
+            max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
+            max_concurrency=transport.max_concurrency,
+        )
     wrapped: ModelAPI = RetryingModel(
         provider,
         max_retries=transport.max_retries,
@@ -49,5 +52,20 @@ def create_model(
         max_concurrency=transport.max_concurrency,
     )
     if settings.cache.enabled:
-        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)
+        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.endpoint)
     return wrapped
+
+
+def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelAPI:
+    """A Bedrock model; no AWS credentials (or an unknown profile) is one line, before any call."""
+    try:
+        return cls(  # type: ignore[call-arg]
+            name,
+            region=transport.region,
+            profile=transport.profile,
+            endpoint_url=transport.endpoint_url,
+            timeout_s=transport.timeout_s,
+            max_concurrency=transport.max_concurrency,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
