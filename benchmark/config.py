@@ -58,6 +58,10 @@ class ModelConfig(_Strict):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
+    # Structured output where the provider offers it (OpenAI, OpenAI-compatible): json_object is
+    # OpenAI's JSON mode (the paper's requests used it); json_schema sends a schema of a
+    # CloudFormation template object (non-strict). null: plain text.
+    response_format: Literal["json_object", "json_schema"] | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
 
@@ -201,6 +205,12 @@ def load_settings(raw: dict[str, Any]) -> Settings:
     if not Path(settings.dataset.path).is_dir():
         folder = settings.dataset.path
         raise ConfigError(f"config error at 'dataset.path': folder {folder} not found")
+    fmt = settings.model.response_format
+    if fmt is not None and settings.prompts.output_format != "json":
+        raise ConfigError(
+            f"config error at 'model.response_format': {fmt} makes the model answer JSON, but "
+            f"prompt set '{settings.prompts.name}' asks for {settings.prompts.output_format}"
+        )
     return settings
 
 
