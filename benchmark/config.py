@@ -98,7 +98,13 @@ class PromptSetConfig(_Strict):
     system: str
     generation: str  # placeholders: {prompt} {format_name} {format_tag}
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
-    repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
+    repair_followup: str  # conversation repair: {feedback} {template} {format_name} {format_tag}
+    # the stateless repair call's system prompt; null: `system` (the paper's script used two)
+    repair_system: str | None = None
+    # how the extracted template is kept: `written` as the model wrote it; `json_dumps` as
+    # Python's json.dumps(json.loads(text)) on one line, and the text `null` when it is not
+    # JSON (the paper's script stored, linted and sent back its templates this way)
+    template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
     # check sources whose failures are also fed back ("intent", "security"); none by default
