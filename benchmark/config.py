@@ -22,12 +22,22 @@ from benchmark.models import parse_model_id
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
 # import of this module, which launcher workers (joblib's loky processes) import too.
 warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
+# conf/config.yaml searches datasets/local/conf for importers' configs; Hydra warns on every
+# run while no importer has written one: that absence is normal.
+warnings.filterwarnings(
+    "ignore", message=r"provider=hydra\.searchpath in main, path=.*/datasets/local/conf is not"
+)
 
 # `${first_set:${resume},runs/...}` in conf/config.yaml: the first argument that is not null.
 OmegaConf.register_new_resolver(
     "first_set", lambda *values: next((v for v in values if v is not None), None), replace=True
 )
 
+
+# `${project_root:}` in conf/config.yaml: this checkout's root, so that `hydra.searchpath` finds
+# the configs importers write under datasets/local/conf from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 
