@@ -141,8 +141,17 @@ class ImportSummary:
             f"recorded findings found again; {self.relinted_findings} re-linted findings",
             *(f"note: {note}" for note in self.notes),
             f"next: make report RUN={self.out}",
+            "      a sweep on their protocol, linted alike (python -m benchmark.datasets import "
+            "paper-protocol first):",
+            f"      make sweep DATASET={NAME} PROMPTS={NAME} MODELS=<provider/model> "
+            f"ARGS='{self.lint_overrides}'",
             f"      make compare BASELINE={self.out} CANDIDATE=runs/<sweep>",
         ]
+
+    @property
+    def lint_overrides(self) -> str:
+        """The lint settings a sweep needs to be compared with this run."""
+        return f"lint.cfn_lint_version={self.cfn_lint_version} lint.as_of={self.lint_as_of}"
 
 
 # ---- reading what was published -------------------------------------------------------------

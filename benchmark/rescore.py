@@ -30,11 +30,11 @@ from benchmark.problems import DatasetError, Problem, load_dataset
 from benchmark.provenance import provenance
 from benchmark.records import (
     ATTEMPT_KEY,
+    SCHEMAS,
     RecordWriter,
     check_rows,
     finding_rows,
     outcome_columns,
-    SCHEMAS,
     read_table,
 )
 

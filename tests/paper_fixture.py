@@ -138,8 +138,10 @@ def their_path(trial: int, iteration: int, number: int) -> str:
 
 
 def lint_text(findings: list[Finding], trial: int, iteration: int, number: int) -> str:
-    """cfn-lint's default text output on their file, as `subprocess.getstatusoutput` kept it."""
-    return format_raw(FeedbackInput(findings, their_path(trial, iteration, number)))
+    """cfn-lint's default text output on their file, as `subprocess.getstatusoutput` kept it:
+    every finding is followed by a blank line, and one trailing newline is stripped."""
+    text = format_raw(FeedbackInput(findings, their_path(trial, iteration, number)))
+    return text + "\n" if text else text
 
 
 def write_repository(root: Path, lint: Callable[[str], list[Finding]]) -> Path:
@@ -163,7 +165,7 @@ def write_repository(root: Path, lint: Callable[[str], list[Finding]]) -> Path:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(text, encoding="utf-8")
             if trial == 2 and iteration == 1:
-                cells[0] += f"\n\n{NO_RULE_BLOCK}"
+                cells[0] += f"\n{NO_RULE_BLOCK}\n"
             if trial == 2 and iteration == ITERATIONS:
                 cells = cells[:-1]
             csv = folder / "errorCSVs" / f"errorsCSV{iteration}.csv"

@@ -70,7 +70,7 @@ def test_requests_become_the_harness_placeholders(tmp_path: Path) -> None:
     assert protocol.system == GENERATION_SYSTEM and protocol.repair_system == REPAIR_SYSTEM
     assert protocol.generation == "Fixture request -> {prompt}"
     # literal braces escaped; the template is told apart from the lint text by data flow
-    assert protocol.repair == "Fix {{it}} in ${{AWS::Region}}: {template} / {feedback}."
+    assert protocol.repair == "Fix {{it}} in ${{AWS::Region}}: {template} / {feedback}\n."
     assert protocol.response_format == "json_object"
 
     swapped = (
@@ -78,7 +78,7 @@ def test_requests_become_the_harness_placeholders(tmp_path: Path) -> None:
     )
     (tmp_path / "cfFilesBatching2.py").write_text(swapped)
     assert read_protocol(tmp_path / "cfFilesBatching2.py").repair.endswith(
-        ": {feedback} / {template}."
+        ": {feedback}\n / {template}."
     )
 
 
@@ -166,9 +166,11 @@ def test_a_sweep_sends_the_papers_requests(
         {"role": "system", "content": GENERATION_SYSTEM},
         {"role": "user", "content": f"Fixture request -> {prompt}"},
     ]
-    # what their repair f-string makes of json.dumps(json.load(f)) and the lint text
+    # what their repair f-string makes of json.dumps(json.load(f)) and the lint text (which
+    # getstatusoutput left with one trailing newline)
     for body, before in ((bodies[1], first), (bodies[2], second)):
-        my_json, error = json.dumps(json.loads(before["template"])), before["feedback"]
+        my_json = json.dumps(json.loads(before["template"]))
+        error = before["feedback"] + "\n"
         assert body["messages"] == [
             {"role": "system", "content": REPAIR_SYSTEM},
             {

@@ -269,6 +269,13 @@ def _assigned_from_json_dumps(script: _Script, scope: ast.AST, name: str) -> boo
     return False
 
 
+# Their lint text was `subprocess.getstatusoutput("cfn-lint " + path)[1]`: cfn-lint prints a
+# blank line after every finding and getstatusoutput strips one newline, so a non-empty text
+# ended with "\n". The harness's raw feedback has none, and it is never empty (a chain stops at
+# its first clean template): the placeholder is followed by that newline instead.
+AFTER_FEEDBACK = "\n"
+
+
 def _text(user: ast.JoinedStr, names: dict[str, str]) -> str:
     """The f-string with each variable replaced by its placeholder, literal braces escaped."""
     out = []
@@ -277,7 +284,8 @@ def _text(user: ast.JoinedStr, names: dict[str, str]) -> str:
             out.append(str(part.value).replace("{", "{{").replace("}", "}}"))
         else:
             assert isinstance(part, ast.FormattedValue) and isinstance(part.value, ast.Name)
-            out.append("{" + names[part.value.id] + "}")
+            name = names[part.value.id]
+            out.append("{" + name + "}" + (AFTER_FEEDBACK if name == "feedback" else ""))
     return "".join(out)
 
 
@@ -384,6 +392,7 @@ def import_paper_protocol(
     except (ValueError, DatasetError) as exc:
         raise DatasetImportError(str(exc)) from exc
     problems = problems_of(protocol, paper33)
+    padded = [n for n, text in enumerate(protocol.prompts, 1) if text != text.strip()]
     prompt_data = protocol.prompt_set()
     try:
         check_prompt_set(PromptSetConfig(**prompt_data))
@@ -424,6 +433,11 @@ def import_paper_protocol(
         prompt_config=prompts_yaml,
         response_format=fmt,
         notes=[
+            *(
+                [f"prompts {padded} have surrounding whitespace, which the harness strips"]
+                if padded
+                else []
+            ),
             "raw feedback names the file template.json where their cfn-lint printed a path "
             "on their machine",
             "a chain stops at its first clean template; their loop kept every template to "
