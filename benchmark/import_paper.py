@@ -274,12 +274,12 @@ async def judge_all(
             for problem_id, problem in problems.items():
                 verdicts[(text, problem_id)] = await suite.check(text, problem)
 
-    # disable=None: no bar where stderr is not a terminal (a log, CI), so no flood of \r lines
     bar = tqdm(
         total=len(by_text),
         desc="linting published templates",
         unit="tmpl",
-        disable=None if progress else True,
+        disable=not progress,
+        mininterval=0.5 if sys.stderr.isatty() else 60.0,  # a log gets a line a minute
     )
     tasks = [asyncio.create_task(judge(text, problems)) for text, problems in by_text.items()]
     try:
