@@ -25,6 +25,7 @@ from benchmark.rescore import main as rescore
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings, WarmLinter
 from tests.paper_fixture import (
     CHAINS,
+    DECOY,
     ITERATIONS,
     NO_RULE_BLOCK,
     NULL,
@@ -67,8 +68,9 @@ def imported(
     return out, printed.getvalue(), lint
 
 
-def test_summary_counts_what_their_loop_did(imported) -> None:
+def test_summary_counts_what_their_loop_did(imported, repository: Path) -> None:
     out, printed, lint = imported
+    assert not (repository / DECOY).exists()  # their script was read for its requests, not run
     summary = json.loads((out / "0" / "import.json").read_text())
     assert (summary["trials"], summary["iterations"]) == (2, ITERATIONS)
     assert summary["attempts"] == len(TRIALS) * ITERATIONS * TEMPLATES
