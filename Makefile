@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
+.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures import-paper clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=
 
 paper-figures:  ## the paper's Fig. 5 from its raw data (RAW=<folder>) or the shipped table
 	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
+
+import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<their repo> [OUT=runs/paper-gpt-4o]
+	@test -n "$(PAPER)" || \
+		{ echo "usage: make import-paper PAPER=<their repository root> [OUT=runs/paper-gpt-4o] [CFN_LINT=1.x.y] [AS_OF=YYYY-MM-DD]"; exit 2; }
+	$(PY) -m benchmark.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
+		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

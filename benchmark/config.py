@@ -31,12 +31,22 @@ from benchmark.models import parse_model_id
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
 # import of this module, which launcher workers (joblib's loky processes) import too.
 warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
+# conf/config.yaml searches datasets/local/conf for importers' configs; Hydra warns on every
+# run while no importer has written one: that absence is normal.
+warnings.filterwarnings(
+    "ignore", message=r"provider=hydra\.searchpath in main, path=.*/datasets/local/conf is not"
+)
 
 # `${first_set:${resume},runs/...}` in conf/config.yaml: the first argument that is not null.
 OmegaConf.register_new_resolver(
     "first_set", lambda *values: next((v for v in values if v is not None), None), replace=True
 )
 
+
+# `${project_root:}` in conf/config.yaml: this checkout's root, so that `hydra.searchpath` finds
+# the configs importers write under datasets/local/conf from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 
@@ -100,6 +110,10 @@ class ModelConfig(_Strict):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
+    # Structured output where the provider offers it (OpenAI, OpenAI-compatible): json_object is
+    # OpenAI's JSON mode (the paper's requests used it); json_schema sends a schema of a
+    # CloudFormation template object (non-strict). null: plain text.
+    response_format: Literal["json_object", "json_schema"] | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
 
@@ -162,7 +176,13 @@ class PromptSetConfig(_Strict):
     system: str
     generation: str  # placeholders: {prompt} {format_name} {format_tag}
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
-    repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
+    repair_followup: str  # conversation repair: {feedback} {template} {format_name} {format_tag}
+    # the stateless repair call's system prompt; null: `system` (the paper's script used two)
+    repair_system: str | None = None
+    # how the extracted template is kept: `written` as the model wrote it; `json_dumps` as
+    # Python's json.dumps(json.loads(text)) on one line, and the text `null` when it is not
+    # JSON (the paper's script stored, linted and sent back its templates this way)
+    template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
     # check sources whose failures are also fed back ("intent", "security"); none by default
@@ -269,6 +289,12 @@ def load_settings(raw: dict[str, Any]) -> Settings:
     if not Path(settings.dataset.path).is_dir():
         folder = settings.dataset.path
         raise ConfigError(f"config error at 'dataset.path': folder {folder} not found")
+    fmt = settings.model.response_format
+    if fmt is not None and settings.prompts.output_format != "json":
+        raise ConfigError(
+            f"config error at 'model.response_format': {fmt} makes the model answer JSON, but "
+            f"prompt set '{settings.prompts.name}' asks for {settings.prompts.output_format}"
+        )
     return settings
 
 

@@ -129,6 +129,7 @@ class Recorder:
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
             "max_tokens": settings.model.max_tokens,
+            "response_format": settings.model.response_format,
             "config_hash": config_hash(settings.result_fingerprint()),
             **provenance(),
         }
@@ -295,7 +296,12 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
 
     def generate_config(sample: int) -> GenerateConfig:
         seed = None if settings.model.seed is None else settings.model.seed + sample
-        return GenerateConfig(settings.model.temperature, settings.model.max_tokens, seed)
+        return GenerateConfig(
+            settings.model.temperature,
+            settings.model.max_tokens,
+            seed,
+            settings.model.response_format,
+        )
 
     def may_start() -> bool:
         if summary.budget_stop is None:

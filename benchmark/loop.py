@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.extract import Extraction, extract_template
+from benchmark.extract import Extraction, extract_template, keep_template
 from benchmark.feedback import FeedbackInput, render_feedback
 from benchmark.models.base import (
     CallContext,
@@ -164,7 +164,9 @@ class FeedbackLoop:
             attempt.finished_at = datetime.now(UTC)
             return attempt
 
-        attempt.extraction = extract_template(attempt.output.text)
+        attempt.extraction = keep_template(
+            extract_template(attempt.output.text), self.prompts.template_as
+        )
         verdict = await self.suite.check(attempt.extraction.template, problem)
         attempt.findings, attempt.checks = verdict.findings, verdict.checks
         attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts

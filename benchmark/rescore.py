@@ -4,7 +4,9 @@
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
 folder with the same layout. Keys, replies, templates, usage and the chains' original stop
-reasons are kept; counts, findings, checks, `clean` and provenance are new.
+reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
+by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
+verdict: they are carried over.
 """
 
 from __future__ import annotations
@@ -16,21 +18,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.job import build_suite
+from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
 from benchmark.provenance import provenance
 from benchmark.records import (
     ATTEMPT_KEY,
+    SCHEMAS,
     RecordWriter,
     check_rows,
     finding_rows,
     outcome_columns,
     read_table,
 )
+
+_INTEGER_FINDING_FIELDS = [f.name for f in SCHEMAS["findings"] if pa.types.is_integer(f.type)]
+
+
+def recorded_findings(job_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """attempt_id -> the findings of a job that no validator of ours produced (kept as data)."""
+    findings = read_table(job_dir, "findings")
+    kept = findings[findings["source"] == RECORDED_SOURCE]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in kept.sort_values(["attempt_id", "finding_index"]).to_dict("records"):
+        row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        for name in _INTEGER_FINDING_FIELDS:
+            row[name] = None if row[name] is None else int(row[name])
+        out.setdefault(row["attempt_id"], []).append(row)
+    return out
 
 
 def job_dirs(run: Path) -> list[Path]:
@@ -51,6 +72,7 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
         p.id: p for p in load_dataset(settings.dataset.path, settings.dataset.only)
     }
     attempts = read_table(job_dir, "attempts")
+    carried = recorded_findings(job_dir)
     suite = build_suite(settings)
     writer = RecordWriter(out_dir)
     stamp = provenance()
@@ -76,11 +98,12 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
                         checks,
                     )
                 )
-            writer.append(
-                new,
-                finding_rows(row["attempt_id"], key, findings),
-                check_rows(row["attempt_id"], key, checks),
-            )
+            rows = finding_rows(row["attempt_id"], key, findings)
+            rows += [
+                {**kept, "finding_index": len(rows) + i}
+                for i, kept in enumerate(carried.get(row["attempt_id"], []))
+            ]
+            writer.append(new, rows, check_rows(row["attempt_id"], key, checks))
             bar.update(1)
     finally:
         writer.close()

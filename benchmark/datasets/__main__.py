@@ -1,4 +1,5 @@
-"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`."""
+"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`
+(dpiaceval, generic, paper-protocol)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--id-prefix", help="ids for rows without an id column (default: file stem)")
     gen.add_argument("--overwrite", action="store_true")
+
+    paper = sources.add_parser(
+        "paper-protocol",
+        help="the paper authors' prompts and requests, read from their script (never run)",
+    )
+    paper.add_argument("repo", type=Path, help="their repository root (or its cfFilesBatching2.py)")
+    paper.add_argument("--out", type=Path, default=LOCAL / "paper-original")
+    paper.add_argument(
+        "--conf-dir",
+        type=Path,
+        default=LOCAL / "conf",
+        help="where the dataset and prompt-set configs go (conf/config.yaml's hydra.searchpath)",
+    )
+    paper.add_argument("--overwrite", action="store_true")
     return parser
 
 
@@ -100,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             report = import_dpiaceval(
                 args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
             )
+        elif args.source == "paper-protocol":
+            from benchmark.datasets.paper_protocol import import_paper_protocol
+
+            report = import_paper_protocol(args.repo, args.out, args.conf_dir, args.overwrite)
         else:
             from benchmark.datasets.generic import import_generic, parse_mapping
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
     from benchmark.problems import Problem
@@ -25,6 +25,7 @@ class GenerateConfig:
     temperature: float
     max_tokens: int
     seed: int | None = None
+    response_format: str | None = None  # json_object / json_schema, where the provider has it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class ModelAPI(ABC):
     """A model behind a provider. One instance per job; safe to call concurrently."""
 
     provider: str
+    # the `model.response_format` values this provider can send; any other is refused at start
+    response_formats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str) -> None:
         self.name = name

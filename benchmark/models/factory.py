@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from benchmark.config import BedrockConfig, ConfigError, Settings
-from benchmark.models import provider_class
+from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.cache import CachedModel, ResponseCache
 from benchmark.models.retry import RetryingModel
@@ -17,6 +17,7 @@ def create_model(
 ) -> ModelAPI:
     model = settings.model
     cls = provider_class(model.provider)
+    check_response_format(model.provider, model.response_format)
     if model.provider == "simulated":
         from benchmark.models.simulated import SimulatorSettings
 
@@ -69,3 +70,14 @@ def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelA
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def check_response_format(provider: str, response_format: str | None) -> None:
+    """A ConfigError, one line, when the provider cannot send `model.response_format`."""
+    if response_format is None or response_format in provider_class(provider).response_formats:
+        return
+    able = [p for p in PROVIDERS if response_format in provider_class(p).response_formats]
+    raise ConfigError(
+        f"config error at 'model.response_format': provider {provider} cannot send "
+        f"{response_format}; providers that can: {', '.join(able) or 'none'}"
+    )
