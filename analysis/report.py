@@ -154,9 +154,20 @@ def provenance_table(provenances: dict[tuple, Provenance]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def uneven_lint(provenances: dict[tuple, Provenance], run_path: str) -> str | None:
-    """A note when the run's groups were not linted alike (one release, dates within a day)."""
+def lint_note(provenances: dict[tuple, Provenance], run_path: str) -> str | None:
+    """A note when the run's rows were not linted alike (one release, dates within a day),
+    or carry no lint date at all, with the re-scoring command that mends it."""
     sides = list(provenances.values())
+    release = next((p.main_version for p in sides if p.main_version), installed_cfn_lint())
+    undated = sum(p.undated for p in sides)
+    if undated:
+        return (
+            f"Lint date not recorded for {undated} row{'s' if undated != 1 else ''} (written "
+            "before lint_as_of): cfn-lint's findings depend on the date, so make compare "
+            "refuses this run until it is re-scored: `python -m benchmark.rescore "
+            f"{run_path} --cfn-lint {release or 'VERSION'} --as-of DATE` (DATE: the lint date "
+            "of the runs it is to be compared with)."
+        )
     versions = {p.version for p in sides}
     dates = [d for p in sides for d in p.dates]
     alike = (
@@ -166,7 +177,6 @@ def uneven_lint(provenances: dict[tuple, Provenance], run_path: str) -> str | No
     )
     if alike:
         return None
-    release = next((p.main_version for p in sides if p.main_version), installed_cfn_lint())
     when = max((p.main_date for p in sides if p.main_date), default=None)
     detail = "; ".join(f"{p.label}: {p.lint_text}" for p in sides)
     advice = ""
@@ -280,7 +290,7 @@ def build_report(
         provenance_table(provenances),
         caption="Per group: origin, dataset, prompt set, output format, cfn-lint and lint date",
     )
-    uneven = uneven_lint(provenances, str(run_dir))
+    uneven = lint_note(provenances, str(run_dir))
     if uneven:
         page.text(uneven, note=True)
     if recorded:

@@ -167,3 +167,19 @@ def test_a_recorded_side_is_labelled_plainly(
     assert "The datasets differ" in md  # paper-original vs synthetic: stated, not refused
     csv = (out / "compare_per_iteration.csv").read_text().splitlines()
     assert csv[0].startswith("simulated,origin,") and csv[1].startswith("False,recorded+run,")
+
+
+def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
+    from analysis.report import lint_note
+
+    one = _side(tmp_path, "one", [DAY])
+    assert lint_note({("a",): one}, "runs/x") is None
+    night = _side(tmp_path, "night", [DAY, date(2025, 3, 2)])
+    assert lint_note({("a",): one, ("b",): night}, "runs/x") is None
+    newer = _side(tmp_path, "newer", [DAY], version="1.59.0")
+    note = lint_note({("a",): one, ("b",): newer}, "runs/x")
+    assert note is not None and note.startswith("Not linted alike")
+    assert "benchmark.rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
+    old = lint_note({("a",): _side(tmp_path, "old", [None])}, "runs/old")
+    assert old is not None and old.startswith("Lint date not recorded for 1 row (written")
+    assert "python -m benchmark.rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
