@@ -70,15 +70,17 @@ IMPORT_HINT = (
 )
 
 
-def paper_provenance(raw: bool = False) -> Provenance:
-    """The paper as a side: its published means, or the authors' lint text read raw."""
+def paper_provenance(raw: str | Path | None = None) -> Provenance:
+    """The paper as a side: its published means, or the authors' lint text read from `raw`."""
     return published(
         "baseline",
         lint=f"cfn-lint of 2024: {PAPER_LINT}",
         dataset="the paper's 33 prompts × 5 queries",
         prompt_set="the authors' prompts",
         output_format="json (OpenAI JSON mode)",
-        origin="recorded (the authors' lint text)" if raw else "published (Fig. 5 means)",
+        origin="recorded" if raw else "published",
+        words=f"recorded (the authors' lint text in {raw})" if raw else "published (Fig. 5 means)",
+        source=str(raw) if raw else None,
     )
 
 
@@ -156,7 +158,7 @@ def paper_side(raw: str | Path | None = None, samples_per_prompt: int = 5) -> Si
     data = ProblemData.from_chains(chains, ("paper",))
     notes = [f"Baseline: raw data of {CITATION} ({imported.layout})", *imported.notes]
     notes.append(CLEAN_NOTE)
-    return Side("paper (raw data)", data=data, notes=notes, provenance=paper_provenance(True))
+    return Side("paper (raw data)", data=data, notes=notes, provenance=paper_provenance(raw))
 
 
 def run_side(
@@ -210,10 +212,8 @@ class Comparison:
         """Origins of both sides' rows, for the CSVs' `origin` column."""
         names: set[str] = set()
         for side in (self.baseline, self.candidate):
-            if side.provenance is not None and not side.is_paper:
+            if side.provenance is not None:
                 names.update(side.provenance.origins)
-            elif side.is_paper:
-                names.add("published")
         return "+".join(sorted(names)) or "run"
 
     @property

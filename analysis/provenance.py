@@ -88,6 +88,7 @@ class Provenance:
     response_formats: tuple[str, ...] = ()
     recorded_from: str | None = None  # summary of `recorded_from` of the recorded rows
     published: str | None = None  # a published table: how it was linted, in words
+    origin_words: str | None = None  # a published table: its origin, in words
 
     @classmethod
     def of_attempts(cls, attempts: pd.DataFrame, label: str, path: str | None = None) -> Provenance:
@@ -124,11 +125,11 @@ class Provenance:
 
     @property
     def simulated(self) -> bool:
-        return self.origins.get("simulated", 0) > 0
+        return "simulated" in self.origins
 
     @property
     def recorded(self) -> bool:
-        return self.origins.get("recorded", 0) > 0
+        return "recorded" in self.origins
 
     @property
     def version(self) -> str | None:
@@ -155,6 +156,8 @@ class Provenance:
 
     @property
     def origin_text(self) -> str:
+        if self.origin_words:
+            return self.origin_words
         if not self.origins:
             return "–"
         if len(self.origins) == 1:
@@ -222,16 +225,27 @@ class Provenance:
 
 
 def published(
-    label: str, lint: str, dataset: str, prompt_set: str, output_format: str, origin: str
+    label: str,
+    lint: str,
+    dataset: str,
+    prompt_set: str,
+    output_format: str,
+    origin: str,
+    words: str,
+    source: str | None = None,
 ) -> Provenance:
-    """A side that is a published table (no rows): every field in words."""
+    """A side that is a published table, not rows of a run folder: every field in words;
+    `origin` is `published` (the paper's means) or `recorded` (the authors' lint text)."""
     return Provenance(
         label=label,
+        path=source,
         origins={origin: 0},
         datasets=(dataset,),
         prompt_sets=(prompt_set,),
         output_formats=(output_format,),
+        recorded_from=source,
         published=lint,
+        origin_words=words,
     )
 
 

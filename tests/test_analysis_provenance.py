@@ -183,3 +183,17 @@ def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
     old = lint_note({("a",): _side(tmp_path, "old", [None])}, "runs/old")
     assert old is not None and old.startswith("Lint date not recorded for 1 row (written")
     assert "python -m benchmark.rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
+
+
+def test_the_authors_raw_lint_text_is_a_recorded_side(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    from analysis.synthetic import synthetic_paper_cells, write_paper_raw
+
+    cells = synthetic_paper_cells(trials=2, iterations=10, templates=20, seed=2)
+    raw = write_paper_raw(tmp_path / "repo", cells, layout="repository")
+    result = cmp.compare(cmp.paper_side(raw), cmp.run_side(runs["base"]), n_boot=50, fit_boot=10)
+    assert result.recorded_notices == [f"baseline: {RECORDED_BANNER} (from {raw})"]
+    assert result.origin == "recorded+run"
+    assert "The baseline is recorded" in result.verdict and "2024" in result.verdict
+    assert any("repository" in note for note in result.baseline.notes)
