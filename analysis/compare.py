@@ -35,7 +35,14 @@ from tqdm import tqdm
 
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
-from analysis.load import GROUP_KEYS, fill_chains, group_label, group_list, load_run
+from analysis.load import (
+    GROUP_KEYS,
+    fill_chains,
+    group_label,
+    group_list,
+    load_run,
+    went_on_after_clean,
+)
 from analysis.measures import ProblemData, percentile_ci, resample_weights
 from analysis.paper import CITATION, baseline_per_template, import_raw, raw_chains
 from analysis.provenance import (
@@ -187,7 +194,19 @@ def run_side(
     data = ProblemData.from_chains(chains, groups[0])
     label = f"{group_label(groups[0], group_keys)} ({Path(run_dir).name})"
     provenance = Provenance.of_attempts(attempts, "side", str(run_dir))
-    return Side(label, data=data, simulated=simulated, provenance=provenance)
+    notes = []
+    went_on = went_on_after_clean(attempts, group_keys)
+    if went_on:
+        notes.append(went_on_note(label, went_on))
+    return Side(label, data=data, simulated=simulated, notes=notes, provenance=provenance)
+
+
+def went_on_note(label: str, chains: int) -> str:
+    return (
+        f"{label}: {chains} chains went on after a clean template, as the paper's loop did "
+        "(a clean template was queried again and could come back unclean), so its clean "
+        "fraction at n can fall; chains this harness runs stop at their first clean attempt."
+    )
 
 
 @dataclass

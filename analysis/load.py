@@ -134,6 +134,17 @@ def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> 
     return out.reset_index()
 
 
+def went_on_after_clean(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> int:
+    """Chains with a scored attempt after a clean one: a recorded run of a loop that did not
+    stop at a clean template (the paper's). This harness's chains stop there."""
+    keys = chain_keys(group_keys)
+    scored = attempts[scored_mask(attempts)]
+    first_clean = scored[scored["clean"].fillna(False).astype(bool)].groupby(keys)["iteration"]
+    last = scored.groupby(keys)["iteration"].max()
+    first = first_clean.min()
+    return int((last.reindex(first.index) > first).sum())
+
+
 def fill_chains(
     attempts: pd.DataFrame,
     stopped: StoppedPolicy = "carry",

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from analysis import figures
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
-from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side
+from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side, went_on_note
 from analysis.designs import design_figure, design_table, display_table, has_designs, method_note
 from analysis.fit import band, bootstrap_params, fit_decay, summarize
 from analysis.load import (
@@ -37,6 +37,7 @@ from analysis.load import (
     group_label,
     load_run,
     select,
+    went_on_after_clean,
 )
 from analysis.measures import (
     LABELS,
@@ -293,6 +294,9 @@ def build_report(
     uneven = lint_note(provenances, str(run_dir))
     if uneven:
         page.text(uneven, note=True)
+    went_on = went_on_after_clean(run.attempts, group_keys)
+    if went_on:
+        page.text(went_on_note("This run", went_on), note=True)
     if recorded:
         page.text(RECORDED_FINDINGS.format(run=run_dir), note=True)
     if _paper_original_intent(run.attempts):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.load import fill_chains, load_run
+from analysis.load import fill_chains, load_run, went_on_after_clean
 from analysis.measures import per_iteration, wide_table
 from analysis.synthetic import attempt_row, write_job
 
@@ -99,7 +99,9 @@ def test_clean_fraction_is_the_state_at_iteration_n(tmp_path: Path) -> None:
     ]
     stopped = [attempt_row("b", 0, 1, errors=1), attempt_row("b", 0, 2)]  # clean: stops
     write_job(tmp_path / "0", [{**r, "max_iterations": 3} for r in [*went_on, *stopped]])
-    chains = fill_chains(load_run(tmp_path).attempts)
+    attempts = load_run(tmp_path).attempts
+    assert went_on_after_clean(attempts) == 1  # chain a, not b
+    chains = fill_chains(attempts)
     long = per_iteration(chains, n_boot=50)
     assert [_value(long, "clean", "sum", t)[0] for t in (1, 2, 3)] == [0, 2, 1]
     assert _value(long, "clean", "mean", 3)[0] == 0.5

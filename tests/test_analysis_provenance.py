@@ -165,6 +165,7 @@ def test_a_recorded_side_is_labelled_plainly(
         assert "The baseline is recorded" in text
     assert 'class="recorded"' in html and 'class="banner"' not in html
     assert "The datasets differ" in md  # paper-original vs synthetic: stated, not refused
+    assert "chains went on after a clean template" in md
     csv = (out / "compare_per_iteration.csv").read_text().splitlines()
     assert csv[0].startswith("simulated,origin,") and csv[1].startswith("False,recorded+run,")
 
