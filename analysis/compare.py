@@ -69,7 +69,7 @@ CLEAN_NOTE = (
     "stop at their first clean attempt and are filled forward, so for them clean at n is "
     "clean by n."
 )
-PAPER_LINT = "linted in 2024 by an older cfn-lint release (version not recorded)"
+PAPER_LINTED = "linted in 2024 by an older cfn-lint release"
 IMPORT_HINT = (
     "To compare like with like, import the authors' run, `make import-paper PAPER=<their "
     "repository>` (their templates, linted by the configured cfn-lint), and compare against "
@@ -81,7 +81,7 @@ def paper_provenance(raw: str | Path | None = None) -> Provenance:
     """The paper as a side: its published means, or the authors' lint text read from `raw`."""
     return published(
         "baseline",
-        lint=f"cfn-lint of 2024: {PAPER_LINT}",
+        lint=f"cfn-lint of 2024: {PAPER_LINTED} (version not recorded)",
         dataset="the paper's 33 prompts × 5 queries",
         prompt_set="the authors' prompts",
         output_format="json (OpenAI JSON mode)",
@@ -103,7 +103,7 @@ def paper_lint_note(candidate: Provenance | None) -> str:
     else:
         hint = IMPORT_HINT
     return (
-        f"The paper's figures were {PAPER_LINT.replace(' (version not recorded)', '')}"
+        f"The paper's figures were {PAPER_LINTED}"
         f"{theirs}: newer releases add rules and some rules read the clock, so part of any "
         f"difference is the linter's, not the model's. {hint}"
     )

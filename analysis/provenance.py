@@ -64,12 +64,12 @@ def _distinct(series: pd.Series | None) -> tuple[str, ...]:
     return tuple(sorted({str(v) for v in series.dropna()}))
 
 
-def _most_common(counts: dict, prefer_last: bool = True) -> object | None:
+def _most_common(counts: dict) -> object | None:
+    """The key with the largest count, the largest key on a tie."""
     if not counts:
         return None
     top = max(counts.values())
-    tied = sorted(k for k, n in counts.items() if n == top)
-    return tied[-1] if prefer_last else tied[0]
+    return max(k for k, n in counts.items() if n == top)
 
 
 @dataclass(frozen=True)
