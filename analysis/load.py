@@ -29,6 +29,10 @@ import pandas as pd
 from benchmark.records import read_table
 
 GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
+# the linter whose findings decide `clean` and are fed back; findings of other sources (the
+# authors' recorded text of an imported run, a later deployment) describe the same templates
+# again and are never counted with them
+GATING_SOURCE = "cfn-lint"
 CHAIN_IDS: list[str] = ["sweep_id", "job_id", "problem_id", "sample"]
 STATE = [
     "errors",
@@ -63,6 +67,12 @@ class Run:
     @property
     def simulated(self) -> bool:
         return self.simulated_rows > 0
+
+    @property
+    def recorded_rows(self) -> int:
+        if "origin" not in self.attempts:
+            return 0
+        return int((self.attempts["origin"] == "recorded").sum())
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -122,6 +132,17 @@ def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> 
     )
     out["status"] = status
     return out.reset_index()
+
+
+def went_on_after_clean(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> int:
+    """Chains with a scored attempt after a clean one: a recorded run of a loop that did not
+    stop at a clean template (the paper's). This harness's chains stop there."""
+    keys = chain_keys(group_keys)
+    scored = attempts[scored_mask(attempts)]
+    first_clean = scored[scored["clean"].fillna(False).astype(bool)].groupby(keys)["iteration"]
+    last = scored.groupby(keys)["iteration"].max()
+    first = first_clean.min()
+    return int((last.reindex(first.index) > first).sum())
 
 
 def fill_chains(
@@ -217,10 +238,15 @@ def fill_chains(
     return frame[columns].reset_index(drop=True)
 
 
+def gating_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """The gating linter's findings (source GATING_SOURCE), the ones behind the counts."""
+    return findings[findings["source"] == GATING_SOURCE]
+
+
 def filled_findings(chains: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """The findings each chain shows at each iteration (those of its source attempt)."""
+    """The gating linter's findings each chain shows at each iteration (its source attempt's)."""
     wanted = ["attempt_id", "rule_id", "level", "path", "source"]
-    right = findings[wanted].rename(columns={"attempt_id": "source_attempt_id"})
+    right = gating_findings(findings)[wanted].rename(columns={"attempt_id": "source_attempt_id"})
     left = chains.drop(columns=["errors", "warnings", "infos", "findings"])
     return left.merge(right, on="source_attempt_id", how="inner")
 
