@@ -22,7 +22,7 @@ from typing import Any
 from benchmark.config import ConfigError, LintConfig
 from benchmark.validators import lint_engine
 from benchmark.validators.base import PARSE_ERROR_RULE, Finding, ValidationResult
-from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool
+from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool, WorkerExited
 
 CFN_LINT_VERSION = version("cfn-lint")  # the installed release, which lints in process
 DEFAULT_ENVS_DIR = LintConfig().envs_dir
@@ -169,7 +169,13 @@ class CfnLintValidator:
     async def prepare(self) -> None:
         """Start a warm worker (building the release's environment on first use) and refuse,
         with one line, settings that release would reject. Awaited before any chain starts."""
-        description = await self._pool.describe()
+        try:
+            description = await self._pool.describe()
+        except (WorkerExited, TimeoutError) as exc:
+            raise ConfigError(
+                f"config error at 'lint.cfn_lint_version': cfn-lint {self.version} "
+                f"could not start: {exc}"
+            ) from None
         if description["cfn_lint_version"] != self.version:
             raise ConfigError(
                 f"config error at 'lint.cfn_lint_version': asked for {self.version}, "
