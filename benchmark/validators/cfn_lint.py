@@ -22,7 +22,7 @@ from typing import Any
 from benchmark.config import ConfigError, LintConfig
 from benchmark.validators import lint_engine
 from benchmark.validators.base import PARSE_ERROR_RULE, Finding, ValidationResult
-from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool, WorkerExited
+from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool
 
 CFN_LINT_VERSION = version("cfn-lint")  # the installed release, which lints in process
 DEFAULT_ENVS_DIR = LintConfig().envs_dir
@@ -171,10 +171,13 @@ class CfnLintValidator:
         with one line, settings that release would reject. Awaited before any chain starts."""
         try:
             description = await self._pool.describe()
-        except (WorkerExited, TimeoutError) as exc:
+        except ConfigError:
+            raise
+        except Exception as exc:  # a worker that cannot start would fail every attempt
+            reason = (str(exc).strip().splitlines() or [""])[0]
             raise ConfigError(
-                f"config error at 'lint.cfn_lint_version': cfn-lint {self.version} "
-                f"could not start: {exc}"
+                f"config error at 'lint': cfn-lint {self.version} could not start a worker: "
+                f"{type(exc).__name__}: {reason}"
             ) from None
         if description["cfn_lint_version"] != self.version:
             raise ConfigError(

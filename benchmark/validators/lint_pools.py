@@ -84,6 +84,14 @@ class InProcessPool:
         # Workers are spawned lazily and replaced after a crash, each reading the environment
         # as it starts: the seed stays set for this process's lifetime so every worker gets it.
         os.environ["PYTHONHASHSEED"] = WORKER_HASH_SEED
+        # A spawned child first restores its parent's default start method. Inside a loky
+        # worker (Hydra's joblib launcher) that is loky's own, unknown to the child, and every
+        # worker would die before it ran: make it the standard library's spawn.
+        if multiprocessing.get_start_method(allow_none=True) not in (
+            None,
+            *multiprocessing.get_all_start_methods(),
+        ):
+            multiprocessing.set_start_method("spawn", force=True)
         self.pool = ProcessPool(
             max_workers=workers,
             initializer=_init_worker,
@@ -236,16 +244,24 @@ class ExternalPool:
         self._live: set[_Worker] = set()
         self._lock = threading.Lock()
         self._python: Path | None = None
+        self._env_error: Exception | None = None
         self._ids = itertools.count()
 
     @property
     def python(self) -> Path:
+        """The release's interpreter; an environment that could not be built is tried once."""
         with self._lock:
+            if self._env_error is not None:
+                raise self._env_error
             if self._python is None:
                 # imported here: pebble's workers import this module and need none of it
                 from benchmark.validators.cfn_lint_envs import ensure_env
 
-                self._python = ensure_env(self.version, self.envs_dir)
+                try:
+                    self._python = ensure_env(self.version, self.envs_dir)
+                except Exception as exc:
+                    self._env_error = exc
+                    raise
             return self._python
 
     def _start(self) -> _Worker:
