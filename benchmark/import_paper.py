@@ -249,19 +249,12 @@ def compose_settings(
 # ---- linting ---------------------------------------------------------------------------------
 
 
-async def _prepared(suite: ValidatorSuite) -> None:
-    """Let the validators get ready (another cfn-lint release builds its environment here)."""
-    prepare = getattr(suite, "prepare", None)
-    if prepare is not None:
-        await prepare()
-
-
 async def judge_all(
     suite: ValidatorSuite, published: list[Published], concurrency: int, progress: bool
 ) -> dict[tuple[str, str], Verdict]:
     """A verdict per distinct (template text, problem); each text is linted once (the
     validator's cache answers its other problems, which only add intent checks)."""
-    await _prepared(suite)
+    await suite.prepare()  # another cfn-lint release builds its environment here
     by_text: dict[str, dict[str, Problem]] = {}
     for item in published:
         if item.template is not None:

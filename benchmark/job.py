@@ -29,7 +29,7 @@ from benchmark.records import (
 )
 from benchmark.resume import recorded_chains
 from benchmark.validators.base import Validator
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
+from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.security import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
@@ -76,18 +76,7 @@ class JobSummary:
 
 
 def build_suite(settings: Settings) -> ValidatorSuite:
-    lint = settings.lint
-    cfn_lint = CfnLintValidator(
-        LintSettings(
-            regions=tuple(lint.regions),
-            ignore_checks=tuple(lint.ignore_checks),
-            include_checks=tuple(lint.include_checks),
-        ),
-        workers=lint.workers,
-        task_timeout_s=lint.task_timeout_s,
-        cache_size=lint.cache_size,
-    )
-    validators: list[Validator] = [cfn_lint, IntentValidator()]
+    validators: list[Validator] = [CfnLintValidator.from_config(settings.lint), IntentValidator()]
     if settings.security.enabled:
         security = create_security_validator(
             workers=settings.security.workers, task_timeout_s=settings.security.task_timeout_s
@@ -95,6 +84,19 @@ def build_suite(settings: Settings) -> ValidatorSuite:
         if security is not None:  # not installed: skipped with one line, never a crash
             validators.append(security)
     return ValidatorSuite(validators, settings.loop.clean_when)
+
+
+async def prepare_suite(settings: Settings) -> ValidatorSuite:
+    """`build_suite`, its workers started and its settings checked by the validators
+    themselves (e.g. a region the configured cfn-lint does not know, which builds its
+    environment on first use): a ConfigError, one line, before any model call."""
+    suite = build_suite(settings)
+    try:
+        await suite.prepare()
+    except BaseException:
+        suite.close()
+        raise
+    return suite
 
 
 class Recorder:
@@ -132,6 +134,8 @@ class Recorder:
             "response_format": settings.model.response_format,
             "config_hash": config_hash(settings.result_fingerprint()),
             **provenance(),
+            # a row no linter vouched for (Attempt.provenance): the configured release, no date
+            **lint_columns(settings.lint.resolved_version, None),
         }
 
     def __call__(self, attempt: Attempt) -> None:
@@ -268,6 +272,16 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     Attempts already recorded in `job.output_dir` are never redone: finished chains are
     skipped and unfinished ones go on from their last recorded iteration.
     """
+    suite = await prepare_suite(settings)
+    try:
+        return await _run_job(settings, job, api_key, suite)
+    finally:
+        suite.close()
+
+
+async def _run_job(
+    settings: Settings, job: JobInfo, api_key: str | None, suite: ValidatorSuite
+) -> JobSummary:
     started = time.monotonic()
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
@@ -279,7 +293,6 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     budget = settings.budget
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
     _check_prices(model, ledger)
-    suite = build_suite(settings)
     writer = RecordWriter(job.output_dir)
     loop_cfg = settings.loop
 
@@ -339,7 +352,6 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
-        suite.close()
         await model.aclose()
         ledger.close()
         summary.seconds = round(time.monotonic() - started, 3)

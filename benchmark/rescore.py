@@ -1,12 +1,15 @@
 """Re-validate a finished run's stored templates with today's validators, without model calls.
 
-    python -m benchmark.rescore runs/<sweep> [--out DIR]
+    python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
 folder with the same layout. Keys, replies, templates, usage and the chains' original stop
 reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
 by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
-verdict: they are carried over.
+verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another cfn-lint
+release and/or its clock frozen to a day (`--as-of today`: the real clock); they are written
+into the new run's saved config, so the new run says how it was linted and is compared only
+with runs linted the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,10 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import build_suite
+from benchmark.job import prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
-from benchmark.provenance import provenance
+from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
     ATTEMPT_KEY,
     SCHEMAS,
@@ -37,6 +41,9 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
+from benchmark.validators.cfn_lint import lint_columns
+
+CONFIG = Path(".hydra") / "config.yaml"
 
 _INTEGER_FINDING_FIELDS = [f.name for f in SCHEMAS["findings"] if pa.types.is_integer(f.type)]
 
@@ -60,11 +67,25 @@ def job_dirs(run: Path) -> list[Path]:
     return sorted(job for job in saved if (job / "attempts").is_dir())
 
 
-def job_settings(job_dir: Path, dataset_dir: Path | None) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text())
+def job_settings(
+    job_dir: Path, dataset_dir: Path | None, lint: dict[str, Any] | None = None
+) -> Settings:
+    """A job's saved settings; `lint` overrides keys of its `lint` section."""
+    raw: dict[str, Any] = yaml.safe_load((job_dir / CONFIG).read_text())
     if dataset_dir is not None:
         raw["dataset"]["path"] = str(dataset_dir)
+    raw["lint"] = {**raw.get("lint", {}), **(lint or {})}
     return load_settings(raw)
+
+
+def save_config(job_dir: Path, out_dir: Path, lint: dict[str, Any]) -> None:
+    """The job's saved Hydra files, with the lint overrides written into its config."""
+    shutil.copytree(job_dir / ".hydra", out_dir / ".hydra", dirs_exist_ok=True)
+    if lint:
+        path = out_dir / CONFIG
+        raw = yaml.safe_load(path.read_text())
+        raw["lint"] = {**raw.get("lint", {}), **lint}
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm) -> int:
@@ -73,9 +94,17 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
     }
     attempts = read_table(job_dir, "attempts")
     carried = recorded_findings(job_dir)
-    suite = build_suite(settings)
+    suite = await prepare_suite(settings)
     writer = RecordWriter(out_dir)
-    stamp = provenance()
+    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
+    as_saved = settings.model_copy(  # the settings written beside the rows (not --dataset-dir)
+        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
+    )
+    stamp = {
+        **provenance(),
+        "config_hash": config_hash(as_saved.result_fingerprint()),
+        **lint_columns(settings.lint.resolved_version, None),  # until cfn-lint vouches for it
+    }
     try:
         for row in attempts.sort_values(ATTEMPT_KEY).to_dict("records"):
             row = {k: (None if v != v else v) for k, v in row.items()}  # NaN -> None
@@ -108,22 +137,43 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
     finally:
         writer.close()
         suite.close()
-    saved = job_dir / ".hydra"
-    shutil.copytree(saved, out_dir / ".hydra", dirs_exist_ok=True)
     return len(attempts)
 
 
-async def rescore(run: Path, out: Path, dataset_dir: Path | None) -> int:
+async def rescore(
+    run: Path, out: Path, dataset_dir: Path | None, lint: dict[str, Any] | None = None
+) -> int:
+    """Re-score every job of `run` into `out`; `lint` overrides each job's lint settings."""
     jobs = job_dirs(run)
     if not jobs:
         raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
+    settings = {job: job_settings(job, dataset_dir, lint) for job in jobs}  # all checked first
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
     with tqdm(total=total, desc="re-scoring", unit="att") as bar:
         for job in jobs:
-            settings = job_settings(job, dataset_dir)
-            done += await rescore_job(job, out / job.relative_to(run), settings, bar)
+            done += await rescore_job(job, out / job.relative_to(run), settings[job], bar)
+            save_config(job, out / job.relative_to(run), lint or {})
     return done
+
+
+def _as_of(text: str) -> date | None:
+    if text == "today":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or 'today': {text!r}") from None
+
+
+def lint_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The `lint` keys the command line sets."""
+    out: dict[str, Any] = {}
+    if args.cfn_lint is not None:
+        out["cfn_lint_version"] = args.cfn_lint
+    if "as_of" in vars(args):  # given: a day, or None for today
+        out["as_of"] = args.as_of.isoformat() if args.as_of else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,13 +185,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a finished run folder (a sweep or one job)")
     parser.add_argument("--out", type=Path, help="new run folder (default: <run>-rescored)")
     parser.add_argument("--dataset-dir", type=Path, help="problems folder, if it moved")
+    parser.add_argument(
+        "--cfn-lint", metavar="VERSION", help="re-lint with this cfn-lint 1.x release"
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_as_of,
+        default=argparse.SUPPRESS,
+        metavar="DATE",
+        help="freeze cfn-lint's clock to this day (YYYY-MM-DD), or 'today' for the real clock",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.run.with_name(f"{args.run.name}-rescored")
     if out.exists() and any(out.iterdir()):
         print(f"error: {out} exists and is not empty; choose --out", file=sys.stderr)
         return 2
     try:
-        count = asyncio.run(rescore(args.run, out, args.dataset_dir))
+        lint = lint_overrides(args)
+        count = asyncio.run(rescore(args.run, out, args.dataset_dir, lint))
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

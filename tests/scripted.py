@@ -14,7 +14,7 @@ from benchmark.models.base import (
     ModelOutput,
 )
 from benchmark.validators.base import PARSE_ERROR_RULE, ValidationResult
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint import CFN_LINT_VERSION, WarmLinter, lint_columns
 
 Reply = str | ModelError | Callable[[list[ChatMessage], CallContext], str]
 
@@ -51,9 +51,11 @@ class InlineLint:
         self.linter = linter
 
     async def validate(self, template: str, problem: Any = None) -> ValidationResult:
-        findings = self.linter.lint(template)
+        findings, as_of = self.linter.lint_dated(template)
         return ValidationResult(
-            findings=findings, parse_ok=all(f.rule_id != PARSE_ERROR_RULE for f in findings)
+            findings=findings,
+            parse_ok=all(f.rule_id != PARSE_ERROR_RULE for f in findings),
+            provenance=lint_columns(CFN_LINT_VERSION, as_of),
         )
 
     def close(self) -> None:

@@ -35,6 +35,13 @@ class ValidatorSuite:
         self.validators = list(validators)
         self.is_clean = CLEAN_RULES[clean_when]
 
+    async def prepare(self) -> None:
+        """Let every validator that has a `prepare` step (start its workers, check its settings)
+        do it now, before any chain starts; a setting it refuses raises ConfigError."""
+        await asyncio.gather(
+            *(v.prepare() for v in self.validators if callable(getattr(v, "prepare", None)))
+        )
+
     async def check(self, template: str, problem: Any) -> Verdict:
         results = await asyncio.gather(*(v.validate(template, problem) for v in self.validators))
         verdict = Verdict(parse_ok=all(r.parse_ok for r in results))
