@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import build_suite
+from benchmark.job import SigtermHandler, build_suite
 from benchmark.problems import DatasetError, Problem, load_dataset
 from benchmark.provenance import provenance
 from benchmark.records import (
@@ -31,6 +32,8 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
+from benchmark.validators.base import AttemptRef
+from benchmark.validators.deploy import DeployJob
 
 
 def job_dirs(run: Path) -> list[Path]:
@@ -46,12 +49,30 @@ def job_settings(job_dir: Path, dataset_dir: Path | None) -> Settings:
     return load_settings(raw)
 
 
-async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm) -> int:
+def _deploy_job(attempts: pd.DataFrame, out_root: Path, settings: Settings) -> DeployJob | None:
+    """Whose attempts deploy acts for: stacks are tagged with the new run folder's name as the
+    sweep (a janitor or a resume of the original sweep never touches them), and with each
+    attempt's original id."""
+    if attempts.empty:
+        return None
+    first = attempts.iloc[0]
+    shared = [name for name in ATTEMPT_KEY if name not in ("problem_id", "sample", "iteration")]
+    key_base = {
+        name: first[name].item() if hasattr(first[name], "item") else first[name] for name in shared
+    }
+    return DeployJob(
+        out_root.name, int(first["job_id"]), key_base, out_root, Path(settings.dataset.path)
+    )
+
+
+async def rescore_job(
+    job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm, out_root: Path | None = None
+) -> int:
     problems: dict[str, Problem] = {
         p.id: p for p in load_dataset(settings.dataset.path, settings.dataset.only)
     }
     attempts = read_table(job_dir, "attempts")
-    suite = build_suite(settings)
+    suite = build_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
     stamp = provenance()
     try:
@@ -63,7 +84,8 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             findings: list[Any] = []
             checks: list[Any] = []
             if template is not None:
-                verdict = await suite.check(template, problems.get(row["problem_id"]))
+                ref = AttemptRef(row["problem_id"], int(row["sample"]), int(row["iteration"]))
+                verdict = await suite.check(template, problems.get(row["problem_id"]), ref)
                 findings, checks = verdict.findings, verdict.checks
                 new.update(verdict.provenance)
                 new.update(
@@ -74,6 +96,7 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
                         verdict.clean,
                         verdict.failures,
                         checks,
+                        verdict.columns,
                     )
                 )
             writer.append(
@@ -96,10 +119,14 @@ async def rescore(run: Path, out: Path, dataset_dir: Path | None) -> int:
         raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
-    with tqdm(total=total, desc="re-scoring", unit="att") as bar:
-        for job in jobs:
-            settings = job_settings(job, dataset_dir)
-            done += await rescore_job(job, out / job.relative_to(run), settings, bar)
+    stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
+    try:
+        with tqdm(total=total, desc="re-scoring", unit="att") as bar:
+            for job in jobs:
+                settings = job_settings(job, dataset_dir)
+                done += await rescore_job(job, out / job.relative_to(run), settings, bar, out)
+    finally:
+        stopping.close()
     return done
 
 

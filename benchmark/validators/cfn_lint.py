@@ -17,7 +17,7 @@ from datetime import date
 from importlib.metadata import version
 from typing import Any
 
-from benchmark.validators.base import PARSE_ERROR_RULE, Finding, ValidationResult
+from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, Finding, ValidationResult
 
 CFN_LINT_VERSION = version("cfn-lint")
 WORKER_HASH_SEED = "0"  # some cfn-lint messages embed set order
@@ -179,7 +179,9 @@ class CfnLintValidator:
             self._cache.popitem(last=False)
         return findings
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         try:
             findings = await self.lint(template)
         except TimeoutError:

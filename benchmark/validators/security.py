@@ -19,7 +19,7 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from benchmark.validators.base import CheckResult, ValidationResult
+from benchmark.validators.base import AttemptRef, CheckResult, ValidationResult
 
 SOURCE = "security"
 SKIP_MESSAGE = "security validator skipped: checkov is not installed; pip install -e '.[security]'"
@@ -143,7 +143,9 @@ class SecurityValidator:
             context=multiprocessing.get_context("spawn"),
         )
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         try:
             future = self._pool.schedule(
                 _check_in_worker, args=(template,), timeout=self.task_timeout_s
