@@ -1,0 +1,364 @@
+"""The deploy validator against moto's server and a scripted CloudFormation, real boto3 client.
+
+moto is a fair stand-in for the API (it is no validator: it passes templates AWS rejects); the
+failures moto cannot produce (a failing change set, a rollback, a hanging deletion, throttling)
+come from tests/cfn_loopback.py. Everything is checked through the API afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from benchmark.config import ConfigError, DeployConfig, Settings
+from benchmark.deploy import main as janitor
+from benchmark.records import attempt_id
+from benchmark.validators.base import AttemptRef
+from benchmark.validators.cloudformation import (
+    ATTEMPT_TAG,
+    CHANGE_SET_RULE,
+    JOB_TAG,
+    RESOURCE_RULE,
+    SWEEP_TAG,
+    VALIDATE_RULE,
+)
+from benchmark.validators.deploy import DeployJob, DeployValidator
+from benchmark.validators.stack_ledger import StackLedger
+from tests.cfn_loopback import FakeCloudFormation
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "datasets" / "smoke"
+KEY_BASE = {
+    "sweep_id": "sweep-t",
+    "job_id": 0,
+    "model": "simulated/default",
+    "provider": "simulated",
+    "prompt_set": "paper",
+    "protocol": "stateless",
+    "max_iterations": 3,
+}
+
+
+def reference(problem: str) -> str:
+    return yaml.safe_load((SMOKE / f"{problem}.yaml").read_text())["reference_template"]
+
+
+BUCKET = reference("s3-versioned-bucket")
+TABLE = reference("dynamodb-orders-table")
+
+
+def config(url: str, **overrides: Any) -> DeployConfig:
+    fields = dict(
+        enabled=True,
+        endpoint_url=url,
+        poll_s=0.01,
+        timeout_s=10,
+        delete_timeout_s=10,
+        request_timeout_s=10,
+        max_retries=3,
+    )
+    return DeployConfig(**{**fields, **overrides})
+
+
+def validator(url: str, tmp_path: Path, dataset: Path = SMOKE, **overrides: Any):
+    job = DeployJob("sweep-t", 0, KEY_BASE, tmp_path, dataset)
+    return DeployValidator(config(url, **overrides), job)
+
+
+def cloudformation(url: str) -> Any:
+    return boto3.client("cloudformation", region_name="us-east-1", endpoint_url=url)
+
+
+def live(url: str) -> list[dict]:
+    return cloudformation(url).describe_stacks()["Stacks"]
+
+
+def run(v: DeployValidator, template: str, problem: str = "p", iteration: int = 1):
+    return asyncio.run(v.validate(template, None, AttemptRef(problem, 0, iteration)))
+
+
+# ---- moto ---------------------------------------------------------------------------------
+
+
+def test_changeset_mode_deploys_a_reference_and_leaves_nothing(moto_url, tmp_path) -> None:
+    v = validator(moto_url, tmp_path)
+    try:
+        result = run(v, BUCKET)
+        assert live(moto_url) == []  # deleted after the attempt, not only at job end
+    finally:
+        v.close()
+    assert result.findings == [] and result.failure is None
+    assert result.columns["deployable"] is True and result.columns["deploy_mode"] == "changeset"
+    assert all(result.columns[f"deploy_{s}_s"] >= 0 for s in ("validate", "create", "delete"))
+    created = cloudformation(moto_url).list_stacks()["StackSummaries"]  # deleted ones too
+    assert [s["StackStatus"] for s in created] == ["DELETE_COMPLETE"]
+    assert StackLedger(tmp_path).undeleted() == []
+
+
+def test_a_rejected_template_is_a_validation_finding(moto_url, tmp_path) -> None:
+    v = validator(moto_url, tmp_path)
+    try:
+        result = run(v, "Resources:\n  Bucket: {Type: AWS::S3::Bucket\n")
+        empty = run(v, "   \n")
+    finally:
+        v.close()
+    assert result.columns["deployable"] is False and result.failure is None
+    assert [(f.rule_id, f.source, f.level) for f in result.findings] == [
+        (VALIDATE_RULE, "deploy", "E")
+    ]
+    assert empty.columns["deployable"] is False and empty.findings[0].rule_id == VALIDATE_RULE
+    assert live(moto_url) == []
+
+
+def test_stack_mode_creates_and_deletes_the_resources(moto_url, tmp_path) -> None:
+    v = validator(moto_url, tmp_path, mode="stack", max_stacks=5)
+    try:
+        result = run(v, TABLE, "dynamodb-orders-table")
+    finally:
+        v.close()
+    assert result.columns["deployable"] is True and result.columns["deploy_mode"] == "stack"
+    assert live(moto_url) == []
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_url)
+    assert dynamodb.list_tables()["TableNames"] == []  # the stack's table went with it
+
+
+def test_a_job_deletes_what_its_killed_predecessor_left(moto_url, tmp_path) -> None:
+    cf = cloudformation(moto_url)
+
+    def leftover(name: str, sweep: str | None, job: str) -> None:
+        tags = [{"Key": JOB_TAG, "Value": job}]
+        tags += [{"Key": SWEEP_TAG, "Value": sweep}] if sweep else []
+        cf.create_change_set(
+            StackName=name,
+            ChangeSetName=name,
+            ChangeSetType="CREATE",
+            TemplateBody=BUCKET,
+            Tags=tags,
+        )
+
+    leftover("mine", "sweep-t", "0")
+    leftover("other-job", "sweep-t", "1")
+    leftover("other-sweep", "sweep-u", "0")
+    leftover("not-ours", None, "0")
+    validator(moto_url, tmp_path).close()
+    assert sorted(s["StackName"] for s in live(moto_url)) == [
+        "not-ours",
+        "other-job",
+        "other-sweep",
+    ]
+
+
+def test_janitor_lists_then_deletes_by_tag(moto_url, tmp_path, capsys) -> None:
+    cf = cloudformation(moto_url)
+    for name, sweep in (("a1", "A"), ("a2", "A"), ("b1", "B"), ("untagged", None)):
+        tags = [{"Key": SWEEP_TAG, "Value": sweep}] if sweep else []
+        cf.create_stack(StackName=name, TemplateBody=BUCKET, Tags=tags)
+    args = ["cleanup", "--region", "us-east-1", "--endpoint-url", moto_url, "--poll-s", "0.01"]
+    assert janitor([*args, "--sweep", "A", "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    assert "2 stacks" in listed and "a1" in listed and "a2" in listed and "b1" not in listed
+    assert len(live(moto_url)) == 4
+    assert janitor([*args, "--sweep", "A"]) == 0
+    assert sorted(s["StackName"] for s in live(moto_url)) == ["b1", "untagged"]
+    assert janitor(args) == 0  # every sweep
+    assert [s["StackName"] for s in live(moto_url)] == ["untagged"]
+
+
+def test_sweep_cap_is_shared_by_the_jobs_of_a_sweep(moto_url, tmp_path) -> None:
+    first = validator(moto_url, tmp_path, max_stacks=2)
+    second = DeployValidator(
+        config(moto_url, max_stacks=2), DeployJob("sweep-t", 1, KEY_BASE, tmp_path, SMOKE)
+    )
+    try:
+        results = [run(first, BUCKET, iteration=1), run(second, BUCKET, iteration=2)]
+        capped = run(first, BUCKET, iteration=3)
+    finally:
+        first.close()
+        second.close()
+    assert [r.columns["deployable"] for r in results] == [True, True]
+    assert capped.columns.get("deployable") is None and "max_stacks=2" in capped.failure
+    assert StackLedger(tmp_path).created() == 2
+
+
+def test_no_credentials_is_one_line(moto_url, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(ConfigError, match="no AWS credentials in the standard chain"):
+        validator(moto_url, tmp_path)
+
+
+# ---- scripted failures --------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake(fake_aws):
+    with FakeCloudFormation() as server:
+        yield server
+
+
+def test_every_stack_is_tagged_with_sweep_job_and_attempt(fake, tmp_path) -> None:
+    fake.script.delete = "hang"  # keep it, to read its tags
+    v = validator(fake.url, tmp_path, delete_timeout_s=0.05)
+    try:
+        run(v, BUCKET, "s3-versioned-bucket", iteration=2)
+        stack = fake.live_stacks()[0]
+    finally:
+        fake.script.delete = "complete"
+        v.close()
+    aid = attempt_id({**KEY_BASE, "problem_id": "s3-versioned-bucket", "sample": 0, "iteration": 2})
+    assert stack.tags == {SWEEP_TAG: "sweep-t", JOB_TAG: "0", ATTEMPT_TAG: aid}
+    assert stack.name.startswith(f"iacfb-{aid}-")
+    assert fake.live_stacks() == []
+
+
+def test_a_failed_change_set_is_a_change_set_finding(fake, tmp_path) -> None:
+    fake.script.change_set = "fail"
+    v = validator(fake.url, tmp_path)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is False
+    assert [(f.rule_id, f.message) for f in result.findings] == [
+        (CHANGE_SET_RULE, "Parameters: [BucketName] must have values")
+    ]
+    assert fake.live_stacks() == [] and fake.live_change_sets() == []
+    assert fake.calls["DeleteChangeSet"] == 1 and fake.calls["DeleteStack"] == 1
+
+
+def test_a_rollback_names_the_failed_resources_first(fake, tmp_path) -> None:
+    fake.script.stack = "rollback"
+    v = validator(fake.url, tmp_path, mode="stack", max_stacks=3)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is False
+    assert [(f.rule_id, f.path) for f in result.findings] == [
+        (RESOURCE_RULE, ("Resources", "Bucket")),
+        (RESOURCE_RULE, ("Resources", "Table")),  # the cancelled one comes last
+    ]
+    assert result.findings[0].message.startswith("Bucket (AWS::S3::Bucket): artifacts already")
+    assert fake.live_stacks() == []
+    create = next(r for r in fake.requests if r["Action"] == "CreateStack")
+    assert create["OnFailure"] == "ROLLBACK" and create["TimeoutInMinutes"] == "1"
+
+
+def test_a_hanging_deletion_is_reported_not_hidden(fake, tmp_path, capsys) -> None:
+    fake.script.delete = "hang"
+    v = validator(fake.url, tmp_path, delete_timeout_s=0.05)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is True  # the template deployed; its cleanup did not
+    assert "still DELETE_IN_PROGRESS" in result.failure
+    assert len(v.leftovers) == 1 and len(fake.live_stacks()) == 1
+    err = capsys.readouterr().err
+    assert "LEFT BEHIND" in err and "python -m benchmark.deploy cleanup" in err
+    assert StackLedger(tmp_path).undeleted() == [fake.live_stacks()[0].name]
+
+
+def test_a_failed_deletion_says_why(fake, tmp_path) -> None:
+    fake.script.delete = "fail"
+    v = validator(fake.url, tmp_path)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert "DELETE_FAILED: The bucket you tried to delete is not empty" in result.failure
+
+
+def test_throttled_calls_are_retried_by_botocore(fake, tmp_path) -> None:
+    fake.script.throttle = {"ValidateTemplate": 2, "CreateChangeSet": 1}
+    v = validator(fake.url, tmp_path)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is True and result.failure is None
+    assert fake.calls["ValidateTemplate"] == 3 and fake.calls["CreateChangeSet"] == 2
+
+
+def test_throttling_past_the_retries_is_not_judged(fake, tmp_path) -> None:
+    fake.script.throttle = {"ValidateTemplate": 100}
+    v = validator(fake.url, tmp_path, max_retries=1)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is None and result.findings == []
+    assert "Throttling" in result.failure
+
+
+def test_a_change_set_that_never_settles_times_out_and_is_deleted(fake, tmp_path) -> None:
+    fake.script.change_set = "hang"
+    v = validator(fake.url, tmp_path, timeout_s=0.05)
+    try:
+        result = run(v, BUCKET)
+    finally:
+        v.close()
+    assert result.columns["deployable"] is None
+    assert "change set still CREATE_IN_PROGRESS after 0.05s" in result.failure
+    assert fake.live_stacks() == []
+
+
+def test_parameter_files_give_values_for_declared_parameters(fake, tmp_path) -> None:
+    dataset = tmp_path / "data"
+    (dataset / "parameters").mkdir(parents=True)
+    (dataset / "parameters" / "t.yaml").write_text("TableName: orders-x\nUnused: 1\n")
+    v = validator(fake.url, tmp_path, dataset)
+    try:
+        run(v, TABLE, "t")
+        run(v, TABLE, "other")
+    finally:
+        v.close()
+    creates = [r for r in fake.requests if r["Action"] == "CreateChangeSet"]
+    assert creates[0]["Parameters.member.1.ParameterKey"] == "TableName"
+    assert creates[0]["Parameters.member.1.ParameterValue"] == "orders-x"
+    assert "Parameters.member.2.ParameterKey" not in creates[0]  # not declared: not sent
+    assert not any(k.startswith("Parameters.member") for k in creates[1])  # defaults
+
+
+def test_a_bad_parameter_file_is_one_line_naming_it(fake, tmp_path) -> None:
+    dataset = tmp_path / "data"
+    (dataset / "parameters").mkdir(parents=True)
+    (dataset / "parameters" / "t.yaml").write_text("TableName: {nested: value}\n")
+    with pytest.raises(ConfigError, match=r"t\.yaml: parameter 'TableName'"):
+        validator(fake.url, tmp_path, dataset)
+
+
+def test_capabilities_come_from_validate_template(fake, tmp_path) -> None:
+    fake.script.capabilities = ["CAPABILITY_NAMED_IAM"]
+    v = validator(fake.url, tmp_path)
+    try:
+        run(v, BUCKET)
+    finally:
+        v.close()
+    create = next(r for r in fake.requests if r["Action"] == "CreateChangeSet")
+    assert create["Capabilities.member.1"] == "CAPABILITY_NAMED_IAM"
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+def test_stack_mode_needs_a_sweep_cap() -> None:
+    with pytest.raises(ValueError, match=r"set deploy\.max_stacks"):
+        DeployConfig(enabled=True, mode="stack")
+    assert DeployConfig(enabled=True, mode="stack", max_stacks=10).max_stacks == 10
+
+
+def test_deploy_settings_enter_the_fingerprint_only_when_enabled() -> None:
+    from tests.test_config import settings_for
+
+    off: Settings = settings_for()
+    on: Settings = settings_for("deploy.enabled=true")
+    assert "deploy" not in off.result_fingerprint()
+    assert on.result_fingerprint()["deploy"]["mode"] == "changeset"
+    timeout: Settings = settings_for("deploy.enabled=true", "deploy.timeout_s=5")
+    assert timeout.result_fingerprint() == on.result_fingerprint()
