@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from benchmark.validators.cloudformation import (
+    API_ERRORS,
     ATTEMPT_TAG,
     JOB_TAG,
     SWEEP_TAG,
@@ -31,7 +30,7 @@ def cleanup(args: argparse.Namespace) -> int:
     try:
         client = make_client(args.region, args.endpoint_url, args.profile)
         stacks = tagged_stacks(client, args.sweep, args.job)
-    except (NoCredentials, ClientError, BotoCoreError) as exc:
+    except (NoCredentials, *API_ERRORS) as exc:
         print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 2
     scope = f"sweep {args.sweep}" if args.sweep else "any sweep"

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
@@ -199,5 +200,6 @@ class CfnLintValidator:
 
     def close(self) -> None:
         self._pool.close()
-        self._pool.join(timeout=10)
+        with suppress(TimeoutError):  # tasks still running (the job was interrupted): stop them
+            self._pool.join(timeout=10)
         self._pool.stop()

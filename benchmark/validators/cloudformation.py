@@ -24,6 +24,7 @@ from typing import Any, Literal
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 Mode = Literal["changeset", "stack"]
 
@@ -45,6 +46,10 @@ STAGES = {
     RESOURCE_RULE: "resource creation",
     STACK_RULE: "stack creation",
 }
+
+# what a call to the API can raise besides a bug: an error answer, a transport failure, an
+# answer that is not the API's (a proxy's or an emulator's HTML error page)
+API_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 
 # error codes that judge the template; any other API error means the harness could not judge it
 TEMPLATE_ERRORS = frozenset({"ValidationError", "InsufficientCapabilitiesException"})
@@ -242,7 +247,7 @@ class Deployer:
             out.error = "interrupted before CloudFormation answered (SIGINT/SIGTERM)"
         except WaitTimeout as exc:
             out.error = str(exc)
-        except (ClientError, BotoCoreError) as exc:
+        except API_ERRORS as exc:
             out.error = describe_error(exc)
         finally:
             if stack_name in self.live:
@@ -375,7 +380,7 @@ class Deployer:
         ref = next((r for r in self.live.snapshot() if r.name == name), StackRef(name))
         try:
             request_deletion(self.client, ref)
-        except (ClientError, BotoCoreError) as exc:
+        except API_ERRORS as exc:
             return f"stack {name} may remain: {describe_error(exc)}"
         if self.stop.is_set():
             return None
@@ -414,8 +419,9 @@ def request_deletion(client: Any, ref: StackRef) -> None:
     that never answered is safe to delete."""
     if ref.change_set_id:
         # still being created, or gone: deleting the stack removes it either way
-        with suppress(ClientError):
+        with suppress(*API_ERRORS):
             client.delete_change_set(ChangeSetName=ref.change_set_id)
+        ref.change_set_id = None  # asked once: a second request would only fail
     client.delete_stack(StackName=ref.handle)
 
 
@@ -451,7 +457,7 @@ def _deletion_state(client: Any, ref: StackRef) -> tuple[str, str]:
         if _gone(exc):
             return "gone", ""
         return "pending", f"stack {ref.name}: {describe_error(exc)}"
-    except BotoCoreError as exc:
+    except API_ERRORS as exc:
         return "pending", f"stack {ref.name}: {describe_error(exc)}"
     status = stack["StackStatus"]
     if status == "DELETE_COMPLETE":
@@ -492,7 +498,7 @@ def delete_tagged(
                 if summary.get("StackId") in (None, ref.stack_id):
                     client.delete_change_set(ChangeSetName=summary["ChangeSetId"])
             client.delete_stack(StackName=ref.stack_id)
-        except (ClientError, BotoCoreError) as exc:
+        except API_ERRORS as exc:
             left[ref.name] = f"stack {ref.name}: {describe_error(exc)}"
             continue
         requested.append(ref)

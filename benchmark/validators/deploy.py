@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from benchmark.config import ConfigError, DeployConfig
 from benchmark.intent import parse_template
 from benchmark.records import attempt_id
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult
 from benchmark.validators.cloudformation import (
+    API_ERRORS,
     SWEEP_TAG,
     VALIDATE_RULE,
     Deployer,
@@ -217,8 +218,10 @@ class DeployValidator:
                 values,
                 declared_parameters(template) if values else (),
             )
-        except RuntimeError as exc:  # the pool was shut down: the job is stopping
-            return ValidationResult(failure=f"stopped: {exc}", columns=columns)
+        except Exception as exc:  # a bug is the validator failing, never the sweep crashing
+            what = "stopped" if self.stop.is_set() else "deploy failed"  # pool shut down
+            failure = f"{what}: {type(exc).__name__}: {exc}"
+            return ValidationResult(failure=failure, columns=columns)
         if outcome.leftover:
             self.leftovers[stack] = outcome.leftover
         elif stack not in self.live:
@@ -258,7 +261,7 @@ class DeployValidator:
             _say(f"deploy: deleting {len(stacks)} stacks {why}")
             config = self.config
             return delete_tagged(self.client, stacks, config.delete_timeout_s, config.poll_s)
-        except (ClientError, BotoCoreError) as exc:
+        except API_ERRORS as exc:
             raise ConfigError(f"deploy: cannot list stacks: {describe_error(exc)}") from None
 
     def close(self) -> None:
@@ -277,7 +280,7 @@ class DeployValidator:
             for ref in live:
                 try:
                     request_deletion(self.client, ref)
-                except (ClientError, BotoCoreError) as exc:
+                except API_ERRORS as exc:
                     left[ref.name] = f"stack {ref.name}: {describe_error(exc)}"
             left.update(
                 wait_deleted(

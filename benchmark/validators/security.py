@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -159,7 +160,8 @@ class SecurityValidator:
 
     def close(self) -> None:
         self._pool.close()
-        self._pool.join(timeout=10)
+        with suppress(TimeoutError):  # tasks still running (the job was interrupted): stop them
+            self._pool.join(timeout=10)
         self._pool.stop()
 
 

@@ -66,5 +66,13 @@ class ValidatorSuite:
         return verdict
 
     def close(self) -> None:
-        for validator in self.validators:
-            validator.close()
+        """Close every validator, last opened first (deploy's cleanup does not wait behind a
+        linter pool's shutdown), even when one fails to."""
+        errors = []
+        for validator in reversed(self.validators):
+            try:
+                validator.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
