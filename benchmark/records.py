@@ -64,6 +64,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             # deploy (benchmark/validators/deploy.py): null where not evaluated
             pa.field("deployable", pa.bool_()),
             pa.field("deploy_mode", pa.string()),  # changeset | stack
+            pa.field("deploy_endpoint", pa.string()),  # an emulator's URL; null: AWS itself
             pa.field("deploy_validate_s", pa.float64()),  # ValidateTemplate
             pa.field("deploy_create_s", pa.float64()),  # change set / stack: create + wait
             pa.field("deploy_delete_s", pa.float64()),  # delete + wait
@@ -186,6 +187,7 @@ def check_rows(aid: str, key: dict[str, Any], checks: Iterable[Any]) -> list[dic
 VALIDATOR_COLUMNS = (
     "deployable",
     "deploy_mode",
+    "deploy_endpoint",
     "deploy_validate_s",
     "deploy_create_s",
     "deploy_delete_s",

@@ -185,7 +185,10 @@ class DeployValidator:
     ) -> ValidationResult:
         if attempt is None:
             return ValidationResult(failure="no attempt reference: nothing was deployed")
-        columns: dict[str, Any] = {"deploy_mode": self.config.mode}
+        columns: dict[str, Any] = {
+            "deploy_mode": self.config.mode,
+            "deploy_endpoint": self.config.endpoint_url,
+        }
         if not template.strip():  # nothing to send: CloudFormation takes no empty template
             finding = Finding(VALIDATE_RULE, "E", "the template is empty", source=SOURCE)
             return ValidationResult(findings=[finding], columns={**columns, "deployable": False})
