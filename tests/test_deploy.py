@@ -15,10 +15,15 @@ import boto3
 import pytest
 import yaml
 
-from benchmark.config import ConfigError, DeployConfig, Settings
+from benchmark.config import ConfigError, DeployConfig, LoopConfig, PromptSetConfig, Settings
 from benchmark.deploy import main as janitor
-from benchmark.records import attempt_id
-from benchmark.validators.base import AttemptRef
+from benchmark.feedback import FeedbackInput, render_feedback
+from benchmark.loop import FeedbackLoop
+from benchmark.models.base import GenerateConfig
+from benchmark.problems import load_dataset
+from benchmark.records import VALIDATOR_COLUMNS, attempt_id, outcome_columns
+from benchmark.validators.base import AttemptRef, Finding
+from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 from benchmark.validators.cloudformation import (
     ATTEMPT_TAG,
     CHANGE_SET_RULE,
@@ -29,7 +34,9 @@ from benchmark.validators.cloudformation import (
 )
 from benchmark.validators.deploy import DeployJob, DeployValidator
 from benchmark.validators.stack_ledger import StackLedger
+from benchmark.validators.suite import ValidatorSuite
 from tests.cfn_loopback import FakeCloudFormation
+from tests.scripted import InlineLint, ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "datasets" / "smoke"
@@ -362,3 +369,109 @@ def test_deploy_settings_enter_the_fingerprint_only_when_enabled() -> None:
     assert on.result_fingerprint()["deploy"]["mode"] == "changeset"
     timeout: Settings = settings_for("deploy.enabled=true", "deploy.timeout_s=5")
     assert timeout.result_fingerprint() == on.result_fingerprint()
+
+
+def test_janitor_deletes_a_stack_whose_change_set_is_still_being_created(fake, tmp_path) -> None:
+    fake.script.change_set = "hang"
+    cloudformation(fake.url).create_change_set(
+        StackName="stuck",
+        ChangeSetName="stuck",
+        ChangeSetType="CREATE",
+        TemplateBody=BUCKET,
+        Tags=[{"Key": SWEEP_TAG, "Value": "S"}],
+    )
+    args = ["cleanup", "--region", "us-east-1", "--endpoint-url", fake.url, "--poll-s", "0.01"]
+    assert janitor(args) == 0
+    assert fake.live_stacks() == [] and fake.live_change_sets() == []
+
+
+# ---- how deploy's findings travel: counted only when gating, fed back when asked -----------
+
+CLEAN_QUEUE = "```yaml\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n```"
+UNDEPLOYABLE = "```yaml\nDescription: BadThing\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n```"
+
+
+def _chain(url: str, tmp_path: Path, replies: list[str], gating: bool, feed_back: list[str]):
+    prompts = PromptSetConfig(
+        name="t",
+        output_format="yaml",
+        system="S",
+        generation="GEN {prompt}",
+        repair="REPAIR\n{template}\n---\n{feedback}",
+        repair_followup="FOLLOWUP\n{feedback}",
+        feedback="structured",
+        feed_back_checks=feed_back,
+    )
+    deploy = validator(url, tmp_path, gating=gating)
+    suite = ValidatorSuite([InlineLint(WarmLinter(LintSettings())), deploy], "no_errors")
+    model = ScriptedModel(list(replies))
+    config = LoopConfig(max_iterations=3)
+    loop = FeedbackLoop(model, suite, prompts, config, lambda sample: GenerateConfig(1.0, 100))
+    attempts: list = []
+    try:
+        asyncio.run(loop.run_chain(load_dataset(SMOKE)[0], 0, attempts.append))
+    finally:
+        suite.close()
+    return attempts
+
+
+def test_a_reporting_deploy_records_but_neither_counts_nor_stops(fake, tmp_path) -> None:
+    fake.script.validate, fake.script.reject_if = "reject", "BadThing"
+    attempts = _chain(fake.url, tmp_path, [UNDEPLOYABLE], gating=False, feed_back=[])
+    (only,) = attempts
+    assert only.stop_reason == "clean" and only.counts["E"] == 0  # lint-clean: the chain ends
+    assert only.columns["deployable"] is False
+    assert [f.rule_id for f in only.findings] == [VALIDATE_RULE]  # recorded all the same
+
+
+def test_a_gating_deploy_keeps_the_chain_going_and_feeds_its_errors_back(fake, tmp_path) -> None:
+    fake.script.validate, fake.script.reject_if = "reject", "BadThing"
+    attempts = _chain(fake.url, tmp_path, [UNDEPLOYABLE, CLEAN_QUEUE], gating=True, feed_back=[])
+    assert [a.stop_reason for a in attempts] == [None, "clean"]
+    assert attempts[0].counts["E"] == 1 and not attempts[0].clean
+    feedback = attempts[0].feedback
+    assert "Deploying the template with CloudFormation failed:" in feedback
+    assert "1. D1001 at (template): Template format error" in feedback
+    assert [a.columns["deployable"] for a in attempts] == [False, True]
+    assert fake.live_stacks() == []
+
+
+def test_feedback_lists_deploy_errors_apart_and_only_when_asked() -> None:
+    findings = [
+        Finding("E3002", "E", "bad property", ("Resources", "B", "Properties", "X"), 4),
+        Finding(
+            RESOURCE_RULE,
+            "E",
+            "B (AWS::S3::Bucket): exists",
+            ("Resources", "B"),
+            None,
+            source="deploy",
+        ),
+    ]
+    data = FeedbackInput(findings, "template.yaml")
+    without = render_feedback("structured", data)
+    assert without == "1. E3002 (error) at Resources.B.Properties.X, line 4: bad property"
+    asked = render_feedback("raw", data, ["deploy"])
+    assert asked.startswith("E3002 bad property\ntemplate.yaml:4:1")
+    assert asked.endswith(
+        "Deploying the template with CloudFormation failed:\n"
+        "1. D3002 at Resources.B: B (AWS::S3::Bucket): exists"
+    )
+
+
+def test_validator_columns_are_null_unless_set_and_unknown_ones_refused() -> None:
+    counts = {"E": 0, "W": 0, "I": 0}
+    out = outcome_columns(counts, True, True, True, [], [])
+    assert all(out[name] is None for name in VALIDATOR_COLUMNS)
+    out = outcome_columns(counts, True, True, True, [], [], {"deployable": False})
+    assert out["deployable"] is False
+    with pytest.raises(ValueError, match="not in the attempts schema"):
+        outcome_columns(counts, True, True, True, [], [], {"deployed": True})
+
+
+def test_the_region_is_the_configured_one_never_the_environments(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "af-south-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "af-south-1")
+    v = validator(fake.url, tmp_path, region="eu-west-2")
+    v.close()
+    assert v.client.meta.region_name == "eu-west-2"

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEYS = {
     "ANTHROPIC_API_KEY": "sk-ant-FAKE0123456789abcdef",
     "OPENAI_API_KEY": "sk-FAKE9876543210",
+    "AWS_ACCESS_KEY_ID": "AKIAFAKESWEEPTEST001",  # deploy's credentials never land either
+    "AWS_SECRET_ACCESS_KEY": "fake-aws-secret-SWEEPTEST-0123456789",
 }
 
 

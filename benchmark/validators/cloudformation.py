@@ -492,11 +492,14 @@ def delete_tagged(
     requested = []
     for stack in stacks:
         ref = StackRef(stack["StackName"], stack["StackId"])
-        try:
+        # a change set still being created cannot be deleted, but deleting its stack removes it
+        with suppress(*API_ERRORS):
             pages = client.get_paginator("list_change_sets").paginate(StackName=ref.stack_id)
-            for summary in (s for page in pages for s in page.get("Summaries", [])):
+            for summary in [s for page in pages for s in page.get("Summaries", [])]:
                 if summary.get("StackId") in (None, ref.stack_id):
-                    client.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+                    with suppress(*API_ERRORS):
+                        client.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+        try:
             client.delete_stack(StackName=ref.stack_id)
         except API_ERRORS as exc:
             left[ref.name] = f"stack {ref.name}: {describe_error(exc)}"

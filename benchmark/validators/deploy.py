@@ -177,6 +177,8 @@ class DeployValidator:
         self._capped = False
         _say(announcement(config, job.sweep_id))
         self.inherited = self._delete_leftovers("left by an earlier run of this job")
+        for reason in self.inherited.values():
+            _say(f"deploy: LEFT BEHIND by an earlier run: {reason}")
         self.ledger = StackLedger(job.ledger_dir, config.max_stacks)
         self._pool = ThreadPoolExecutor(config.max_concurrent, thread_name_prefix="deploy")
 
