@@ -69,11 +69,14 @@ def with_deployable(
     """Filled chains with the shown attempt's `deployable` (1.0 / 0.0 / NaN) and
     `deployed_by` / `judged_by` (at this or an earlier iteration)."""
     verdict = attempts.set_index("attempt_id")["deployable"].map({True: 1.0, False: 0.0})
-    out = chains.assign(deployable=chains["source_attempt_id"].map(verdict).astype(float))
     keys = chain_keys(group_keys)
-    by_chain = out.sort_values([*keys, "iteration"]).groupby(keys, sort=False, dropna=False)
-    out["deployed_by"] = by_chain["deployable"].transform(lambda s: s.fillna(0.0).cummax())
-    out["judged_by"] = by_chain["deployable"].transform(lambda s: s.notna().cummax().astype(float))
+    out = chains.sort_values([*keys, "iteration"]).reset_index(drop=True)
+    out["deployable"] = out["source_attempt_id"].map(verdict).astype(float)
+    out["deployed_by"] = out["deployable"].fillna(0.0)
+    out["judged_by"] = out["deployable"].notna().astype(float)
+    by_chain = out.groupby(keys, sort=False, dropna=False)
+    out["deployed_by"] = by_chain["deployed_by"].cummax()
+    out["judged_by"] = by_chain["judged_by"].cummax()
     return out
 
 

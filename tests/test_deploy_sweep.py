@@ -16,6 +16,7 @@ import pytest
 
 from analysis.report import build_report
 from benchmark.records import read_table
+from benchmark.rescore import main as rescore_main
 from tests.cfn_loopback import FakeCloudFormation
 from tests.conftest import FAKE_AWS
 
@@ -127,6 +128,13 @@ def test_smoke_sweep_on_moto_records_deployable_everywhere_and_leaves_nothing(
             data = path.read_bytes()
             for secret in secrets:
                 assert secret.encode() not in data, f"a credential leaked into {path}"
+
+    # re-scoring deploys the stored templates again, under the saved settings
+    rescored = tmp_path / "rescored"
+    assert rescore_main([str(sweep), "--out", str(rescored)]) == 0
+    again = read_table(rescored, "attempts")
+    assert len(again) == len(attempts) and again["deployable"].notna().all()
+    assert live_stacks(moto_url) == []
 
     report = build_report(sweep, n_boot=50, fit_boot=0)
     text = report.markdown.read_text()
