@@ -475,3 +475,13 @@ def test_the_region_is_the_configured_one_never_the_environments(fake, tmp_path,
     v = validator(fake.url, tmp_path, region="eu-west-2")
     v.close()
     assert v.client.meta.region_name == "eu-west-2"
+
+
+def test_the_start_line_says_what_each_mode_creates_and_costs() -> None:
+    from benchmark.validators.deploy import announcement
+
+    free = announcement(DeployConfig(enabled=True), "s1")
+    paid = announcement(DeployConfig(enabled=True, mode="stack", max_stacks=7), "s1")
+    assert "change set" in free and "no cost" in free and "MONEY" not in free
+    assert "REAL AWS RESOURCES, WHICH COSTS MONEY" in paid and "at most 7 this sweep" in paid
+    assert "python -m benchmark.deploy cleanup --region us-east-1 --sweep s1" in paid

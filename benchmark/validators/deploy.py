@@ -176,10 +176,14 @@ class DeployValidator:
         self.leftovers: dict[str, str] = {}
         self._capped = False
         _say(announcement(config, job.sweep_id))
-        self.inherited = self._delete_leftovers("left by an earlier run of this job")
+        self.ledger = StackLedger(job.ledger_dir, config.max_stacks)
+        try:
+            self.inherited = self._delete_leftovers("left by an earlier run of this job")
+        except ConfigError:
+            self.ledger.close()
+            raise
         for reason in self.inherited.values():
             _say(f"deploy: LEFT BEHIND by an earlier run: {reason}")
-        self.ledger = StackLedger(job.ledger_dir, config.max_stacks)
         self._pool = ThreadPoolExecutor(config.max_concurrent, thread_name_prefix="deploy")
 
     async def validate(
@@ -265,9 +269,13 @@ class DeployValidator:
                 return {}
             _say(f"deploy: deleting {len(stacks)} stacks {why}")
             config = self.config
-            return delete_tagged(self.client, stacks, config.delete_timeout_s, config.poll_s)
+            left = delete_tagged(self.client, stacks, config.delete_timeout_s, config.poll_s)
         except API_ERRORS as exc:
             raise ConfigError(f"deploy: cannot list stacks: {describe_error(exc)}") from None
+        for stack in stacks:
+            if stack["StackName"] not in left:
+                self.ledger.deleted(stack["StackName"])
+        return left
 
     def close(self) -> None:
         """Stop every wait, then delete everything this job created and confirm it."""
