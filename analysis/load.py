@@ -19,7 +19,7 @@ column the source attempt left empty stays empty rather than borrowing an earlie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -47,14 +47,22 @@ STATE = [
 StoppedPolicy = Literal["carry", "exclude"]
 
 
+DEPLOY_SOURCE = "deploy"
+
+
 @dataclass
 class Run:
-    """The three tables of one run folder (a sweep, a job, or any folder above them)."""
+    """The three tables of one run folder (a sweep, a job, or any folder above them).
+
+    `findings` are the linter's (every source but deploy): what counts, churns and ranks as a
+    finding. CloudFormation's deployment errors are kept apart in `deploy_findings`.
+    """
 
     path: Path
     attempts: pd.DataFrame
     findings: pd.DataFrame
     checks: pd.DataFrame
+    deploy_findings: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def name(self) -> str:
@@ -78,11 +86,14 @@ class Run:
 def load_run(run_dir: str | Path) -> Run:
     """Read attempts, findings and checks of every part under `run_dir`."""
     path = Path(run_dir)
+    findings = read_table(path, "findings")
+    deploy = findings["source"] == DEPLOY_SOURCE
     run = Run(
         path=path,
         attempts=read_table(path, "attempts"),
-        findings=read_table(path, "findings"),
+        findings=findings[~deploy].reset_index(drop=True),
         checks=read_table(path, "checks"),
+        deploy_findings=findings[deploy].reset_index(drop=True),
     )
     if run.attempts.empty:
         raise ValueError(f"{path}: no attempt rows (is this a run folder?)")

@@ -27,6 +27,7 @@ from analysis import figures
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side, went_on_note
+from analysis.deploy import deploy_section, has_deploy
 from analysis.designs import design_figure, design_table, display_table, has_designs, method_note
 from analysis.fit import band, bootstrap_params, fit_decay, summarize
 from analysis.load import (
@@ -87,6 +88,7 @@ class Report:
     designs: pd.DataFrame | None = None  # `designs.design_table`, when the section is shown
     security: pd.DataFrame | None = None  # `security.compliance_by_iteration`, when present
     recorded: str | None = None  # the recorded notice, when the run holds recorded rows
+    deploy: pd.DataFrame | None = None  # `deploy.deploy_by_iteration`, when present
 
 
 def _values(series: pd.Series) -> str:
@@ -359,6 +361,9 @@ def build_report(
         _security_section(page, security, labels, group_keys)
     else:
         page.text(NO_SECURITY, note=True)
+    deploy = None
+    if has_deploy(run.attempts):
+        deploy = deploy_section(page, run, chains, labels, group_keys, n_boot, seed)
 
     for group, data in datasets.items():
         label = labels[group]
@@ -448,13 +453,23 @@ def build_report(
     if security is not None and failed is not None:
         files["security.csv"] = security
         files["security_checks.csv"] = failed
+    if deploy is not None:
+        files["deploy.csv"] = deploy
     page.heading("Data files")
     page.bullets([*files, "figures/*.png|svg"])
     for name, frame in files.items():
         write_csv(frame, out / name, sim, origin)
     md, html_path = page.write("report")
     return Report(
-        md, html_path, sim, long, fits, designs, security, notices[0] if notices else None
+        md,
+        html_path,
+        sim,
+        long,
+        fits,
+        designs,
+        security,
+        notices[0] if notices else None,
+        deploy,
     )
 
 

@@ -185,8 +185,9 @@ class PromptSetConfig(_Strict):
     template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
-    # check sources whose failures are also fed back ("intent", "security"); none by default
-    feed_back_checks: list[Literal["intent", "security"]] = Field(default_factory=list)
+    # sources whose failures are also fed back: failed checks ("intent", "security") or
+    # deployment errors ("deploy"); none by default
+    feed_back_checks: list[Literal["intent", "security", "deploy"]] = Field(default_factory=list)
 
 
 class LoopConfig(_Strict):
@@ -233,6 +234,43 @@ class SecurityConfig(_Strict):
     task_timeout_s: float = Field(default=60.0, gt=0)
 
 
+class DeployConfig(_Strict):
+    """Deployability through the CloudFormation API (benchmark/validators/deploy.py), opt-in.
+
+    Credentials come only from boto3's standard chain (environment, `profile`, instance role);
+    nothing here is a secret, and no credential is ever written to a run folder or a log.
+    """
+
+    enabled: bool = False
+    # changeset: ValidateTemplate + a CREATE change set (no resources, free); stack: the stack
+    # is really created, then deleted (real resources, real cost)
+    mode: Literal["changeset", "stack"] = "changeset"
+    # always explicit: AWS_REGION is never read
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    profile: str | None = None  # a named profile of the standard chain; null: boto3's default
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")  # a local emulator
+    # false: reporting (like intent, security); true: a template is clean only if it deploys
+    # too (IaCGen's loop), deploy findings count as errors and are always fed back
+    gating: bool = False
+    timeout_s: float = Field(default=900.0, gt=0)  # a change set / stack to finish creating
+    delete_timeout_s: float = Field(default=900.0, gt=0)  # a deletion to finish
+    poll_s: float = Field(default=5.0, gt=0)  # between status polls
+    max_concurrent: int = Field(default=4, ge=1)  # deployments in flight at once in a job
+    max_stacks: int | None = Field(default=None, ge=1)  # per sweep; required in stack mode
+    max_retries: int = Field(default=8, ge=0)  # botocore's standard retries (throttling)
+    request_timeout_s: float = Field(default=60.0, gt=0)  # connect and read, per API call
+    parameters_dir: str = "parameters"  # <dataset.path>/<this>/<problem id>.yaml, optional
+
+    @model_validator(mode="after")
+    def _stack_mode_is_capped(self) -> DeployConfig:
+        if self.enabled and self.mode == "stack" and self.max_stacks is None:
+            raise ValueError(
+                "stack mode creates real AWS resources: set deploy.max_stacks, the most stacks "
+                "this sweep may create"
+            )
+        return self
+
+
 class CacheConfig(_Strict):
     """The on-disk response cache (benchmark/models/cache.py); never used for the simulator."""
 
@@ -254,6 +292,7 @@ class Settings(_Strict):
     loop: LoopConfig
     lint: LintConfig
     security: SecurityConfig = SecurityConfig()
+    deploy: DeployConfig = DeployConfig()
     cache: CacheConfig = CacheConfig()
     budget: BudgetConfig = BudgetConfig()
     seed: int = 0
@@ -270,6 +309,11 @@ class Settings(_Strict):
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
         data["security"] = {"enabled": self.security.enabled}
+        data.pop("deploy")
+        if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
+            data["deploy"] = self.deploy.model_dump(
+                include={"enabled", "mode", "region", "endpoint_url", "gating", "parameters_dir"}
+            )
         return data
 
 

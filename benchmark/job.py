@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from benchmark.records import (
 from benchmark.resume import recorded_chains
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
+from benchmark.validators.deploy import DeployJob, DeployValidator
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.security import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
@@ -69,13 +71,15 @@ class JobSummary:
     unfinished_chains: int = 0  # left for a later resume (budget spent)
     skipped_problems: dict[str, str] = field(default_factory=dict)  # id -> why the model cannot
     budget_stop: str | None = None
+    deploy_leftovers: int = 0  # stacks the deploy validator could not confirm deleted
     seconds: float = 0.0
     fatal_error: str | None = None
-    status: str = "running"  # complete | budget_exhausted | failed
+    status: str = "running"  # complete | budget_exhausted | failed | interrupted
     stop_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def build_suite(settings: Settings) -> ValidatorSuite:
+def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
+    """The run's validators; `deploy` says whose attempts they are, for `deploy.enabled`."""
     validators: list[Validator] = [CfnLintValidator.from_config(settings.lint), IntentValidator()]
     if settings.security.enabled:
         security = create_security_validator(
@@ -83,20 +87,42 @@ def build_suite(settings: Settings) -> ValidatorSuite:
         )
         if security is not None:  # not installed: skipped with one line, never a crash
             validators.append(security)
+    if settings.deploy.enabled:
+        if deploy is None:
+            raise ValueError("deploy.enabled needs the job's identity (a DeployJob)")
+        try:
+            validators.append(DeployValidator(settings.deploy, deploy))
+        except BaseException:
+            for validator in validators:
+                validator.close()
+            raise
     return ValidatorSuite(validators, settings.loop.clean_when)
 
 
-async def prepare_suite(settings: Settings) -> ValidatorSuite:
+async def prepare_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
     """`build_suite`, its workers started and its settings checked by the validators
     themselves (e.g. a region the configured cfn-lint does not know, which builds its
     environment on first use): a ConfigError, one line, before any model call."""
-    suite = build_suite(settings)
+    suite = build_suite(settings, deploy)
     try:
         await suite.prepare()
     except BaseException:
         suite.close()
         raise
     return suite
+
+
+def key_base(settings: Settings, job: JobInfo) -> dict[str, Any]:
+    """The attempt key's fields that one job's attempts share."""
+    return {
+        "sweep_id": job.sweep_id,
+        "job_id": job.job_id,
+        "model": settings.model.id,
+        "provider": settings.model.provider,
+        "prompt_set": settings.prompts.name,
+        "protocol": settings.loop.protocol,
+        "max_iterations": settings.loop.max_iterations,
+    }
 
 
 class Recorder:
@@ -115,15 +141,7 @@ class Recorder:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
         self.price = price_for(model.id)
-        self.base = {
-            "sweep_id": job.sweep_id,
-            "job_id": job.job_id,
-            "model": model.id,
-            "provider": model.provider,
-            "prompt_set": settings.prompts.name,
-            "protocol": settings.loop.protocol,
-            "max_iterations": settings.loop.max_iterations,
-        }
+        self.base = key_base(settings, job)
         self.constant = {
             "simulated": model.simulated,
             "origin": "simulated" if model.simulated else "run",
@@ -165,6 +183,7 @@ class Recorder:
                 attempt.clean,
                 attempt.lint_failures,
                 attempt.checks,
+                attempt.columns,
             ),
             "stop_reason": attempt.stop_reason,
             "feedback": attempt.feedback,
@@ -272,11 +291,18 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     Attempts already recorded in `job.output_dir` are never redone: finished chains are
     skipped and unfinished ones go on from their last recorded iteration.
     """
-    suite = await prepare_suite(settings)
+    deploy = DeployJob(
+        job.sweep_id,
+        job.job_id,
+        key_base(settings, job),
+        job.ledger_dir,
+        Path(settings.dataset.path),
+    )
+    suite = await prepare_suite(settings, deploy)
     try:
         return await _run_job(settings, job, api_key, suite)
     finally:
-        suite.close()
+        suite.close()  # a no-op once the job closed it; here for a job that failed to start
 
 
 async def _run_job(
@@ -331,10 +357,14 @@ async def _run_job(
             if await loop.run_chain(problem, sample, recorder, resume) is None:
                 summary.unfinished_chains += 1
 
+    stopping = SigtermHandler()
     try:
         workers = [asyncio.create_task(worker()) for _ in range(loop_cfg.concurrency)]
         try:
             await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            summary.status = "interrupted"  # SIGINT / SIGTERM: the finally cleans up
+            raise
         except FatalModelError as exc:
             for task in workers:
                 task.cancel()
@@ -347,16 +377,51 @@ async def _run_job(
         else:
             summary.status = "complete"
     finally:
+        stopping.shield()
         bar.close()
         writer.close()
+        suite.close()  # deploy deletes what it created here, also when interrupted
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
+            if isinstance(validator, DeployValidator):
+                summary.deploy_leftovers = len(validator.leftovers)
         await model.aclose()
         ledger.close()
         summary.seconds = round(time.monotonic() - started, 3)
         write_summary(job.output_dir, summary)
+        stopping.close()
     return summary
+
+
+class SigtermHandler:
+    """While installed, SIGTERM cancels the running task as Ctrl-C does, so every `finally`
+    runs: records are flushed and validators close (deploy deletes its stacks). During that
+    cleanup (`shield`) a further SIGTERM is ignored rather than cutting it short."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.installed = self._install(getattr(asyncio.current_task(), "cancel", _ignore))
+
+    def _install(self, callback: Any) -> bool:
+        try:
+            self.loop.add_signal_handler(signal.SIGTERM, callback)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            return False
+        return True
+
+    def shield(self) -> None:
+        if self.installed:
+            self._install(_ignore)
+
+    def close(self) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(signal.SIGTERM)
+            self.installed = False
+
+
+def _ignore() -> None:
+    print("cleaning up before exit; please wait", file=sys.stderr, flush=True)
 
 
 def write_summary(output_dir: Path, summary: JobSummary) -> None:

@@ -20,7 +20,7 @@ from benchmark.models.base import (
 )
 from benchmark.problems import Problem
 from benchmark.prompts import generation_messages, repair_messages
-from benchmark.validators.base import CheckResult, Finding
+from benchmark.validators.base import AttemptRef, CheckResult, Finding
 from benchmark.validators.suite import ValidatorSuite
 
 
@@ -65,6 +65,7 @@ class Attempt:
     lint_failures: list[str] = field(default_factory=list)
     feedback: str | None = None  # what the next repair call is told; None on the last attempt
     provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
+    columns: dict[str, Any] = field(default_factory=dict)  # judged columns, e.g. deployable
 
 
 class FeedbackLoop:
@@ -120,7 +121,7 @@ class FeedbackLoop:
                         problem.prompt.strip(),
                         attempt.checks,
                     ),
-                    self.prompts.feed_back_checks,
+                    (*self.prompts.feed_back_checks, *self.suite.fed_back_sources),
                 )
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":
@@ -167,11 +168,13 @@ class FeedbackLoop:
         attempt.extraction = keep_template(
             extract_template(attempt.output.text), self.prompts.template_as
         )
-        verdict = await self.suite.check(attempt.extraction.template, problem)
+        verdict = await self.suite.check(
+            attempt.extraction.template, problem, AttemptRef(problem.id, sample, iteration)
+        )
         attempt.findings, attempt.checks = verdict.findings, verdict.checks
         attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
         attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
-        attempt.provenance = verdict.provenance
+        attempt.provenance, attempt.columns = verdict.provenance, verdict.columns
         attempt.finished_at = datetime.now(UTC)
         if verdict.gating_failed:
             attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back

@@ -28,7 +28,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import prepare_suite
+from benchmark.job import SigtermHandler, prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
 from benchmark.provenance import config_hash, provenance
@@ -41,7 +41,9 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
+from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
+from benchmark.validators.deploy import DeployJob
 
 CONFIG = Path(".hydra") / "config.yaml"
 
@@ -88,13 +90,31 @@ def save_config(job_dir: Path, out_dir: Path, lint: dict[str, Any]) -> None:
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm) -> int:
+def _deploy_job(attempts: pd.DataFrame, out_root: Path, settings: Settings) -> DeployJob | None:
+    """Whose attempts deploy acts for: stacks are tagged with the new run folder's name as the
+    sweep (a janitor or a resume of the original sweep never touches them), and with each
+    attempt's original id."""
+    if attempts.empty:
+        return None
+    first = attempts.iloc[0]
+    shared = [name for name in ATTEMPT_KEY if name not in ("problem_id", "sample", "iteration")]
+    key_base = {
+        name: first[name].item() if hasattr(first[name], "item") else first[name] for name in shared
+    }
+    return DeployJob(
+        out_root.name, int(first["job_id"]), key_base, out_root, Path(settings.dataset.path)
+    )
+
+
+async def rescore_job(
+    job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm, out_root: Path | None = None
+) -> int:
     problems: dict[str, Problem] = {
         p.id: p for p in load_dataset(settings.dataset.path, settings.dataset.only)
     }
     attempts = read_table(job_dir, "attempts")
     carried = recorded_findings(job_dir)
-    suite = await prepare_suite(settings)
+    suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
     saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
     as_saved = settings.model_copy(  # the settings written beside the rows (not --dataset-dir)
@@ -114,7 +134,8 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             findings: list[Any] = []
             checks: list[Any] = []
             if template is not None:
-                verdict = await suite.check(template, problems.get(row["problem_id"]))
+                ref = AttemptRef(row["problem_id"], int(row["sample"]), int(row["iteration"]))
+                verdict = await suite.check(template, problems.get(row["problem_id"]), ref)
                 findings, checks = verdict.findings, verdict.checks
                 new.update(verdict.provenance)
                 new.update(
@@ -125,6 +146,7 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
                         verdict.clean,
                         verdict.failures,
                         checks,
+                        verdict.columns,
                     )
                 )
             rows = finding_rows(row["attempt_id"], key, findings)
@@ -150,10 +172,15 @@ async def rescore(
     settings = {job: job_settings(job, dataset_dir, lint) for job in jobs}  # all checked first
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
-    with tqdm(total=total, desc="re-scoring", unit="att") as bar:
-        for job in jobs:
-            done += await rescore_job(job, out / job.relative_to(run), settings[job], bar)
-            save_config(job, out / job.relative_to(run), lint or {})
+    stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
+    try:
+        with tqdm(total=total, desc="re-scoring", unit="att") as bar:
+            for job in jobs:
+                target = out / job.relative_to(run)
+                done += await rescore_job(job, target, settings[job], bar, out)
+                save_config(job, target, lint or {})
+    finally:
+        stopping.close()
     return done
 
 

@@ -28,8 +28,8 @@ for _name in (
     "httpx2",
     "httpcore",
     "cfnlint",
-    "botocore",
     "boto3",
+    "botocore",
     "urllib3",
 ):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -78,6 +78,13 @@ def main(cfg: DictConfig) -> None:
     except (ConfigError, DatasetError) as exc:
         _fail(job, str(exc), 2, is_multirun)
         return
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print(
+            f"interrupted: job {job.job_id} stopped; rerun the same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(130)
     if summary.fatal_error:
         print(f"error: job {job.job_id} stopped: {summary.fatal_error}", file=sys.stderr)
         if not is_multirun:

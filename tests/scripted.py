@@ -13,7 +13,7 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.validators.base import PARSE_ERROR_RULE, ValidationResult
+from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, ValidationResult
 from benchmark.validators.cfn_lint import CFN_LINT_VERSION, WarmLinter, lint_columns
 
 Reply = str | ModelError | Callable[[list[ChatMessage], CallContext], str]
@@ -50,7 +50,9 @@ class InlineLint:
     def __init__(self, linter: WarmLinter) -> None:
         self.linter = linter
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         findings, as_of = self.linter.lint_dated(template)
         return ValidationResult(
             findings=findings,

@@ -13,7 +13,7 @@ from benchmark.prompts import check_prompt_set
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 ROOT = CONF.parent
-GROUPS = ["model", "dataset", "prompts", "loop", "lint"]
+GROUPS = ["model", "dataset", "prompts", "loop", "lint", "deploy"]
 
 
 def settings_for(*overrides: str):

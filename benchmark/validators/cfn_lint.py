@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmark.config import ConfigError, LintConfig
 from benchmark.validators import lint_engine
-from benchmark.validators.base import PARSE_ERROR_RULE, Finding, ValidationResult
+from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, Finding, ValidationResult
 from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool
 
 CFN_LINT_VERSION = version("cfn-lint")  # the installed release, which lints in process
@@ -216,7 +216,9 @@ class CfnLintValidator:
     async def lint(self, text: str) -> list[Finding]:
         return (await self.lint_dated(text))[0]
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         try:
             findings, as_of = await self.lint_dated(template)
         except TimeoutError:

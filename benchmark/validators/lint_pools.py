@@ -109,7 +109,8 @@ class InProcessPool:
 
     def close(self) -> None:
         self.pool.close()
-        self.pool.join(timeout=10)
+        with contextlib.suppress(TimeoutError):  # tasks still running (interrupted): stop them
+            self.pool.join(timeout=10)
         self.pool.stop()
 
 
