@@ -239,7 +239,7 @@ def _fit_display(fits: pd.DataFrame) -> pd.DataFrame:
     out["best (AIC)"] = fits.get("best_by_aic")
     method = fits["ci_method"] if "ci_method" in fits else pd.Series(index=fits.index)
     note = fits["note"] if "note" in fits else pd.Series(index=fits.index)
-    out["CI method"] = method.fillna(note)
+    out["CI method"] = method.astype(object).fillna(note.astype(object))
     return out
 
 
