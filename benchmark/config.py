@@ -182,7 +182,18 @@ class Settings(_Strict):
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
         data["security"] = {"enabled": self.security.enabled}
+        if self.model.provider == "simulated":  # a profile file's content shapes every reply
+            data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data
+
+
+def _profile_digest(model: ModelConfig) -> str:
+    from benchmark.models.simulator.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(str(model.simulator.get("profile") or model.name)).digest
+    except ProfileError as exc:
+        raise ConfigError(f"config error at 'model.simulator.profile': {exc}") from None
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -402,10 +402,8 @@ def broken_syntax(facts: Facts) -> list[Mutation]:
 
     While the text does not parse cfn-lint reports only E0000, hiding every other mutation.
     """
-    return [
-        Mutation.one("broken_syntax", "E0000", "text", SYNTAX, logical_id)
-        for logical_id in resources(facts.template)
-    ]
+    anchors = list(resources(facts.template)) or ["Resources"]  # e.g. only Fn::ForEach inside
+    return [Mutation.one("broken_syntax", "E0000", "text", SYNTAX, anchor) for anchor in anchors]
 
 
 def bad_pattern(facts: Facts) -> list[Mutation]:

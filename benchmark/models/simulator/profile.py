@@ -121,11 +121,32 @@ def load_profile(ref: str) -> Profile:
     return profile
 
 
-def write_profile(data: Mapping[str, Any], path: str | Path) -> Path:
+class _ProfileDumper(yaml.SafeDumper):
+    """Short lists of numbers (intervals) on one line; everything else in block style."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = len(data) <= 4 and all(isinstance(v, (int, float, type(None))) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_ProfileDumper.add_representer(list, _represent_list)
+HEADER = (
+    "# A profile of the offline repair simulator (NOT an LLM), written by\n"
+    "#   python -m benchmark.models.simulated calibrate\n"
+    "# Use it with model.simulator.profile=<this file>; every row it writes is simulated.\n"
+    "# Rates carry their counts (count of n) and 95 % intervals; see\n"
+    "# benchmark/models/simulator/calibrate.py for what each one is.\n"
+)
+
+
+def write_profile(data: Mapping[str, Any], path: str | Path, header: str = HEADER) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, width=100)
-    path.write_text(text, encoding="utf-8")
+    text = yaml.dump(
+        dict(data), Dumper=_ProfileDumper, sort_keys=False, allow_unicode=True, width=100
+    )
+    path.write_text(header + text, encoding="utf-8")
     return path
 
 
@@ -140,11 +161,23 @@ def _value(entry: Any, key: str, where: str) -> float:
     return float(value)
 
 
+def _known(entry: Any, key: str) -> bool:
+    value = entry.get(key) if isinstance(entry, Mapping) else entry
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _probability(entry: Any, where: str) -> float:
     value = _value(entry, "rate", where)
     if not 0.0 <= value <= 1.0:
         raise ProfileError(f"{where}: a probability must be within [0, 1], got {value}")
     return value
+
+
+def _observed(entry: Any, default: float, where: str) -> float:
+    """A probability, or `default` where the source never saw the situation (n = 0)."""
+    if entry is None or (isinstance(entry, Mapping) and entry.get("rate") is None):
+        return default
+    return _probability(entry, where)
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -178,7 +211,11 @@ def rates_from(data: Mapping[str, Any], path: Path | str = "profile") -> Rates:
     for level, entry in (gen.get("by_difficulty") or {}).items():
         if not isinstance(entry, Mapping):
             raise ProfileError(f"{g}.by_difficulty.{level}: expected a mapping")
-        if int(entry.get("problems", MIN_PROBLEMS_PER_LEVEL)) >= MIN_PROBLEMS_PER_LEVEL:
+        estimable = _known(entry.get("clean"), "rate") and _known(entry.get("findings"), "mean")
+        if (
+            estimable
+            and int(entry.get("problems", MIN_PROBLEMS_PER_LEVEL)) >= MIN_PROBLEMS_PER_LEVEL
+        ):
             clean[str(level)] = _probability(entry.get("clean"), f"{g}.by_difficulty.{level}")
             findings[str(level)] = _value(
                 entry.get("findings"), "mean", f"{g}.by_difficulty.{level}.findings"
@@ -195,15 +232,16 @@ def rates_from(data: Mapping[str, Any], path: Path | str = "profile") -> Rates:
     if not shares or sum(shares.values()) <= 0:
         raise ProfileError(f"{g}.rules: no rule with a positive share")
     return Rates(
-        generation_parse_failure=_probability(gen.get("parse_failure", 0.0), f"{g}.parse_failure"),
+        generation_parse_failure=_observed(gen.get("parse_failure"), 0.0, f"{g}.parse_failure"),
         clean=clean,
         findings_mean=findings,
         rule_shares=shares,
-        repair_parse_failure=_probability(rep.get("parse_failure", 0.0), f"{r}.parse_failure"),
-        parse_fixed=_probability(rep.get("parse_fixed", 1.0), f"{r}.parse_fixed"),
+        repair_parse_failure=_observed(rep.get("parse_failure"), 0.0, f"{r}.parse_failure"),
+        parse_fixed=_observed(rep.get("parse_fixed"), 1.0, f"{r}.parse_fixed"),
         fix={
             str(rule): _fix_model(entry, f"{r}.fix.{rule}")
             for rule, entry in (rep.get("fix") or {}).items()
+            if not (isinstance(entry, Mapping) and entry.get("model", {}) is None)
         },
         fix_default={
             str(level): _fix_model(entry, f"{r}.fix_default.{level}")
