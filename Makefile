@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
+.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures calibrate validate-profile clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -61,6 +61,16 @@ compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=
 
 paper-figures:  ## the paper's Fig. 5 from its raw data (RAW=<folder>) or the shipped table
 	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
+
+calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
+	@test -n "$(RUN)" -a -n "$(OUT)" || \
+		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
+	$(PY) -m benchmark.models.simulated calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+
+validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
+	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
+		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
+	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

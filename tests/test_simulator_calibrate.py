@@ -96,16 +96,20 @@ def write_run(run: Path, chains: dict[tuple[str, int], Chain], model: str = "ope
                 "started_at": datetime(2024, 6, 1, tzinfo=UTC),
                 "output_tokens": 400,
             }
+            # today's cfn-lint behind the counts, and the authors' own lint beside it (an
+            # import keeps both): only the first may be read
             findings = [
                 {
                     "attempt_id": aid,
                     **key,
-                    "finding_index": i,
+                    "finding_index": i + offset,
+                    "source": source,
                     "rule_id": rule,
                     "level": rule[0],
                     "path": path,
                     "message": "m",
                 }
+                for offset, source in ((0, "cfn-lint"), (100, "cfn-lint (recorded by the authors)"))
                 for i, (rule, path) in enumerate(found)
             ]
             writer.append(row, findings)
@@ -119,6 +123,7 @@ def test_hand_built_chains_give_exactly_their_counts(tmp_path: Path) -> None:
     assert (source["chains"], source["attempts"], source["attempts_used"]) == (3, 12, 11)
     assert source["chains_past_clean"] == 1 and source["origin"] == "recorded"
     assert source["model"] == "openai/gpt-4o" and source["cfn_lint_version"] == "0.87.7"
+    assert source["findings_source"] == "cfn-lint"
 
     assert (gen["parse_failure"]["count"], gen["parse_failure"]["n"]) == (1, 3)
     assert (gen["clean"]["count"], gen["clean"]["n"]) == (0, 2)
@@ -160,6 +165,15 @@ def test_hand_built_chains_give_exactly_their_counts(tmp_path: Path) -> None:
     path = write_profile(profile, tmp_path / "p.yaml")
     rates = rates_from(load_profile(str(path)).data)
     assert rates.rule_shares["W3697"] == 0.25
+
+
+def test_another_validators_findings_can_be_chosen(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "recorded", CHAINS)
+    theirs = calibrate(run, findings_source="cfn-lint (recorded by the authors)")
+    assert theirs["source"]["findings_source"] == "cfn-lint (recorded by the authors)"
+    assert theirs["generation"]["findings"]["count"] == 4
+    with pytest.raises(CalibrationError, match="not among"):
+        calibrate(run, findings_source="checkov")
 
 
 def test_one_group_at_a_time(tmp_path: Path) -> None:

@@ -235,3 +235,23 @@ def test_repair_rates_drive_the_repair(tmp_path: Path) -> None:
     breaks = rates_profile(tmp_path, repair__parse_failure=1.0, repair__parse_fixed=0.0)
     for _, after in repaired(breaks, "E3002"):
         assert [m.rule_id for m in after] == ["E0000"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", available_profiles())
+def test_every_shipped_profile_runs_a_job(tmp_path: Path, name: str) -> None:
+    from benchmark.job import JobInfo, run_job
+    from benchmark.records import read_table
+
+    job = settings(
+        f"model.id=simulated/{name}",
+        "loop.samples=2",
+        "loop.max_iterations=3",
+        "lint.workers=1",
+        "progress=false",
+    )
+    summary = asyncio.run(run_job(job, JobInfo("profiles", 0, tmp_path), None))
+    assert summary.status == "complete" and summary.chains == 2 * len(SMOKE)
+    attempts = read_table(tmp_path, "attempts")
+    assert attempts["model_error"].isna().all()
+    assert attempts["simulated"].all() and set(attempts["model"]) == {f"simulated/{name}"}

@@ -225,7 +225,8 @@ class Calibrated:
         level = r.level_key(problem.difficulty)
         if rng.random() >= r.clean[level]:
             extra = max(r.findings_mean[level] - 1.0, 0.0)
-            count = 1 + int(poisson.ppf(rng.random(), extra)) if extra > 0 else 1
+            # 1 + Poisson(mean - 1) by inversion (scipy's ppf gives -1 at u = 0)
+            count = 1 + max(0, int(poisson.ppf(rng.random(), extra))) if extra > 0 else 1
             for _ in range(count):
                 rule = _weighted(rng, r.rule_shares)
                 active = self._add(problem, active, rule, rng)

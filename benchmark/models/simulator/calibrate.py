@@ -342,6 +342,26 @@ def _censor(ages: Mapping[tuple[str, str], list[int]], t: Tallies) -> None:
                 t.fixes[rule].open_after[age] += 1
 
 
+def _one_source(findings: pd.DataFrame, wanted: str | None) -> pd.DataFrame:
+    """The findings of one validator: `wanted`, else cfn-lint, else the only one there is."""
+    sources = sorted(findings["source"].fillna("").unique())
+    if wanted is None:
+        if "cfn-lint" in sources or not sources:
+            wanted = "cfn-lint"
+        elif len(sources) == 1:
+            wanted = sources[0]
+        else:
+            raise CalibrationError(
+                f"findings come from {len(sources)} sources ({', '.join(sources)}); "
+                "pick one with --findings-source"
+            )
+    if sources and wanted not in sources:
+        raise CalibrationError(
+            f"--findings-source {wanted!r}: not among the run's ({', '.join(sources)})"
+        )
+    return findings[findings["source"].fillna("") == wanted]
+
+
 def _difficulties(problem_ids: Iterable[str], dataset: Path | None) -> dict[str, int | None]:
     if dataset is None or not dataset.is_dir():
         return dict.fromkeys(problem_ids)
@@ -547,7 +567,13 @@ def _coverage(
     }
 
 
-def _source(run: Path, group: pd.DataFrame, view: pd.DataFrame, past_clean: int) -> dict[str, Any]:
+def _source(
+    run: Path,
+    group: pd.DataFrame,
+    view: pd.DataFrame,
+    past_clean: int,
+    findings_source: str | None,
+) -> dict[str, Any]:
     def distinct(column: str) -> Any:
         if column not in group:
             return None
@@ -575,6 +601,7 @@ def _source(run: Path, group: pd.DataFrame, view: pd.DataFrame, past_clean: int)
         "chains": int(group.groupby(CHAIN).ngroups),
         "attempts": len(group),
         "attempts_used": len(view),
+        "findings_source": findings_source,
         "chains_past_clean": past_clean,
     }
 
@@ -592,9 +619,13 @@ def calibrate(
     name: str | None = None,
     where: Mapping[str, str] | None = None,
     dataset: str | Path | None = None,
+    findings_source: str | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """A `kind: rates` profile estimated from `run` (a run folder, or any folder above one)."""
+    """A `kind: rates` profile estimated from `run` (a run folder, or any folder above one).
+
+    `findings_source` picks the validator whose findings are read (default: cfn-lint, the one
+    behind the attempts' counts; an imported run may also carry the authors' own lint)."""
     run = Path(run)
     attempts = read_table(run, "attempts")
     if attempts.empty:
@@ -602,6 +633,7 @@ def calibrate(
     group = select(attempts, where or {})
     findings = read_table(run, "findings")
     findings = findings[findings["attempt_id"].isin(set(group["attempt_id"]))].copy()
+    findings = _one_source(findings, findings_source)
     findings["level"] = findings["level"].fillna(findings["rule_id"].str[:1])
     view, past_clean = harness_view(group)
     if view.empty:
@@ -611,7 +643,9 @@ def calibrate(
     for _, chain in view.groupby(CHAIN, sort=True):
         tally_chain(chain.sort_values("iteration"), by_attempt, tallies)
 
-    source = _source(run, group, view, past_clean)
+    source = _source(
+        run, group, view, past_clean, str(findings["source"].iloc[0]) if len(findings) else None
+    )
     dataset_dir = Path(dataset) if dataset else Path("datasets") / str(source["dataset"])
     problem_ids = sorted(group["problem_id"].unique())
     difficulty = _difficulties(problem_ids, dataset_dir)

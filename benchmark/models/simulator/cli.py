@@ -26,7 +26,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from benchmark.models.simulator.calibrate import calibrate
 
     profile = calibrate(
-        args.run, name=args.name, where=_where(args.where), dataset=args.dataset, seed=args.seed
+        args.run,
+        name=args.name,
+        where=_where(args.where),
+        dataset=args.dataset,
+        findings_source=args.findings_source,
+        seed=args.seed,
     )
     path = write_profile(profile, args.out)
     source, gen, coverage = profile["source"], profile["generation"], profile["coverage"]
@@ -126,13 +131,17 @@ def parser() -> argparse.ArgumentParser:
         help="pick one model x prompt set x protocol group (repeatable)",
     )
     c.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    c.add_argument(
+        "--findings-source",
+        help="the validator whose findings are read (default cfn-lint, behind the counts)",
+    )
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     c.set_defaults(run_command=_calibrate)
 
     v = sub.add_parser("validate", help="simulate a profile against its source run, per iteration")
     v.add_argument("profile", help="a profile name (conf/model/simulator/) or file")
     v.add_argument("--run", required=True, help="the source run folder")
-    v.add_argument("--out", help="output folder (default RUN/validation/<profile>)")
+    v.add_argument("--out", help="output folder (default RUN-validation/<profile>, beside the run)")
     v.add_argument("--where", action="append", default=[], metavar="KEY=VALUE")
     v.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
     v.add_argument("--replicates", type=int, default=4, help="simulated samples per source sample")

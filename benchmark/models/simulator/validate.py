@@ -14,7 +14,8 @@ the source's interval for all three at every iteration.
 
 Writes `validation.csv`, `validation.md` and `figures/validation.png|svg` (source against
 simulated, with intervals, under the simulated-data banner) into the output folder, and the
-simulated run itself under `simulated/` (rerunning resumes it).
+simulated run itself under `simulated/` (rerunning resumes it). The default folder is
+`<run>-validation/<profile>/`, beside the source run.
 """
 
 from __future__ import annotations
@@ -129,7 +130,10 @@ def validate(
 ) -> Validation:
     run = Path(run)
     loaded = load_profile(profile)
-    out = Path(out_dir) if out_dir else run / "validation" / loaded.name
+    # beside the source, never inside it: its simulated rows must not join the source's reads
+    out = Path(out_dir) if out_dir else run.parent / f"{run.name}-validation" / loaded.name
+    if out.resolve().is_relative_to(run.resolve()):
+        raise CalibrationError(f"--out {out}: put it beside the source run {run}, not inside it")
     group = select(read_table(run, "attempts"), where or {})
     view, _ = harness_view(group)
     dataset_dir = Path(dataset) if dataset else Path("datasets") / str(group["dataset"].iloc[0])
