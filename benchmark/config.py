@@ -59,7 +59,9 @@ class ModelConfig(_Strict):
     max_tokens: int = Field(default=4096, ge=1)
     seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
+    # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
+    # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
+    simulator: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
