@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare drift paper-figures import-paper clean-runs
+.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -73,6 +73,16 @@ import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<the
 		{ echo "usage: make import-paper PAPER=<their repository root> [OUT=runs/paper-gpt-4o] [CFN_LINT=1.x.y] [AS_OF=YYYY-MM-DD]"; exit 2; }
 	$(PY) -m benchmark.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
 		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
+
+calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
+	@test -n "$(RUN)" -a -n "$(OUT)" || \
+		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
+	$(PY) -m benchmark.models.simulated calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+
+validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
+	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
+		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
+	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

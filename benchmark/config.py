@@ -115,7 +115,9 @@ class ModelConfig(_Strict):
     # CloudFormation template object (non-strict). null: plain text.
     response_format: Literal["json_object", "json_schema"] | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
+    # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
+    # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
+    simulator: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
@@ -314,7 +316,18 @@ class Settings(_Strict):
             data["deploy"] = self.deploy.model_dump(
                 include={"enabled", "mode", "region", "endpoint_url", "gating", "parameters_dir"}
             )
+        if self.model.provider == "simulated":  # a profile file's content shapes every reply
+            data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data
+
+
+def _profile_digest(model: ModelConfig) -> str:
+    from benchmark.models.simulator.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(str(model.simulator.get("profile") or model.name)).digest
+    except ProfileError as exc:
+        raise ConfigError(f"config error at 'model.simulator.profile': {exc}") from None
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -37,6 +37,7 @@ class RecordedAttempt:
 class Resume:
     iteration: int
     messages: list[ChatMessage]
+    previous: RecordedAttempt | None = None  # the last recorded attempt
 
 
 class FatalModelError(RuntimeError):
@@ -105,10 +106,11 @@ class FeedbackLoop:
             if resume
             else (1, generation_messages(self.prompts, problem))
         )
+        previous = resume.previous if resume else None
         while True:
             if not self.may_start():
                 return None
-            attempt = await self._attempt(problem, sample, iteration, messages)
+            attempt = await self._attempt(problem, sample, iteration, messages, previous)
             if attempt.stop_reason is None and iteration >= self.loop.max_iterations:
                 attempt.stop_reason = "max_iterations"
             if attempt.stop_reason is None:
@@ -130,8 +132,11 @@ class FeedbackLoop:
                 return attempt
             assert attempt.output is not None and attempt.extraction is not None
             assert attempt.feedback is not None
+            previous = RecordedAttempt(
+                attempt.output.text, attempt.extraction.template, attempt.feedback
+            )
             messages = self.next_messages(
-                messages, attempt.output.text, attempt.extraction.template, attempt.feedback
+                messages, previous.reply, previous.template, previous.feedback
             )
             iteration += 1
 
@@ -148,13 +153,26 @@ class FeedbackLoop:
         messages = generation_messages(self.prompts, problem)
         for row in recorded:
             messages = self.next_messages(messages, row.reply, row.template, row.feedback)
-        return Resume(iteration=len(recorded) + 1, messages=messages)
+        last = recorded[-1] if recorded else None
+        return Resume(iteration=len(recorded) + 1, messages=messages, previous=last)
 
     async def _attempt(
-        self, problem: Problem, sample: int, iteration: int, messages: list[ChatMessage]
+        self,
+        problem: Problem,
+        sample: int,
+        iteration: int,
+        messages: list[ChatMessage],
+        previous: RecordedAttempt | None = None,
     ) -> Attempt:
         attempt = Attempt(problem, sample, iteration, started_at=datetime.now(UTC))
-        context = CallContext(problem.id, sample, iteration, self.prompts.output_format)
+        context = CallContext(
+            problem.id,
+            sample,
+            iteration,
+            self.prompts.output_format,
+            previous_template=previous.template if previous else None,
+            previous_feedback=previous.feedback if previous else None,
+        )
         try:
             attempt.output = await self.model.generate(
                 messages, self.generate_config(sample), context

@@ -30,12 +30,19 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class CallContext:
-    """Where a call sits in the benchmark. Real providers ignore it; the simulator needs it."""
+    """Where a call sits in the benchmark. Real providers ignore it; the simulator needs it.
+
+    On a repair call `previous_template` and `previous_feedback` are what the chain's previous
+    attempt recorded (its extracted template and the feedback it led to), so a chain's state
+    can be derived from the record rather than kept in memory.
+    """
 
     problem_id: str
     sample: int
     iteration: int
     output_format: Literal["yaml", "json"]
+    previous_template: str | None = None
+    previous_feedback: str | None = None
 
 
 @dataclass

@@ -19,14 +19,13 @@ def create_model(
     cls = provider_class(model.provider)
     check_response_format(model.provider, model.response_format)
     if model.provider == "simulated":
-        from benchmark.models.simulated import SimulatorSettings
+        from benchmark.models.simulator import ProfileError, SimulatedModel
 
         options = {"seed": settings.seed, **model.simulator}
         try:
-            simulator = SimulatorSettings(**options)
-        except (TypeError, ValueError) as exc:
+            return SimulatedModel.from_options(model.name, problems, options, settings.lint.as_of)
+        except ProfileError as exc:
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
-        return cls(model.name, problems=problems, settings=simulator)  # type: ignore[call-arg]
     transport = model.provider_config()
     if model.provider == "openai-compatible" and not transport.base_url:
         raise ConfigError(
