@@ -223,6 +223,7 @@ def test_report_and_compare_read_it_like_any_run(
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     sim = read_table(tmp_path / "sweep", "attempts")
     assert set(sim["prompt_set"]) == {"paper-original"} and set(sim["origin"]) == {"simulated"}
+    assert sim["model_error"].isna().all()  # the simulator reads its json.dumps'd templates
     assert sim["template"].str.startswith(("{", "null")).all()  # kept as json.dumps text
 
     sides = ["--baseline", str(out), "--candidate", str(tmp_path / "sweep")]

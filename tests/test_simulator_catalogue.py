@@ -3,6 +3,7 @@ alone, and a rendered template decodes back to the mutations behind it."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -94,6 +95,26 @@ def test_rendered_templates_decode_to_their_mutations(output_format: str) -> Non
             assert decode(problem.template, problem.sites, text, output_format) == state
             checked += 1
     assert checked > 400
+
+
+def test_a_json_template_kept_as_json_dumps_still_decodes() -> None:
+    """Under `template_as: json_dumps` the loop hands back one-line JSON, not the rendering."""
+    rng = random.Random(11)
+    checked = 0
+    for p in PROBLEMS[:12]:
+        problem = sim_problem(p.id, p.reference_template)
+        tree_sites = [m for m in problem.sites if not m.is_text]
+        for _ in range(4):
+            active: list = []
+            for _ in range(rng.randint(1, 3)):
+                free = problem.free(tree_sites, active)
+                if free:
+                    active.append(rng.choice(free))
+            state = problem.canonical(active)
+            kept = json.dumps(json.loads(render(problem.template, state, "json")))
+            assert decode(problem.template, problem.sites, kept, "json") == state
+            checked += 1
+    assert checked == 48
 
 
 def test_a_template_the_simulator_did_not_render_does_not_decode() -> None:

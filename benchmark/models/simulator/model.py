@@ -143,6 +143,10 @@ class SimulatedModel(ModelAPI):
                 "template and feedback in its CallContext",
                 kind="simulator_state",
             )
+        if context.previous_template.strip() == "null":
+            # the loop kept an unparseable reply as `null` (template_as: json_dumps, as the
+            # paper's script did): nothing of the previous template is left, so draw anew
+            return self.behaviour.first_draw(problem, chain)
         previous = self.decode(problem.id, context.previous_template, context.output_format)
         if previous is None:
             raise ModelError(

@@ -156,7 +156,7 @@ def decode(
 
     A parsed template is compared with the reference edit by edit; a template that does not
     parse is tried with the colon of each syntax-break anchor restored. Whatever is found is
-    re-rendered and must give `text` byte for byte.
+    re-rendered and must give `text` byte for byte (or its `json.dumps` form, `renders_as`).
     """
     order = {m.key: i for i, m in enumerate(sites)}
     tree_sites = [m for m in sites if not m.is_text]
@@ -175,6 +175,17 @@ def decode(
             if found is not None:
                 return found
     return None
+
+
+def renders_as(rendered: str, text: str) -> bool:
+    """Whether `text` is `rendered` as written, or as the loop keeps a JSON template under
+    `template_as: json_dumps` (Python's `json.dumps` of it, one line)."""
+    if rendered == text:
+        return True
+    try:
+        return json.dumps(json.loads(rendered)) == text
+    except ValueError:
+        return False
 
 
 def _restorations(text: str, anchor: str) -> Iterator[str]:
@@ -202,7 +213,7 @@ def _decode_tree(
         if i == len(candidates):
             leaves += 1
             active = tuple(sorted((*chosen, *extra), key=lambda m: order[m.key]))
-            return active if render(template, active, output_format) == text else None
+            return active if renders_as(render(template, active, output_format), text) else None
         if leaves >= MAX_DECODE_LEAVES:
             return None
         m = candidates[i]
