@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare paper-figures clean-runs
+.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -52,15 +52,37 @@ report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
 	$(PY) -m analysis.report $(RUN)
 
-compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=prompt_set=paper]
+compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
 		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
 	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
 		$(if $(BASELINE_WHERE),--baseline-where $(BASELINE_WHERE)) \
-		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE))
+		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE)) \
+		$(if $(filter 1 true yes,$(ALLOW_LINT_MISMATCH)),--allow-lint-mismatch)
 
-paper-figures:  ## the paper's Fig. 5 from its raw data (RAW=<folder>) or the shipped table
+drift:  ## same templates linted two ways: make drift A=<run> B=<its rescore> | RECORDED=<imported run>
+	@test -n "$(RECORDED)" -o \( -n "$(A)" -a -n "$(B)" \) || \
+		{ echo "usage: make drift A=<run> B=<rescored run>, or make drift RECORDED=<imported run>"; exit 2; }
+	$(PY) -m analysis.drift $(if $(RECORDED),$(RECORDED) --recorded,$(A) $(B))
+
+paper-figures:  ## the paper's Fig. 5: RAW=<their repository, its JSON_run_v2, or trial*/> or the shipped table
 	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
+
+import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<their repo> [OUT=runs/paper-gpt-4o]
+	@test -n "$(PAPER)" || \
+		{ echo "usage: make import-paper PAPER=<their repository root> [OUT=runs/paper-gpt-4o] [CFN_LINT=1.x.y] [AS_OF=YYYY-MM-DD]"; exit 2; }
+	$(PY) -m benchmark.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
+		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
+
+calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
+	@test -n "$(RUN)" -a -n "$(OUT)" || \
+		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
+	$(PY) -m benchmark.models.simulated calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+
+validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
+	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
+		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
+	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

@@ -3,10 +3,12 @@
 Modules: `load` (read a run, fill stopped chains forward), `measures` (per-iteration measures
 with problem-bootstrap CIs), `fit` (decay-then-plateau fit), `churn` (fixed / persisting /
 introduced findings), `rules` (rule frequency by iteration), `paper` (the paper's published
-baseline and raw-data importer), `compare` (model vs baseline), `designs` (feedback designs
-compared), `security` (Checkov compliance per iteration), `figures`, `report`.
+baseline and raw-data importer), `provenance` (origin, cfn-lint release and lint date of a
+run's rows; the like-with-like rule), `compare` (model vs baseline), `drift` (the same
+templates linted two ways), `designs` (feedback designs compared), `security` (Checkov
+compliance per iteration), `figures`, `report`.
 """
 
-from analysis.banner import SIMULATED_BANNER
+from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
 
-__all__ = ["SIMULATED_BANNER"]
+__all__ = ["RECORDED_BANNER", "SIMULATED_BANNER"]

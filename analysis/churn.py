@@ -5,14 +5,15 @@ they are not part of the identity; the same (rule, path) twice is a multiset. Fo
 iteration n−1 to n of one chain: persisting = min(count before, count after) per identity,
 fixed = before − persisting, introduced = after − persisting. Only real repair steps count:
 both attempts exist and were scored; iterations filled forward after a chain stopped are not
-repairs and are left out.
+repairs and are left out. Only the gating linter's findings count (source `cfn-lint`): an
+imported run's recorded findings describe the same templates again.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.load import GROUP_KEYS, chain_keys, scored_mask
+from analysis.load import GROUP_KEYS, chain_keys, gating_findings, scored_mask
 
 CHURN = ["fixed", "persisting", "introduced"]
 
@@ -30,9 +31,8 @@ def transitions(
     steps = scored.merge(previous, on=[*keys, "iteration"], how="inner")
     steps = steps.reset_index(drop=True).rename_axis("step").reset_index()
 
-    identity = findings.assign(
-        path=findings["path"].fillna(""), level=findings["level"].fillna("E")
-    )
+    linted = gating_findings(findings)
+    identity = linted.assign(path=linted["path"].fillna(""), level=linted["level"].fillna("E"))
     counts = identity.groupby(["attempt_id", "rule_id", "path", "level"], dropna=False).size()
     counts = counts.rename("n").reset_index()
     before = steps[["step", "prev_attempt_id"]].merge(

@@ -10,7 +10,15 @@ approximation given by curve_fit's covariance.
 Also: the difference of the fitted A, k, C (per template scale; the paper's sums are divided by
 165) with CIs, and a one-paragraph verdict.
 
+Like with like: each side states its origin (run, simulated, recorded), cfn-lint release and
+lint date, dataset, prompt set and output format. Two runs linted by different cfn-lint
+releases, or on dates more than a day apart (see `analysis.provenance`), are refused with the
+`benchmark.rescore` command that puts one side on the other's linter; --allow-lint-mismatch
+compares them anyway and the verdict opens with the mismatch. The paper's published means were
+linted in 2024 by an older cfn-lint; their verdict says so and points to `make import-paper`.
+
 Usage: python -m analysis.compare --baseline RUN|paper --candidate RUN [--out DIR]
+       [--allow-lint-mismatch]
 """
 
 from __future__ import annotations
@@ -25,11 +33,25 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from analysis.banner import SIMULATED_BANNER
+from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
-from analysis.load import GROUP_KEYS, fill_chains, group_label, group_list, load_run
+from analysis.load import (
+    GROUP_KEYS,
+    fill_chains,
+    group_label,
+    group_list,
+    load_run,
+    went_on_after_clean,
+)
 from analysis.measures import ProblemData, percentile_ci, resample_weights
 from analysis.paper import CITATION, baseline_per_template, import_raw, raw_chains
+from analysis.provenance import (
+    LintMismatch,
+    Provenance,
+    context_notes,
+    lint_mismatch,
+    published,
+)
 
 COMPARED = ["errors", "warnings", "clean"]
 FEW_PROBLEMS = 10
@@ -42,10 +64,57 @@ NAMES = {
 
 
 CLEAN_NOTE = (
-    "The paper counts templates clean at iteration n (its loop kept every template, so its "
-    "count can fall); a run's clean fraction is clean by iteration n. The two agree when "
-    "chains stop at their first clean iteration."
+    "Clean fraction: the share of templates clean at iteration n, as the paper counts it (its "
+    "loop went on after a clean template, so its count can fall). Chains this harness runs "
+    "stop at their first clean attempt and are filled forward, so for them clean at n is "
+    "clean by n."
 )
+PAPER_LINTED = "linted in 2024 by an older cfn-lint release"
+IMPORT_HINT = (
+    "To compare like with like, import the authors' run, `make import-paper PAPER=<their "
+    "repository>` (their templates, linted by the configured cfn-lint), and compare against "
+    "that run folder."
+)
+
+
+def paper_provenance(raw: str | Path | None = None) -> Provenance:
+    """The paper as a side: its published means, or the authors' lint text read from `raw`."""
+    return published(
+        "baseline",
+        lint=f"cfn-lint of 2024: {PAPER_LINTED} (version not recorded)",
+        dataset="the paper's 33 prompts × 5 queries",
+        prompt_set="the authors' prompts",
+        output_format="json (OpenAI JSON mode)",
+        origin="recorded" if raw else "published",
+        words=f"recorded (the authors' lint text in {raw})" if raw else "published (Fig. 5 means)",
+        source=str(raw) if raw else None,
+    )
+
+
+def paper_lint_note(candidate: Provenance | None) -> str:
+    """What the verdict says about a comparison with the paper's figures."""
+    theirs = f" than the candidate's ({candidate.lint_text})" if candidate else ""
+    if candidate is not None and candidate.recorded:
+        hint = (
+            "Where the candidate is the authors' own run, imported, both sides hold the same "
+            "templates and the whole difference is the linter's (`python -m analysis.drift "
+            f"{candidate.path or 'RUN'} --recorded` shows it rule by rule)."
+        )
+    else:
+        hint = IMPORT_HINT
+    return (
+        f"The paper's figures were {PAPER_LINTED}"
+        f"{theirs}: newer releases add rules and some rules read the clock, so part of any "
+        f"difference is the linter's, not the model's. {hint}"
+    )
+
+
+class LintMismatchError(ValueError):
+    """The sides were linted differently; the message is the one-line refusal."""
+
+    def __init__(self, mismatch: LintMismatch) -> None:
+        super().__init__(mismatch.message)
+        self.mismatch = mismatch
 
 
 @dataclass
@@ -57,6 +126,15 @@ class Side:
     table: pd.DataFrame | None = None  # iteration + per-template errors, warnings, clean
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
+    provenance: Provenance | None = None  # origin, linter, dataset, ... of its rows
+
+    @property
+    def recorded(self) -> bool:
+        return self.provenance is not None and self.provenance.recorded
+
+    @property
+    def is_paper(self) -> bool:
+        return self.provenance is not None and self.provenance.published is not None
 
     @property
     def iterations(self) -> np.ndarray:
@@ -80,13 +158,14 @@ def paper_side(raw: str | Path | None = None, samples_per_prompt: int = 5) -> Si
             "paper (published Fig. 5 means)",
             table=baseline_per_template(),
             notes=[f"Baseline: {CITATION} Sums over 165 templates divided by 165.", CLEAN_NOTE],
+            provenance=paper_provenance(),
         )
     imported = import_raw(raw)
     chains = raw_chains(imported, samples_per_prompt)
     data = ProblemData.from_chains(chains, ("paper",))
-    notes = [f"Baseline: raw data of {CITATION}", *imported.notes]
+    notes = [f"Baseline: raw data of {CITATION} ({imported.layout})", *imported.notes]
     notes.append(CLEAN_NOTE)
-    return Side("paper (raw data)", data=data, notes=notes)
+    return Side("paper (raw data)", data=data, notes=notes, provenance=paper_provenance(raw))
 
 
 def run_side(
@@ -114,7 +193,20 @@ def run_side(
     simulated = bool(attempts["simulated"].fillna(False).astype(bool).any())
     data = ProblemData.from_chains(chains, groups[0])
     label = f"{group_label(groups[0], group_keys)} ({Path(run_dir).name})"
-    return Side(label, data=data, simulated=simulated)
+    provenance = Provenance.of_attempts(attempts, "side", str(run_dir))
+    notes = []
+    went_on = went_on_after_clean(attempts, group_keys)
+    if went_on:
+        notes.append(went_on_note(label, went_on))
+    return Side(label, data=data, simulated=simulated, notes=notes, provenance=provenance)
+
+
+def went_on_note(label: str, chains: int) -> str:
+    return (
+        f"{label}: {chains} chains went on after a clean template, as the paper's loop did "
+        "(a clean template was queried again and could come back unclean), so its clean "
+        "fraction at n can fall; chains this harness runs stop at their first clean attempt."
+    )
 
 
 @dataclass
@@ -128,10 +220,38 @@ class Comparison:
     verdict: str
     outcome: str
     notes: list[str] = field(default_factory=list)
+    mismatch: LintMismatch | None = None  # set when compared despite different lintings
 
     @property
     def simulated(self) -> bool:
         return self.baseline.simulated or self.candidate.simulated
+
+    @property
+    def origin(self) -> str:
+        """Origins of both sides' rows, for the CSVs' `origin` column."""
+        names: set[str] = set()
+        for side in (self.baseline, self.candidate):
+            if side.provenance is not None:
+                names.update(side.provenance.origins)
+        return "+".join(sorted(names)) or "run"
+
+    @property
+    def recorded_notices(self) -> list[str]:
+        return [
+            recorded_banner(side.provenance.recorded_from, who)  # type: ignore[union-attr]
+            for who, side in (("baseline", self.baseline), ("candidate", self.candidate))
+            if side.recorded
+        ]
+
+    def sides(self) -> pd.DataFrame:
+        """One row per side: origin, dataset, prompt set, output format, cfn-lint and date."""
+        rows = []
+        for who, side in (("baseline", self.baseline), ("candidate", self.candidate)):
+            row = {"side": who, "label": side.label}
+            if side.provenance is not None:
+                row.update({k: v for k, v in side.provenance.row().items() if k != "side"})
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 def _side_replicates(
@@ -169,16 +289,28 @@ def compare(
     level: float = 0.95,
     progress: bool = False,
     fit_boot: int | None = None,
+    allow_lint_mismatch: bool = False,
 ) -> Comparison:
     """Per-iteration and fitted-parameter differences (candidate − baseline) with CIs.
 
-    `fit_boot` (default `n_boot`) is how many of the resamples are refitted for A, k, C."""
+    `fit_boot` (default `n_boot`) is how many of the resamples are refitted for A, k, C.
+    Two runs linted differently raise LintMismatchError unless `allow_lint_mismatch`."""
+    if baseline.provenance is not None:
+        baseline = replace(baseline, provenance=replace(baseline.provenance, label="baseline"))
+    if candidate.provenance is not None:
+        candidate = replace(candidate, provenance=replace(candidate.provenance, label="candidate"))
+    notes: list[str] = []
+    mismatch = None
+    if baseline.provenance is not None and candidate.provenance is not None:
+        mismatch = lint_mismatch(baseline.provenance, candidate.provenance)
+        if mismatch is not None and not allow_lint_mismatch:
+            raise LintMismatchError(mismatch)
+        notes.extend(context_notes(baseline.provenance, candidate.provenance))
     n_fit = n_boot if fit_boot is None else max(1, min(fit_boot, n_boot))
     rng = np.random.default_rng(seed)
     iterations = np.intersect1d(baseline.iterations, candidate.iterations)
     if len(iterations) == 0:
         raise ValueError("the two sides share no iteration")
-    notes: list[str] = []
     paired = False
     w_base = w_cand = None
     if baseline.data is not None and candidate.data is not None:
@@ -280,8 +412,19 @@ def compare(
     fits = pd.DataFrame(fit_rows)
     overall = pd.DataFrame(overall_rows)
     outcome, verdict = _verdict(baseline, candidate, per_iteration, overall, fits, paired)
+    if mismatch is not None:
+        verdict = f"{mismatch.opening} {verdict}"
     return Comparison(
-        baseline, candidate, per_iteration, overall, fits, paired, verdict, outcome, notes
+        baseline,
+        candidate,
+        per_iteration,
+        overall,
+        fits,
+        paired,
+        verdict,
+        outcome,
+        notes,
+        mismatch,
     )
 
 
@@ -388,6 +531,12 @@ def _verdict(
             f"errors per template (95 % CI of the difference {c['ci_low']:+.2f} to "
             f"{c['ci_high']:+.2f})."
         )
+    if baseline.is_paper or candidate.is_paper:
+        other = candidate if baseline.is_paper else baseline
+        sentences.append(paper_lint_note(other.provenance))
+    for who, side in (("baseline", baseline), ("candidate", candidate)):
+        if side.recorded:
+            sentences.append(f"The {who} is {RECORDED_BANNER}.")
     if baseline.simulated or candidate.simulated:
         sentences.append(f"{SIMULATED_BANNER}: this comparison says nothing about any model.")
     return outcome, " ".join(sentences)
@@ -400,9 +549,18 @@ def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
 
     out = Path(out_dir)
     sim = comparison.simulated
-    page = Page("Comparison: candidate vs baseline", out, simulated=sim)
+    page = Page(
+        "Comparison: candidate vs baseline",
+        out,
+        simulated=sim,
+        recorded=comparison.recorded_notices,
+    )
     page.bullets(
         [f"baseline: {comparison.baseline.label}", f"candidate: {comparison.candidate.label}"]
+    )
+    page.table(
+        comparison.sides(),
+        caption="The two sides: origin, dataset, prompt set, output format, cfn-lint and lint date",
     )
     page.heading("Verdict")
     page.text(comparison.verdict)
@@ -419,9 +577,11 @@ def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
     )
     page.heading("Fitted decay y = A·e^(−k(t−1)) + C (candidate − baseline)")
     page.table(comparison.fits, floatfmt="{:.3f}")
-    write_csv(comparison.per_iteration, out / "compare_per_iteration.csv", sim)
-    write_csv(comparison.fits, out / "compare_fits.csv", sim)
-    write_csv(comparison.overall, out / "compare_overall.csv", sim)
+    origin = comparison.origin
+    write_csv(comparison.per_iteration, out / "compare_per_iteration.csv", sim, origin)
+    write_csv(comparison.fits, out / "compare_fits.csv", sim, origin)
+    write_csv(comparison.overall, out / "compare_overall.csv", sim, origin)
+    write_csv(comparison.sides(), out / "compare_sides.csv", sim, origin)
     return page.write("compare")
 
 
@@ -457,6 +617,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--fit-boot", type=int, default=1000, help="resamples refitted")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--allow-lint-mismatch",
+        action="store_true",
+        help="compare runs linted by different cfn-lint releases or dates (the verdict says so)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.baseline == "paper":
@@ -464,21 +629,28 @@ def main(argv: list[str] | None = None) -> int:
         else:
             baseline = run_side(args.baseline, parse_where(args.baseline_where), args.stopped)
         candidate = run_side(args.candidate, parse_where(args.candidate_where), args.stopped)
+        result = compare(
+            baseline,
+            candidate,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            progress=True,
+            fit_boot=args.fit_boot,
+            allow_lint_mismatch=args.allow_lint_mismatch,
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = compare(
-        baseline,
-        candidate,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        progress=True,
-        fit_boot=args.fit_boot,
-    )
     out = Path(args.out) if args.out else Path(args.candidate) / "report" / "compare"
     md, html_path = write(result, out)
     if result.simulated:
         print(f"\n*** {SIMULATED_BANNER} ***\n")
+    for notice in result.recorded_notices:
+        print(notice)
+    for side in (result.baseline, result.candidate):
+        if side.provenance is not None:
+            print(side.provenance.sentence())
+    print()
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         print(result.per_iteration.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print()

@@ -7,7 +7,8 @@ Columns (each with a 95 % problem-bootstrap CI):
   problem-resampled curves; `rank_k` = 1 for the fastest decay within model × protocol;
 * `plateau`: the plateau iteration (first whole t with 95 % of the fitted decay done), its CI
   the same transform of k's bounds;
-* `clean@n` for n in CLEAN_AT: share of chains clean by iteration n (passItr@n);
+* `clean@n` for n in CLEAN_AT: share of chains clean at iteration n (for chains that stop at
+  their first clean attempt, as this harness runs them, clean by n: passItr@n);
 * `intent`: intent pass rate at the group's last iteration: mean over chains with intent
   checks of the share of checks passed by the template each chain shows there (its final
   answer: a chain that stopped clean shows its clean template);
@@ -159,7 +160,7 @@ def display_table(table: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> pd
     out["C, errors/template [95 % CI]"] = table.apply(lambda r: _ci(r, "C", "{:.3g}"), axis=1)
     out["plateau iteration [CI]"] = table.apply(lambda r: _ci(r, "plateau", "{:.0f}"), axis=1)
     for n in CLEAN_AT:
-        out[f"clean by {n} [95 % CI]"] = table.apply(
+        out[f"clean at {n} [95 % CI]"] = table.apply(
             lambda r, n=n: _ci(r, f"clean@{n}", "{:.2f}"), axis=1
         )
     out["intent @last [95 % CI]"] = table.apply(lambda r: _ci(r, "intent", "{:.2f}"), axis=1)
@@ -179,8 +180,9 @@ def method_note(table: pd.DataFrame, n_boot: int, fit_boot: int) -> str:
         f"chains filled forward); CIs from {fit_boot} refits of problem-resampled curves; "
         "rank (k) 1 = fastest decay within model × protocol. Plateau iteration: first whole "
         "iteration with 95 % of the fitted decay done (extrapolated when beyond the last "
-        "iteration), its CI from k's. Clean by n: share of chains clean at or before iteration "
-        "n. Intent @last: mean share of intent checks passed by the template each chain shows "
+        "iteration), its CI from k's. Clean at n: share of chains whose template at "
+        "iteration n is clean (clean by n for chains that stop at their first clean attempt). "
+        "Intent @last: mean share of intent checks passed by the template each chain shows "
         f"at the last iteration ({horizon}), i.e. its final answer. Security compliance @last: "
         "share of chains whose final template passes every security check. Other CIs: "
         f"percentile bootstrap over problems ({n_boot} resamples)."
@@ -218,7 +220,7 @@ def compare_designs(
 
 
 def design_figure(table: pd.DataFrame) -> Figure:
-    """Dot-and-whisker panels (k, C, clean by 1 / 5 / 10, intent, compliance): designs on the
+    """Dot-and-whisker panels (k, C, clean at 1 / 5 / 10, intent, compliance): designs on the
     y axis, protocols told apart by marker and line style."""
     frame = table.copy()
     several = frame["model"].nunique() > 1
@@ -228,7 +230,7 @@ def design_figure(table: pd.DataFrame) -> Figure:
     panels = [
         ("k", "k: error decay rate / iteration (log)"),
         ("C", "C: error plateau (errors / template)"),
-        *((f"clean@{n}", f"clean fraction by iteration {n}") for n in CLEAN_AT),
+        *((f"clean@{n}", f"clean fraction at iteration {n}") for n in CLEAN_AT),
         ("intent", "intent pass rate, last iteration"),
     ]
     if "compliance" in frame and frame["compliance"].notna().any():

@@ -33,10 +33,15 @@ class Saved:
     data_uri: str
 
 
-def save(fig: Figure, out_dir: str | Path, name: str, simulated: bool = False) -> Saved:
-    """Write `<out_dir>/<name>.png` and `.svg`; return paths and a base64 PNG data URI."""
+def save(
+    fig: Figure, out_dir: str | Path, name: str, simulated: bool = False, note: str | None = None
+) -> Saved:
+    """Write `<out_dir>/<name>.png` and `.svg`; return paths and a base64 PNG data URI.
+    `simulated` stamps the simulated banner on top; `note` adds a small grey line below."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if note:
+        fig.text(0.01, 0.0, note, ha="left", va="top", fontsize=7, color="#444444")
     if simulated:
         fig.text(
             0.5,
@@ -385,4 +390,49 @@ def lines(
         fig.suptitle(title)
     legend_rows = int(np.ceil(len(names) / ncol))
     fig.tight_layout(rect=(0, min(0.6, 0.03 + 0.04 * legend_rows), 1, 1))
+    return fig
+
+
+def rule_drift(frame: pd.DataFrame, label_a: str, label_b: str, top: int = 20) -> Figure:
+    """Findings per rule under two lintings of the same templates: paired horizontal bars
+    (A hatched //, B dotted), the `top` rules by |B − A|, each labelled with its change."""
+    shown = frame.head(top).iloc[::-1]  # largest change on top
+    n = max(len(shown), 1)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.34 * n))
+    y = np.arange(len(shown), dtype=float)
+    height = 0.38
+    ax.barh(
+        y + height / 2,
+        shown["findings_a"],
+        height,
+        color="#9e9e9e",
+        hatch="//",
+        edgecolor="black",
+        label=label_a,
+    )
+    ax.barh(
+        y - height / 2,
+        shown["findings_b"],
+        height,
+        color="#1565c0",
+        hatch="..",
+        edgecolor="black",
+        label=label_b,
+    )
+    top_count = float(np.nanmax([shown["findings_a"].max(), shown["findings_b"].max(), 1]))
+    for yi, (_, row) in zip(y, shown.iterrows(), strict=True):
+        ax.text(
+            max(row["findings_a"], row["findings_b"]) + 0.01 * top_count,
+            yi,
+            f"{row['change']} ({row['diff']:+d})",
+            va="center",
+            fontsize=7,
+        )
+    ax.set_yticks(y, list(shown["rule_id"]), fontsize=8)
+    ax.set_xlim(0, top_count * 1.25)
+    ax.set_xlabel("findings over the templates judged by both")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("Rules by linting: largest changes")
+    fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ column the source attempt left empty stays empty rather than borrowing an earlie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +29,10 @@ import pandas as pd
 from benchmark.records import read_table
 
 GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
+# the linter whose findings decide `clean` and are fed back; findings of other sources (the
+# authors' recorded text of an imported run, a later deployment) describe the same templates
+# again and are never counted with them
+GATING_SOURCE = "cfn-lint"
 CHAIN_IDS: list[str] = ["sweep_id", "job_id", "problem_id", "sample"]
 STATE = [
     "errors",
@@ -43,14 +47,22 @@ STATE = [
 StoppedPolicy = Literal["carry", "exclude"]
 
 
+DEPLOY_SOURCE = "deploy"
+
+
 @dataclass
 class Run:
-    """The three tables of one run folder (a sweep, a job, or any folder above them)."""
+    """The three tables of one run folder (a sweep, a job, or any folder above them).
+
+    `findings` are the linter's (every source but deploy): what counts, churns and ranks as a
+    finding. CloudFormation's deployment errors are kept apart in `deploy_findings`.
+    """
 
     path: Path
     attempts: pd.DataFrame
     findings: pd.DataFrame
     checks: pd.DataFrame
+    deploy_findings: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def name(self) -> str:
@@ -64,15 +76,24 @@ class Run:
     def simulated(self) -> bool:
         return self.simulated_rows > 0
 
+    @property
+    def recorded_rows(self) -> int:
+        if "origin" not in self.attempts:
+            return 0
+        return int((self.attempts["origin"] == "recorded").sum())
+
 
 def load_run(run_dir: str | Path) -> Run:
     """Read attempts, findings and checks of every part under `run_dir`."""
     path = Path(run_dir)
+    findings = read_table(path, "findings")
+    deploy = findings["source"] == DEPLOY_SOURCE
     run = Run(
         path=path,
         attempts=read_table(path, "attempts"),
-        findings=read_table(path, "findings"),
+        findings=findings[~deploy].reset_index(drop=True),
         checks=read_table(path, "checks"),
+        deploy_findings=findings[deploy].reset_index(drop=True),
     )
     if run.attempts.empty:
         raise ValueError(f"{path}: no attempt rows (is this a run folder?)")
@@ -122,6 +143,17 @@ def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> 
     )
     out["status"] = status
     return out.reset_index()
+
+
+def went_on_after_clean(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> int:
+    """Chains with a scored attempt after a clean one: a recorded run of a loop that did not
+    stop at a clean template (the paper's). This harness's chains stop there."""
+    keys = chain_keys(group_keys)
+    scored = attempts[scored_mask(attempts)]
+    first_clean = scored[scored["clean"].fillna(False).astype(bool)].groupby(keys)["iteration"]
+    last = scored.groupby(keys)["iteration"].max()
+    first = first_clean.min()
+    return int((last.reindex(first.index) > first).sum())
 
 
 def fill_chains(
@@ -217,10 +249,15 @@ def fill_chains(
     return frame[columns].reset_index(drop=True)
 
 
+def gating_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """The gating linter's findings (source GATING_SOURCE), the ones behind the counts."""
+    return findings[findings["source"] == GATING_SOURCE]
+
+
 def filled_findings(chains: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """The findings each chain shows at each iteration (those of its source attempt)."""
+    """The gating linter's findings each chain shows at each iteration (its source attempt's)."""
     wanted = ["attempt_id", "rule_id", "level", "path", "source"]
-    right = findings[wanted].rename(columns={"attempt_id": "source_attempt_id"})
+    right = gating_findings(findings)[wanted].rename(columns={"attempt_id": "source_attempt_id"})
     left = chains.drop(columns=["errors", "warnings", "infos", "findings"])
     return left.merge(right, on="source_attempt_id", how="inner")
 

@@ -10,7 +10,11 @@ Measures (for each model × prompt set × protocol × iteration):
 
 * `errors`, `warnings`, `infos`, `findings` (all three): `sum` over chains and `mean` per
   template (per chain);
-* `clean`: `sum` = chains clean by iteration n, `mean` = that share (IaCGen's passItr@n);
+* `clean`: `sum` = chains clean at iteration n (the template each chain shows there), `mean`
+  = that share. Chains this harness runs stop at their first clean attempt and are filled
+  forward, so for them clean at n is clean by n (IaCGen's passItr@n); a recorded run whose
+  chains went on after a clean template (the paper's own loop) can fall, as the paper's
+  "clean at iteration n" does;
 * `intent`: `mean` = average over chains with intent checks of the share of checks passed;
 * `compliant` (security): `mean` = share of chains with security checks whose shown template
   passed all of them; `security`: `mean` = average share of security checks passed.
@@ -40,7 +44,7 @@ LABELS = {
     ("warnings", "mean"): "warnings per template",
     ("infos", "mean"): "infos per template",
     ("findings", "mean"): "findings per template",
-    ("clean", "mean"): "clean fraction (by iteration n)",
+    ("clean", "mean"): "clean fraction (at iteration n)",
     ("intent", "mean"): "intent pass rate",
     ("compliant", "mean"): "security compliance (all checks passed)",
     ("security", "mean"): "security checks passed (mean share)",
@@ -60,7 +64,7 @@ class ProblemData:
 
     @classmethod
     def from_chains(cls, chains: pd.DataFrame, group: tuple = ()) -> ProblemData:
-        frame = chains.assign(chains=1.0, clean_n=chains["clean_by"].astype(float))
+        frame = chains.assign(chains=1.0, clean_n=chains["clean"].astype(float))
         for name, column in RATES.items():  # a chain counts where it has a rate
             rate = chains[column] if column in chains else pd.Series(np.nan, index=chains.index)
             frame[f"{name}_n"] = rate.notna().astype(float)

@@ -169,17 +169,18 @@ def raw_chains(raw: PaperRaw, samples_per_prompt: int = 5) -> pd.DataFrame:
     Row r of every file is taken to be the same template slot; with `samples_per_prompt` = 5
     rows r // 5 are one prompt (the paper's 33 prompts × 5 queries, assuming prompt-major
     order) and the prompt is the resampled unit. Use 1 to resample template rows instead.
-    `clean_by` is the paper's clean-at-iteration-n: its loop kept every template, so a
-    template could become unclean again.
+    `clean` is the template's state at iteration n, the paper's measure (its loop went on
+    after a clean template, so a template could become unclean again); `clean_by` says
+    whether it was clean at n or earlier.
     """
-    frame = raw.templates.copy()
+    frame = raw.templates.sort_values(["trial", "template", "iteration"]).copy()
     per = max(1, int(samples_per_prompt))
     frame["problem_id"] = (frame["template"] // per).map(lambda p: f"prompt-{p:03d}")
     frame["sample"] = frame["trial"] * per + frame["template"] % per
     frame["model"], frame["prompt_set"], frame["protocol"] = "paper", "paper", "stateless"
     frame["sweep_id"], frame["job_id"] = "paper-raw", 0
     frame["infos"] = 0
-    frame["clean_by"] = frame["clean"]
+    frame["clean_by"] = frame.groupby(["trial", "template"])["clean"].cummax()
     frame["intent_rate"] = np.nan
     frame["source_attempt_id"] = (
         frame["trial"].astype(str)

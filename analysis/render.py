@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.banner import SIMULATED_BANNER
+from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
 from analysis.figures import save
 
 _CSS = """
@@ -18,6 +19,7 @@ th,td{border:1px solid #999;padding:.25em .5em;text-align:right}
 th{background:#eee} td:first-child,th:first-child{text-align:left}
 .banner{background:#b00020;color:#fff;font-weight:bold;font-size:1.4em;padding:.7em 1em;
 border:4px solid #000;text-align:center;margin:1em 0}
+.recorded{background:#eef3f8;border-left:5px solid #4a6a8a;padding:.5em 1em;margin:1em 0}
 figure{margin:1em 0} figcaption{font-size:.85em;color:#333} img{max-width:100%}
 .note{font-size:.9em;color:#333} code{background:#f3f3f3;padding:0 .2em}
 """
@@ -50,15 +52,26 @@ class Page:
     """Collects headings, text, tables and figures; `write` emits `<stem>.md` and `.html`."""
 
     def __init__(
-        self, title: str, out_dir: str | Path, simulated: bool = False, banner_detail: str = ""
+        self,
+        title: str,
+        out_dir: str | Path,
+        simulated: bool = False,
+        banner_detail: str = "",
+        recorded: Sequence[str] = (),
     ) -> None:
+        """`recorded`: the recorded notices (`banner.recorded_banner`), one per recorded side,
+        shown once below the title and stamped small on every figure."""
         self.title = title
         self.out_dir = Path(out_dir)
         self.simulated = simulated
+        self.recorded = list(recorded)
         self.md: list[str] = [f"# {title}"]
         self.html: list[str] = [f"<h1>{html.escape(title)}</h1>"]
         if simulated:
             self.banner(banner_detail)
+        for notice in self.recorded:
+            self.md.append(f"> ℹ {notice}")
+            self.html.append(f'<div class="recorded">ℹ {html.escape(notice)}</div>')
 
     def banner(self, detail: str = "") -> None:
         text = SIMULATED_BANNER + (f" ({detail})" if detail else "")
@@ -87,7 +100,8 @@ class Page:
         self.html.append(html_table(frame, floatfmt))
 
     def figure(self, fig: Figure, name: str, caption: str) -> None:
-        saved = save(fig, self.out_dir / "figures", name, simulated=self.simulated)
+        stamp = RECORDED_BANNER if self.recorded else None
+        saved = save(fig, self.out_dir / "figures", name, simulated=self.simulated, note=stamp)
         self.md.append(
             f"![{caption}](figures/{saved.png.name})\n\n*{caption}* "
             f"([SVG](figures/{saved.svg.name}))"
@@ -115,12 +129,18 @@ class Page:
         return md_path, html_path
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, simulated: bool) -> Path:
-    """CSV with a leading `simulated` column, so the flag travels with the numbers."""
+def write_csv(
+    frame: pd.DataFrame, path: str | Path, simulated: bool, origin: str | None = None
+) -> Path:
+    """CSV with a leading `simulated` column (and, given `origin`, an `origin` column after
+    it: `run`, `simulated`, `recorded`, or several joined by `+`), so the labels travel with
+    the numbers."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = frame.copy()
     if "simulated" not in out:
         out.insert(0, "simulated", simulated)
+    if origin is not None and "origin" not in out:
+        out.insert(1, "origin", origin)
     out.to_csv(path, index=False)
     return path

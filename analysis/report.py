@@ -7,7 +7,9 @@ bootstrap bands; feedback designs compared (when a model ran several prompt sets
 protocols); security compliance per iteration (when the run has Checkov checks); per group the
 fit table (A, k, C, half-life, plateau, R², AIC against rivals), churn, rule heatmap, security
 and a comparison with the paper's published baseline. A loud banner appears wherever any
-attempt row came from the simulated model.
+attempt row came from the simulated model; a plain notice where rows are recorded (a published
+run, imported). "What ran" states, per group, the rows' origin, dataset, prompt set, output
+format, cfn-lint release and lint date, and says when the groups were not linted alike.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis import figures
-from analysis.banner import SIMULATED_BANNER
+from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
-from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side
+from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side, went_on_note
+from analysis.deploy import deploy_section, has_deploy
 from analysis.designs import design_figure, design_table, display_table, has_designs, method_note
 from analysis.fit import band, bootstrap_params, fit_decay, summarize
 from analysis.load import (
@@ -35,6 +38,7 @@ from analysis.load import (
     group_label,
     load_run,
     select,
+    went_on_after_clean,
 )
 from analysis.measures import (
     LABELS,
@@ -45,6 +49,7 @@ from analysis.measures import (
     wide_table,
 )
 from analysis.paper import baseline_per_template
+from analysis.provenance import LINT_DATE_SPAN_DAYS, Provenance, Rescore, installed_cfn_lint
 from analysis.render import Page, write_csv
 from analysis.rules import rule_frequency, rule_matrix
 from analysis.security import (
@@ -60,9 +65,15 @@ from analysis.security import (
     has_security,
 )
 
-VERSION_NOTE = (
-    "Findings depend on the cfn-lint version and its rule set; unless the paper's version "
-    "matches this run's, part of any difference is the linter's."
+PAPER_ORIGINAL = "paper-original"  # the dataset of the authors' own prompts
+PAPER_ORIGINAL_INTENT = (
+    "Intent checks on dataset paper-original: they were written for this project's own wording "
+    "of each topic (paper33), not for the authors' prompts, so a template that does what the "
+    "authors asked can still fail one, and the reverse."
+)
+RECORDED_FINDINGS = (
+    "Churn and rules count the configured cfn-lint's findings only; the findings recorded by "
+    "the authors are left out (`python -m analysis.drift {run} --recorded` compares the two)."
 )
 FITTED = [("errors", "mean"), ("warnings", "mean"), ("findings", "mean"), ("clean", "mean")]
 
@@ -76,6 +87,8 @@ class Report:
     fits: pd.DataFrame
     designs: pd.DataFrame | None = None  # `designs.design_table`, when the section is shown
     security: pd.DataFrame | None = None  # `security.compliance_by_iteration`, when present
+    recorded: str | None = None  # the recorded notice, when the run holds recorded rows
+    deploy: pd.DataFrame | None = None  # `deploy.deploy_by_iteration`, when present
 
 
 def _values(series: pd.Series) -> str:
@@ -86,6 +99,7 @@ def _values(series: pd.Series) -> str:
 def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
     """Bullet lines describing the sweep: configuration, scale, versions, cost."""
     a = run.attempts
+    provenance = Provenance.of_attempts(a, "run", str(run.path))
     samples = a.groupby(["model", "prompt_set", "protocol", "problem_id"])["sample"].nunique()
     cost = a["cost_usd"]
     priced = int(cost.notna().sum())
@@ -101,8 +115,10 @@ def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
         + ", ".join(f"{n} {s}" for s, n in status["status"].value_counts().items())
         + f"); attempts: {len(a)}",
         "stop reasons: " + (", ".join(f"{r} {n}" for r, n in stops.items()) or "–"),
-        f"cfn-lint version: {_values(a['cfn_lint_version'])}; "
-        + (f"checkov version: {_values(a['checkov_version'])}; " if has_security(a) else "")
+        f"origin: {provenance.origin_text}",
+        f"lint: {provenance.lint_text}",
+        f"output format: {provenance.format_text}",
+        (f"checkov version: {_values(a['checkov_version'])}; " if has_security(a) else "")
         + "benchmark version "
         f"{_values(a['benchmark_version'])}; git {_values(a['git_sha'].str[:10])}"
         + (" (dirty tree)" if a["git_dirty"].fillna(False).astype(bool).any() else ""),
@@ -119,6 +135,62 @@ def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
         sim_models = _values(a.loc[a["simulated"].fillna(False).astype(bool), "model"])
         lines.append(f"simulated rows: {run.simulated_rows} of {len(a)} (models: {sim_models})")
     return lines
+
+
+def group_provenance(
+    run: Run, groups: list[tuple], group_keys: list[str]
+) -> dict[tuple, Provenance]:
+    """Origin, linter, dataset, prompt set and output format of each group's rows."""
+    return {
+        g: Provenance.of_attempts(
+            select(run.attempts, g, group_keys), group_label(g, group_keys), str(run.path)
+        )
+        for g in groups
+    }
+
+
+def provenance_table(provenances: dict[tuple, Provenance]) -> pd.DataFrame:
+    rows = []
+    for p in provenances.values():
+        row = p.row()
+        rows.append({"group": row.pop("side"), **{k: v for k, v in row.items() if k != "run"}})
+    return pd.DataFrame(rows)
+
+
+def lint_note(provenances: dict[tuple, Provenance], run_path: str) -> str | None:
+    """A note when the run's rows were not linted alike (one release, dates within a day),
+    or carry no lint date at all, with the re-scoring command that mends it."""
+    sides = list(provenances.values())
+    release = next((p.main_version for p in sides if p.main_version), installed_cfn_lint())
+    undated = sum(p.undated for p in sides)
+    if undated:
+        return (
+            f"Lint date not recorded for {undated} row{'s' if undated != 1 else ''} (written "
+            "before lint_as_of): cfn-lint's findings depend on the date, so make compare "
+            "refuses this run until it is re-scored: `python -m benchmark.rescore "
+            f"{run_path} --cfn-lint {release or 'VERSION'} --as-of DATE` (DATE: the lint date "
+            "of the runs it is to be compared with)."
+        )
+    versions = {p.version for p in sides}
+    dates = [d for p in sides for d in p.dates]
+    alike = (
+        all(p.uniform for p in sides)
+        and len(versions) == 1
+        and (max(dates) - min(dates)).days <= LINT_DATE_SPAN_DAYS
+    )
+    if alike:
+        return None
+    when = max((p.main_date for p in sides if p.main_date), default=None)
+    detail = "; ".join(f"{p.label}: {p.lint_text}" for p in sides)
+    advice = ""
+    if release and when:
+        command = Rescore(run_path, release, when).command
+        advice = f" Put the run on one linter and date: `{command}`."
+    return (
+        "Not linted alike: cfn-lint's findings move between releases and between days, and "
+        f"this run's rows were not judged by one release within {LINT_DATE_SPAN_DAYS} day "
+        f"({detail}).{advice}"
+    )
 
 
 def fit_groups(
@@ -167,7 +239,7 @@ def _fit_display(fits: pd.DataFrame) -> pd.DataFrame:
     out["best (AIC)"] = fits.get("best_by_aic")
     method = fits["ci_method"] if "ci_method" in fits else pd.Series(index=fits.index)
     note = fits["note"] if "note" in fits else pd.Series(index=fits.index)
-    out["CI method"] = method.fillna(note)
+    out["CI method"] = method.astype(object).fillna(note.astype(object))
     return out
 
 
@@ -201,9 +273,36 @@ def build_report(
     if has_designs(run.attempts, group_keys):
         designs = design_table(long, fits, security, group_keys)
 
-    page = Page(f"Sweep report: {run.name}", out, simulated=sim, banner_detail=detail)
+    provenances = group_provenance(run, list(datasets), group_keys)
+    recorded = run.recorded_rows > 0
+    notices = []
+    if recorded:
+        whole = Provenance.of_attempts(run.attempts, "run")
+        notices.append(recorded_banner(whole.recorded_from))
+    origin = "+".join(sorted({o for p in provenances.values() for o in p.origins})) or "run"
+    page = Page(
+        f"Sweep report: {run.name}",
+        out,
+        simulated=sim,
+        banner_detail=detail,
+        recorded=notices,
+    )
     page.heading("What ran")
     page.bullets(what_ran(run, status))
+    page.table(
+        provenance_table(provenances),
+        caption="Per group: origin, dataset, prompt set, output format, cfn-lint and lint date",
+    )
+    uneven = lint_note(provenances, str(run_dir))
+    if uneven:
+        page.text(uneven, note=True)
+    went_on = went_on_after_clean(run.attempts, group_keys)
+    if went_on:
+        page.text(went_on_note("This run", went_on), note=True)
+    if recorded:
+        page.text(RECORDED_FINDINGS.format(run=run_dir), note=True)
+    if _paper_original_intent(run.attempts):
+        page.text(PAPER_ORIGINAL_INTENT, note=True)
     policy = "carried forward from its last scored attempt" if stopped == "carry" else "excluded"
     page.text(
         f"Method: every chain is extended to its group's last iteration. A chain that stopped "
@@ -262,6 +361,9 @@ def build_report(
         _security_section(page, security, labels, group_keys)
     else:
         page.text(NO_SECURITY, note=True)
+    deploy = None
+    if has_deploy(run.attempts):
+        deploy = deploy_section(page, run, chains, labels, group_keys, n_boot, seed)
 
     for group, data in datasets.items():
         label = labels[group]
@@ -343,7 +445,7 @@ def build_report(
                     caption="Most often failed security checks at the first and last iteration "
                     "(chains whose template fails the check, share of chains with checks)",
                 )
-        _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed)
+        _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed, provenances[group])
 
     files = {"per_iteration.csv": long, "fits.csv": fits, "churn.csv": churn, "rules.csv": rules}
     if designs is not None:
@@ -351,12 +453,24 @@ def build_report(
     if security is not None and failed is not None:
         files["security.csv"] = security
         files["security_checks.csv"] = failed
+    if deploy is not None:
+        files["deploy.csv"] = deploy
     page.heading("Data files")
     page.bullets([*files, "figures/*.png|svg"])
     for name, frame in files.items():
-        write_csv(frame, out / name, sim)
+        write_csv(frame, out / name, sim, origin)
     md, html_path = page.write("report")
-    return Report(md, html_path, sim, long, fits, designs, security)
+    return Report(
+        md,
+        html_path,
+        sim,
+        long,
+        fits,
+        designs,
+        security,
+        notices[0] if notices else None,
+        deploy,
+    )
 
 
 def _designs_section(
@@ -447,6 +561,12 @@ def _cell(row: pd.Series, name: str) -> str:
     return f"{row[name]:.3f} [{row[name + '_low']:.3f}, {row[name + '_high']:.3f}]"
 
 
+def _paper_original_intent(attempts: pd.DataFrame) -> bool:
+    """Whether some row of dataset paper-original has intent checks."""
+    rows = attempts[attempts["dataset"] == PAPER_ORIGINAL]
+    return bool((rows["intent_total"].fillna(0) > 0).any())
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()[:60]
 
@@ -460,13 +580,14 @@ def _paper_section(
     n_boot: int,
     fit_boot: int,
     seed: int,
+    provenance: Provenance,
 ) -> None:
     """Compare one group against the paper's published per-template means."""
-    candidate = Side(label, data=data, simulated=sim)
+    candidate = Side(label, data=data, simulated=sim, provenance=provenance)
     result = compare(paper_side(), candidate, n_boot=n_boot, seed=seed, fit_boot=fit_boot)
     page.heading(f"Against the paper's baseline: {label}", level=3)
     page.text(result.verdict)
-    for note in [*result.notes, *result.baseline.notes, VERSION_NOTE]:
+    for note in [*result.notes, *result.baseline.notes]:
         page.text(note, note=True)
     wide = result.per_iteration.pivot(index="iteration", columns="measure", values="diff")
     page.table(wide.reset_index(), caption="Candidate − paper per iteration", floatfmt="{:+.3f}")
@@ -540,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if report.simulated:
         print(f"*** {SIMULATED_BANNER} ***")
+    if report.recorded:
+        print(report.recorded)
     print(f"wrote {report.html} and {report.markdown}")
     return 0
 

@@ -1,7 +1,8 @@
 """Rule frequency by iteration: which cfn-lint rules the loop removes and which survive it.
 
 Counted on the filled chains (a chain that stopped keeps showing its last scored attempt's
-findings), so every iteration has the same chains, as in the per-iteration measures.
+findings), so every iteration has the same chains, as in the per-iteration measures. Only the
+gating linter's findings count (source `cfn-lint`; see `analysis.load.GATING_SOURCE`).
 """
 
 from __future__ import annotations

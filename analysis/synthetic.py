@@ -1,8 +1,11 @@
 """Synthetic data with known structure, for tests and demos of the analysis.
 
 `write_synthetic_run` writes a run folder exactly as a sweep would (one job folder per group,
-rows through `benchmark.records.RecordWriter`); `write_paper_raw` writes a folder in the layout
-of the paper authors' raw data. Nothing here is a measurement of any model.
+rows through `benchmark.records.RecordWriter`), or, with `recorded=True`, as an imported
+published run (origin `recorded`: chains that go on after a clean template, and the authors'
+own findings beside the configured linter's); `write_relinted_run` writes the same templates
+judged by another linter, as `benchmark.rescore` would; `write_paper_raw` writes a folder in
+the layout of the paper authors' raw data. Nothing here is a measurement of any model.
 """
 
 from __future__ import annotations
@@ -10,18 +13,22 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.records import ATTEMPT_KEY, RecordWriter, attempt_id
+from benchmark.paper_repo import RECORDED_SOURCE
+from benchmark.records import ATTEMPT_KEY, RecordWriter, attempt_id, read_table
 
 Curve = tuple[float, float, float]  # (A, k, C) of A·e^(−k(t−1)) + C
 
 ERROR_RULES = ["E3012", "E3003", "E1019", "E3002", "E3030"]
 WARNING_RULES = ["W2001", "W3005", "W1020"]
+NEW_RULE = "W3697"  # a rule the configured (newer) cfn-lint has and the recorded one had not
+LINT_VERSION = "1.58.0"
+LINT_DATE = date(2025, 1, 1)
 # (Checkov id, name, pass exponent: a check passes with probability p ** exponent)
 SECURITY_CHECKS = [
     ("CKV_AWS_18", "Ensure the S3 bucket has access logging enabled", 3.0),
@@ -55,6 +62,13 @@ class GroupSpec:
     # per-check pass probability p at iteration 1 and at the end (None: no security checks);
     # check i passes with probability p ** exponent_i (SECURITY_CHECKS)
     security: tuple[float, float] | None = None
+    # provenance of the group's rows
+    cfn_lint_version: str | None = LINT_VERSION
+    lint_as_of: date | None = LINT_DATE
+    dataset: str = "synthetic"
+    output_format: str = "yaml"
+    response_format: str | None = None
+    origin: str | None = None  # None: `simulated` or `run` from write_synthetic_run's flag
 
 
 DESIGNS = ["raw", "structured", "explained", "excerpt", "errors-only", "intent"]
@@ -107,6 +121,8 @@ def write_synthetic_run(
     samples: int = 2,
     max_iterations: int = 10,
     simulated: bool = False,
+    recorded: bool = False,
+    new_rule_rate: float = 0.3,
     seed: int = 0,
     sweep_id: str = "synthetic",
     problem_ids: Sequence[str] | None = None,
@@ -116,6 +132,14 @@ def write_synthetic_run(
     Each problem has a difficulty factor (gamma, mean 1); at iteration t a chain's error and
     warning counts are Poisson with mean factor × curve(t). A chain stops at its first
     iteration with neither, or (with `model_error_rate`) at a model error.
+
+    `recorded=True` writes an imported published run instead: origin `recorded`, every chain
+    runs all `max_iterations` (stop_reason null until `max_iterations`; a clean template can
+    be followed by an unclean one), `recorded_from` names a file, and each attempt carries two
+    lintings: the Poisson findings as the authors recorded them (source RECORDED_SOURCE) and
+    the configured linter's (source `cfn-lint`), which are the same plus, with probability
+    `new_rule_rate`, one finding of NEW_RULE. The attempt's counts and `clean` are the
+    configured linter's.
     """
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -133,6 +157,7 @@ def write_synthetic_run(
             "protocol": spec.protocol,
             "max_iterations": max_iterations,
         }
+        origin = spec.origin or ("recorded" if recorded else "simulated" if simulated else "run")
         for pid, factor in zip(ids, factors, strict=True):
             for sample in range(samples):
                 errors_now: list[tuple[str, str]] = []
@@ -143,12 +168,15 @@ def write_synthetic_run(
                         "attempt_id": attempt_id(key),
                         **key,
                         "simulated": simulated,
-                        "dataset": "synthetic",
-                        "output_format": "yaml",
+                        "origin": origin,
+                        "dataset": spec.dataset,
+                        "output_format": spec.output_format,
+                        "response_format": spec.response_format,
                         "clean_rule": "no_errors_or_warnings",
                         "temperature": 0.7,
                         "max_tokens": 4096,
-                        "cfn_lint_version": "1.58.0",
+                        "cfn_lint_version": spec.cfn_lint_version,
+                        "lint_as_of": spec.lint_as_of,
                         "git_sha": "0" * 40,
                         "input_tokens": 900,
                         "output_tokens": 600,
@@ -157,6 +185,8 @@ def write_synthetic_run(
                         "finished_at": start + timedelta(seconds=iteration + 1),
                         "seed": seed,
                     }
+                    if recorded:
+                        row["recorded_from"] = f"published/{pid}/{sample}/{iteration}.json"
                     if iteration > 1 and rng.random() < spec.model_error_rate:
                         row.update(
                             errors=0,
@@ -166,6 +196,7 @@ def write_synthetic_run(
                             stop_reason="model_error",
                             model_error="rate_limit: synthetic",
                             cost_usd=None,
+                            lint_as_of=None,
                         )
                         writer.append(row)
                         break
@@ -173,6 +204,10 @@ def write_synthetic_run(
                     n_warn = int(rng.poisson(factor * decay(iteration, spec.warnings)))
                     errors_now = _next_findings(errors_now, n_err, ERROR_RULES, rng)
                     warnings_now = _next_findings(warnings_now, n_warn, WARNING_RULES, rng)
+                    shown = errors_now + warnings_now
+                    if recorded and rng.random() < new_rule_rate:
+                        shown = [*shown, (NEW_RULE, str(rng.choice(PATHS)))]
+                    n_warn = sum(rule.startswith("W") for rule, _ in shown)
                     clean = n_err == 0 and n_warn == 0
                     p0, p1 = spec.intent
                     share = p1 + (p0 - p1) * np.exp(-(iteration - 1))
@@ -187,6 +222,7 @@ def write_synthetic_run(
                             security_total=len(secure),
                             checkov_version="3.2.0",
                         )
+                    last = iteration == max_iterations
                     row.update(
                         template="Resources: {}",
                         parse_ok=True,
@@ -197,28 +233,18 @@ def write_synthetic_run(
                         intent_passed=sum(passed),
                         intent_total=3,
                         stop_reason=(
-                            "clean"
-                            if clean
-                            else "max_iterations"
-                            if iteration == max_iterations
+                            "max_iterations"
+                            if last and (recorded or not clean)
+                            else "clean"
+                            if clean and not recorded
                             else None
                         ),
                     )
-                    findings = [
-                        {
-                            "attempt_id": row["attempt_id"],
-                            **key,
-                            "finding_index": i,
-                            "source": "cfn-lint",
-                            "rule_id": rule,
-                            "level": rule[0],
-                            "message": f"synthetic {rule}",
-                            "path": path,
-                            "line": 1,
-                            "column": 1,
-                        }
-                        for i, (rule, path) in enumerate(errors_now + warnings_now)
-                    ]
+                    findings = _synthetic_findings(row, key, shown, "cfn-lint")
+                    if recorded:
+                        findings += _synthetic_findings(
+                            row, key, errors_now + warnings_now, RECORDED_SOURCE, len(findings)
+                        )
                     checks = [
                         {
                             "attempt_id": row["attempt_id"],
@@ -246,8 +272,81 @@ def write_synthetic_run(
                         )
                     ]
                     writer.append(row, findings, checks)
-                    if clean:
+                    if clean and not recorded:
                         break
+        writer.close()
+    return root
+
+
+def _synthetic_findings(
+    row: dict[str, Any],
+    key: dict[str, Any],
+    found: Sequence[tuple[str, str]],
+    source: str,
+    first_index: int = 0,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "attempt_id": row["attempt_id"],
+            **key,
+            "finding_index": first_index + i,
+            "source": source,
+            "rule_id": rule,
+            "level": rule[0],
+            "message": f"synthetic {rule}",
+            "path": path,
+            "line": 1,
+            "column": 1,
+        }
+        for i, (rule, path) in enumerate(found)
+    ]
+
+
+def write_relinted_run(
+    source: str | Path,
+    root: str | Path,
+    *,
+    cfn_lint_version: str = "1.59.0",
+    lint_as_of: date | None = date(2025, 6, 1),
+    add_rule: str | None = NEW_RULE,
+    add_rate: float = 0.3,
+    drop_rules: Sequence[str] = (),
+    seed: int = 0,
+) -> Path:
+    """The templates of the run at `source` judged again, as `benchmark.rescore` writes it:
+    keys, attempt ids, templates and stop reasons kept; findings of `drop_rules` gone, one
+    `add_rule` warning added to a template with probability `add_rate`; counts, `clean` and
+    the lint provenance new. Job folders keep their names."""
+    rng = np.random.default_rng(seed)
+    source, root = Path(source), Path(root)
+    for job_dir in sorted(p for p in source.iterdir() if (p / "attempts").is_dir()):
+        attempts = read_table(job_dir, "attempts")
+        findings = read_table(job_dir, "findings")
+        writer = RecordWriter(root / job_dir.name, compact_every=10_000)
+        linted = findings[findings["source"] == "cfn-lint"]
+        by_attempt = {aid: part for aid, part in linted.groupby("attempt_id")}
+        for row in attempts.sort_values(ATTEMPT_KEY).to_dict("records"):
+            row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            key = {k: row[k] for k in ATTEMPT_KEY}
+            if row["template"] is None:
+                writer.append(row)
+                continue
+            part = by_attempt.get(row["attempt_id"])
+            shown = [] if part is None else list(zip(part["rule_id"], part["path"], strict=True))
+            shown = [(r, p) for r, p in shown if r not in drop_rules]
+            if add_rule is not None and rng.random() < add_rate:
+                shown.append((add_rule, str(rng.choice(PATHS))))
+            levels = [rule[0] for rule, _ in shown]
+            errors, warnings = levels.count("E"), levels.count("W")
+            row.update(
+                errors=errors,
+                warnings=warnings,
+                infos=levels.count("I"),
+                clean=errors == 0 and warnings == 0,
+                cfn_lint_version=cfn_lint_version,
+                lint_as_of=lint_as_of,
+            )
+            writer.append(row, _synthetic_findings(row, key, shown, "cfn-lint"))
         writer.close()
     return root
 
@@ -306,9 +405,11 @@ def attempt_row(
         "stop_reason": stop_reason,
         "model_error": model_error,
         "simulated": simulated,
+        "origin": "simulated" if simulated else "run",
         "clean_rule": "no_errors_or_warnings",
         "dataset": "hand",
-        "cfn_lint_version": "1.58.0",
+        "cfn_lint_version": LINT_VERSION,
+        "lint_as_of": None if model_error else LINT_DATE,
         **extra,
     }
 

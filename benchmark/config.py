@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
 from omegaconf import OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from benchmark.models import parse_model_id
 
@@ -22,12 +31,22 @@ from benchmark.models import parse_model_id
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
 # import of this module, which launcher workers (joblib's loky processes) import too.
 warnings.filterwarnings("ignore", message="(?s).*validated against ConfigStore schema")
+# conf/config.yaml searches datasets/local/conf for importers' configs; Hydra warns on every
+# run while no importer has written one: that absence is normal.
+warnings.filterwarnings(
+    "ignore", message=r"provider=hydra\.searchpath in main, path=.*/datasets/local/conf is not"
+)
 
 # `${first_set:${resume},runs/...}` in conf/config.yaml: the first argument that is not null.
 OmegaConf.register_new_resolver(
     "first_set", lambda *values: next((v for v in values if v is not None), None), replace=True
 )
 
+
+# `${project_root:}` in conf/config.yaml: this checkout's root, so that `hydra.searchpath` finds
+# the configs importers write under datasets/local/conf from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 
@@ -54,12 +73,49 @@ class ProviderConfig(_Strict):
     # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py)
     adapt_to_rate_limits: bool = True
 
+    @property
+    def endpoint(self) -> str | None:
+        """Where calls go when not to the provider's public API (part of the fingerprint)."""
+        return self.base_url
+
+
+class BedrockConfig(ProviderConfig):
+    """Amazon Bedrock's transport. Credentials come from the standard AWS chain (environment,
+    the shared files' `profile`, an instance or container role), never from config."""
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")  # explicit
+    profile: str | None = None  # a profile of ~/.aws/config; null: the default chain
+    endpoint_url: str | None = None  # null: bedrock-runtime.<region>.amazonaws.com
+
+    @model_validator(mode="after")
+    def _aws_only(self) -> BedrockConfig:
+        if self.api_key_env is not None:
+            raise ValueError(
+                "api_key_env must be null: Bedrock reads AWS credentials from the standard "
+                "chain (environment, profile, instance role)"
+            )
+        if self.base_url is not None:
+            raise ValueError("base_url is not used by Bedrock; set endpoint_url")
+        return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.endpoint_url
+
+
+# Providers whose section has fields of its own; every other section is a ProviderConfig.
+PROVIDER_CONFIGS: dict[str, type[ProviderConfig]] = {"bedrock": BedrockConfig}
+
 
 class ModelConfig(_Strict):
     id: str  # "<provider>/<model name>", e.g. "anthropic/claude-sonnet-4-5"
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4096, ge=1)
     seed: int | None = None  # sent where the API takes one (OpenAI); part of provenance anyway
+    # Structured output where the provider offers it (OpenAI, OpenAI-compatible): json_object is
+    # OpenAI's JSON mode (the paper's requests used it); json_schema sends a schema of a
+    # CloudFormation template object (non-strict). null: plain text.
+    response_format: Literal["json_object", "json_schema"] | None = None
     # Anthropic prompt caching (benchmark/models/prompt_cache.py): auto marks the prefixes a
     # later call sends again, where they are long enough; OpenAI caches on its own.
     prompt_cache: Literal["auto", "off"] = "auto"
@@ -71,13 +127,40 @@ class ModelConfig(_Strict):
     batch_poll_s: float = Field(default=30.0, gt=0)  # seconds between polls of a batch
     batch_max_requests: int | None = Field(default=None, ge=1)  # null: the provider's limit
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    simulator: dict[str, Any] = Field(default_factory=dict)  # SimulatorSettings fields
+    # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
+    # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
+    simulator: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
     def _known_provider(cls, value: str) -> str:
         parse_model_id(value)
         return value
+
+    @field_validator("providers", mode="wrap")
+    @classmethod
+    def _typed_providers(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> dict[str, ProviderConfig]:
+        """Validate each section with its provider's class; an error names its section."""
+        if not isinstance(value, Mapping):
+            return handler(value)
+        typed: dict[str, ProviderConfig] = {}
+        for key in value.keys() & PROVIDER_CONFIGS.keys():
+            try:
+                typed[key] = PROVIDER_CONFIGS[key].model_validate(value[key])
+            except ValidationError as exc:
+                errors = [
+                    {
+                        "type": e["type"],
+                        "loc": (key, *e["loc"]),
+                        "input": e["input"],
+                        "ctx": e.get("ctx", {}),
+                    }
+                    for e in exc.errors(include_url=False)
+                ]
+                raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+        return {**handler({k: v for k, v in value.items() if k not in typed}), **typed}
 
     @property
     def provider(self) -> str:
@@ -88,7 +171,8 @@ class ModelConfig(_Strict):
         return parse_model_id(self.id)[1]
 
     def provider_config(self) -> ProviderConfig:
-        return self.providers.get(self.provider.replace("-", "_"), ProviderConfig())
+        key = self.provider.replace("-", "_")
+        return self.providers.get(key) or PROVIDER_CONFIGS.get(key, ProviderConfig)()
 
 
 class DatasetConfig(_Strict):
@@ -106,11 +190,18 @@ class PromptSetConfig(_Strict):
     system: str
     generation: str  # placeholders: {prompt} {format_name} {format_tag}
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
-    repair_followup: str  # conversation repair: {feedback} {format_name} {format_tag}
+    repair_followup: str  # conversation repair: {feedback} {template} {format_name} {format_tag}
+    # the stateless repair call's system prompt; null: `system` (the paper's script used two)
+    repair_system: str | None = None
+    # how the extracted template is kept: `written` as the model wrote it; `json_dumps` as
+    # Python's json.dumps(json.loads(text)) on one line, and the text `null` when it is not
+    # JSON (the paper's script stored, linted and sent back its templates this way)
+    template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
-    # check sources whose failures are also fed back ("intent", "security"); none by default
-    feed_back_checks: list[Literal["intent", "security"]] = Field(default_factory=list)
+    # sources whose failures are also fed back: failed checks ("intent", "security") or
+    # deployment errors ("deploy"); none by default
+    feed_back_checks: list[Literal["intent", "security", "deploy"]] = Field(default_factory=list)
 
 
 class LoopConfig(_Strict):
@@ -157,6 +248,43 @@ class SecurityConfig(_Strict):
     task_timeout_s: float = Field(default=60.0, gt=0)
 
 
+class DeployConfig(_Strict):
+    """Deployability through the CloudFormation API (benchmark/validators/deploy.py), opt-in.
+
+    Credentials come only from boto3's standard chain (environment, `profile`, instance role);
+    nothing here is a secret, and no credential is ever written to a run folder or a log.
+    """
+
+    enabled: bool = False
+    # changeset: ValidateTemplate + a CREATE change set (no resources, free); stack: the stack
+    # is really created, then deleted (real resources, real cost)
+    mode: Literal["changeset", "stack"] = "changeset"
+    # always explicit: AWS_REGION is never read
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    profile: str | None = None  # a named profile of the standard chain; null: boto3's default
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")  # a local emulator
+    # false: reporting (like intent, security); true: a template is clean only if it deploys
+    # too (IaCGen's loop), deploy findings count as errors and are always fed back
+    gating: bool = False
+    timeout_s: float = Field(default=900.0, gt=0)  # a change set / stack to finish creating
+    delete_timeout_s: float = Field(default=900.0, gt=0)  # a deletion to finish
+    poll_s: float = Field(default=5.0, gt=0)  # between status polls
+    max_concurrent: int = Field(default=4, ge=1)  # deployments in flight at once in a job
+    max_stacks: int | None = Field(default=None, ge=1)  # per sweep; required in stack mode
+    max_retries: int = Field(default=8, ge=0)  # botocore's standard retries (throttling)
+    request_timeout_s: float = Field(default=60.0, gt=0)  # connect and read, per API call
+    parameters_dir: str = "parameters"  # <dataset.path>/<this>/<problem id>.yaml, optional
+
+    @model_validator(mode="after")
+    def _stack_mode_is_capped(self) -> DeployConfig:
+        if self.enabled and self.mode == "stack" and self.max_stacks is None:
+            raise ValueError(
+                "stack mode creates real AWS resources: set deploy.max_stacks, the most stacks "
+                "this sweep may create"
+            )
+        return self
+
+
 class CacheConfig(_Strict):
     """The on-disk response cache (benchmark/models/cache.py); never used for the simulator."""
 
@@ -178,6 +306,7 @@ class Settings(_Strict):
     loop: LoopConfig
     lint: LintConfig
     security: SecurityConfig = SecurityConfig()
+    deploy: DeployConfig = DeployConfig()
     cache: CacheConfig = CacheConfig()
     budget: BudgetConfig = BudgetConfig()
     seed: int = 0
@@ -197,13 +326,29 @@ class Settings(_Strict):
             "batch_max_requests",
         ):
             data["model"].pop(billing_only)  # how a call is made and billed, not its answer
-        data["model"]["endpoint"] = self.model.provider_config().base_url
+        data["model"]["endpoint"] = self.model.provider_config().endpoint
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
         data["security"] = {"enabled": self.security.enabled}
+        data.pop("deploy")
+        if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
+            data["deploy"] = self.deploy.model_dump(
+                include={"enabled", "mode", "region", "endpoint_url", "gating", "parameters_dir"}
+            )
+        if self.model.provider == "simulated":  # a profile file's content shapes every reply
+            data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data
+
+
+def _profile_digest(model: ModelConfig) -> str:
+    from benchmark.models.simulator.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(str(model.simulator.get("profile") or model.name)).digest
+    except ProfileError as exc:
+        raise ConfigError(f"config error at 'model.simulator.profile': {exc}") from None
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -222,6 +367,12 @@ def load_settings(raw: dict[str, Any]) -> Settings:
     if not Path(settings.dataset.path).is_dir():
         folder = settings.dataset.path
         raise ConfigError(f"config error at 'dataset.path': folder {folder} not found")
+    fmt = settings.model.response_format
+    if fmt is not None and settings.prompts.output_format != "json":
+        raise ConfigError(
+            f"config error at 'model.response_format': {fmt} makes the model answer JSON, but "
+            f"prompt set '{settings.prompts.name}' asks for {settings.prompts.output_format}"
+        )
     return settings
 
 

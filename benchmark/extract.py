@@ -6,6 +6,7 @@ validators parse the text (a template that does not parse becomes an E0000 findi
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -81,3 +82,21 @@ def extract_template(reply: str) -> Extraction:
         return Extraction(text[key.start() :].rstrip() + "\n", "bare-yaml")
 
     return Extraction(text, "whole-reply")
+
+
+def as_json_dumps(extraction: Extraction) -> Extraction:
+    """The template as Python's `json.dumps(json.loads(text))`: one line, default separators;
+    the text `null` when it is not JSON. The paper's script kept its templates this way (it
+    wrote `json.dump` of the parsed reply, `None` when the reply did not parse)."""
+    try:
+        value = json.loads(extraction.template)
+    except (ValueError, RecursionError):
+        value = None
+    return Extraction(json.dumps(value), extraction.rule)
+
+
+def keep_template(extraction: Extraction, template_as: str) -> Extraction:
+    """The template in the form a prompt set keeps it (`prompts.template_as`)."""
+    if template_as == "json_dumps":
+        return as_json_dumps(extraction)
+    return extraction

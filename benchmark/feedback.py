@@ -10,18 +10,21 @@ Each design is a named formatter; a prompt set chooses one (`prompts.feedback`):
 - `errors-only`: `structured` over error-level findings only (warnings withheld).
 - `intent`: `structured`, plus the problem's failed intent checks in plain words.
 
-Failed checks of the sources a prompt set lists in `feed_back_checks` are appended to any design.
+Failed checks of the sources a prompt set lists in `feed_back_checks` are appended to any design;
+so are deployment errors (findings of source `deploy`) when it lists `deploy`. Deploy's
+findings never enter a design's own list: they are not the linter's and carry no line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from benchmark.validators.base import CheckResult, Finding
 
 _LEVEL_WORD = {"E": "error", "W": "warning", "I": "info"}
+DEPLOY_SOURCE = "deploy"
 EXCERPT_CONTEXT_LINES = 2
 
 
@@ -150,14 +153,31 @@ FORMATTERS: dict[str, Formatter] = {
 }
 
 
+def format_deploy_errors(findings: Sequence[Finding]) -> str:
+    """Deployment errors, numbered, in the order CloudFormation reported them."""
+    return "\n".join(
+        f"{n}. {f.rule_id} at {readable_path(f.path)}: {f.message}"
+        for n, f in enumerate(findings, start=1)
+    )
+
+
 def render_feedback(design: str, data: FeedbackInput, check_sources: Sequence[str] = ()) -> str:
-    """The feedback text of one repair turn: the design's text, then any failed checks of the
-    listed sources that the design has not already shown."""
-    text = FORMATTERS[design](data)
+    """The feedback text of one repair turn: the design's text over the linter's findings, then
+    any failed checks of the listed sources that the design has not already shown, then the
+    deployment errors if `deploy` is listed."""
+    deploy = [f for f in data.findings if f.source == DEPLOY_SOURCE]
+    lint = [f for f in data.findings if f.source != DEPLOY_SOURCE]
+    text = FORMATTERS[design](replace(data, findings=lint) if deploy else data)
     shown = {"intent"} if design == "intent" else set()
     extra = [c for c in data.checks if c.source in check_sources and c.source not in shown]
-    failed = format_failed_checks(extra)
-    if failed:
-        heading = "The template also fails these checks:"
-        text = f"{text}\n\n{heading}\n{failed}" if text else f"{heading}\n{failed}"
+    sections = [
+        ("The template also fails these checks:", format_failed_checks(extra)),
+        (
+            "Deploying the template with CloudFormation failed:",
+            format_deploy_errors(deploy) if DEPLOY_SOURCE in check_sources else "",
+        ),
+    ]
+    for heading, body in sections:
+        if body:
+            text = f"{text}\n\n{heading}\n{body}" if text else f"{heading}\n{body}"
     return text

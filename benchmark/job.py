@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,8 @@ from benchmark.records import (
 )
 from benchmark.resume import recorded_chains
 from benchmark.validators.base import Validator
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
+from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
+from benchmark.validators.deploy import DeployJob, DeployValidator
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.security import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
@@ -69,33 +71,60 @@ class JobSummary:
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
     resumed_chains_finished: int = 0
     unfinished_chains: int = 0  # left for a later resume (budget spent)
+    skipped_problems: dict[str, str] = field(default_factory=dict)  # id -> why the model cannot
     budget_stop: str | None = None
+    deploy_leftovers: int = 0  # stacks the deploy validator could not confirm deleted
     seconds: float = 0.0
     fatal_error: str | None = None
-    status: str = "running"  # complete | budget_exhausted | failed
+    status: str = "running"  # complete | budget_exhausted | failed | interrupted
     stop_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def build_suite(settings: Settings) -> ValidatorSuite:
-    lint = settings.lint
-    cfn_lint = CfnLintValidator(
-        LintSettings(
-            regions=tuple(lint.regions),
-            ignore_checks=tuple(lint.ignore_checks),
-            include_checks=tuple(lint.include_checks),
-        ),
-        workers=lint.workers,
-        task_timeout_s=lint.task_timeout_s,
-        cache_size=lint.cache_size,
-    )
-    validators: list[Validator] = [cfn_lint, IntentValidator()]
+def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
+    """The run's validators; `deploy` says whose attempts they are, for `deploy.enabled`."""
+    validators: list[Validator] = [CfnLintValidator.from_config(settings.lint), IntentValidator()]
     if settings.security.enabled:
         security = create_security_validator(
             workers=settings.security.workers, task_timeout_s=settings.security.task_timeout_s
         )
         if security is not None:  # not installed: skipped with one line, never a crash
             validators.append(security)
+    if settings.deploy.enabled:
+        if deploy is None:
+            raise ValueError("deploy.enabled needs the job's identity (a DeployJob)")
+        try:
+            validators.append(DeployValidator(settings.deploy, deploy))
+        except BaseException:
+            for validator in validators:
+                validator.close()
+            raise
     return ValidatorSuite(validators, settings.loop.clean_when)
+
+
+async def prepare_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
+    """`build_suite`, its workers started and its settings checked by the validators
+    themselves (e.g. a region the configured cfn-lint does not know, which builds its
+    environment on first use): a ConfigError, one line, before any model call."""
+    suite = build_suite(settings, deploy)
+    try:
+        await suite.prepare()
+    except BaseException:
+        suite.close()
+        raise
+    return suite
+
+
+def key_base(settings: Settings, job: JobInfo) -> dict[str, Any]:
+    """The attempt key's fields that one job's attempts share."""
+    return {
+        "sweep_id": job.sweep_id,
+        "job_id": job.job_id,
+        "model": settings.model.id,
+        "provider": settings.model.provider,
+        "prompt_set": settings.prompts.name,
+        "protocol": settings.loop.protocol,
+        "max_iterations": settings.loop.max_iterations,
+    }
 
 
 class Recorder:
@@ -114,15 +143,7 @@ class Recorder:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
         self.price = price_for(model.id)
-        self.base = {
-            "sweep_id": job.sweep_id,
-            "job_id": job.job_id,
-            "model": model.id,
-            "provider": model.provider,
-            "prompt_set": settings.prompts.name,
-            "protocol": settings.loop.protocol,
-            "max_iterations": settings.loop.max_iterations,
-        }
+        self.base = key_base(settings, job)
         self.constant = {
             "simulated": model.simulated,
             "origin": "simulated" if model.simulated else "run",
@@ -130,8 +151,11 @@ class Recorder:
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
             "max_tokens": settings.model.max_tokens,
+            "response_format": settings.model.response_format,
             "config_hash": config_hash(settings.result_fingerprint()),
             **provenance(),
+            # a row no linter vouched for (Attempt.provenance): the configured release, no date
+            **lint_columns(settings.lint.resolved_version, None),
         }
 
     def __call__(self, attempt: Attempt) -> None:
@@ -162,6 +186,7 @@ class Recorder:
                 attempt.clean,
                 attempt.lint_failures,
                 attempt.checks,
+                attempt.columns,
             ),
             "stop_reason": attempt.stop_reason,
             "feedback": attempt.feedback,
@@ -258,6 +283,23 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def _runnable(model: ModelAPI, problems: list[Problem], summary: JobSummary) -> list[Problem]:
+    """The problems the model can attempt; the others go in the summary and in one line."""
+    skipped = {p.id: why for p in problems if (why := model.skip_reason(p)) is not None}
+    if skipped:
+        groups: dict[str, list[str]] = {}
+        for problem_id, why in skipped.items():
+            groups.setdefault(why, []).append(problem_id)
+        named = "; ".join(f"{why}: {', '.join(ids)}" for why, ids in groups.items())
+        print(
+            f"note: {model.id} skips {len(skipped)} of {len(problems)} problems ({named})",
+            file=sys.stderr,
+            flush=True,
+        )
+    summary.skipped_problems = skipped
+    return [p for p in problems if p.id not in skipped]
+
+
 def _check_prices(model: ModelAPI, budget: BudgetLedger) -> None:
     if price_for(model.id) is not None:
         return
@@ -277,17 +319,34 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     Attempts already recorded in `job.output_dir` are never redone: finished chains are
     skipped and unfinished ones go on from their last recorded iteration.
     """
+    deploy = DeployJob(
+        job.sweep_id,
+        job.job_id,
+        key_base(settings, job),
+        job.ledger_dir,
+        Path(settings.dataset.path),
+    )
+    suite = await prepare_suite(settings, deploy)
+    try:
+        return await _run_job(settings, job, api_key, suite)
+    finally:
+        suite.close()  # a no-op once the job closed it; here for a job that failed to start
+
+
+async def _run_job(
+    settings: Settings, job: JobInfo, api_key: str | None, suite: ValidatorSuite
+) -> JobSummary:
     started = time.monotonic()
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
     recorded = recorded_chains(job.output_dir, fingerprint)
     model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
     summary = JobSummary(model=model.id, simulated=model.simulated)
+    problems = _runnable(model, problems, summary)
     summary.resumed_attempts = recorded.attempts
     budget = settings.budget
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
     _check_prices(model, ledger)
-    suite = build_suite(settings)
     writer = RecordWriter(job.output_dir)
     loop_cfg = settings.loop
 
@@ -304,7 +363,12 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
 
     def generate_config(sample: int) -> GenerateConfig:
         seed = None if settings.model.seed is None else settings.model.seed + sample
-        return GenerateConfig(settings.model.temperature, settings.model.max_tokens, seed)
+        return GenerateConfig(
+            settings.model.temperature,
+            settings.model.max_tokens,
+            seed,
+            settings.model.response_format,
+        )
 
     def may_start() -> bool:
         if summary.budget_stop is None:
@@ -329,10 +393,14 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
     # batch mode: every chain at once, so that a round holds every chain's next request
     concurrency = len(plan) if settings.model.batch else loop_cfg.concurrency
     status = asyncio.create_task(recorder.follow_status())
+    stopping = SigtermHandler()
     try:
         workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
         try:
             await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            summary.status = "interrupted"  # SIGINT / SIGTERM: the finally cleans up
+            raise
         except FatalModelError as exc:
             for task in workers:
                 task.cancel()
@@ -346,17 +414,51 @@ async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobS
             summary.status = "complete"
     finally:
         status.cancel()
+        stopping.shield()
         bar.close()
         writer.close()
+        suite.close()  # deploy deletes what it created here, also when interrupted
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
-        suite.close()
+            if isinstance(validator, DeployValidator):
+                summary.deploy_leftovers = len(validator.leftovers)
         await model.aclose()
         ledger.close()
         summary.seconds = round(time.monotonic() - started, 3)
         write_summary(job.output_dir, summary)
+        stopping.close()
     return summary
+
+
+class SigtermHandler:
+    """While installed, SIGTERM cancels the running task as Ctrl-C does, so every `finally`
+    runs: records are flushed and validators close (deploy deletes its stacks). During that
+    cleanup (`shield`) a further SIGTERM is ignored rather than cutting it short."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.installed = self._install(getattr(asyncio.current_task(), "cancel", _ignore))
+
+    def _install(self, callback: Any) -> bool:
+        try:
+            self.loop.add_signal_handler(signal.SIGTERM, callback)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            return False
+        return True
+
+    def shield(self) -> None:
+        if self.installed:
+            self._install(_ignore)
+
+    def close(self) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(signal.SIGTERM)
+            self.installed = False
+
+
+def _ignore() -> None:
+    print("cleaning up before exit; please wait", file=sys.stderr, flush=True)
 
 
 def write_summary(output_dir: Path, summary: JobSummary) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.extract import Extraction, extract_template
+from benchmark.extract import Extraction, extract_template, keep_template
 from benchmark.feedback import FeedbackInput, render_feedback
 from benchmark.models.base import (
     CallContext,
@@ -20,7 +20,7 @@ from benchmark.models.base import (
 )
 from benchmark.problems import Problem
 from benchmark.prompts import generation_messages, repair_messages
-from benchmark.validators.base import CheckResult, Finding
+from benchmark.validators.base import AttemptRef, CheckResult, Finding
 from benchmark.validators.suite import ValidatorSuite
 
 
@@ -37,6 +37,7 @@ class RecordedAttempt:
 class Resume:
     iteration: int
     messages: list[ChatMessage]
+    previous: RecordedAttempt | None = None  # the last recorded attempt
 
 
 class FatalModelError(RuntimeError):
@@ -65,6 +66,7 @@ class Attempt:
     lint_failures: list[str] = field(default_factory=list)
     feedback: str | None = None  # what the next repair call is told; None on the last attempt
     provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
+    columns: dict[str, Any] = field(default_factory=dict)  # judged columns, e.g. deployable
 
 
 class FeedbackLoop:
@@ -104,10 +106,11 @@ class FeedbackLoop:
             if resume
             else (1, generation_messages(self.prompts, problem))
         )
+        previous = resume.previous if resume else None
         while True:
             if not self.may_start():
                 return None
-            attempt = await self._attempt(problem, sample, iteration, messages)
+            attempt = await self._attempt(problem, sample, iteration, messages, previous)
             if attempt.stop_reason is None and iteration >= self.loop.max_iterations:
                 attempt.stop_reason = "max_iterations"
             if attempt.stop_reason is None:
@@ -120,7 +123,7 @@ class FeedbackLoop:
                         problem.prompt.strip(),
                         attempt.checks,
                     ),
-                    self.prompts.feed_back_checks,
+                    (*self.prompts.feed_back_checks, *self.suite.fed_back_sources),
                 )
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":
@@ -129,8 +132,11 @@ class FeedbackLoop:
                 return attempt
             assert attempt.output is not None and attempt.extraction is not None
             assert attempt.feedback is not None
+            previous = RecordedAttempt(
+                attempt.output.text, attempt.extraction.template, attempt.feedback
+            )
             messages = self.next_messages(
-                messages, attempt.output.text, attempt.extraction.template, attempt.feedback
+                messages, previous.reply, previous.template, previous.feedback
             )
             iteration += 1
 
@@ -147,14 +153,26 @@ class FeedbackLoop:
         messages = generation_messages(self.prompts, problem)
         for row in recorded:
             messages = self.next_messages(messages, row.reply, row.template, row.feedback)
-        return Resume(iteration=len(recorded) + 1, messages=messages)
+        last = recorded[-1] if recorded else None
+        return Resume(iteration=len(recorded) + 1, messages=messages, previous=last)
 
     async def _attempt(
-        self, problem: Problem, sample: int, iteration: int, messages: list[ChatMessage]
+        self,
+        problem: Problem,
+        sample: int,
+        iteration: int,
+        messages: list[ChatMessage],
+        previous: RecordedAttempt | None = None,
     ) -> Attempt:
         attempt = Attempt(problem, sample, iteration, started_at=datetime.now(UTC))
         context = CallContext(
-            problem.id, sample, iteration, self.prompts.output_format, self.loop.max_iterations
+            problem.id,
+            sample,
+            iteration,
+            self.prompts.output_format,
+            previous_template=previous.template if previous else None,
+            previous_feedback=previous.feedback if previous else None,
+            max_iterations=self.loop.max_iterations,
         )
         try:
             attempt.output = await self.model.generate(
@@ -166,12 +184,16 @@ class FeedbackLoop:
             attempt.finished_at = datetime.now(UTC)
             return attempt
 
-        attempt.extraction = extract_template(attempt.output.text)
-        verdict = await self.suite.check(attempt.extraction.template, problem)
+        attempt.extraction = keep_template(
+            extract_template(attempt.output.text), self.prompts.template_as
+        )
+        verdict = await self.suite.check(
+            attempt.extraction.template, problem, AttemptRef(problem.id, sample, iteration)
+        )
         attempt.findings, attempt.checks = verdict.findings, verdict.checks
         attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
         attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
-        attempt.provenance = verdict.provenance
+        attempt.provenance, attempt.columns = verdict.provenance, verdict.columns
         attempt.finished_at = datetime.now(UTC)
         if verdict.gating_failed:
             attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back

@@ -12,7 +12,12 @@ Palavalli & Santolucito (arXiv 2411.19043) published their GPT-4o run in their r
   script wrote it (`json.dump`, one line). A file may hold `null`: the reply was not JSON.
 - Template N answers prompt (N-1) // 5 (0-based, in the paper's topic order) as query
   (N-1) % 5: 33 prompts x 5 queries = 165 templates per trial and iteration.
-- `cfFilesBatching2.py` at the root holds the prompts and the chat messages.
+- `cfFilesBatching2.py` at the root holds the prompts and the chat messages
+  (`benchmark.datasets.paper_protocol` reads it with `ast`; it is never run).
+
+Prompt index P (0-based, their order) is paper33's topic P + 1: each paper33 problem's
+`source` names its topic (`project (paper topic K)`), so `paper33_by_topic` gives the problem
+whose intent checks and reference template stand for prompt P.
 
 Also accepted: the `JSON_run_v2` folder itself, one `JSONwork_batching{T}` folder, and a folder
 of `trial{T}/errorsCSV{I}.csv` files (lint text only, no templates).
@@ -27,6 +32,8 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchmark.problems import Problem, load_dataset
 
 PROMPTS = 33
 QUERIES = 5  # samples per prompt in one trial
@@ -43,6 +50,8 @@ _TEMPLATE = re.compile(r"^JSONtemplate(\d+)\.json$")
 _BLANK = re.compile(r"\n[ \t]*\n")
 _RULE = re.compile(r"^[EWI]\d+$")
 _LOCATION = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<column>\d+)$")
+_TOPIC = re.compile(r"\bpaper topic (\d+)\b")
+PAPER33 = Path(__file__).resolve().parent.parent / "datasets" / "paper33"
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,26 @@ def prompt_and_query(number: int) -> tuple[int, int]:
     if number < 1:
         raise ValueError(f"template numbers start at 1, got {number}")
     return (number - 1) // QUERIES, (number - 1) % QUERIES
+
+
+def paper33_by_topic(folder: str | Path = PAPER33) -> list[Problem]:
+    """paper33's problems in the paper's topic order (index P answers the authors' prompt P).
+
+    ValueError unless the folder holds exactly topics 1..33, each once."""
+    by_topic: dict[int, Problem] = {}
+    for problem in load_dataset(folder):
+        match = _TOPIC.search(problem.source or "")
+        if match is None:
+            raise ValueError(f"{folder}: problem {problem.id} names no paper topic in 'source'")
+        topic = int(match.group(1))
+        if topic in by_topic:
+            raise ValueError(
+                f"{folder}: paper topic {topic} twice ({by_topic[topic].id}, {problem.id})"
+            )
+        by_topic[topic] = problem
+    if sorted(by_topic) != list(range(1, PROMPTS + 1)):
+        raise ValueError(f"{folder}: expected paper topics 1..{PROMPTS}, found {sorted(by_topic)}")
+    return [by_topic[topic] for topic in range(1, PROMPTS + 1)]
 
 
 def _numbered(folder: Path, pattern: re.Pattern[str], dirs: bool) -> dict[int, Path]:

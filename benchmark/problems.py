@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from benchmark.intent import KINDS, Check, walk_ids
 
@@ -50,14 +58,24 @@ class Problem(BaseModel):
     difficulty: int | None = Field(default=None, ge=1, le=5)
     source: str | None = None  # provenance: "project", "dpiaceval row 7", ...
     reference_template: str | None = None
+    # A prompt-only problem has no reference template; this says why (e.g. the published ground
+    # truth does not parse). The simulator and the dataset check skip it; real models run it.
+    no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
 
-    @field_validator("prompt", "reference_template")
+    @field_validator("prompt", "reference_template", "no_reference")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("no_reference")
+    @classmethod
+    def _only_without_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("reference_template") is not None:
+            raise ValueError("only a problem without a reference_template is prompt-only")
         return value
 
     @model_validator(mode="after")

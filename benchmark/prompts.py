@@ -18,9 +18,12 @@ def _fill(text: str, prompts: PromptSetConfig, **values: str) -> str:
 def check_prompt_set(prompts: PromptSetConfig) -> None:
     """Fail at start, in one line, if a prompt names a placeholder the harness does not fill."""
     dummy = dict.fromkeys(_PLACEHOLDERS, "")
-    for field in ("system", "generation", "repair", "repair_followup"):
+    for field in ("system", "repair_system", "generation", "repair", "repair_followup"):
+        text = getattr(prompts, field)
+        if text is None:
+            continue
         try:
-            getattr(prompts, field).format_map(dummy)
+            text.format_map(dummy)
         except (KeyError, ValueError, IndexError) as exc:
             raise ConfigError(
                 f"config error at 'prompts.{field}' of prompt set '{prompts.name}': "
@@ -45,11 +48,14 @@ def repair_messages(
 ) -> list[ChatMessage]:
     """Messages for the next repair call.
 
-    stateless (the paper's): only the previous template and the lint output, no problem text.
+    stateless (the paper's): only the previous template and the lint output, no problem text,
+    under the prompt set's repair system prompt (its generation one when it has none).
     conversation (IaCGen's): the whole history, the model's reply, then the feedback.
     """
+    template = template.rstrip("\n")
     if protocol == "stateless":
-        text = _fill(prompts.repair, prompts, template=template.rstrip("\n"), feedback=feedback)
-        return [ChatMessage("system", prompts.system), ChatMessage("user", text)]
-    followup = _fill(prompts.repair_followup, prompts, feedback=feedback)
+        text = _fill(prompts.repair, prompts, template=template, feedback=feedback)
+        system = prompts.repair_system if prompts.repair_system is not None else prompts.system
+        return [ChatMessage("system", system), ChatMessage("user", text)]
+    followup = _fill(prompts.repair_followup, prompts, template=template, feedback=feedback)
     return [*history, ChatMessage("assistant", reply), ChatMessage("user", followup)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("intent_total", pa.int32()),
             pa.field("security_passed", pa.int32()),  # Checkov checks (the security extra)
             pa.field("security_total", pa.int32()),
+            # deploy (benchmark/validators/deploy.py): null where not evaluated
+            pa.field("deployable", pa.bool_()),
+            pa.field("deploy_mode", pa.string()),  # changeset | stack
+            pa.field("deploy_endpoint", pa.string()),  # an emulator's URL; null: AWS itself
+            pa.field("deploy_validate_s", pa.float64()),  # ValidateTemplate
+            pa.field("deploy_create_s", pa.float64()),  # change set / stack: create + wait
+            pa.field("deploy_delete_s", pa.float64()),  # delete + wait
             # usage
             pa.field("finish_reason", pa.string()),
             pa.field("input_tokens", pa.int64()),
@@ -179,6 +186,17 @@ def check_rows(aid: str, key: dict[str, Any], checks: Iterable[Any]) -> list[dic
     ]
 
 
+# `attempts` columns a validator sets through `ValidationResult.columns`; null where it did not
+VALIDATOR_COLUMNS = (
+    "deployable",
+    "deploy_mode",
+    "deploy_endpoint",
+    "deploy_validate_s",
+    "deploy_create_s",
+    "deploy_delete_s",
+)
+
+
 def outcome_columns(
     counts: dict[str, int],
     scored: bool,
@@ -186,10 +204,17 @@ def outcome_columns(
     clean: bool,
     failures: Iterable[str],
     checks: Iterable[Any],
+    columns: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`attempts` columns that judge a template: counts (null where nothing was scored: no
-    reply, or a gating validator failed; never 0), clean, failures, check pass/total."""
+    reply, or a gating validator failed; never 0), clean, failures, check pass/total, and the
+    validators' own columns (`VALIDATOR_COLUMNS`, null where none set them)."""
+    columns = columns or {}
+    unknown = set(columns) - set(VALIDATOR_COLUMNS)
+    if unknown:
+        raise ValueError(f"validator columns not in the attempts schema: {sorted(unknown)}")
     return {
+        **{name: columns.get(name) for name in VALIDATOR_COLUMNS},
         "parse_ok": parse_ok,
         "errors": counts["E"] if scored else None,
         "warnings": counts["W"] if scored else None,

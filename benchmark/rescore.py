@@ -1,10 +1,15 @@
 """Re-validate a finished run's stored templates with today's validators, without model calls.
 
-    python -m benchmark.rescore runs/<sweep> [--out DIR]
+    python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
 folder with the same layout. Keys, replies, templates, usage and the chains' original stop
-reasons are kept; counts, findings, checks, `clean` and provenance are new.
+reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
+by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
+verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another cfn-lint
+release and/or its clock frozen to a day (`--as-of today`: the real clock); they are written
+into the new run's saved config, so the new run says how it was linted and is compared only
+with runs linted the same way.
 """
 
 from __future__ import annotations
@@ -13,24 +18,49 @@ import argparse
 import asyncio
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import build_suite
+from benchmark.job import SigtermHandler, prepare_suite
+from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
-from benchmark.provenance import provenance
+from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
     ATTEMPT_KEY,
+    SCHEMAS,
     RecordWriter,
     check_rows,
     finding_rows,
     outcome_columns,
     read_table,
 )
+from benchmark.validators.base import AttemptRef
+from benchmark.validators.cfn_lint import lint_columns
+from benchmark.validators.deploy import DeployJob
+
+CONFIG = Path(".hydra") / "config.yaml"
+
+_INTEGER_FINDING_FIELDS = [f.name for f in SCHEMAS["findings"] if pa.types.is_integer(f.type)]
+
+
+def recorded_findings(job_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """attempt_id -> the findings of a job that no validator of ours produced (kept as data)."""
+    findings = read_table(job_dir, "findings")
+    kept = findings[findings["source"] == RECORDED_SOURCE]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in kept.sort_values(["attempt_id", "finding_index"]).to_dict("records"):
+        row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        for name in _INTEGER_FINDING_FIELDS:
+            row[name] = None if row[name] is None else int(row[name])
+        out.setdefault(row["attempt_id"], []).append(row)
+    return out
 
 
 def job_dirs(run: Path) -> list[Path]:
@@ -39,21 +69,62 @@ def job_dirs(run: Path) -> list[Path]:
     return sorted(job for job in saved if (job / "attempts").is_dir())
 
 
-def job_settings(job_dir: Path, dataset_dir: Path | None) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text())
+def job_settings(
+    job_dir: Path, dataset_dir: Path | None, lint: dict[str, Any] | None = None
+) -> Settings:
+    """A job's saved settings; `lint` overrides keys of its `lint` section."""
+    raw: dict[str, Any] = yaml.safe_load((job_dir / CONFIG).read_text())
     if dataset_dir is not None:
         raw["dataset"]["path"] = str(dataset_dir)
+    raw["lint"] = {**raw.get("lint", {}), **(lint or {})}
     return load_settings(raw)
 
 
-async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm) -> int:
+def save_config(job_dir: Path, out_dir: Path, lint: dict[str, Any]) -> None:
+    """The job's saved Hydra files, with the lint overrides written into its config."""
+    shutil.copytree(job_dir / ".hydra", out_dir / ".hydra", dirs_exist_ok=True)
+    if lint:
+        path = out_dir / CONFIG
+        raw = yaml.safe_load(path.read_text())
+        raw["lint"] = {**raw.get("lint", {}), **lint}
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def _deploy_job(attempts: pd.DataFrame, out_root: Path, settings: Settings) -> DeployJob | None:
+    """Whose attempts deploy acts for: stacks are tagged with the new run folder's name as the
+    sweep (a janitor or a resume of the original sweep never touches them), and with each
+    attempt's original id."""
+    if attempts.empty:
+        return None
+    first = attempts.iloc[0]
+    shared = [name for name in ATTEMPT_KEY if name not in ("problem_id", "sample", "iteration")]
+    key_base = {
+        name: first[name].item() if hasattr(first[name], "item") else first[name] for name in shared
+    }
+    return DeployJob(
+        out_root.name, int(first["job_id"]), key_base, out_root, Path(settings.dataset.path)
+    )
+
+
+async def rescore_job(
+    job_dir: Path, out_dir: Path, settings: Settings, bar: tqdm, out_root: Path | None = None
+) -> int:
     problems: dict[str, Problem] = {
         p.id: p for p in load_dataset(settings.dataset.path, settings.dataset.only)
     }
     attempts = read_table(job_dir, "attempts")
-    suite = build_suite(settings)
+    carried = recorded_findings(job_dir)
+    suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
-    stamp = provenance()
+    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
+    as_saved = settings.model_copy(  # the settings written beside the rows (not --dataset-dir)
+        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
+    )
+    stamp = {
+        **provenance(),
+        "config_hash": config_hash(as_saved.result_fingerprint()),
+        **lint_columns(settings.lint.resolved_version, None),  # until cfn-lint vouches for it
+    }
     try:
         for row in attempts.sort_values(ATTEMPT_KEY).to_dict("records"):
             row = {k: (None if v != v else v) for k, v in row.items()}  # NaN -> None
@@ -63,7 +134,8 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
             findings: list[Any] = []
             checks: list[Any] = []
             if template is not None:
-                verdict = await suite.check(template, problems.get(row["problem_id"]))
+                ref = AttemptRef(row["problem_id"], int(row["sample"]), int(row["iteration"]))
+                verdict = await suite.check(template, problems.get(row["problem_id"]), ref)
                 findings, checks = verdict.findings, verdict.checks
                 new.update(verdict.provenance)
                 new.update(
@@ -74,33 +146,61 @@ async def rescore_job(job_dir: Path, out_dir: Path, settings: Settings, bar: tqd
                         verdict.clean,
                         verdict.failures,
                         checks,
+                        verdict.columns,
                     )
                 )
-            writer.append(
-                new,
-                finding_rows(row["attempt_id"], key, findings),
-                check_rows(row["attempt_id"], key, checks),
-            )
+            rows = finding_rows(row["attempt_id"], key, findings)
+            rows += [
+                {**kept, "finding_index": len(rows) + i}
+                for i, kept in enumerate(carried.get(row["attempt_id"], []))
+            ]
+            writer.append(new, rows, check_rows(row["attempt_id"], key, checks))
             bar.update(1)
     finally:
         writer.close()
         suite.close()
-    saved = job_dir / ".hydra"
-    shutil.copytree(saved, out_dir / ".hydra", dirs_exist_ok=True)
     return len(attempts)
 
 
-async def rescore(run: Path, out: Path, dataset_dir: Path | None) -> int:
+async def rescore(
+    run: Path, out: Path, dataset_dir: Path | None, lint: dict[str, Any] | None = None
+) -> int:
+    """Re-score every job of `run` into `out`; `lint` overrides each job's lint settings."""
     jobs = job_dirs(run)
     if not jobs:
         raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
+    settings = {job: job_settings(job, dataset_dir, lint) for job in jobs}  # all checked first
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
-    with tqdm(total=total, desc="re-scoring", unit="att") as bar:
-        for job in jobs:
-            settings = job_settings(job, dataset_dir)
-            done += await rescore_job(job, out / job.relative_to(run), settings, bar)
+    stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
+    try:
+        with tqdm(total=total, desc="re-scoring", unit="att") as bar:
+            for job in jobs:
+                target = out / job.relative_to(run)
+                done += await rescore_job(job, target, settings[job], bar, out)
+                save_config(job, target, lint or {})
+    finally:
+        stopping.close()
     return done
+
+
+def _as_of(text: str) -> date | None:
+    if text == "today":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or 'today': {text!r}") from None
+
+
+def lint_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The `lint` keys the command line sets."""
+    out: dict[str, Any] = {}
+    if args.cfn_lint is not None:
+        out["cfn_lint_version"] = args.cfn_lint
+    if "as_of" in vars(args):  # given: a day, or None for today
+        out["as_of"] = args.as_of.isoformat() if args.as_of else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,13 +212,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a finished run folder (a sweep or one job)")
     parser.add_argument("--out", type=Path, help="new run folder (default: <run>-rescored)")
     parser.add_argument("--dataset-dir", type=Path, help="problems folder, if it moved")
+    parser.add_argument(
+        "--cfn-lint", metavar="VERSION", help="re-lint with this cfn-lint 1.x release"
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_as_of,
+        default=argparse.SUPPRESS,
+        metavar="DATE",
+        help="freeze cfn-lint's clock to this day (YYYY-MM-DD), or 'today' for the real clock",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.run.with_name(f"{args.run.name}-rescored")
     if out.exists() and any(out.iterdir()):
         print(f"error: {out} exists and is not empty; choose --out", file=sys.stderr)
         return 2
     try:
-        count = asyncio.run(rescore(args.run, out, args.dataset_dir))
+        lint = lint_overrides(args)
+        count = asyncio.run(rescore(args.run, out, args.dataset_dir, lint))
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,17 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # The SDKs log request details at DEBUG and cfn-lint logs whole templates at INFO: keep them
 # quiet so nothing sensitive or bulky reaches the job logs.
-for _name in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "cfnlint"):
+for _name in (
+    "openai",
+    "anthropic",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "cfnlint",
+    "boto3",
+    "botocore",
+    "urllib3",
+):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
@@ -68,6 +78,13 @@ def main(cfg: DictConfig) -> None:
     except (ConfigError, DatasetError) as exc:
         _fail(job, str(exc), 2, is_multirun)
         return
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print(
+            f"interrupted: job {job.job_id} stopped; rerun the same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(130)
     if summary.fatal_error:
         print(f"error: job {job.job_id} stopped: {summary.fatal_error}", file=sys.stderr)
         if not is_multirun:

@@ -28,3 +28,45 @@ def loopback() -> Iterator[Callable[..., LoopbackServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# Dummy credentials for the local CloudFormation endpoints (moto's server, tests/cfn_loopback.py):
+# boto3 signs every request, so the standard chain must find something.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "AKIAFAKEDEPLOYTEST01",
+    "AWS_SECRET_ACCESS_KEY": "fake-secret-DEPLOYTEST-0123456789abcdef",
+}
+
+
+@pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy credentials in the environment, and no profile or instance role to fall back on."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in FAKE_AWS.items():
+        monkeypatch.setenv(name, value)
+    return FAKE_AWS
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's CloudFormation (and the services its stacks create) on 127.0.0.1: the URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_url(moto_server: str, fake_aws: dict[str, str]) -> str:
+    """A freshly reset moto server, with dummy credentials set."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    return moto_server

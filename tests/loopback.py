@@ -1,7 +1,10 @@
-"""A scripted HTTP server on 127.0.0.1 that speaks the OpenAI and Anthropic chat wire formats.
+"""A scripted HTTP server on 127.0.0.1 that speaks the OpenAI and Anthropic chat wire formats,
+and Amazon Bedrock's Converse (`POST /model/{modelId}/converse`).
 
 Real SDK clients can be pointed at it (`base_url=server.anthropic_base_url` or
-`server.openai_base_url`) so provider code is tested end to end without the network.
+`server.openai_base_url`; boto3's `endpoint_url=server.url` with dummy credentials) so provider
+code is tested end to end without the network. It does not check SigV4 signatures: the
+`authorization` header is logged like any other.
 
     with LoopbackServer(["first reply", "second reply"]) as server:
         ...  # call the SDK; then inspect server.requests
@@ -27,6 +30,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -36,16 +40,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from tests.loopback_batch import BatchScript, BatchService
 from tests.loopback_limits import RateLimit
 from tests.loopback_usage import CountedUsage, Usage
 
-Api = Literal["openai", "anthropic"]
+Api = Literal["openai", "anthropic", "bedrock"]
 FaultMode = Literal["status", "hang", "reset", "truncated"]
 
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages",)
+BEDROCK_PATH = re.compile(r"/model/(?P<model>[^/]+)/converse")  # the model id is URL-encoded
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,18 @@ _ANTHROPIC_ERRORS: dict[int, str] = {
     500: "api_error",
     504: "timeout_error",
     529: "overloaded_error",
+}
+# Bedrock Runtime's modelled exceptions by status; others are set with `Fault(error_type=...)`
+# (ModelNotReadyException is a 429 too, ServiceQuotaExceededException a 400).
+_BEDROCK_ERRORS: dict[int, str] = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
 }
 
 
@@ -449,6 +467,9 @@ class LoopbackServer:
     ) -> _Answer:
         if entry.api == "openai":
             return _json_answer(200, {"x-request-id": rid}, self._openai_body(entry, req, reply))
+        if entry.api == "bedrock":
+            body = self._bedrock_body(req, reply)
+            return _json_answer(200, {"x-amzn-requestid": rid}, body)
         return _json_answer(200, {"request-id": rid}, self._anthropic_body(entry, req, reply))
 
     def _openai_body(
@@ -485,12 +506,28 @@ class LoopbackServer:
             "usage": self.usage.anthropic(req, reply.text),
         }
 
+    def _bedrock_body(self, req: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+            "stopReason": reply.finish_reason or "end_turn",
+            "usage": self.usage.bedrock(req, reply.text),
+            "metrics": {"latencyMs": round(self.latency_s * 1000)},
+        }
+
+
+def bedrock_model_id(path: str) -> str | None:
+    """The model id of a Converse path, decoded (`/model/a.b-v1%3A0/converse` -> `a.b-v1:0`)."""
+    match = BEDROCK_PATH.fullmatch(path.split("?", 1)[0].rstrip("/"))
+    return unquote(match["model"]) if match else None
+
 
 def _json_answer(status: int, headers: dict[str, str], body: Any) -> _Answer:
     return _Answer(status, headers, json.dumps(body).encode())
 
 
 def _error_answer(api: Api, fault: Fault, rid: str) -> _Answer:
+    if api == "bedrock":
+        return _bedrock_error(fault, rid)
     headers = {"x-request-id" if api == "openai" else "request-id": rid}
     if fault.retry_after is not None:
         headers["retry-after"] = f"{fault.retry_after:g}"
@@ -514,12 +551,32 @@ def _error_answer(api: Api, fault: Fault, rid: str) -> _Answer:
     return _json_answer(fault.status, headers, {"type": "error", "error": error, "request_id": rid})
 
 
+def _bedrock_error(fault: Fault, rid: str) -> _Answer:
+    """A rest-json error as AWS sends it: the type in `x-amzn-ErrorType`, `{"message": ...}`.
+
+    A `Fault(body=...)` goes out without that header, so a body's `__type` can name the type.
+    """
+    headers = {"x-amzn-requestid": rid}
+    if fault.retry_after is not None:
+        headers["retry-after"] = f"{fault.retry_after:g}"
+    if fault.body is None:
+        etype = fault.error_type or _BEDROCK_ERRORS.get(fault.status, "InternalServerException")
+        headers["x-amzn-errortype"] = (
+            f"{etype}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+        )
+    headers.update(fault.headers)
+    message = fault.message or f"loopback fault {fault.status}"
+    return _json_answer(fault.status, headers, fault.body or {"message": message})
+
+
 def _api_for(path: str) -> Api | None:
     path = path.split("?", 1)[0].rstrip("/")
     if path in OPENAI_PATHS:
         return "openai"
     if path in ANTHROPIC_PATHS:
         return "anthropic"
+    if BEDROCK_PATH.fullmatch(path):
+        return "bedrock"
     batch_api = BatchService.api_for(path)
     return "openai" if batch_api == "openai" else "anthropic" if batch_api else None
 

@@ -42,7 +42,9 @@ def count_tokens(text: str) -> int:
 class Usage:
     """The same counts for every reply. `input_tokens` is the whole prompt, cached part
     included (OpenAI's convention); on the Anthropic wire it is split into `input_tokens`
-    (uncached) + `cache_read_input_tokens`."""
+    (uncached) + `cache_read_input_tokens`; on Bedrock's into `inputTokens` +
+    `cacheReadInputTokens` (sent only when `cached_tokens` > 0, as Bedrock reports cache fields
+    only for a request that used a cache point)."""
 
     input_tokens: int = 21
     output_tokens: int = 8
@@ -59,6 +61,16 @@ class Usage:
         return _anthropic_usage(
             self.input_tokens - self.cached_tokens, self.cached_tokens, 0, "5m", self.output_tokens
         )
+
+    def bedrock(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        return _bedrock_usage(self.input_tokens, self.cached_tokens, self.output_tokens)
+
+
+def _bedrock_usage(prompt: int, cached: int, output: int) -> dict[str, Any]:
+    usage = {"inputTokens": prompt - cached, "outputTokens": output, "totalTokens": prompt + output}
+    if cached:
+        usage.update(cacheReadInputTokens=cached, cacheWriteInputTokens=0)
+    return usage
 
 
 def _openai_usage(prompt: int, cached: int, completion: int) -> dict[str, Any]:
@@ -146,6 +158,12 @@ class CountedUsage:
                         cached = n
                     self._entries[key] = max(self._entries.get(key, 0.0), now + OPENAI_TTL_S)
         return _openai_usage(total, cached, count_tokens(reply))
+
+    def bedrock(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        """Converse usage, counted (Bedrock's cache points are not modelled: nothing cached)."""
+        return _bedrock_usage(
+            self.tokens(request, reply) - count_tokens(reply), 0, count_tokens(reply)
+        )
 
     def anthropic(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
         blocks = _blocks(request.get("system") or [], "system")

@@ -13,8 +13,8 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.validators.base import PARSE_ERROR_RULE, ValidationResult
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, ValidationResult
+from benchmark.validators.cfn_lint import CFN_LINT_VERSION, WarmLinter, lint_columns
 
 Reply = str | ModelError | Callable[[list[ChatMessage], CallContext], str]
 
@@ -50,10 +50,14 @@ class InlineLint:
     def __init__(self, linter: WarmLinter) -> None:
         self.linter = linter
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
-        findings = self.linter.lint(template)
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
+        findings, as_of = self.linter.lint_dated(template)
         return ValidationResult(
-            findings=findings, parse_ok=all(f.rule_id != PARSE_ERROR_RULE for f in findings)
+            findings=findings,
+            parse_ok=all(f.rule_id != PARSE_ERROR_RULE for f in findings),
+            provenance=lint_columns(CFN_LINT_VERSION, as_of),
         )
 
     def close(self) -> None:

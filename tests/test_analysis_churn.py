@@ -8,6 +8,7 @@ from analysis.churn import churn_by_iteration, transitions
 from analysis.load import fill_chains, load_run
 from analysis.rules import rule_frequency, rule_matrix
 from analysis.synthetic import attempt_row, finding_row, write_job
+from benchmark.paper_repo import RECORDED_SOURCE
 
 BUCKET = "Resources/Bucket/Properties/BucketName"
 ROLE = "Resources/Role/Properties/Policies/0"
@@ -76,3 +77,27 @@ def test_rule_frequency(tmp_path: Path) -> None:
     assert freq.loc[(2, "E3030"), "findings"] == 1
     matrix = rule_matrix(freq.reset_index())
     assert matrix.index[0] == "E3012" and list(matrix.columns) == [1, 2]
+
+
+def test_only_the_gating_linter_is_counted(tmp_path: Path) -> None:
+    """An imported run's recorded findings describe the same templates again: churn and rule
+    frequency must not count them a second time."""
+    a1 = attempt_row("p", 0, 1, errors=1, max_iterations=2)
+    a2 = attempt_row("p", 0, 2, stop_reason="max_iterations", errors=1, max_iterations=2)
+    findings = [
+        finding_row(a1, 0, "E3012", BUCKET),
+        {**finding_row(a1, 1, "E3012", BUCKET), "source": RECORDED_SOURCE},
+        {**finding_row(a1, 2, "W3005", ROLE), "source": "deployment"},
+        finding_row(a2, 0, "E3003", ROLE),
+        {**finding_row(a2, 1, "E3003", ROLE), "source": RECORDED_SOURCE},
+    ]
+    write_job(tmp_path / "0", [a1, a2], findings)
+    run = load_run(tmp_path)
+    step = transitions(run.attempts, run.findings).iloc[0]
+    assert (step["before"], step["after"], step["fixed"], step["introduced"]) == (1, 1, 1, 1)
+    freq = rule_frequency(fill_chains(run.attempts), run.findings).set_index(
+        ["iteration", "rule_id"]
+    )
+    assert freq.loc[(1, "E3012"), "findings"] == 1
+    assert (1, "W3005") not in freq.index
+    assert freq.loc[(2, "E3003"), "findings"] == 1

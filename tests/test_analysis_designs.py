@@ -44,8 +44,8 @@ def test_faster_design_ranks_first_with_separate_cis(fast_slow: Path) -> None:
         "k, errors/template [95 % CI]",
         "C, errors/template [95 % CI]",
         "plateau iteration [CI]",
-        "clean by 1 [95 % CI]",
-        "clean by 10 [95 % CI]",
+        "clean at 1 [95 % CI]",
+        "clean at 10 [95 % CI]",
         "intent @last [95 % CI]",
         "security compliance @last [95 % CI]",
     ):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.load import fill_chains, load_run
+from analysis.load import fill_chains, load_run, went_on_after_clean
 from analysis.measures import per_iteration, wide_table
 from analysis.synthetic import attempt_row, write_job
 
@@ -87,3 +87,24 @@ def test_ci_shrinks_with_more_problems(tmp_path: Path) -> None:
         _, low, high = _value(long, "errors", "mean", 1)
         widths.append(high - low)
     assert widths[1] < widths[0] / 2
+
+
+def test_clean_fraction_is_the_state_at_iteration_n(tmp_path: Path) -> None:
+    """A recorded chain that went on after a clean template (the paper's loop) counts as clean
+    only where its template is; a chain that stops clean stays clean (clean at n = by n)."""
+    went_on = [
+        attempt_row("a", 0, 1, errors=2, origin="recorded"),
+        attempt_row("a", 0, 2, stop_reason=None, origin="recorded"),  # clean, chain goes on
+        attempt_row("a", 0, 3, errors=1, stop_reason="max_iterations", origin="recorded"),
+    ]
+    stopped = [attempt_row("b", 0, 1, errors=1), attempt_row("b", 0, 2)]  # clean: stops
+    write_job(tmp_path / "0", [{**r, "max_iterations": 3} for r in [*went_on, *stopped]])
+    attempts = load_run(tmp_path).attempts
+    assert went_on_after_clean(attempts) == 1  # chain a, not b
+    chains = fill_chains(attempts)
+    long = per_iteration(chains, n_boot=50)
+    assert [_value(long, "clean", "sum", t)[0] for t in (1, 2, 3)] == [0, 2, 1]
+    assert _value(long, "clean", "mean", 3)[0] == 0.5
+    by = chains.set_index(["problem_id", "iteration"])
+    assert by.loc[("a", 3), "clean_by"] and not by.loc[("a", 3), "clean"]
+    assert by.loc[("b", 3), "clean"] and by.loc[("b", 3), "fill"] == "after_clean"

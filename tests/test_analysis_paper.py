@@ -6,9 +6,11 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import paper_figures
+from analysis.measures import ProblemData
 from analysis.paper import (
     BASELINE,
     CITATION,
@@ -150,3 +152,130 @@ def test_paper_figures_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "errors SE" in printed
     html = (out / "paper_figures.html").read_text()
     assert "data:image/png;base64," in html and "SIMULATED" not in html
+
+
+# ---- the authors' repository as published -------------------------------------------------
+
+PATH = "/Users/someone/JSON_run_v2/JSONwork_batching{t}/json_set_{i}/JSONtemplate{n}.json"
+# (errors, warnings) of templates 1..5, per trial and iteration; (0, 0) is a clean template,
+# copied forward unchanged by the authors' loop; -1 errors marks a block without a rule id
+COUNTS = {
+    (1, 1): [(2, 1), (0, 0), (-1, 0), (0, 1), (1, 0)],
+    (1, 2): [(1, 0), (0, 0), (0, 0), (0, 1), (0, 0)],
+    (1, 3): [(0, 0), (0, 0), (0, 0), (1, 0), (0, 0)],
+    (2, 1): [(3, 2), (1, 0), (0, 0), (0, 0), (0, 2)],
+    (2, 2): [(1, 1), (0, 0), (0, 0), (0, 0), (0, 0)],
+    (2, 3): [(0, 1), (0, 0), (0, 0), (0, 0), (0, 1)],  # template 5: clean at 2, not at 3
+}
+
+
+def _cell(trial: int, iteration: int, number: int, errors: int, warnings: int) -> str:
+    where = PATH.format(t=trial, i=iteration, n=number)
+    if errors < 0:
+        return "Traceback (most recent call last):\n  File x, line 1"
+    blocks = [
+        f"E3002 Additional properties are not allowed ('Tag')\n{where}:1:{9 + k}"
+        for k in range(errors)
+    ]
+    blocks += [f'W2001 Parameter "Env" not used.\n{where}:1:{40 + k}' for k in range(warnings)]
+    return "\n\n".join(blocks)
+
+
+def _cells() -> dict[tuple[int, int], list[str]]:
+    return {
+        key: [_cell(*key, n + 1, e, w) for n, (e, w) in enumerate(counts)]
+        for key, counts in COUNTS.items()
+    }
+
+
+def _published_repository(root: Path) -> Path:
+    write_paper_raw(root, _cells(), headers=("Errors", "0", "0"), layout="repository")
+    for (trial, iteration), counts in COUNTS.items():
+        folder = root / "JSON_run_v2" / f"JSONwork_batching{trial}" / f"json_set_{iteration}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(1, len(counts) + 1):
+            text = "null" if number == 3 else '{"Resources": {}}'
+            (folder / f"JSONtemplate{number}.json").write_text(text)
+    (root / "JSON_run_v2" / ".DS_Store").write_bytes(b"\0\1")
+    (root / "cfFilesBatching2.py").write_text("prompts_list = []\n")
+    (root / "testCSV.csv").write_text("Errors\n")
+    return root
+
+
+def _expected(iteration: int) -> tuple[float, float, float]:
+    """Means over trials of the sums over templates: errors, warnings, clean."""
+    sums = []
+    for trial in (1, 2):
+        counts = COUNTS[(trial, iteration)]
+        sums.append(
+            (
+                sum(max(e, 0) + (e < 0) for e, _ in counts),
+                sum(w for _, w in counts),
+                sum(e == 0 and w == 0 for e, w in counts),
+            )
+        )
+    return tuple(float(np.mean(v)) for v in zip(*sums, strict=True))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    "where", ["repository root", "JSON_run_v2", "one trial folder", "trial folders"]
+)
+def test_every_published_layout_gives_the_same_table(tmp_path: Path, where: str) -> None:
+    repo = _published_repository(tmp_path / "LLM-IaC-generation")
+    if where == "trial folders":
+        folder = write_paper_raw(tmp_path / "raw", _cells())
+    else:
+        folder = {
+            "repository root": repo,
+            "JSON_run_v2": repo / "JSON_run_v2",
+            "one trial folder": repo / "JSON_run_v2" / "JSONwork_batching2",
+        }[where]
+    raw = import_raw(folder, templates=5)
+    table = raw_table(raw).set_index("iteration")
+    trials = [2] if where == "one trial folder" else [1, 2]
+    assert raw.trials == trials
+    for iteration in (1, 2, 3):
+        if trials == [2]:
+            counts = COUNTS[(2, iteration)]
+            expected = (
+                sum(max(e, 0) for e, _ in counts),
+                sum(w for _, w in counts),
+                sum(e == 0 and w == 0 for e, w in counts),
+            )
+        else:
+            expected = _expected(iteration)
+        assert tuple(table.loc[iteration, ["errors", "warnings", "clean"]]) == expected
+    # the clean count is the state at iteration n: template 5 of trial 2 is clean at 2 only
+    chains = raw_chains(raw).set_index(["sample", "iteration"])
+    assert chains.loc[(2 * 5 + 4, 2), "clean"] and not chains.loc[(2 * 5 + 4, 3), "clean"]
+    assert chains.loc[(2 * 5 + 4, 3), "clean_by"]
+    data = ProblemData.from_chains(raw_chains(raw))
+    assert data.point("clean")[2] * 5 == pytest.approx(table.loc[3, "clean"])
+
+
+def test_paper_figures_from_the_repository_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _published_repository(tmp_path / "LLM-IaC-generation")
+    out = tmp_path / "fig"
+    assert paper_figures.main(["--raw", str(repo), "--out", str(out), "--n-boot", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "recorded lint text" in printed
+    assert "not fitted" in printed  # three iterations: too short to fit, said, not a crash
+    saved = pd.read_csv(out / "paper_table.csv").set_index("iteration")
+    assert tuple(saved.loc[1, ["errors", "warnings", "clean"]]) == _expected(1)
+    md = (out / "paper_figures.md").read_text()
+    assert "repository layout" in md and "1 finding blocks have no rule id" in md
+    assert "at iteration n" in md and "2024" in md
+
+
+def test_paper_figures_on_a_wrong_folder_says_what_it_expected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "elsewhere" / "notes").mkdir(parents=True)
+    assert paper_figures.main(["--raw", str(tmp_path / "elsewhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "JSON_run_v2" in err and "trial*/errorsCSV*.csv" in err
+    assert paper_figures.main(["--raw", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err

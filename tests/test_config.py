@@ -13,7 +13,7 @@ from benchmark.prompts import check_prompt_set
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 ROOT = CONF.parent
-GROUPS = ["model", "dataset", "prompts", "loop", "lint"]
+GROUPS = ["model", "dataset", "prompts", "loop", "lint", "deploy"]
 
 
 def settings_for(*overrides: str):
@@ -39,6 +39,7 @@ def test_every_option_composes_and_validates(override: str) -> None:
         "anthropic/claude-sonnet-4-5",
         "openai/gpt-4o",
         "openai-compatible/llama3.1:8b",
+        "bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0",
         "simulated/default",
     ],
 )

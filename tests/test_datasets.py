@@ -127,6 +127,16 @@ def test_valid_problem_loads(tmp_path: Path) -> None:
             "duplicate intent check id 'x'",
         ),
         (problem(near_misses=[{"why": "nothing"}]), "near_misses[0]", "at least one path"),
+        (
+            problem(no_reference="the ground truth does not parse"),
+            "no_reference",
+            "only a problem without a reference_template is prompt-only",
+        ),
+        (
+            problem(reference_template=None, difficulty=None, no_reference=" "),
+            "no_reference",
+            "must not be empty",
+        ),
     ],
 )
 def test_bad_problem_gives_one_clear_error(
@@ -246,6 +256,33 @@ def test_check_dataset_finds_each_kind_of_failure(tmp_path: Path) -> None:
     )
 
 
+def prompt_only(**overrides: Any) -> dict[str, Any]:
+    data = problem(id="prompt-only", reference_template=None, difficulty=None, near_misses=[])
+    return data | {"no_reference": "ground truth does not parse: bad line (line 3)"} | overrides
+
+
+def test_prompt_only_problem_loads_and_the_check_skips_it(tmp_path: Path) -> None:
+    write(tmp_path, "p.yaml", problem())
+    write(tmp_path, "q.yaml", prompt_only())
+    loaded = load_dataset(tmp_path, only=["prompt-only"])[0]
+    assert loaded.reference_template is None and loaded.no_reference.startswith("ground truth")
+    assert len(loaded.intent_checks) == 2  # kept: they judge generated templates
+    report = check_dataset(tmp_path, _lint_nothing)
+    assert report.ok and report.problems == 2 and report.prompt_only == ["prompt-only"]
+
+
+def test_check_dataset_fails_a_problem_without_reference_or_reason(tmp_path: Path) -> None:
+    data = prompt_only()
+    del data["no_reference"]
+    write(tmp_path, "q.yaml", data)
+    report = check_dataset(tmp_path, _lint_nothing)
+    assert report.prompt_only == []
+    assert report.failures == [
+        f"{tmp_path / 'q.yaml'}: field 'reference_template': missing (every checked problem "
+        "needs one; a prompt-only problem says why in 'no_reference')"
+    ]
+
+
 def test_check_dataset_reports_a_load_error(tmp_path: Path) -> None:
     write(tmp_path, "p.yaml", problem(difficulty=5))
     report = check_dataset(tmp_path, _lint_nothing)
@@ -259,3 +296,9 @@ def test_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "1 problems, ok" in capsys.readouterr().out
     assert main(["check", str(tmp_path / "good"), str(tmp_path / "bad")]) == 1
     assert "field 'difficulty'" in capsys.readouterr().out
+    write(tmp_path / "good", "q.yaml", prompt_only())
+    assert main(["check", str(tmp_path / "good")]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"{tmp_path / 'good'}: 2 problems, ok",
+        "  note: 1 prompt-only problem skipped (no reference to check against): prompt-only",
+    ]

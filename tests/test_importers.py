@@ -2,215 +2,154 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from benchmark.datasets.__main__ import main
+from benchmark.datasets.check import check_dataset
 from benchmark.datasets.checkov import jmespath_of, translate_policy
-from benchmark.datasets.dpiaceval import import_dpiaceval
+from benchmark.datasets.dpiaceval import REPEATED_POLICY_ID, import_dpiaceval
 from benchmark.datasets.generic import import_generic, parse_mapping
-from benchmark.datasets.output import DatasetImportError
+from benchmark.datasets.output import DatasetImportError, ImportReport, problem_yaml
 from benchmark.intent import evaluate_text
-from benchmark.problems import load_dataset
-
-QUEUE = """\
-AWSTemplateFormatVersion: "2010-09-09"
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      VisibilityTimeout: 5
-"""
-
-VM = """\
-AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  Ami:
-    Type: AWS::EC2::Image::Id
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties:
-      CidrBlock: 10.0.0.0/16
-      EnableDnsSupport: true
-  SubnetA:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24}
-  SubnetB:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.2.0/24}
-  Group:
-    Type: AWS::EC2::SecurityGroup
-    Properties: {GroupDescription: ssh, VpcId: !Ref Vpc}
-  Instance:
-    Type: AWS::EC2::Instance
-    Properties:
-      ImageId: !Ref Ami
-      InstanceType: t3.micro
-      SubnetId: !Ref SubnetA
-      SecurityGroupIds: [!Ref Group]
-"""
-
-ROW_0 = """\
-metadata:
-  id: "UIV_CUSTOM_ROW_0"
-  name: "queue timeout"
-  category: "USER_INTENT"
-definition:
-  cond_type: "attribute"
-  resource_types:
-    - "AWS::SQS::Queue"
-  attribute: "VisibilityTimeout"
-  operator: "equals"
-  value: "5"
-"""
-
-ROW_1A = """\
-metadata:
-  id: "UIV_CUSTOM_ROW_1A"
-  name: "vm network"
-definition:
-  and:
-    - cond_type: "attribute"
-      resource_types: ["AWS::EC2::VPC"]
-      attribute: "Properties.EnableDnsSupport"
-      operator: "equals"
-      value: "true"
-    - cond_type: "attribute"
-      resource_types: ["AWS::EC2::Instance"]
-      attribute: "Properties.KeyName"
-      operator: "not_exists"
-    - cond_type: "attribute"
-      resource_types: ["AWS::EC2::Instance"]
-      attribute: "Properties.InstanceType"
-      operator: "regex_match"
-      value: "t3\\\\..*"
-    - cond_type: "filter"
-      attribute: "resource_type"
-      operator: "within"
-      value: ["AWS::EC2::Instance"]
-    - cond_type: "attribute"
-      resource_types: ["*"]
-      attribute: "Properties.Tags.*.Key"
-      operator: "contains"
-      value: "Name"
-"""
-
-ROW_1B = """\
-metadata:
-  id: "UIV_CUSTOM_ROW_1B"
-  name: "vm wiring"
-definition:
-  and:
-    - or:
-        - cond_type: "attribute"
-          resource_types: ["AWS::EC2::Instance"]
-          attribute: "Properties.SubnetId"
-          operator: "exists"
-        - cond_type: "attribute"
-          resource_types: ["AWS::EC2::Instance"]
-          attribute: "Properties.NetworkInterfaces"
-          operator: "exists"
-    - cond_type: "connection"
-      resource_types: ["AWS::EC2::Instance"]
-      connected_resource_types: ["AWS::EC2::SecurityGroup"]
-      operator: "connected"
-"""
-
-USER_INTENT_HEADER = [
-    "row_number",
-    "ground_truth_path",
-    "prompt",
-    "difficulty_level",
-    "resources",
-    "resource_count",
-    "loc",
-    "parameter_count",
-    "user_intent",
-    "user_intent_file_path",
-    "user_intent_id",
-    "needed_resources",
-]
+from benchmark.problems import load_dataset, load_dataset_files
+from tests.dpiaceval_fixture import IDS, PROMPT_ONLY, QUEUE, VM, dpiaceval_layout
 
 
-def dpiaceval_layout(root: Path) -> Path:
-    """A download shaped like DPIaC-Eval's repository: Data/ with Windows-style relative paths."""
-    data = root / "Data"
-    (data / "groud_truth" / "template").mkdir(parents=True)
-    (data / "user_intent").mkdir()
-    templates = data / "groud_truth" / "template"
-    (templates / "sqs_easy.yaml").write_text(QUEUE)
-    (templates / "virtualmachine.yaml").write_text(VM)
-    (templates / "broken.yaml").write_text("Resources: [")
-    (data / "user_intent" / "row_0.yaml").write_text(ROW_0)
-    (data / "user_intent" / "row_1A.yaml").write_text(ROW_1A)
-    (data / "user_intent" / "row_1B.yaml").write_text(ROW_1B)
-    rows = [
-        # the CSV's stated difficulty for row 1 is wrong on purpose: the computed one is stored
-        [0, r"Data\groud_truth\template\sqs_easy.yaml", "We need an SQS queue.", 1,
-         "AWS::SQS::Queue", 1, 6, 0, 1, r"Data\user_intent\row_0.yaml", "UIV_CUSTOM_ROW_0",
-         "AWS::SQS::Queue"],
-        # as published: the second intent path lacks "Data\" and has a trailing space
-        [1, r"Data\groud_truth\template\virtualmachine.yaml", "We need a VM in a VPC.", 4,
-         "", 5, 25, 1, 3, r"Data\user_intent\row_1A.yaml, user_intent\row_1B.yaml ",
-         "UIV_CUSTOM_ROW_1A, UIV_CUSTOM_ROW_1B",
-         "AWS::EC2::VPC, AWS::EC2::Subnet, AWS::EC2::Subnet, AWS::EC2::Instance"],
-        [2, r"Data\groud_truth\template\broken.yaml", "Broken ground truth.", 1, "", 0, 1, 0,
-         "", "", "", ""],
-        [3, r"Data\groud_truth\template\sqs_easy.yaml", "", 1, "", 1, 6, 0, "", "", "", ""],
-    ]  # fmt: skip
-    path = data / "iac_with_user_intent.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(USER_INTENT_HEADER)
-        writer.writerows(rows)
-    return path
-
-
-def test_dpiaceval_import(tmp_path: Path) -> None:
+def imported(tmp_path: Path, **options: Any) -> tuple[Path, ImportReport]:
     csv_path = dpiaceval_layout(tmp_path / "download")
-    out = tmp_path / "out"
-    report = import_dpiaceval(csv_path, out)
-    assert (report.rows_read, report.written) == (4, 2)
-    assert report.rows_skipped == {"ground truth does not parse": 1, "empty prompt": 1}
-    assert report.policies_read == 3
+    return csv_path, import_dpiaceval(csv_path, tmp_path / "out", **options)
+
+
+def test_dpiaceval_imports_every_row_as_published(tmp_path: Path) -> None:
+    _, report = imported(tmp_path)
+    assert (report.rows_read, report.written) == (6, 5)
+    assert report.rows_skipped == {"empty prompt": 1}
+    assert report.prompt_only == {"ground truth does not parse": 2}
+    assert report.policies_read == 8
     assert report.conditions_skipped == {"operator not_exists": 1, "cond_type filter": 1}
     assert report.checks_dropped == {"fails on the reference template": 1}  # no Tags in VM
-    assert report.checks_translated == 5  # row 0: 1; row 1A: 2 of 5; row 1B: or + connection
-    assert report.checks_from_resources == 4  # SQS; VPC, Subnet (x2), Instance
-    assert report.notes == {"difficulty_level differs from the computed level (stored computed)": 1}
+    # row 0: 1; row 1: 2 of 1A's 5, 1B's or + connection; row 2: 2; row 4: one per file
+    assert report.checks_translated == 11
+    assert report.checks_unverified == 2  # row 2's: its ground truth does not parse
+    assert report.checks_from_resources == 8  # SQS; VPC, Subnet (x2), Instance; table; 3 in row 4
+    assert report.notes == {
+        "difficulty_level differs from the computed level (stored computed)": 1,
+        REPEATED_POLICY_ID: 1,
+    }
     text = "\n".join(report.lines())
-    assert "rows read: 4" in text and "problems written: 2" in text
+    assert "rows read: 6" in text and "problems written: 5" in text
+    assert "prompt-only problems (no reference template, no difficulty): 2" in text
+    assert "translated checks kept unverified (prompt-only problems: " in text
+    assert f"note: {REPEATED_POLICY_ID}: 1" in text
 
-    problems = {p.id: p for p in load_dataset(out)}
-    assert set(problems) == {"dpiaceval-000-sqs-easy", "dpiaceval-001-virtualmachine"}
-    vm = problems["dpiaceval-001-virtualmachine"]
+    problems = {p.id: p for p in load_dataset(tmp_path / "out")}
+    assert set(problems) == set(IDS.values())
+    vm = problems[IDS[1]]
     assert vm.difficulty == 3 and vm.services == ["EC2"]
-    assert vm.reference_template == VM
+    assert vm.reference_template == VM and vm.no_reference is None
     assert "row 1" in (vm.source or "")
     assert {c.kind for c in vm.intent_checks} == {"resource_exists", "property_equals",
                                                   "property_matches", "any_of"}  # fmt: skip
     subnet = next(c for c in vm.intent_checks if c.id == "needs-ec2-subnet")
     assert subnet.at_least == 2  # type: ignore[union-attr]
     for problem in problems.values():
-        assert problem.reference_template is not None
+        if problem.reference_template is None:
+            continue
         _, outcomes = evaluate_text(problem.intent_checks, problem.reference_template)
         assert all(o.passed for o in outcomes)
         _, outcomes = evaluate_text(problem.intent_checks, "Resources: {}")
         assert not any(o.passed for o in outcomes)
 
 
-def test_dpiaceval_keep_failing_and_overwrite(tmp_path: Path) -> None:
+def test_dpiaceval_repeated_policy_id_takes_ids_from_the_file_name(tmp_path: Path) -> None:
+    _, report = imported(tmp_path)
+    (fanout,) = load_dataset(tmp_path / "out", only=[IDS[4]])
+    assert [c.id for c in fanout.intent_checks] == [
+        "needs-sns-subscription",
+        "needs-sns-topic",
+        "needs-sqs-queue",
+        "uiv-custom-row-4-a-1",
+        "uiv-custom-row-4-b-1",
+        "row-4-c-1",  # row_4C.yaml repeats row_4B.yaml's metadata id
+        "uiv-custom-row-4-d-1",
+    ]
+    repeated = next(c for c in fanout.intent_checks if c.id == "row-4-c-1")
+    assert repeated.kind == "any_of" and "subscribed to the topic" in repeated.description
+    assert report.notes[REPEATED_POLICY_ID] == 1
+
+
+TABLE = """\
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+"""
+
+
+def test_dpiaceval_unparseable_ground_truth_gives_a_prompt_only_problem(tmp_path: Path) -> None:
+    imported(tmp_path)
+    (table, table_file), (alerts, alerts_file) = load_dataset_files(
+        tmp_path / "out", only=list(PROMPT_ONLY)
+    )
+    assert (
+        table.no_reference == "ground truth does not parse: Duplicate found 'BillingMode' (line 7)"
+    )
+    assert alerts.no_reference == "ground truth does not parse: did not find expected key (line 7)"
+    for problem, path in ((table, table_file), (alerts, alerts_file)):
+        assert problem.reference_template is None and problem.difficulty is None
+        assert problem.services == (["DynamoDB"] if problem is table else ["SNS"])
+        assert problem_yaml(problem) == path.read_text(encoding="utf-8")  # round trip
+    assert alerts.prompt == "We need an SNS topic for the team\u00c2\u00a1\u00c2\u00afs alerts."
+    assert alerts.intent_checks == []
+    # its checks are kept, unverified: they judge a generated template as on any problem
+    assert [c.id for c in table.intent_checks] == [
+        "needs-dynamo-db-table",
+        "uiv-custom-row-2-1",
+        "uiv-custom-row-2-2",
+    ]
+    _, outcomes = evaluate_text(table.intent_checks, TABLE)
+    assert all(o.passed for o in outcomes)
+    _, outcomes = evaluate_text(table.intent_checks, TABLE.replace("PAY_PER_REQUEST", "X"))
+    assert [o.passed for o in outcomes] == [True, False, True]
+
+
+def test_dpiaceval_bad_rows_are_skipped_or_with_strict_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     csv_path = dpiaceval_layout(tmp_path / "download")
+    (csv_path.parent / "user_intent" / "row_4C.yaml").unlink()
+    report = import_dpiaceval(csv_path, tmp_path / "out")
+    assert report.rows_skipped == {"empty prompt": 1, "user_intent_file_path file not found": 1}
+    assert report.written == 4
+    assert "rows skipped: 2 (" in "\n".join(report.lines())
+
+    with pytest.raises(DatasetImportError) as first:
+        import_dpiaceval(csv_path, tmp_path / "strict", strict=True)
+    assert str(first.value) == f"{csv_path}: row 3: empty prompt"
+    assert not (tmp_path / "strict").exists()  # nothing written
+
+    (csv_path.parent / "groud_truth" / "template" / "virtualmachine.yaml").unlink()
+    argv = ["import", "dpiaceval", str(csv_path), "--out", str(tmp_path / "o"), "--strict"]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {csv_path}: row 1: ground_truth_path file not found: ")
+    assert "'Data\\groud_truth\\template\\virtualmachine.yaml' (searched under " in line
+
+
+def test_dpiaceval_keep_failing_and_overwrite(tmp_path: Path) -> None:
+    csv_path, _ = imported(tmp_path)
     out = tmp_path / "out"
-    import_dpiaceval(csv_path, out)
     with pytest.raises(DatasetImportError, match="already holds problem files"):
         import_dpiaceval(csv_path, out)
     report = import_dpiaceval(csv_path, out, keep_failing=True, overwrite=True)
-    assert report.checks_dropped.total() == 0 and report.checks_translated == 6
+    assert report.checks_dropped.total() == 0 and report.checks_translated == 12
 
 
 def test_dpiaceval_basic_csv_and_root(tmp_path: Path) -> None:
@@ -228,20 +167,13 @@ def test_dpiaceval_basic_csv_and_root(tmp_path: Path) -> None:
     assert problem.intent_checks == [] and problem.prompt == "We need a queue, please."
 
 
-def test_dpiaceval_missing_column_file_and_skip(tmp_path: Path) -> None:
+def test_dpiaceval_unreadable_csv_is_one_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("row_number,prompt\n0,x\n")
     with pytest.raises(DatasetImportError, match=r"bad\.csv: missing column 'ground_truth_path'"):
         import_dpiaceval(bad, tmp_path / "out")
     with pytest.raises(DatasetImportError, match=r"nope\.csv: file not found"):
         import_dpiaceval(tmp_path / "nope.csv", tmp_path / "out")
-    csv_path = dpiaceval_layout(tmp_path / "download")
-    (csv_path.parent / "user_intent" / "row_1B.yaml").unlink()
-    with pytest.raises(DatasetImportError, match=r"row 1: column 'user_intent_file_path'.*row_1B"):
-        import_dpiaceval(csv_path, tmp_path / "out")
-    report = import_dpiaceval(csv_path, tmp_path / "out", skip_missing=True)
-    assert report.rows_skipped["user_intent_file_path file not found"] == 1
-    assert report.written == 1
 
 
 def test_dpiaceval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,9 +181,26 @@ def test_dpiaceval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = tmp_path / "out"
     assert main(["import", "dpiaceval", str(csv_path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "rows read: 4" in printed and "Checkov conditions not translated: 2" in printed
+    assert "rows read: 6" in printed and "Checkov conditions not translated: 2" in printed
     assert main(["import", "dpiaceval", str(tmp_path / "none.csv"), "--out", str(out)]) == 2
     assert "none.csv: file not found" in capsys.readouterr().err
+
+
+def test_check_datasets_skips_prompt_only_problems_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imported(tmp_path)
+    report = check_dataset(tmp_path / "out", lambda text: [])
+    assert report.problems == 5 and report.prompt_only == list(PROMPT_ONLY)
+    failing = {line.split(": ")[0] for line in report.failures}
+    assert failing and not any(pid in line for line in failing for pid in PROMPT_ONLY)
+    monkeypatch.setattr("benchmark.datasets.check.warm_lint", lambda: lambda text: [])
+    assert main(["check", str(tmp_path / "out")]) == 1  # imports lack near misses
+    notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert notes == [
+        f"  note: 2 prompt-only problems skipped (no reference to check against): "
+        f"{', '.join(PROMPT_ONLY)}"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,7 @@ def test_two_jobs_through_a_real_launcher(tmp_path: Path, launcher: str) -> None
     attempts = read_table(sweep, "attempts")  # the union of both jobs' parts
     assert sorted(attempts["job_id"].unique()) == [0, 1]
     assert set(attempts["protocol"]) == {"stateless", "conversation"}
+    assert attempts["lint_failure"].isna().all()  # the lint workers ran inside the launcher
     if launcher == "submitit_local":
         assert list((sweep / ".submitit").glob("*/*_result.pkl"))
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from analysis.synthetic import write_paper_raw
-from benchmark.paper_repo import discover, parse_cell, prompt_and_query, read_cells
+from benchmark.paper_repo import (
+    PAPER33,
+    discover,
+    paper33_by_topic,
+    parse_cell,
+    prompt_and_query,
+    read_cells,
+)
 
 CELL = (
     "E3002 Additional properties are not allowed ('Tags' was unexpected)\n"
@@ -74,3 +82,16 @@ def test_template_numbers_map_to_prompt_and_query() -> None:
     assert prompt_and_query(165) == (32, 4)
     with pytest.raises(ValueError):
         prompt_and_query(0)
+
+
+def test_paper33_in_the_papers_topic_order(tmp_path: Path) -> None:
+    problems = paper33_by_topic()
+    assert len(problems) == 33 and len({p.id for p in problems}) == 33
+    for topic, problem in enumerate(problems, start=1):
+        assert f"paper topic {topic}" in (problem.source or "")
+    copy = tmp_path / "paper33"
+    shutil.copytree(PAPER33, copy)
+    moved = copy / f"{problems[1].id}.yaml"
+    moved.write_text(moved.read_text().replace("paper topic 2", "paper topic 1", 1))
+    with pytest.raises(ValueError, match="paper topic 1 twice"):
+        paper33_by_topic(copy)

@@ -680,7 +680,7 @@ def test_parse_model_id(model_id: str, expected: tuple[str, str]) -> None:
 @pytest.mark.parametrize(
     ("model_id", "match"),
     [
-        ("gemini/pro", "unknown provider 'gemini'.*anthropic, openai, openai-compatible"),
+        ("gemini/pro", "unknown provider 'gemini'.*anthropic, bedrock, openai, openai-compatible"),
         ("gpt-4o", "unknown provider 'gpt-4o'"),
         ("openai/", "no model name"),
         ("anthropic", "no model name"),
@@ -694,7 +694,7 @@ def test_parse_model_id_errors(model_id: str, match: str) -> None:
 
 
 def test_provider_class() -> None:
-    assert set(PROVIDERS) == {"anthropic", "openai", "openai-compatible", "simulated"}
+    assert set(PROVIDERS) == {"anthropic", "bedrock", "openai", "openai-compatible", "simulated"}
     assert provider_class("anthropic") is AnthropicModel
     assert provider_class("openai") is OpenAIModel
     assert provider_class("openai-compatible") is OpenAICompatibleModel

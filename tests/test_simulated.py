@@ -15,13 +15,13 @@ import yaml
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
 from benchmark.models.simulated import (
-    CATALOGUE,
     SimulatedModel,
     SimulatorSettings,
     find_sites,
     parse_template,
     render,
 )
+from benchmark.models.simulator.catalogue import CLASSIC_KINDS
 from benchmark.problems import Problem, load_dataset
 from benchmark.validators.base import Finding
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter
@@ -67,8 +67,18 @@ def call(
     iteration: int,
     user: str = "Write the template.",
     output_format: str = "yaml",
+    previous: str | None = None,
 ):
-    context = CallContext(problem_id, sample, iteration, output_format)  # type: ignore[arg-type]
+    """One call; a repair (iteration > 1) is told `previous` (the template it repairs) and
+    `user` as that template's feedback, as the loop tells it."""
+    context = CallContext(
+        problem_id,
+        sample,
+        iteration,
+        output_format,  # type: ignore[arg-type]
+        previous_template=previous,
+        previous_feedback=user if iteration > 1 else None,
+    )
     return asyncio.run(sim.generate([ChatMessage("user", user)], CONFIG, context))
 
 
@@ -86,8 +96,8 @@ SITES = [
 ]
 
 
-def test_every_kind_applies_to_some_smoke_problem() -> None:
-    assert {kind for _, kind, _ in SITES} == set(CATALOGUE)
+def test_every_classic_kind_applies_to_some_smoke_problem() -> None:
+    assert {kind for _, kind, _ in SITES} >= set(CLASSIC_KINDS)
 
 
 @pytest.mark.parametrize("output_format", ["yaml", "json"])
@@ -105,7 +115,8 @@ def test_reference_renders_clean(linter: WarmLinter, problem_id: str, output_for
 def test_mutation_triggers_its_rule(linter: WarmLinter, problem_id, kind, mutation) -> None:
     tree = parse_template(SMOKE[problem_id].reference_template)
     for output_format in ("yaml", "json"):
-        assert mutation.rule_id in rules(linter, render(tree, (mutation,), output_format))
+        found = [f.rule_id for f in linter.lint(render(tree, (mutation,), output_format))]
+        assert found == [mutation.rule_id]  # its rule, once, and nothing else
 
 
 @pytest.mark.parametrize("problem_id", sorted(SMOKE))
@@ -114,10 +125,11 @@ def test_fix_removes_the_rule_and_restores_the_original(linter: WarmLinter, prob
     tree = parse_template(SMOKE[problem_id].reference_template)
     for sample in range(8):
         first = template_of(call(sim, problem_id, sample, 1).text)
-        active = sim.step(CallContext(problem_id, sample, 1, "yaml"), "")
+        active = sim.decode(problem_id, first, "yaml")
+        assert active
         target = active[0]
         # mention only the first mutation's rule: that one goes, others sharing no rule stay
-        second = call(sim, problem_id, sample, 2, user=f"{target.rule_id} fix this")
+        second = call(sim, problem_id, sample, 2, f"{target.rule_id} fix this", previous=first)
         kept = [m for m in active if m.rule_id != target.rule_id]
         assert template_of(second.text) == render(tree, tuple(kept), "yaml")
         if not kept:
@@ -130,10 +142,12 @@ def test_unmentioned_rules_are_never_fixed() -> None:
     sim = model(EAGER_MUTATED)
     for problem_id in SMOKE:
         for sample in range(5):
-            first = call(sim, problem_id, sample, 1).text
+            first = template_of(call(sim, problem_id, sample, 1).text)
+            previous = first
             for iteration in range(2, 6):
-                reply = call(sim, problem_id, sample, iteration, user="W9999 something else")
-                assert template_of(reply.text) == template_of(first)
+                reply = call(sim, problem_id, sample, iteration, "W9999 else", previous=previous)
+                previous = template_of(reply.text)
+                assert previous == first
 
 
 @pytest.mark.parametrize("output_format", ["yaml", "json"])
@@ -141,10 +155,11 @@ def test_chain_with_real_feedback_becomes_clean(linter: WarmLinter, output_forma
     sim = model(EAGER)
     for problem_id in SMOKE:
         for sample in range(10):
-            user = "Write the template."
+            user, previous = "Write the template.", None
             for iteration in range(1, 5):
-                reply = call(sim, problem_id, sample, iteration, user, output_format)
-                findings = linter.lint(template_of(reply.text))
+                reply = call(sim, problem_id, sample, iteration, user, output_format, previous)
+                previous = template_of(reply.text)
+                findings = linter.lint(previous)
                 if not findings:
                     break
                 user = feedback(findings)
@@ -157,11 +172,16 @@ def test_same_seed_same_replies_other_seed_differs() -> None:
     same, differs = True, False
     for problem_id in SMOKE:
         for sample in range(4):
-            for iteration, user in ((1, "go"), (2, "E3002 E3012 E0000 E1020 W2001")):
-                ra, rb = (call(m, problem_id, sample, iteration, user) for m in (a, b))
-                rc = call(c, problem_id, sample, iteration, user)
-                same &= ra.text == rb.text and ra.request_id == rb.request_id
-                differs |= ra.text != rc.text
+            firsts = [template_of(call(m, problem_id, sample, 1).text) for m in (a, b, c)]
+            same &= firsts[0] == firsts[1]
+            differs |= firsts[0] != firsts[2]
+            user = "E3002 E3012 E0000 E1020 W2001"
+            ra, rb, rc = (
+                call(m, problem_id, sample, 2, user, previous=first)
+                for m, first in zip((a, b, c), firsts, strict=True)
+            )
+            same &= ra.text == rb.text and ra.request_id == rb.request_id
+            differs |= ra.text != rc.text
     assert same and differs
 
 
@@ -176,10 +196,13 @@ def test_replies_are_identical_across_processes() -> None:
         "h = hashlib.sha256()\n"
         "for pid in sorted(ps):\n"
         "    for s in range(3):\n"
-        "        for it in (1, 2):\n"
-        "            ctx = CallContext(pid, s, it, 'json')\n"
+        "        previous = None\n"
+        "        for it in (1, 2, 3):\n"
+        "            fb = 'E3002 E0000 E3003' if previous else None\n"
+        "            ctx = CallContext(pid, s, it, 'json', previous, fb)\n"
         "            msgs = [ChatMessage('user', 'E3002 E0000 E3003')]\n"
         "            out = asyncio.run(m.generate(msgs, GenerateConfig(1.0, 10), ctx))\n"
+        "            previous = out.text.split('```json\\n')[1].split('```')[0]\n"
         "            h.update(out.text.encode())\n"
         "print(h.hexdigest())\n"
     )
@@ -199,18 +222,21 @@ def test_replies_are_identical_across_processes() -> None:
 
 def test_retried_call_and_protocols_give_the_same_reply() -> None:
     sim = model(MUTATED)
-    call(sim, "s3-versioned-bucket", 0, 1)
-    once = call(sim, "s3-versioned-bucket", 0, 2, user="E3002 E3003 E3012 E3030")
-    again = call(sim, "s3-versioned-bucket", 0, 2, user="E3002 E3003 E3012 E3030")
+    first = template_of(call(sim, "s3-versioned-bucket", 0, 1).text)
+    user = "E3002 E3003 E3012 E3030"
+    once = call(sim, "s3-versioned-bucket", 0, 2, user, previous=first)
+    again = call(sim, "s3-versioned-bucket", 0, 2, user, previous=first)
     assert once.text == again.text
-    # conversation protocol: the full history, same last user message
+    # a fresh instance (a restarted process) answers the same: no state is kept in memory
+    assert call(model(MUTATED), "s3-versioned-bucket", 0, 2, user, previous=first).text == once.text
+    # conversation protocol: the full history; only the context's feedback counts
     history = [
         ChatMessage("system", "You write CloudFormation."),
         ChatMessage("user", "Write the template."),
         ChatMessage("assistant", "E3002 E3003 (a reply must not count as feedback)"),
-        ChatMessage("user", "E3002 E3003 E3012 E3030"),
+        ChatMessage("user", "W9999 the messages are not read"),
     ]
-    context = CallContext("s3-versioned-bucket", 0, 2, "yaml")
+    context = CallContext("s3-versioned-bucket", 0, 2, "yaml", first, user)
     assert asyncio.run(sim.generate(history, CONFIG, context)).text == once.text
 
 

@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEYS = {
     "ANTHROPIC_API_KEY": "sk-ant-FAKE0123456789abcdef",
     "OPENAI_API_KEY": "sk-FAKE9876543210",
+    # the AWS chain's (Bedrock and deploy runs scan for them too: tests/test_bedrock_sweep.py)
+    "AWS_ACCESS_KEY_ID": "AKIAFAKESWEEP0123456",
+    "AWS_SECRET_ACCESS_KEY": "fakeSweepSecret/0123456789abcdefghijklmn",
+    "AWS_SESSION_TOKEN": "FAKEsweepSESSIONtoken0123456789abcdef",
 }
 
 

@@ -1,4 +1,5 @@
-"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`."""
+"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`
+(dpiaceval, generic, paper-protocol)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the CSV's parent folder, then its own folder)",
     )
     dpi.add_argument(
-        "--skip-missing",
+        "--strict",
         action="store_true",
-        help="skip rows whose files are missing instead of stopping",
+        help="stop at the first row that cannot be imported (missing file, empty prompt, ...) "
+        "instead of skipping and counting it",
     )
     dpi.add_argument(
         "--keep-failing",
@@ -60,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--id-prefix", help="ids for rows without an id column (default: file stem)")
     gen.add_argument("--overwrite", action="store_true")
+
+    paper = sources.add_parser(
+        "paper-protocol",
+        help="the paper authors' prompts and requests, read from their script (never run)",
+    )
+    paper.add_argument("repo", type=Path, help="their repository root (or its cfFilesBatching2.py)")
+    paper.add_argument("--out", type=Path, default=LOCAL / "paper-original")
+    paper.add_argument(
+        "--conf-dir",
+        type=Path,
+        default=LOCAL / "conf",
+        help="where the dataset and prompt-set configs go (conf/config.yaml's hydra.searchpath)",
+    )
+    paper.add_argument("--overwrite", action="store_true")
     return parser
 
 
@@ -74,6 +90,12 @@ def _check(dirs: list[Path]) -> int:
         failed |= not report.ok
         status = "ok" if report.ok else f"{len(report.failures)} failure(s)"
         print(f"{directory}: {report.problems} problems, {status}")
+        if report.prompt_only:
+            n = len(report.prompt_only)
+            print(
+                f"  note: {n} prompt-only problem{'s' if n > 1 else ''} skipped (no reference "
+                f"to check against): {', '.join(report.prompt_only)}"
+            )
         for line in report.failures:
             print(f"  {line}")
     print(f"checked in {time.monotonic() - started:.1f}s")
@@ -91,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             from benchmark.datasets.dpiaceval import import_dpiaceval
 
             report = import_dpiaceval(
-                args.csv, args.out, args.root, args.skip_missing, args.keep_failing, args.overwrite
+                args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
             )
+        elif args.source == "paper-protocol":
+            from benchmark.datasets.paper_protocol import import_paper_protocol
+
+            report = import_paper_protocol(args.repo, args.out, args.conf_dir, args.overwrite)
         else:
             from benchmark.datasets.generic import import_generic, parse_mapping
 

@@ -4,6 +4,9 @@ For each problem: the file loads (schema, unique ids, difficulty equal to the co
 reference template is clean under the pinned cfn-lint (no errors, no warnings) and passes all its
 intent checks; every intent check fails on a template with empty `Resources`; every near miss (a
 plausible wrong template, written as edits of the reference) fails at least one check.
+
+Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
+without a reference there is nothing to check them against.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class DatasetReport:
     directory: Path
     problems: int = 0
     failures: list[str] = field(default_factory=list)
+    prompt_only: list[str] = field(default_factory=list)  # ids skipped: nothing to check them on
 
     @property
     def ok(self) -> bool:
@@ -70,7 +74,10 @@ def apply_near_miss(template: dict[str, Any], near_miss: NearMiss) -> dict[str, 
 def problem_failures(problem: Problem, lint: Lint) -> list[str]:
     """Everything wrong with one loaded problem, each as one line."""
     if problem.reference_template is None:
-        return ["field 'reference_template': missing (every checked problem needs one)"]
+        return [
+            "field 'reference_template': missing (every checked problem needs one; "
+            "a prompt-only problem says why in 'no_reference')"
+        ]
     failures: list[str] = []
     if problem.difficulty is None:
         failures.append("field 'difficulty': missing (compute it from the reference template)")
@@ -117,6 +124,9 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
         return report
     report.problems = len(loaded)
     for problem, path in loaded:
+        if problem.no_reference is not None:
+            report.prompt_only.append(problem.id)
+            continue
         report.failures.extend(f"{path}: {line}" for line in problem_failures(problem, lint))
     return report
 

@@ -46,8 +46,7 @@ def template_metrics(text: str) -> TemplateMetrics:
 
     template, errors = decode_str(text)
     if errors or not isinstance(template, dict):
-        detail = errors[0].message if errors else "not a mapping"
-        raise ValueError(f"template does not parse: {detail}")
+        raise ValueError(f"template does not parse: {_first_error(errors)}")
     return TemplateMetrics(
         lines=sum(1 for line in text.splitlines() if line.strip()),
         resources=_size(template.get("Resources")),
@@ -57,3 +56,12 @@ def template_metrics(text: str) -> TemplateMetrics:
 
 def _size(section: Any) -> int:
     return len(section) if isinstance(section, dict) else 0
+
+
+def _first_error(errors: list[Any]) -> str:
+    """cfn-lint's first decode error on one line, with its line number when it does not say it."""
+    if not errors:
+        return "not a mapping"
+    message = " ".join(str(errors[0].message).split())
+    line = getattr(errors[0], "linenumber", None)
+    return message if "(line" in message or not line else f"{message} (line {line})"

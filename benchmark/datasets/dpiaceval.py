@@ -11,6 +11,12 @@ difficulty computed from it (a CSV value that differs is reported, not stored), 
 checks: one `resource_exists` per type in `needed_resources`, plus the Checkov policies'
 conditions translated where the operator maps. Translated checks that the reference template
 itself fails are dropped (reported) unless `keep_failing`.
+
+The published data is read as it is: a policy whose metadata id repeats another's in its row
+gets ids from its file name (noted); a ground truth that does not parse gives a prompt-only
+problem (no reference, no difficulty, `no_reference` saying why; its translated checks are kept
+unverified); a row that cannot become a problem (missing file, empty prompt, ...) is skipped
+and counted, or with `strict` stops the import with one line naming the file, row and reason.
 """
 
 from __future__ import annotations
@@ -30,14 +36,17 @@ from benchmark.datasets.output import (
     read_text,
     resolve,
     services_of,
+    services_of_types,
     slug,
     write_problems,
 )
-from benchmark.intent import evaluate, parse_template
+from benchmark.intent import ParsedTemplate, evaluate, parse_template
 from benchmark.problems import DatasetError, Problem, parse_problem
 
 REQUIRED = ("row_number", "ground_truth_path", "prompt")
 SOURCE = "DPIaC-Eval (IaCGen, MIT)"
+REPEATED_POLICY_ID = "policy metadata id repeats another in its row (ids from the file name)"
+UNPARSEABLE = "ground truth does not parse"
 
 
 def _split(cell: Any) -> list[str]:
@@ -59,7 +68,12 @@ def _needed_resources(cell: Any) -> list[dict[str, Any]]:
 
 
 class _RowSkipped(Exception):
-    """This row is skipped; the message is the reason, counted in the report."""
+    """This row cannot become a problem: `reason` is counted, `detail` completes it for --strict."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
 
 
 class DpiacevalImporter:
@@ -67,31 +81,29 @@ class DpiacevalImporter:
         self,
         csv_path: Path,
         root: Path | None = None,
-        skip_missing: bool = False,
+        strict: bool = False,
         keep_failing: bool = False,
     ) -> None:
         self.csv_path = csv_path
         self.bases = [root] if root else [csv_path.parent.parent, csv_path.parent]
-        self.skip_missing = skip_missing
+        self.strict = strict
         self.keep_failing = keep_failing
         self.report = ImportReport()
 
-    def _file(self, row: dict[str, Any], column: str, reference: str) -> Path:
+    def _file(self, column: str, reference: str) -> Path:
         found = resolve(reference, self.bases)
-        if found is not None:
-            return found
-        message = (
-            f"{self.csv_path}: row {row.get('row_number')}: column '{column}': "
-            f"file not found: {reference!r} (searched under {', '.join(map(str, self.bases))})"
-        )
-        if self.skip_missing:
-            raise _RowSkipped(f"{column} file not found")
-        raise DatasetImportError(message)
+        if found is None:
+            searched = ", ".join(map(str, self.bases))
+            raise _RowSkipped(
+                f"{column} file not found", f"'{reference.strip()}' (searched under {searched})"
+            )
+        return found
 
     def _policy_checks(self, row: dict[str, Any], number: int) -> list[dict[str, Any]]:
         checks: list[dict[str, Any]] = []
+        prefixes: set[str] = set()
         for index, reference in enumerate(_split(row.get("user_intent_file_path")), start=1):
-            path = self._file(row, "user_intent_file_path", reference)
+            path = self._file("user_intent_file_path", reference)
             try:
                 policy = yaml.safe_load(read_text(path))
             except yaml.YAMLError:
@@ -102,56 +114,85 @@ class DpiacevalImporter:
                 (policy.get("metadata") or {}).get("id") if isinstance(policy, dict) else None
             )
             prefix = slug(str(policy_id or f"row-{number}-{index}"), limit=32)
+            if prefix in prefixes:  # as published: two files of one row may share an id
+                self.report.notes[REPEATED_POLICY_ID] += 1
+                prefix = slug(path.stem, limit=32)
+                if prefix in prefixes:
+                    prefix = f"{prefix}-{index}"
+            prefixes.add(prefix)
             translation = translate_policy(policy, prefix)
             self.report.conditions_skipped.update(translation.skipped)
             checks.extend(translation.checks)
         return checks
 
+    def _kept(
+        self, checks: list[dict[str, Any]], reference: ParsedTemplate | None, where: str
+    ) -> list[dict[str, Any]]:
+        """Translated checks that hold on the reference (without one: all, unverified)."""
+        kept = []
+        for check_data in checks:
+            try:
+                check = parse_problem(
+                    {"id": "probe", "title": "-", "prompt": "-", "intent_checks": [check_data]},
+                    where,
+                ).intent_checks[0]
+            except DatasetError:
+                self.report.checks_dropped["not a valid check after translation"] += 1
+                continue
+            if reference is None or self.keep_failing or evaluate(check, reference).passed:
+                kept.append(check_data)
+            else:
+                self.report.checks_dropped["fails on the reference template"] += 1
+        return kept
+
     def _problem(self, row: dict[str, Any]) -> Problem:
         try:
             number = int(str(row["row_number"]).strip())
         except ValueError:
-            raise _RowSkipped("row_number is not an integer") from None
+            raise _RowSkipped("row_number is not an integer", repr(row["row_number"])) from None
+        where = f"{self.csv_path}: row {number}"
         prompt = str(row.get("prompt") or "").strip()
         if not prompt:
             raise _RowSkipped("empty prompt")
-        path = self._file(row, "ground_truth_path", str(row["ground_truth_path"]))
+        path = self._file("ground_truth_path", str(row["ground_truth_path"]))
         text = read_text(path)
-        try:
-            metrics = template_metrics(text)
-        except ValueError:
-            raise _RowSkipped("ground truth does not parse") from None
-        stated = str(row.get("difficulty_level") or "").strip()
-        if stated and stated != str(metrics.difficulty):
-            self.report.notes[
-                "difficulty_level differs from the computed level (stored computed)"
-            ] += 1
-        parsed = parse_template(text)
-        resource_checks = _needed_resources(row.get("needed_resources"))
-        policy_checks = self._policy_checks(row, number)
-        kept = []
-        for check_data in policy_checks:
-            check = parse_problem(
-                {"id": "probe", "title": "-", "prompt": "-", "intent_checks": [check_data]},
-                f"{self.csv_path}: row {number}",
-            ).intent_checks[0]
-            if self.keep_failing or evaluate(check, parsed).passed:
-                kept.append(check_data)
-            else:
-                self.report.checks_dropped["fails on the reference template"] += 1
-        self.report.checks_translated += len(kept)
-        self.report.checks_from_resources += len(resource_checks)
-        data = {
+        data: dict[str, Any] = {
             "id": f"dpiaceval-{number:03d}-{slug(path.stem, limit=40)}",
             "title": f"DPIaC-Eval row {number}: {path.stem}",
             "prompt": prompt,
-            "services": services_of(parsed.written or {}),
-            "difficulty": metrics.difficulty,
-            "source": f"{SOURCE} row {number}, {row['ground_truth_path'].strip()}",
-            "reference_template": text,
-            "intent_checks": resource_checks + kept,
+            "source": f"{SOURCE} row {number}, {str(row['ground_truth_path']).strip()}",
         }
-        return parse_problem(data, f"{self.csv_path}: row {number}")
+        try:
+            metrics = template_metrics(text)
+        except ValueError as exc:
+            reason = str(exc).removeprefix("template does not parse: ")
+            reference = None
+            data["services"] = services_of_types(_split(row.get("resources")))
+            data["no_reference"] = f"{UNPARSEABLE}: {reason}"
+        else:
+            stated = str(row.get("difficulty_level") or "").strip()
+            if stated and stated != str(metrics.difficulty):
+                self.report.notes[
+                    "difficulty_level differs from the computed level (stored computed)"
+                ] += 1
+            reference = parse_template(text)
+            data["services"] = services_of(reference.written or {})
+            data["difficulty"] = metrics.difficulty
+            data["reference_template"] = text
+        resource_checks = _needed_resources(row.get("needed_resources"))
+        kept = self._kept(self._policy_checks(row, number), reference, where)
+        data["intent_checks"] = resource_checks + kept
+        try:
+            problem = parse_problem(data, where)
+        except DatasetError as exc:
+            invalid = str(exc).removeprefix(f"{where}: ")
+            raise _RowSkipped(f"not a valid problem ({invalid})") from None
+        self.report.checks_translated += len(kept)
+        self.report.checks_from_resources += len(resource_checks)
+        if reference is None:
+            self.report.prompt_only[UNPARSEABLE] += 1
+            self.report.checks_unverified += len(kept)
+        return problem
 
     def run(self, out_dir: Path, overwrite: bool = False) -> ImportReport:
         rows = read_rows(self.csv_path, REQUIRED)
@@ -160,13 +201,15 @@ class DpiacevalImporter:
         for row in rows:
             try:
                 problem = self._problem(row)
+                if problem.id in problems:
+                    raise _RowSkipped("duplicate row_number", problem.id)
             except _RowSkipped as skipped:
-                self.report.rows_skipped[str(skipped)] += 1
-                continue
-            except DatasetError as exc:
-                raise DatasetImportError(str(exc)) from exc
-            if problem.id in problems:
-                self.report.rows_skipped["duplicate row_number"] += 1
+                if self.strict:
+                    detail = f": {skipped.detail}" if skipped.detail else ""
+                    raise DatasetImportError(
+                        f"{self.csv_path}: row {row.get('row_number')}: {skipped.reason}{detail}"
+                    ) from None
+                self.report.rows_skipped[skipped.reason] += 1
                 continue
             problems[problem.id] = problem
         write_problems(list(problems.values()), out_dir, overwrite)
@@ -179,11 +222,9 @@ def import_dpiaceval(
     csv_path: str | Path,
     out_dir: str | Path,
     root: str | Path | None = None,
-    skip_missing: bool = False,
+    strict: bool = False,
     keep_failing: bool = False,
     overwrite: bool = False,
 ) -> ImportReport:
-    importer = DpiacevalImporter(
-        Path(csv_path), Path(root) if root else None, skip_missing, keep_failing
-    )
+    importer = DpiacevalImporter(Path(csv_path), Path(root) if root else None, strict, keep_failing)
     return importer.run(Path(out_dir), overwrite)

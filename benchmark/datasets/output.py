@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -32,6 +33,8 @@ class ImportReport:
     policies_read: int = 0
     conditions_skipped: Counter[str] = field(default_factory=Counter)
     checks_dropped: Counter[str] = field(default_factory=Counter)
+    checks_unverified: int = 0  # translated checks of prompt-only problems: nothing to try them on
+    prompt_only: Counter[str] = field(default_factory=Counter)  # no reference template, by why
     notes: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
@@ -42,6 +45,11 @@ class ImportReport:
             f"rows read: {self.rows_read}",
             f"problems written: {self.written} -> {self.out_dir}",
         ]
+        if self.prompt_only:
+            out.append(
+                f"prompt-only problems (no reference template, no difficulty): "
+                f"{self.prompt_only.total()}" + _paren(why(self.prompt_only))
+            )
         out.append(f"rows skipped: {self.rows_skipped.total()}" + _paren(why(self.rows_skipped)))
         if self.policies_read or self.checks_from_resources:
             out.append(
@@ -57,6 +65,11 @@ class ImportReport:
                 f"translated checks dropped: {self.checks_dropped.total()}"
                 + _paren(why(self.checks_dropped))
             )
+            if self.checks_unverified:
+                out.append(
+                    f"translated checks kept unverified (prompt-only problems: no reference to "
+                    f"try them on): {self.checks_unverified}"
+                )
         elif self.checks_translated:
             out.append(f"intent checks read: {self.checks_translated}")
         out.extend(f"note: {note}: {n}" for note, n in self.notes.most_common())
@@ -135,15 +148,21 @@ def resolve(reference: str, bases: list[Path]) -> Path | None:
 
 
 def services_of(template: dict[str, Any]) -> list[str]:
-    """Service names from resource types: AWS::EC2::VPC -> EC2."""
+    """Service names of a template's resources: AWS::EC2::VPC -> EC2."""
     resources = template.get("Resources")
-    names = set()
-    if isinstance(resources, dict):
-        for body in resources.values():
-            kind = body.get("Type") if isinstance(body, dict) else None
-            if isinstance(kind, str) and kind.startswith("AWS::") and kind.count("::") == 2:
-                names.add(kind.split("::")[1])
-    return sorted(names)
+    bodies = resources.values() if isinstance(resources, dict) else []
+    return services_of_types(body.get("Type") for body in bodies if isinstance(body, dict))
+
+
+def services_of_types(types: Iterable[Any]) -> list[str]:
+    """Service names of resource types: AWS::EC2::VPC -> EC2 (others ignored)."""
+    return sorted(
+        {
+            kind.split("::")[1]
+            for kind in types
+            if isinstance(kind, str) and kind.startswith("AWS::") and kind.count("::") == 2
+        }
+    )
 
 
 class _LiteralDumper(yaml.SafeDumper):

@@ -1,7 +1,8 @@
 """Model providers: a registry from provider name to implementation, imported lazily.
 
 A model id is "provider/name", e.g. "anthropic/claude-sonnet-4-5", "openai/gpt-4o",
-"openai-compatible/meta-llama/Llama-3-8B" (the name may itself contain '/').
+"openai-compatible/meta-llama/Llama-3-8B", "bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0"
+(the name may itself contain '/').
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ PROVIDERS: dict[str, str] = {
     "openai": "benchmark.models.openai:OpenAIModel",
     "openai-compatible": "benchmark.models.openai_compatible:OpenAICompatibleModel",
     "simulated": "benchmark.models.simulated:SimulatedModel",
+    "bedrock": "benchmark.models.bedrock:BedrockModel",
 }
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 Role = Literal["system", "user", "assistant"]
 
@@ -22,17 +25,25 @@ class GenerateConfig:
     temperature: float
     max_tokens: int
     seed: int | None = None
+    response_format: str | None = None  # json_object / json_schema, where the provider has it
 
 
 @dataclass(frozen=True)
 class CallContext:
     """Where a call sits in the benchmark: the simulator needs it; a real provider may read
-    how many calls its chain can still make (prompt caching pays only if one does)."""
+    how many calls its chain can still make (prompt caching pays only if one does).
+
+    On a repair call `previous_template` and `previous_feedback` are what the chain's previous
+    attempt recorded (its extracted template and the feedback it led to), so a chain's state
+    can be derived from the record rather than kept in memory.
+    """
 
     problem_id: str
     sample: int
     iteration: int
     output_format: Literal["yaml", "json"]
+    previous_template: str | None = None
+    previous_feedback: str | None = None
     max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)
 
 
@@ -77,6 +88,8 @@ class ModelAPI(ABC):
     """A model behind a provider. One instance per job; safe to call concurrently."""
 
     provider: str
+    # the `model.response_format` values this provider can send; any other is refused at start
+    response_formats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -88,6 +101,11 @@ class ModelAPI(ABC):
     @property
     def simulated(self) -> bool:
         return False
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        """Why this model cannot attempt `problem`, or None. Real models attempt every problem;
+        the simulator needs a reference template. The job skips such problems with a note."""
+        return None
 
     @abstractmethod
     async def generate(

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from benchmark.models.base import (
     CallContext,
@@ -43,6 +43,9 @@ from benchmark.models.base import (
     ModelOutput,
 )
 from benchmark.models.retry import retry_policy, retryable
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 JOURNAL_FILE = "batches.jsonl"
 RESUBMIT_LOST = 1  # an expired or cancelled request is resubmitted this many times
@@ -242,6 +245,9 @@ class BatchingModel(ModelAPI):
 
     def status(self) -> str | None:
         return self._status
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        return self.inner.skip_reason(problem)
 
     # -- calls -----------------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
 """A content-addressed response cache on disk (SQLite), in front of any real provider.
 
 The key holds everything that can change the reply: provider, model, endpoint, temperature,
-max tokens, seed, every message (system prompt included), the output format, and the chain
-position (problem, sample, iteration). The position is there because a stateless repair can
-send the very same messages twice, in one chain or in two problems' chains, and a sampling model
-would not answer twice alike: a rerun served from the cache must replay each original chain,
-not reuse one reply. Transport settings
-(timeouts, concurrency, retries) stay out. Errors and refusals are never stored. Several
-processes may share one file (WAL journal, busy timeout).
+max tokens, seed, response format, every message (system prompt included), the output format,
+and the chain position (problem, sample, iteration). The position is there because a stateless
+repair can send the very same messages twice, in one chain or in two problems' chains, and a
+sampling model would not answer twice alike: a rerun served from the cache must replay each
+original chain, not reuse one reply. Transport settings (timeouts, concurrency, retries) stay
+out. Errors and refusals are never stored. Several processes may share one file (WAL journal,
+busy timeout).
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 REFUSAL_FINISH_REASONS = frozenset({"refusal", "content_filter"})
 
@@ -43,6 +47,8 @@ def cache_key(
         "sample": context.sample,
         "iteration": context.iteration,
     }
+    if config.response_format is not None:  # absent when unset: older entries stay valid
+        material["response_format"] = config.response_format
     text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -94,6 +100,9 @@ class CachedModel(ModelAPI):
     @property
     def simulated(self) -> bool:
         return self.inner.simulated
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        return self.inner.skip_reason(problem)
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

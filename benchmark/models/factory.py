@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import ConfigError, Settings
-from benchmark.models import provider_class
+from benchmark.config import BedrockConfig, ConfigError, Settings
+from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.batch import BATCH_WIRES, BatchingModel, BatchJournal, batch_wire
 from benchmark.models.cache import CachedModel, ResponseCache
@@ -27,15 +27,15 @@ def create_model(
     in `work_dir`, the job folder) in batch mode; the response cache in front of either."""
     model = settings.model
     cls = provider_class(model.provider)
+    check_response_format(model.provider, model.response_format)
     if model.provider == "simulated":
-        from benchmark.models.simulated import SimulatorSettings
+        from benchmark.models.simulator import ProfileError, SimulatedModel
 
         options = {"seed": settings.seed, **model.simulator}
         try:
-            simulator = SimulatorSettings(**options)
-        except (TypeError, ValueError) as exc:
+            return SimulatedModel.from_options(model.name, problems, options, settings.lint.as_of)
+        except ProfileError as exc:
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
-        return cls(model.name, problems=problems, settings=simulator)  # type: ignore[call-arg]
     transport = model.provider_config()
     if model.batch and model.provider not in BATCH_WIRES:
         raise ConfigError(
@@ -48,20 +48,23 @@ def create_model(
             "openai-compatible models need the server's base URL"
         )
     limiter = RateLimiter(transport.max_concurrency, adaptive=transport.adapt_to_rate_limits)
-    options: dict[str, Any] = {}
-    if model.provider == "anthropic":
-        options["prompt_cache"] = prompt_cache(settings)
-    if transport.adapt_to_rate_limits and not model.batch:
-        options["rate_limiter"] = limiter  # the provider shows it every response's headers
-    provider = cls(  # type: ignore[call-arg]
-        model.name,
-        api_key=api_key or "not-needed",
-        base_url=transport.base_url,
-        timeout_s=transport.timeout_s,
-        max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
-        max_concurrency=transport.max_concurrency,
-        **options,
-    )
+    if isinstance(transport, BedrockConfig):
+        provider = _bedrock(cls, model.name, transport)
+    else:
+        options: dict[str, Any] = {}
+        if model.provider == "anthropic":
+            options["prompt_cache"] = prompt_cache(settings)
+        if transport.adapt_to_rate_limits and not model.batch:
+            options["rate_limiter"] = limiter  # the provider shows it every response's headers
+        provider = cls(  # type: ignore[call-arg]
+            model.name,
+            api_key=api_key or "not-needed",
+            base_url=transport.base_url,
+            timeout_s=transport.timeout_s,
+            max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
+            max_concurrency=transport.max_concurrency,
+            **options,
+        )
     wrapped: ModelAPI
     if model.batch:
         if work_dir is None:
@@ -86,7 +89,7 @@ def create_model(
             limiter=limiter,
         )
     if settings.cache.enabled:
-        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.base_url)
+        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.endpoint)
     return wrapped
 
 
@@ -99,4 +102,30 @@ def prompt_cache(settings: Settings) -> PromptCache:
         min_tokens=model.prompt_cache_min_tokens or min_cacheable_tokens(model.name),
         ttl_online="5m" if ttl == "auto" else ttl,
         ttl_batch="1h" if ttl == "auto" else ttl,
+    )
+
+
+def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelAPI:
+    """A Bedrock model; no AWS credentials (or an unknown profile) is one line, before any call."""
+    try:
+        return cls(  # type: ignore[call-arg]
+            name,
+            region=transport.region,
+            profile=transport.profile,
+            endpoint_url=transport.endpoint_url,
+            timeout_s=transport.timeout_s,
+            max_concurrency=transport.max_concurrency,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_response_format(provider: str, response_format: str | None) -> None:
+    """A ConfigError, one line, when the provider cannot send `model.response_format`."""
+    if response_format is None or response_format in provider_class(provider).response_formats:
+        return
+    able = [p for p in PROVIDERS if response_format in provider_class(p).response_formats]
+    raise ConfigError(
+        f"config error at 'model.response_format': provider {provider} cannot send "
+        f"{response_format}; providers that can: {', '.join(able) or 'none'}"
     )

@@ -20,10 +20,55 @@ _CODE_KINDS: dict[str, tuple[str, bool]] = {
 }
 
 
+# `model.response_format=json_schema`: the shape of a CloudFormation template, loose enough
+# for every valid one (strict mode would demand every property be listed and required).
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "AWSTemplateFormatVersion": {"type": "string"},
+        "Description": {"type": "string"},
+        "Metadata": {"type": "object"},
+        "Parameters": {"type": "object"},
+        "Mappings": {"type": "object"},
+        "Conditions": {"type": "object"},
+        "Transform": {"type": ["string", "array"]},
+        "Rules": {"type": "object"},
+        "Resources": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"Type": {"type": "string"}, "Properties": {"type": "object"}},
+                "required": ["Type"],
+            },
+        },
+        "Outputs": {"type": "object"},
+    },
+    "required": ["Resources"],
+}
+
+
+def response_format_param(kind: str) -> dict[str, Any]:
+    """The Chat Completions `response_format` for a `model.response_format` value."""
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "cloudformation_template",
+                "description": "An AWS CloudFormation template",
+                "schema": TEMPLATE_SCHEMA,
+                "strict": False,
+            },
+        }
+    raise ValueError(f"unknown response_format {kind!r}")
+
+
 class OpenAIModel(SDKModel):
     """A model behind OpenAI's Chat Completions API. Concurrency is capped per instance."""
 
     provider = "openai"
+    response_formats: ClassVar[frozenset[str]] = frozenset({"json_object", "json_schema"})
     request_id_header: ClassVar[str] = "x-request-id"
     rate_limit_headers = staticmethod(openai_limits)
     # OpenAI deprecated `max_tokens` (rejected by reasoning models); other servers still want it.
@@ -65,6 +110,8 @@ class OpenAIModel(SDKModel):
         }
         if config.seed is not None:
             kwargs["seed"] = config.seed
+        if config.response_format is not None:
+            kwargs["response_format"] = response_format_param(config.response_format)
         return kwargs
 
     async def generate(

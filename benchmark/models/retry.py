@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from tenacity import (
     AsyncRetrying,
@@ -24,6 +25,9 @@ from benchmark.models.base import (
     ModelOutput,
 )
 from benchmark.models.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from benchmark.problems import Problem
 
 # Transient by nature, but repeating the same request cannot help.
 NOT_RETRIED = frozenset({"context_length"})
@@ -99,6 +103,9 @@ class RetryingModel(ModelAPI):
     @property
     def simulated(self) -> bool:
         return self.inner.simulated
+
+    def skip_reason(self, problem: Problem) -> str | None:
+        return self.inner.skip_reason(problem)
 
     def chain_opened(self) -> None:
         self.inner.chain_opened()

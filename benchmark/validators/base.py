@@ -44,6 +44,16 @@ class CheckResult:
     source: str = ""
 
 
+@dataclass(frozen=True)
+class AttemptRef:
+    """Which attempt of the job a template belongs to, for validators that act on its behalf
+    (deploy tags what it creates with the attempt's id)."""
+
+    problem_id: str
+    sample: int
+    iteration: int
+
+
 @dataclass
 class ValidationResult:
     findings: list[Finding] = field(default_factory=list)
@@ -52,6 +62,8 @@ class ValidationResult:
     failure: str | None = None  # the validator itself failed (timeout, crash): not a finding
     # `attempts` columns this validator vouches for, e.g. cfn_lint_version and lint_as_of
     provenance: dict[str, Any] = field(default_factory=dict)
+    # `attempts` columns that judge the template, e.g. deployable (records.VALIDATOR_COLUMNS)
+    columns: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -59,13 +71,16 @@ class Validator(Protocol):
     """Anything with a name and an async `validate`. The loop knows nothing else about it.
 
     A `gating` validator's findings decide whether a template is clean and are fed back, so if
-    it fails the chain cannot go on. A reporting validator (intent, security) only records.
+    it fails the chain cannot go on. A reporting validator (intent, security, deploy by
+    default) only records; its findings count for nothing unless a prompt set feeds them back.
     """
 
     name: str
     gating: bool
 
-    async def validate(self, template: str, problem: Any) -> ValidationResult: ...
+    async def validate(
+        self, template: str, problem: Any, attempt: AttemptRef | None = None
+    ) -> ValidationResult: ...
 
     def close(self) -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.intent import evaluate_text
-from benchmark.validators.base import CheckResult, ValidationResult
+from benchmark.validators.base import AttemptRef, CheckResult, ValidationResult
 
 SOURCE = "intent"
 
@@ -36,7 +36,9 @@ class IntentValidator:
     name = "intent"
     gating = False
 
-    async def validate(self, template: str, problem: Any) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         checks = list(getattr(problem, "intent_checks", None) or [])
         if not checks:
             return ValidationResult()

@@ -16,10 +16,11 @@ import logging
 import multiprocessing
 import os
 import tempfile
+from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from benchmark.validators.base import CheckResult, ValidationResult
+from benchmark.validators.base import AttemptRef, CheckResult, ValidationResult
 
 SOURCE = "security"
 SKIP_MESSAGE = "security validator skipped: checkov is not installed; pip install -e '.[security]'"
@@ -143,7 +144,9 @@ class SecurityValidator:
             context=multiprocessing.get_context("spawn"),
         )
 
-    async def validate(self, template: str, problem: Any = None) -> ValidationResult:
+    async def validate(
+        self, template: str, problem: Any = None, attempt: AttemptRef | None = None
+    ) -> ValidationResult:
         try:
             future = self._pool.schedule(
                 _check_in_worker, args=(template,), timeout=self.task_timeout_s
@@ -157,7 +160,8 @@ class SecurityValidator:
 
     def close(self) -> None:
         self._pool.close()
-        self._pool.join(timeout=10)
+        with suppress(TimeoutError):  # tasks still running (the job was interrupted): stop them
+            self._pool.join(timeout=10)
         self._pool.stop()
 
 

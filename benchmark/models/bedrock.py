@@ -1,0 +1,217 @@
+"""Models on Amazon Bedrock through boto3's `bedrock-runtime` Converse API (non-streaming).
+
+`bedrock/<model id>`: a Bedrock model id (`amazon.nova-pro-v1:0`), an inference profile
+(`us.anthropic.claude-haiku-4-5-20251001-v1:0`, `global.…`) or an ARN. Credentials come only
+from the standard AWS chain (environment, the shared files' profile, an instance or container
+role); the region is always the configured one, never `AWS_REGION` or the profile's, and the
+endpoint is `endpoint_url` or AWS's own (an `AWS_ENDPOINT_URL*` variable is ignored).
+
+boto3 is synchronous: each call runs on a thread pool of `max_concurrency` threads owned by the
+model, so the event loop never blocks. The client is built once from its own Session (clients
+are thread-safe, sessions are not). botocore's retries are off (one attempt per call) and its
+read timeout is `timeout_s`: RetryingModel retries, as for the SDK providers.
+
+Usage: Bedrock's `inputTokens` leaves out cache reads and writes, so `input_tokens` here is
+their sum (the whole prompt, as for the other providers) and `cached_tokens` the reads. The
+botocore pinned beside checkov (1.35.x) predates the cache fields and its parser drops them, so
+they are read from the raw body too when the parsed reply lacks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config
+
+from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel
+from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+
+# Error codes -> (kind, fatal). Transient ones are retried by RetryingModel.
+ERROR_KINDS: dict[str, tuple[str, bool]] = {
+    "ThrottlingException": ("rate_limit", False),
+    "ServiceUnavailableException": ("server", False),
+    "InternalServerException": ("server", False),
+    "ModelNotReadyException": ("model_not_ready", False),  # a model being loaded: try again
+    "ModelTimeoutException": ("timeout", False),
+    "ModelErrorException": ("server", False),  # the model failed on this request
+    "AccessDeniedException": ("permission", True),  # no access to the model, or no IAM right
+    "ResourceNotFoundException": ("model", True),
+    "ValidationException": ("invalid_request", True),  # an unknown model id lands here too
+    "ServiceQuotaExceededException": ("quota", True),
+    "UnrecognizedClientException": ("auth", True),  # a bad access key
+    "InvalidSignatureException": ("auth", True),
+    "ExpiredTokenException": ("auth", True),
+    "IncompleteSignatureException": ("auth", True),
+    "MissingAuthenticationTokenException": ("auth", True),
+}
+# A prompt longer than the model's window is a chain's problem, not the job's.
+_TOO_LONG = ("too long", "too many input tokens", "context length", "context window")
+# Stop reasons that mean the model declined; such replies are never cached.
+REFUSAL_STOP_REASONS = frozenset({"content_filtered", "guardrail_intervened"})
+_CACHE_FIELDS = ("cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+class BedrockModel(SDKModel):
+    """A model on Bedrock. Concurrency is capped per instance; retries are the caller's."""
+
+    provider = "bedrock"
+    request_id_header: ClassVar[str] = "x-amzn-RequestId"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        region: str,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        timeout_s: float = 120.0,
+        max_concurrency: int = 8,
+    ) -> None:
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except bce.ProfileNotFound:
+            raise ValueError(
+                f"config error at 'model.providers.bedrock.profile': AWS profile {profile!r} "
+                "not found in the shared config or credentials file"
+            ) from None
+        credentials = session.get_credentials()
+        if credentials is None:
+            where = f"profile {profile!r}" if profile else "the environment, the default profile"
+            raise ValueError(
+                f"missing AWS credentials for model bedrock/{name}: none found in {where} or "
+                "an instance role (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "model.providers.bedrock.profile)"
+            )
+        frozen = credentials.get_frozen_credentials()
+        # The secret key stands in for an API key: SDKModel scrubs it from every message.
+        super().__init__(name, api_key=frozen.secret_key, max_concurrency=max_concurrency)
+        self._token = frozen.token
+        self.region = region
+        self._client = session.client(
+            "bedrock-runtime",
+            endpoint_url=endpoint_url,
+            config=Config(
+                connect_timeout=min(timeout_s, 10.0),
+                read_timeout=timeout_s,
+                retries={"mode": "standard", "total_max_attempts": 1},
+                max_pool_connections=max_concurrency,
+                ignore_configured_endpoint_urls=endpoint_url is None,
+            ),
+        )
+        self._client.meta.events.register(
+            "after-call.bedrock-runtime.Converse", _keep_unmodelled_usage
+        )
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="bedrock")
+
+    def scrub(self, text: str) -> str:
+        text = super().scrub(text)
+        return text.replace(self._token, "***") if self._token else text
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        request: dict[str, Any] = {
+            "modelId": self.name,
+            "messages": [
+                {"role": m.role, "content": [{"text": m.content}]}
+                for m in messages
+                if m.role != "system"
+            ],
+            "inferenceConfig": {"maxTokens": config.max_tokens, "temperature": config.temperature},
+        }
+        system = [{"text": m.content} for m in messages if m.role == "system"]
+        if system:
+            request["system"] = system
+        loop = asyncio.get_running_loop()
+        async with self._gate.slot():
+            response, latency = await loop.run_in_executor(self._pool, self._converse, request)
+        try:
+            return _output(response, latency)
+        except BODY_SHAPE_ERRORS as exc:
+            raise self.bad_response(exc) from None
+
+    def _converse(self, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """One blocking call, on a pool thread; latency is measured here, not in the queue."""
+        start = time.perf_counter()
+        try:
+            response = self._client.converse(**request)
+        except (bce.ClientError, bce.BotoCoreError) as exc:
+            raise self._to_model_error(exc) from None
+        return response, time.perf_counter() - start
+
+    def _to_model_error(self, exc: Exception) -> ModelError:
+        if isinstance(exc, bce.ClientError):
+            error = exc.response.get("Error", {})
+            meta = exc.response.get("ResponseMetadata", {})
+            code, message = error.get("Code", ""), error.get("Message", "")
+            status = int(meta.get("HTTPStatusCode") or 0)
+            override = ERROR_KINDS.get(code)
+            if code == "ValidationException" and any(s in message.lower() for s in _TOO_LONG):
+                override = ("context_length", False)
+            return self.status_error(
+                status,
+                meta.get("HTTPHeaders", {}),
+                f"{code} {message}",
+                request_id=meta.get("RequestId"),
+                override=override,
+            )
+        if isinstance(exc, bce.ReadTimeoutError | bce.ConnectTimeoutError):
+            return self.transport_error(exc, timeout=True)
+        if isinstance(exc, bce.ConnectionError | bce.HTTPClientError):
+            return self.transport_error(exc, timeout=False)
+        if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
+            return self.error("auth", f"AWS credentials unusable: {exc}", fatal=True)
+        if isinstance(exc, bce.ParamValidationError):
+            return self.error("invalid_request", " ".join(str(exc).split()), fatal=True)
+        return self.error("error", f"{type(exc).__name__}: {exc}")
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+
+def _keep_unmodelled_usage(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+    """Copy the cache token counts from the raw body when this botocore's model lacks them."""
+    usage = parsed.get("usage")
+    if not isinstance(usage, dict) or all(f in usage for f in _CACHE_FIELDS):
+        return
+    try:
+        raw = json.loads(http_response.content)["usage"]
+    except (ValueError, TypeError, KeyError):
+        return
+    for name in _CACHE_FIELDS:
+        if isinstance(raw.get(name), int) and name not in usage:
+            usage[name] = raw[name]
+
+
+def _output(response: dict[str, Any], latency: float) -> ModelOutput:
+    usage = response.get("usage") or {}
+    blocks = response["output"]["message"]["content"]
+    cache_read = usage.get("cacheReadInputTokens")
+    cache_write = usage.get("cacheWriteInputTokens") or 0
+    fresh = usage.get("inputTokens")
+    stop = response.get("stopReason")
+    extra: dict[str, str] = {}
+    if cache_write:
+        extra["cache_creation_input_tokens"] = str(cache_write)
+    latency_ms = (response.get("metrics") or {}).get("latencyMs")
+    if latency_ms is not None:
+        extra["server_latency_ms"] = str(latency_ms)
+    if stop in REFUSAL_STOP_REASONS:
+        extra["refusal"] = stop
+    return ModelOutput(
+        text="".join(b["text"] for b in blocks if "text" in b),
+        finish_reason=stop,
+        input_tokens=None if fresh is None else fresh + (cache_read or 0) + cache_write,
+        output_tokens=usage.get("outputTokens"),
+        cached_tokens=cache_read,
+        latency_s=latency,
+        request_id=response.get("ResponseMetadata", {}).get("RequestId"),
+        extra=extra,
+    )

@@ -1,0 +1,189 @@
+"""`python -m benchmark.models.simulated`: calibrate, validate, synthesize, check sites."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from benchmark.config import ConfigError
+from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
+from benchmark.models.simulator.profile import ProfileError, write_profile
+from benchmark.problems import DatasetError
+
+
+def _where(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CalibrationError(f"--where {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from benchmark.models.simulator.calibrate import calibrate
+
+    profile = calibrate(
+        args.run,
+        name=args.name,
+        where=_where(args.where),
+        dataset=args.dataset,
+        findings_source=args.findings_source,
+        seed=args.seed,
+    )
+    path = write_profile(profile, args.out)
+    source, gen, coverage = profile["source"], profile["generation"], profile["coverage"]
+    print(f"profile {profile['name']!r} -> {path}")
+    print(
+        f"source: {source['run']} ({source['model']}, origin {source['origin']}, "
+        f"cfn-lint {source['cfn_lint_version']}, lint date {source['lint_as_of']}): "
+        f"{source['chains']} chains, {source['attempts_used']} of {source['attempts']} attempts "
+        f"used ({source['chains_past_clean']} chains went on past a clean attempt: cut there)"
+    )
+    print(
+        f"generation: clean {gen['clean']['rate']}, findings when not clean "
+        f"{gen['findings']['mean']}, not parsed {gen['parse_failure']['rate']}"
+    )
+    print(
+        f"coverage: the catalogue can raise {coverage['covered_share']:.1%} of the source's "
+        f"{coverage['findings']} errors and warnings"
+    )
+    for row in coverage["uncovered"]:
+        flag = "  <- at least 1 %" if row["share"] >= MIN_SHARE_LISTED else ""
+        print(f"  uncovered {row['rule']}: {row['findings']} findings, {row['share']:.1%}{flag}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from benchmark.models.simulator.validate import validate
+
+    result = validate(
+        args.profile,
+        args.run,
+        args.out,
+        where=_where(args.where),
+        dataset=args.dataset,
+        replicates=args.replicates,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        progress=sys.stderr.isatty(),
+        lint_workers=args.lint_workers,
+    )
+    verdict = "reproduced" if result.reproduced else "NOT reproduced"
+    print(f"SIMULATED: profile {result.profile!r} {verdict} its source {result.source}")
+    for row in result.misses().itertuples(index=False):
+        print(
+            f"  outside: {row.measure} at iteration {row.iteration}: simulated "
+            f"{row.simulated_value:.3f}, source {row.source_value:.3f} "
+            f"[{row.source_ci_low:.3f}, {row.source_ci_high:.3f}]"
+        )
+    print(f"table and figure: {result.out_dir}/validation.md")
+    return 0 if result.reproduced else 1
+
+
+def _synthesize(args: argparse.Namespace) -> int:
+    from benchmark.models.simulator.synthesize import synthesize
+
+    summary = synthesize(
+        args.profile,
+        args.dataset,
+        args.out,
+        samples=args.samples,
+        max_iterations=args.iterations,
+        only=args.only.split(",") if args.only else None,
+        prompts=args.prompts,
+        protocol=args.protocol,
+        seed=args.seed,
+        continue_past_clean=not args.stop_at_clean,
+        progress=sys.stderr.isatty(),
+        lint_workers=args.lint_workers,
+    )
+    print(f"SIMULATED run of {summary.model}: {summary.chains} chains -> {args.out}")
+    return 0
+
+
+def _sites(args: argparse.Namespace) -> int:
+    from benchmark.models.simulator.sitecheck import check_sites
+
+    table = check_sites(args.dataset, per_kind=args.per_kind, seed=args.seed)
+    print(table.to_string(index=False))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m benchmark.models.simulated",
+        description="The offline repair simulator (not an LLM): profiles from recorded runs.",
+    )
+    sub = root.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("calibrate", help="estimate a profile from a recorded run's chains")
+    c.add_argument("run", help="a run folder (or any folder above one)")
+    c.add_argument("--out", required=True, help="the profile file to write (YAML)")
+    c.add_argument("--name", help="the profile's name (default: from the source's model)")
+    c.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pick one model x prompt set x protocol group (repeatable)",
+    )
+    c.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    c.add_argument(
+        "--findings-source",
+        help="the validator whose findings are read (default cfn-lint, behind the counts)",
+    )
+    c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    c.set_defaults(run_command=_calibrate)
+
+    v = sub.add_parser("validate", help="simulate a profile against its source run, per iteration")
+    v.add_argument("profile", help="a profile name (conf/model/simulator/) or file")
+    v.add_argument("--run", required=True, help="the source run folder")
+    v.add_argument("--out", help="output folder (default RUN-validation/<profile>, beside the run)")
+    v.add_argument("--where", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    v.add_argument("--replicates", type=int, default=4, help="simulated samples per source sample")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--n-boot", type=int, default=2000)
+    v.add_argument("--lint-workers", type=int, default=2)
+    v.set_defaults(run_command=_validate)
+
+    s = sub.add_parser("synthesize", help="a synthetic (simulated) run of a profile")
+    s.add_argument("profile", help="a profile name (conf/model/simulator/) or file")
+    s.add_argument("--dataset", required=True, help="a dataset folder")
+    s.add_argument("--out", required=True, help="a new run folder")
+    s.add_argument("--samples", type=int, default=5)
+    s.add_argument("--iterations", type=int, default=10)
+    s.add_argument("--only", help="comma-separated problem ids")
+    s.add_argument("--prompts", default="paper")
+    s.add_argument("--protocol", default="stateless", choices=["stateless", "conversation"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--stop-at-clean",
+        action="store_true",
+        help="stop chains at a clean attempt (default: go on, as the paper's loop did)",
+    )
+    s.add_argument("--lint-workers", type=int, default=2)
+    s.set_defaults(run_command=_synthesize)
+
+    k = sub.add_parser("sites", help="lint sampled catalogue sites of a dataset, alone")
+    k.add_argument("dataset", help="a dataset folder")
+    k.add_argument("--per-kind", type=int, default=20, help="sites linted per kind (sampled)")
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(run_command=_sites)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.run_command(args)
+    except (CalibrationError, ProfileError, ConfigError, DatasetError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

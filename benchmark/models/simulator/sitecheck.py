@@ -1,0 +1,75 @@
+"""How faithful the catalogue is on a dataset: each sampled site linted alone on its reference.
+
+A site is *exact* when cfn-lint reports one finding, of the site's rule, and nothing else; the
+simulator's finding counts are only as good as this share. `python -m benchmark.models.simulated
+sites DATASET` prints the table.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from benchmark.models.simulator.catalogue import CATALOGUE, find_sites
+from benchmark.models.simulator.mutations import Mutation, render
+from benchmark.models.simulator.template import parse_template
+from benchmark.problems import load_dataset
+
+
+def sample_sites(
+    dataset: str | Path, per_kind: int, seed: int = 0
+) -> list[tuple[str, dict, Mutation]]:
+    """Up to `per_kind` sites of each kind, spread over the dataset's problems (seeded)."""
+    by_kind: dict[str, list[tuple[str, dict, Mutation]]] = {kind: [] for kind in CATALOGUE}
+    for problem in load_dataset(dataset):
+        if not problem.reference_template:
+            continue
+        tree = parse_template(problem.reference_template)
+        for kind, sites in find_sites(tree).items():
+            by_kind[kind] += [(problem.id, tree, m) for m in sites]
+    rng = random.Random(seed)
+    picked = []
+    for sites in by_kind.values():
+        picked += rng.sample(sites, per_kind) if len(sites) > per_kind else sites
+    return picked
+
+
+def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.DataFrame:
+    from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+
+    linter = WarmLinter(LintSettings())
+    rows = []
+    for problem_id, tree, m in tqdm(sample_sites(dataset, per_kind, seed), desc="lint sites"):
+        found = [f.rule_id for f in linter.lint(render(tree, (m,), "yaml"))]
+        rows.append(
+            {
+                "kind": m.kind,
+                "problem_id": problem_id,
+                "rule": m.rule_id,
+                "exact": found == [m.rule_id],
+                "raises_its_rule": m.rule_id in found,
+                "extra": ",".join(sorted(r for r in found if r != m.rule_id)),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return (
+        frame.groupby("kind")
+        .agg(
+            linted=("exact", "size"),
+            exact=("exact", "mean"),
+            raises_its_rule=("raises_its_rule", "mean"),
+            extra=(
+                "extra",
+                lambda s: ",".join(
+                    k for k, _ in Counter(",".join(s).split(",")).most_common(3) if k
+                ),
+            ),
+        )
+        .reset_index()
+    )
