@@ -29,7 +29,7 @@ lint:  ## ruff check and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench:  ## benchmark suite: lint throughput, sweep efficiency, resume, memory -> runs/bench/
+bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batch resume -> runs/bench/
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 check-datasets:  ## every reference template lint-clean and passing its own intent checks

@@ -69,7 +69,9 @@ class ProviderConfig(_Strict):
     max_retries: int = Field(default=4, ge=0)  # the harness's retries; the SDK's own are off
     backoff_base_s: float = Field(default=1.0, gt=0)  # jittered exponential backoff ...
     backoff_max_s: float = Field(default=60.0, gt=0)  # ... capped here, Retry-After honoured
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int = Field(default=8, ge=1)  # the ceiling of calls in flight
+    # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py)
+    adapt_to_rate_limits: bool = True
 
     @property
     def endpoint(self) -> str | None:
@@ -114,6 +116,16 @@ class ModelConfig(_Strict):
     # OpenAI's JSON mode (the paper's requests used it); json_schema sends a schema of a
     # CloudFormation template object (non-strict). null: plain text.
     response_format: Literal["json_object", "json_schema"] | None = None
+    # Anthropic prompt caching (benchmark/models/prompt_cache.py): auto marks the prefixes a
+    # later call sends again, where they are long enough; OpenAI caches on its own.
+    prompt_cache: Literal["auto", "off"] = "auto"
+    prompt_cache_ttl: Literal["auto", "5m", "1h"] = "auto"  # auto: 5m online, 1h in batch mode
+    prompt_cache_min_tokens: int | None = Field(default=None, ge=1)  # null: the model's minimum
+    # Batch mode (benchmark/models/batch.py): each round's requests go to the provider's batch
+    # API (Anthropic Message Batches, OpenAI Batch API) at about half the price, hours slower.
+    batch: bool = False
+    batch_poll_s: float = Field(default=30.0, gt=0)  # seconds between polls of a batch
+    batch_max_requests: int | None = Field(default=None, ge=1)  # null: the provider's limit
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
     # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
@@ -305,6 +317,15 @@ class Settings(_Strict):
         """The settings that can change a result; transport, cache and budget cannot."""
         data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
         data["model"].pop("providers")
+        for billing_only in (
+            "prompt_cache",
+            "prompt_cache_ttl",
+            "prompt_cache_min_tokens",
+            "batch",
+            "batch_poll_s",
+            "batch_max_requests",
+        ):
+            data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().endpoint
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)

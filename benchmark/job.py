@@ -16,9 +16,9 @@ from tqdm import tqdm
 from benchmark.budget import BudgetLedger
 from benchmark.config import Settings
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
-from benchmark.models.base import GenerateConfig, ModelAPI
+from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.factory import create_model
-from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_for
+from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems import Problem, load_dataset
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
@@ -60,6 +60,8 @@ class JobSummary:
     clean_chains: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens: written to it
     cost_usd: float | None = 0.0
     model_errors: int = 0
     lint_failures: int = 0
@@ -166,8 +168,9 @@ class Recorder:
         aid = attempt_id(key)
         out, extraction = attempt.output, attempt.extraction
         hit = out is not None and out.extra.get("cache_hit") == "true"
+        basis = price_basis(out) if out is not None else None
         # a cache hit spends nothing: its usage is the original call's, its cost is 0
-        cost = 0.0 if hit else (cost_usd(self.price, out) if out is not None else None)
+        cost = 0.0 if hit else (self.cost(out) if out is not None else None)
         scored = out is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
             "attempt_id": aid,
@@ -192,9 +195,12 @@ class Recorder:
             "input_tokens": out.input_tokens if out else None,
             "output_tokens": out.output_tokens if out else None,
             "cached_tokens": out.cached_tokens if out else None,
+            "cache_write_tokens": out.cache_write_tokens if out else None,
             "latency_s": out.latency_s if out else None,
             "cost_usd": cost,
+            "price_basis": basis,
             "request_id": out.request_id if out else None,
+            "batch_id": out.batch_id if out else None,
             "cache_hit": hit if out else None,
             "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
             "started_at": attempt.started_at,
@@ -210,6 +216,11 @@ class Recorder:
         checks = check_rows(aid, key, attempt.checks)
         self.writer.append(row, findings, checks)
         self._count(attempt, cost, hit)
+
+    def cost(self, output: ModelOutput) -> float | None:
+        """USD of one call, at the prices of the basis it was billed on (online or batch)."""
+        price = self.price.basis(price_basis(output)) if self.price is not None else None
+        return cost_usd(price, output)
 
     def seed(self, sample: int) -> int | None:
         """The seed that shaped the reply: the one sent to the API for this sample (model.seed
@@ -227,6 +238,8 @@ class Recorder:
             tokens = (out.input_tokens or 0) + (out.output_tokens or 0)
             s.input_tokens += out.input_tokens or 0
             s.output_tokens += out.output_tokens or 0
+            s.cached_tokens += out.cached_tokens or 0
+            s.cache_write_tokens += out.cache_write_tokens or 0
             s.cost_usd = None if cost is None or s.cost_usd is None else s.cost_usd + cost
             s.response_cache_hits += hit
             s.retries += int(out.extra.get("retries", 0))
@@ -241,14 +254,29 @@ class Recorder:
             skipped = self.settings.loop.max_iterations - attempt.iteration
             self.bar.total -= skipped  # the chain stopped early: its later attempts never run
         self.bar.update(1)
+        self.bar.set_postfix_str(self.postfix(), refresh=False)
+
+    def postfix(self) -> str:
+        s = self.summary
         cost_text = "n/a" if s.cost_usd is None else f"${s.cost_usd:.4f}"
         if self.ledger.max_usd is not None:
             cost_text += f" (sweep ${self.ledger.totals()[0]:.2f}/${self.ledger.max_usd:g})"
-        self.bar.set_postfix_str(
+        status = self.model.status()  # the rate limit in force, a batch's state
+        return (
             f"clean {s.clean_chains}/{s.chains} chains, "
-            f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}",
-            refresh=False,
+            f"tok {s.input_tokens + s.output_tokens:,}, cost {cost_text}"
+            + (f", {status}" if status else "")
         )
+
+    async def follow_status(self, every_s: float = 2.0) -> None:
+        """Redraw the bar when the model's status changes between attempts (a batch polled)."""
+        shown = self.model.status()
+        while True:
+            await asyncio.sleep(every_s)
+            status = self.model.status()
+            if status != shown:
+                shown = status
+                self.bar.set_postfix_str(self.postfix(), refresh=True)
 
 
 def _warn(message: str) -> None:
@@ -312,7 +340,7 @@ async def _run_job(
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
     recorded = recorded_chains(job.output_dir, fingerprint)
-    model = create_model(settings, {p.id: p for p in problems}, api_key)
+    model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
     summary = JobSummary(model=model.id, simulated=model.simulated)
     problems = _runnable(model, problems, summary)
     summary.resumed_attempts = recorded.attempts
@@ -354,12 +382,20 @@ async def _run_job(
     async def worker() -> None:
         for problem, sample, done in pending:  # shared iterator: each chain is taken once
             resume = loop.resume_point(problem, done) if done else None
-            if await loop.run_chain(problem, sample, recorder, resume) is None:
-                summary.unfinished_chains += 1
+            try:
+                if await loop.run_chain(problem, sample, recorder, resume) is None:
+                    summary.unfinished_chains += 1
+            finally:
+                model.chain_closed()
 
+    for _ in plan:
+        model.chain_opened()  # batch mode flushes a round when every open chain is waiting
+    # batch mode: every chain at once, so that a round holds every chain's next request
+    concurrency = len(plan) if settings.model.batch else loop_cfg.concurrency
+    status = asyncio.create_task(recorder.follow_status())
     stopping = SigtermHandler()
     try:
-        workers = [asyncio.create_task(worker()) for _ in range(loop_cfg.concurrency)]
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
         try:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
@@ -377,6 +413,7 @@ async def _run_job(
         else:
             summary.status = "complete"
     finally:
+        status.cancel()
         stopping.shield()
         bar.close()
         writer.close()

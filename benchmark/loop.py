@@ -172,6 +172,7 @@ class FeedbackLoop:
             self.prompts.output_format,
             previous_template=previous.template if previous else None,
             previous_feedback=previous.feedback if previous else None,
+            max_iterations=self.loop.max_iterations,
         )
         try:
             attempt.output = await self.model.generate(

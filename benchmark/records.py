@@ -72,10 +72,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("finish_reason", pa.string()),
             pa.field("input_tokens", pa.int64()),
             pa.field("output_tokens", pa.int64()),
-            pa.field("cached_tokens", pa.int64()),
+            pa.field("cached_tokens", pa.int64()),  # input read from the prompt cache
+            pa.field("cache_write_tokens", pa.int64()),  # input written to it (Anthropic)
             pa.field("latency_s", pa.float64()),
             pa.field("cost_usd", pa.float64()),  # null where no price is known
+            pa.field("price_basis", pa.string()),  # online | batch: the prices cost_usd used
             pa.field("request_id", pa.string()),
+            pa.field("batch_id", pa.string()),  # the provider batch that answered (batch mode)
             pa.field("cache_hit", pa.bool_()),  # answered from the response cache
             pa.field("retries", pa.int32()),  # transient failures retried before the reply
             # provenance

@@ -15,7 +15,8 @@ def loopback() -> Iterator[Callable[..., LoopbackServer]]:
     """Factory: `loopback(replies, latency_s=..., faults=..., usage=...)` -> a running
     LoopbackServer (see tests/loopback.py); every server started is stopped at teardown.
 
-    `faults` is {call_index: Fault} or a hook such as `Fault.random_rate(0.2, kinds, seed=0)`;
+    `faults` is a hook `(body, path, seen) -> Fault | None` decided by what a request is (such
+    as `Fault.random_rate(0.2, kinds, seed=0)`), or {call_index: Fault} for sequential clients;
     faults include `Fault(status)`, `Fault.hang(s)`, `Fault.reset()` and `Fault.truncated()`."""
     servers: list[LoopbackServer] = []
 

@@ -10,18 +10,26 @@ code is tested end to end without the network. It does not check SigV4 signature
         ...  # call the SDK; then inspect server.requests
 
 Replies are a list consumed in order (str or Reply), or a callable
-`(request_json, path) -> str | Reply`. `faults` makes chosen calls fail: either a mapping
-{call_index: Fault} or a callable `(call_index, request_json, path) -> Fault | None`, such as
-`Fault.random_rate(...)`. Call indexes count every POST the server received, from 0, retries
-included. A faulted call never consumes a scripted reply; `server.injected` counts the faults
-injected, by `Fault.kind`.
+`(request_json, path) -> str | Reply`. `faults` makes chosen calls fail, either
+
+- a callable `(request_json, path, seen) -> Fault | None`, where `seen` counts how many times
+  the server received this very request (same path, same body) before. It decides a request's
+  fault from what the request is, never from when it arrived, so concurrent clients meet the
+  same faults on every machine and under any load. `Fault.random_rate(...)` is one; or
+- a mapping {call_index: Fault}, call indexes counting every POST from 0, retries included.
+  Arrival order is only reproducible for a client that sends one call at a time: use it for
+  sequential tests only.
+
+A faulted call never consumes a scripted reply; `server.injected` counts the faults injected,
+by `Fault.kind`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
-import random
 import re
 import socket
 import struct
@@ -34,27 +42,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from tests.loopback_batch import BatchScript, BatchService
+from tests.loopback_limits import RateLimit
+from tests.loopback_usage import CountedUsage, Usage
+
 Api = Literal["openai", "anthropic", "bedrock"]
 FaultMode = Literal["status", "hang", "reset", "truncated"]
 
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages",)
 BEDROCK_PATH = re.compile(r"/model/(?P<model>[^/]+)/converse")  # the model id is URL-encoded
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts reported for every successful reply.
-
-    `input_tokens` is the whole prompt, cached part included (OpenAI's convention); on the
-    Anthropic wire it is split into `input_tokens` (uncached) + `cache_read_input_tokens`; on
-    Bedrock's into `inputTokens` + `cacheReadInputTokens` (sent only when `cached_tokens` > 0,
-    as Bedrock reports cache fields only for a request that used a cache point).
-    """
-
-    input_tokens: int = 21
-    output_tokens: int = 8
-    cached_tokens: int = 5
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class Fault:
     def random_rate(
         rate: float = 0.2, kinds: Sequence[Fault] | None = None, seed: int = 0
     ) -> RandomFaults:
-        """A `faults` hook failing about `rate` of calls with one of `kinds`; see RandomFaults."""
+        """A `faults` hook failing about `rate` of requests with one of `kinds` (RandomFaults)."""
         return RandomFaults(rate, DEFAULT_RANDOM_KINDS if kinds is None else kinds, seed)
 
     @property
@@ -124,12 +121,18 @@ DEFAULT_RANDOM_KINDS: tuple[Fault, ...] = (
 )
 
 
-class RandomFaults:
-    """Fails about `rate` of calls with a fault drawn from `kinds`, reproducibly.
+def request_key(body: Any, path: str) -> str:
+    """What identifies a request for fault decisions: its path and its canonical JSON body."""
+    return path + "\n" + json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
 
-    Every call draws from a `random.Random(seed)` in arrival order, so a given sequence of
-    requests always meets the same faults. A request is never failed when the previous request
-    with the same path and body was: a retry of the same attempt succeeds at the next try.
+
+class RandomFaults:
+    """Fails about `rate` of distinct requests with a fault drawn from `kinds`, reproducibly.
+
+    Whether a request fails, and how, is a hash of (seed, path, body): the same requests meet
+    the same faults whatever order they arrive in and however loaded the machine is. Only the
+    first sight of a request can fail (`seen == 0`), so a retry of it gets through, and a retry
+    a slow machine made on its own (a client timeout) never meets a fault of its own.
     """
 
     def __init__(self, rate: float, kinds: Sequence[Fault], seed: int) -> None:
@@ -139,18 +142,16 @@ class RandomFaults:
             raise ValueError("kinds is empty")
         self.rate = rate
         self.kinds = tuple(kinds)
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-        self._last_failed: dict[str, bool] = {}
+        self.seed = seed
 
-    def __call__(self, index: int, body: dict[str, Any], path: str) -> Fault | None:
-        key = path + "\n" + json.dumps(body, sort_keys=True)
-        with self._lock:
-            hit = self._rng.random() < self.rate
-            fault = self.kinds[self._rng.randrange(len(self.kinds))]
-            hit = hit and not self._last_failed.get(key, False)
-            self._last_failed[key] = hit
-        return fault if hit else None
+    def __call__(self, body: Any, path: str, seen: int) -> Fault | None:
+        if seen:
+            return None
+        digest = hashlib.sha256(f"{self.seed}\n{request_key(body, path)}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw >= self.rate:
+            return None
+        return self.kinds[int.from_bytes(digest[8:16], "big") % len(self.kinds)]
 
 
 @dataclass
@@ -162,6 +163,8 @@ class LoggedRequest:
     body: Any  # parsed JSON, or None if the body was not JSON
     status: int = 0  # what the server answered (0: connection dropped, no answer)
     fault: str | None = None  # Fault.kind, if a fault was injected
+    method: str = "POST"
+    raw: bytes = b""  # the body as sent (a multipart upload is not JSON)
 
 
 @dataclass(frozen=True)
@@ -170,12 +173,14 @@ class _Answer:
     headers: dict[str, str]
     payload: bytes = b""
     hold_s: float = 0.0  # wait this long (or until stop()) before answering
+    slow: bool = True  # False: answered without the server's latency (a rate-limit refusal)
+    content_type: str = "application/json"
 
 
 _DROP = _Answer(0, {})
 
 ReplyScript = Sequence[str | Reply] | Callable[[dict[str, Any], str], str | Reply]
-FaultHook = Mapping[int, Fault] | Callable[[int, dict[str, Any], str], Fault | None]
+FaultHook = Mapping[int, Fault] | Callable[[Any, str, int], Fault | None]
 
 # (error type, code) per status, in each API's vocabulary.
 _OPENAI_ERRORS: dict[int, tuple[str, str | None]] = {
@@ -222,9 +227,13 @@ class LoopbackServer:
         *,
         latency_s: float = 0.0,
         faults: FaultHook | None = None,
-        usage: Usage | None = None,
+        usage: Usage | CountedUsage | None = None,
+        rate_limit: RateLimit | None = None,
+        batches: BatchScript | None = None,
     ) -> None:
         self.replies = replies if replies is not None else []
+        self.batch = BatchService(self, batches)  # the batch APIs (loopback_batch.py)
+        self.rate_limit = rate_limit  # enforce requests / tokens per window (loopback_limits)
         self.latency_s = latency_s
         self.faults = faults
         self.usage = usage or Usage()
@@ -233,6 +242,8 @@ class LoopbackServer:
         self.injected: Counter[str] = Counter()  # faults injected, by Fault.kind
         self.in_flight = 0
         self.max_in_flight = 0
+        self._sightings: Counter[str] = Counter()  # request_key -> times received
+        self._batch_answers = 100_000  # numbers the replies given inside batches
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # set by stop(): wakes every waiting handler
         self._connections: set[socket.socket] = set()
@@ -307,10 +318,17 @@ class LoopbackServer:
     # -- request handling (called from handler threads) ------------------------------------
 
     def _begin(
-        self, api: Api | None, path: str, headers: dict[str, str], body: Any
+        self,
+        api: Api | None,
+        path: str,
+        headers: dict[str, str],
+        body: Any,
+        method: str = "POST",
+        raw: bytes = b"",
     ) -> LoggedRequest:
         with self._lock:
             entry = LoggedRequest(len(self.requests), api, path, headers, body)
+            entry.method, entry.raw = method, raw
             self.requests.append(entry)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -324,12 +342,20 @@ class LoopbackServer:
         """Sleep `seconds`; True if stop() cut the wait short."""
         return seconds > 0 and self._stopping.wait(seconds)
 
+    def _seen(self, key: str) -> int:
+        """How many times a request with this key arrived before (and count this one)."""
+        with self._lock:
+            seen = self._sightings[key]
+            self._sightings[key] += 1
+        return seen
+
     def _fault_for(self, entry: LoggedRequest) -> Fault | None:
         if self.faults is None:
             return None
         body = entry.body if isinstance(entry.body, dict) else {}
         if callable(self.faults):
-            fault = self.faults(entry.index, body, entry.path)
+            seen = self._seen(request_key(entry.body, entry.path))
+            fault = self.faults(body, entry.path, seen)
         else:
             fault = self.faults.get(entry.index)
         if fault is not None:
@@ -352,6 +378,14 @@ class LoopbackServer:
     def respond(self, entry: LoggedRequest) -> _Answer:
         """How to answer one logged request."""
         rid = f"req_loop_{entry.index:04d}"
+        if entry.api is not None and BatchService.api_for(entry.path):
+            handled = self.batch.handle(entry)
+            if handled is not None:
+                status, body, content_type = handled
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                header = "x-request-id" if entry.api == "openai" else "request-id"
+                return _Answer(status, {header: rid}, payload, content_type=content_type)
+            entry.api = None  # a batch path with no such route: answered 404 below
         if entry.api is None:
             self.errors.append(f"unknown path {entry.path}")
             body = {"error": {"message": f"no route {entry.path}", "type": "not_found"}}
@@ -367,7 +401,52 @@ class LoopbackServer:
                 500, message="loopback: no scripted reply left", headers={"x-should-retry": "false"}
             )
             return _error_answer(entry.api, fault, rid)
-        return self._success_answer(entry, body, reply, rid)
+        if self.rate_limit is None:
+            return self._success_answer(entry, body, reply, rid)
+        admission = self.rate_limit.admit(entry.api, self.usage.tokens(body, reply.text))
+        if not admission.admitted:
+            self._give_back()
+            message = f"loopback: rate limit reached, retry in {admission.retry_after_s:.3f}s"
+            refusal = _error_answer(
+                entry.api, Fault(429, message=message, headers=admission.headers), rid
+            )
+            return dataclasses.replace(refusal, slow=False)
+        answer = self._success_answer(entry, body, reply, rid)
+        return _Answer(answer.status, {**answer.headers, **admission.headers}, answer.payload)
+
+    def process(self, api: Api, body: dict[str, Any], path: str, rid: str) -> tuple[int, Any]:
+        """One request inside a batch: the status and JSON body the online call would get.
+
+        Faults come from the `faults` hook (by request; call indexes mean nothing here); a
+        fault that is not an HTTP status (hang, reset, truncated) becomes a 500."""
+        fault = None
+        if callable(self.faults):
+            fault = self.faults(body, path, self._seen(request_key(body, path)))
+        if fault is not None:
+            with self._lock:
+                self.injected[fault.kind] += 1
+            if fault.mode != "status":
+                fault = Fault(500, message=f"loopback: {fault.kind} inside a batch")
+            answer = _error_answer(api, fault, rid)
+            return answer.status, json.loads(answer.payload)
+        reply = self._reply_for(body, path)
+        if reply is None:
+            self.errors.append(f"batch request {rid}: no scripted reply left")
+            answer = _error_answer(api, Fault(500, message="loopback: no scripted reply"), rid)
+            return answer.status, json.loads(answer.payload)
+        with self._lock:
+            index = self._batch_answers
+            self._batch_answers += 1
+        entry = LoggedRequest(index, api, path, {}, body)
+        if api == "openai":
+            return 200, self._openai_body(entry, body, reply)
+        return 200, self._anthropic_body(entry, body, reply)
+
+    def _give_back(self) -> None:
+        """A scripted reply drawn for a call that was then refused goes back to the script."""
+        if not callable(self.replies):
+            with self._lock:
+                self._next_reply -= 1
 
     def _fault_answer(self, entry: LoggedRequest, fault: Fault, rid: str) -> _Answer:
         assert entry.api is not None
@@ -389,13 +468,13 @@ class LoopbackServer:
         if entry.api == "openai":
             return _json_answer(200, {"x-request-id": rid}, self._openai_body(entry, req, reply))
         if entry.api == "bedrock":
-            return _json_answer(200, {"x-amzn-requestid": rid}, self._bedrock_body(reply))
+            body = self._bedrock_body(req, reply)
+            return _json_answer(200, {"x-amzn-requestid": rid}, body)
         return _json_answer(200, {"request-id": rid}, self._anthropic_body(entry, req, reply))
 
     def _openai_body(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply
     ) -> dict[str, Any]:
-        u = self.usage
         return {
             "id": f"chatcmpl-loop-{entry.index:04d}",
             "object": "chat.completion",
@@ -410,19 +489,12 @@ class LoopbackServer:
                     "finish_reason": reply.finish_reason or "stop",
                 }
             ],
-            "usage": {
-                "prompt_tokens": u.input_tokens,
-                "completion_tokens": u.output_tokens,
-                "total_tokens": u.input_tokens + u.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": u.cached_tokens, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0},
-            },
+            "usage": self.usage.openai(req, reply.text),
         }
 
     def _anthropic_body(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply
     ) -> dict[str, Any]:
-        u = self.usage
         return {
             "id": f"msg_loop_{entry.index:04d}",
             "type": "message",
@@ -431,27 +503,14 @@ class LoopbackServer:
             "content": [{"type": "text", "text": reply.text}],
             "stop_reason": reply.finish_reason or "end_turn",
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": u.input_tokens - u.cached_tokens,
-                "output_tokens": u.output_tokens,
-                "cache_read_input_tokens": u.cached_tokens,
-                "cache_creation_input_tokens": 0,
-            },
+            "usage": self.usage.anthropic(req, reply.text),
         }
 
-    def _bedrock_body(self, reply: Reply) -> dict[str, Any]:
-        u = self.usage
-        usage = {
-            "inputTokens": u.input_tokens - u.cached_tokens,
-            "outputTokens": u.output_tokens,
-            "totalTokens": u.input_tokens + u.output_tokens,
-        }
-        if u.cached_tokens:
-            usage.update(cacheReadInputTokens=u.cached_tokens, cacheWriteInputTokens=0)
+    def _bedrock_body(self, req: dict[str, Any], reply: Reply) -> dict[str, Any]:
         return {
             "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
             "stopReason": reply.finish_reason or "end_turn",
-            "usage": usage,
+            "usage": self.usage.bedrock(req, reply.text),
             "metrics": {"latencyMs": round(self.latency_s * 1000)},
         }
 
@@ -518,7 +577,8 @@ def _api_for(path: str) -> Api | None:
         return "anthropic"
     if BEDROCK_PATH.fullmatch(path):
         return "bedrock"
-    return None
+    batch_api = BatchService.api_for(path)
+    return "openai" if batch_api == "openai" else "anthropic" if batch_api else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -541,7 +601,13 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the connection was reset or shut down under us
             super().finish()
 
+    def do_GET(self) -> None:
+        self._serve("GET")
+
     def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
         state = self.server_state
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -550,13 +616,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        entry = state._begin(_api_for(self.path), self.path, headers, body)
+        entry = state._begin(_api_for(self.path), self.path, headers, body, method, raw)
         try:
-            answer = _DROP
-            if not state._wait(state.latency_s):
-                answer = state.respond(entry)
-                if state._wait(answer.hold_s):
-                    answer = _DROP  # stopping: do not keep a held request going
+            # decided on arrival (a rate limit admits at the gateway), answered after the
+            # model's latency (a refusal at once)
+            answer = state.respond(entry)
+            wait = (state.latency_s if answer.slow else 0.0) + answer.hold_s
+            if state._wait(wait):
+                answer = _DROP  # stopping: do not keep a held request going
             entry.status = answer.status
         finally:
             # Leave the in-flight count before answering: once the client has the answer it
@@ -567,7 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self.send_response(answer.status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", answer.content_type)
             self.send_header("content-length", str(len(answer.payload)))
             for name, value in answer.headers.items():
                 self.send_header(name, value)

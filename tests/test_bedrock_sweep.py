@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -36,16 +35,8 @@ def reply(body: dict, path: str) -> str:
 class FirstTryThrottled:
     """Throttle the first try of every distinct generation request, whatever the order."""
 
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.lock = threading.Lock()
-
-    def __call__(self, index: int, body: dict, path: str) -> Fault | None:
-        key = path + json.dumps(body, sort_keys=True)
-        with self.lock:
-            first = key not in self.seen
-            self.seen.add(key)
-        return Fault(429) if first and "E3002" not in key else None
+    def __call__(self, body: dict, path: str, seen: int) -> Fault | None:
+        return Fault(429) if seen == 0 and "E3002" not in json.dumps(body) else None
 
 
 def job_settings(model_id: str, endpoint: str, *extra: str):

@@ -35,3 +35,10 @@ def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
         assert by_name["lint: identical findings, all variants"]["passed"]
     if name == "resume":
         assert by_name["resume: model calls on rerun"]["value"] == 0
+    if name == "batch_resume":  # correctness: the killed batch was never submitted again
+        assert by_name["batch resume: creations per pending request (4 requests)"]["value"] == 1
+        assert by_name["batch resume: records equal an unkilled run"]["passed"]
+    if name == "cost":  # half the online price; 3 iterations leave no write worth its price
+        assert by_name["cost: conversation, batch + caching / online"]["value"] == pytest.approx(
+            0.5
+        )

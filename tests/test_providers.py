@@ -568,24 +568,54 @@ def test_loopback_stop_is_prompt_with_held_and_idle_connections() -> None:
 
 
 def test_random_rate_rate_determinism_and_no_repeat() -> None:
-    def decisions(seed: int, n: int = 2000) -> list[str | None]:
+    def decisions(seed: int, order: list[int]) -> dict[int, str | None]:
         hook = Fault.random_rate(rate=0.2, kinds=[Fault(500), Fault.reset()], seed=seed)
-        return [
-            None if (f := hook(i, {"n": i}, "/v1/messages")) is None else f.kind for i in range(n)
-        ]
+        return {
+            i: None if (f := hook({"n": i}, "/v1/messages", 0)) is None else f.kind for i in order
+        }
 
-    first = decisions(0)
-    assert first == decisions(0)
-    assert first != decisions(1)
-    assert 0.17 <= sum(d is not None for d in first) / len(first) <= 0.23
-    assert {"500", "reset"} == {d for d in first if d}
+    forward = list(range(2000))
+    first = decisions(0, forward)
+    # decided by what a request is, not by when it came: any arrival order, the same faults
+    assert first == decisions(0, forward[::-1]) == decisions(0, forward[1::2] + forward[::2])
+    assert first != decisions(1, forward)
+    assert 0.17 <= sum(d is not None for d in first.values()) / len(first) <= 0.23
+    assert {"500", "reset"} == {d for d in first.values() if d}
+    # the path is part of what a request is
+    other = Fault.random_rate(rate=0.2, kinds=[Fault(500)], seed=0)
+    assert [other({"n": i}, "/v1/chat/completions", 0) for i in range(200)] != [
+        other({"n": i}, "/v1/messages", 0) for i in range(200)
+    ]
 
-    # The same body never fails twice in a row, even at rate 1: a retry gets through.
+    # Only a request's first sight can fail, even at rate 1: every retry gets through.
     hook = Fault.random_rate(rate=1.0, kinds=[Fault(500)], seed=0)
-    same = [hook(i, {"same": True}, "/v1/messages") is not None for i in range(6)]
-    assert same == [True, False, True, False, True, False]
+    assert [hook({"same": True}, "/v1/messages", seen) is not None for seen in range(4)] == [
+        True,
+        False,
+        False,
+        False,
+    ]
     with pytest.raises(ValueError):
         Fault.random_rate(rate=1.5)
+
+
+def test_loopback_counts_sightings_per_request(loopback: Callable[..., LoopbackServer]) -> None:
+    seen_by_prompt: dict[str, list[int]] = {}
+
+    def record(body: dict, path: str, seen: int) -> Fault | None:
+        seen_by_prompt.setdefault(body["messages"][-1]["content"], []).append(seen)
+        return Fault(500) if seen == 0 else None
+
+    server = loopback(lambda body, path: "ok", faults=record)
+
+    async def go(m: ModelAPI) -> None:
+        for prompt in ("a", "b", "a"):
+            with contextlib.suppress(ModelError):
+                await m.generate([ChatMessage("user", prompt)], CONFIG, CTX)
+
+    run(make_openai(server), go)
+    assert seen_by_prompt == {"a": [0, 1], "b": [0]}
+    assert server.injected == {"500": 2}
 
 
 @TWO
@@ -594,34 +624,41 @@ def test_random_rate_through_the_server(
 ) -> None:
     kinds = [Fault(429, retry_after=0), Fault(500), Fault.reset(), Fault.truncated()]
 
-    def session(seed: int) -> tuple[LoopbackServer, list[int]]:
+    async def until_ok(m: ModelAPI, n: int) -> int:
+        msgs = [ChatMessage("user", f"prompt {n}")]
+        for attempt in range(1, 4):
+            try:
+                await m.generate(msgs, CONFIG, CTX)
+            except ModelError as exc:
+                assert not exc.fatal
+                continue
+            return attempt
+        raise AssertionError(f"prompt {n} never got through")
+
+    def session(seed: int, concurrent: bool) -> tuple[LoopbackServer, list[int]]:
         server = loopback(lambda body, path: "ok", faults=Fault.random_rate(0.2, kinds, seed))
 
         async def go(m: ModelAPI) -> list[int]:
-            tries: list[int] = []
-            for n in range(60):  # distinct prompts; each retried until it succeeds
-                msgs = [ChatMessage("user", f"prompt {n}")]
-                for attempt in range(1, 4):
-                    try:
-                        await m.generate(msgs, CONFIG, CTX)
-                    except ModelError as exc:
-                        assert not exc.fatal
-                        continue
-                    tries.append(attempt)
-                    break
-            return tries
+            if concurrent:  # arrival order is up to the scheduler: the faults must not care
+                return list(await asyncio.gather(*(until_ok(m, n) for n in range(60))))
+            return [await until_ok(m, n) for n in range(60)]
 
-        return server, run(make(server), go)
+        return server, run(make(server, max_concurrency=8), go)
 
-    server, tries = session(seed=0)
+    def faults_by_prompt(server: LoopbackServer) -> dict[str, str]:
+        return {r.body["messages"][-1]["content"]: r.fault for r in server.requests if r.fault}
+
+    server, tries = session(seed=0, concurrent=False)
     assert max(tries) == 2 and len(tries) == 60  # one retry always suffices
     injected = sum(server.injected.values())
     assert injected == tries.count(2) == len(server.requests) - 60
     assert 0.1 <= injected / 60 <= 0.3
     assert set(server.injected) <= {f.kind for f in kinds}
-    again, _ = session(seed=0)
-    assert again.injected == server.injected
-    assert [r.fault for r in again.requests] == [r.fault for r in server.requests]
+    again, tries_again = session(seed=0, concurrent=True)
+    assert again.injected == server.injected and tries_again == tries
+    assert faults_by_prompt(again) == faults_by_prompt(server)
+    other, _ = session(seed=1, concurrent=False)
+    assert faults_by_prompt(other) != faults_by_prompt(server)
 
 
 # -- registry ------------------------------------------------------------------------------

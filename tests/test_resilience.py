@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,14 +57,16 @@ def reply(body: dict, path: str) -> str:
     return f"```json\n{template}\n```"
 
 
-def command(run_dir: Path, dataset: Path, url: str, *extra: str) -> list[str]:
+def command(
+    run_dir: Path, dataset: Path, url: str, *extra: str, timeout_s: float = 0.5
+) -> list[str]:
     return [
         sys.executable,
         "-m",
         "benchmark.run",
         "model.id=openai-compatible/loopback-model",
         f"model.providers.openai_compatible.base_url={url}",
-        "model.providers.openai_compatible.timeout_s=0.5",
+        f"model.providers.openai_compatible.timeout_s={timeout_s}",
         "model.providers.openai_compatible.max_retries=8",
         "model.providers.openai_compatible.backoff_base_s=0.01",
         "model.providers.openai_compatible.backoff_max_s=0.2",
@@ -98,18 +101,37 @@ def final_keys(run_dir: Path) -> set[tuple]:
     )
 
 
+KINDS = [
+    Fault(429, retry_after=0.05),
+    Fault(500),
+    Fault(529),
+    Fault.hang(3.0),
+    Fault.reset(),
+    Fault.truncated(),
+]
+
+
+def fault_plan(body: dict, path: str, seen: int) -> Fault | None:
+    """A fifth of the attempts fail once, decided by the attempt a request belongs to.
+
+    Sample 0's generation of task k meets fault kind k, so every kind is injected whatever
+    the hash draws; the other attempts meet a seeded hash draw. Never by arrival order.
+    """
+    task, sample, iteration = identity(body)
+    if seen:
+        return None  # the retry gets through
+    if sample == 0 and iteration == 1:
+        return KINDS[int(task.removeprefix("task-")) % len(KINDS)]
+    return RANDOM_FAULTS(body, path, seen)
+
+
+RANDOM_FAULTS = Fault.random_rate(0.2, KINDS, seed=7)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sweep_survives_a_fifth_of_calls_failing(loopback, tmp_path: Path) -> None:
-    kinds = [
-        Fault(429, retry_after=0.05),
-        Fault(500),
-        Fault(529),
-        Fault.hang(3.0),
-        Fault.reset(),
-        Fault.truncated(),
-    ]
-    server = loopback(reply, faults=Fault.random_rate(0.2, kinds, seed=7))
+    server = loopback(reply, faults=fault_plan)
     dataset = write_problems(tmp_path / "tasks", 6)
     run_dir = tmp_path / "run"
     done = subprocess.run(
@@ -121,19 +143,55 @@ def test_sweep_survives_a_fifth_of_calls_failing(loopback, tmp_path: Path) -> No
         timeout=280,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert set(server.injected) == {k.kind for k in kinds}, server.injected
     attempts = read_table(run_dir, "attempts")
-    assert attempts["model_error"].isna().all()  # every fault was retried away
-    assert attempts["retries"].sum() >= sum(server.injected.values()) - 1
     # every attempt row is present exactly once, chains unbroken from 1 to their stop
     assert not attempts.duplicated(subset=ATTEMPT_KEY).any()
     for (task, sample), chain in attempts.groupby(["problem_id", "sample"]):
         stop = min(clean_at(task, sample), 4)
         assert sorted(chain["iteration"]) == list(range(1, stop + 1)), (task, sample)
+    # the faults met are exactly the plan's for these attempts: the same on any machine
+    first_sight = {identity(r.body): r.fault for r in server.requests if r.fault}
+    planned = {
+        identity(r.body): fault.kind
+        for r in server.requests
+        if (fault := fault_plan(r.body, r.path, 0)) is not None
+    }
+    assert first_sight == planned
+    assert set(server.injected) == {k.kind for k in KINDS}, server.injected
+    assert sum(server.injected.values()) == len(planned)  # one fault per planned attempt
+    assert attempts["model_error"].isna().all()  # every fault was retried away
+    retries = {
+        (row.problem_id, row.sample, row.iteration): row.retries
+        for row in attempts.itertuples(index=False)
+    }
+    assert all(retries[key] >= 1 for key in planned), "a faulted attempt was not retried"
     # the fake key reached no file of the run: Parquet, .hydra configs, logs
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert FAKE_KEY.encode() not in path.read_bytes(), path
+
+
+class AnswerThenHold:
+    """A `faults` hook: once armed with `answer(n)`, the next n requests go through and every
+    later one is held (a hang the server's stop() cuts short), so a job can be killed at a
+    point that does not depend on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self.left: int | None = None  # None: answer everything
+        self._lock = threading.Lock()
+
+    def answer(self, n: int | None) -> None:
+        with self._lock:
+            self.left = n
+
+    def __call__(self, body: dict, path: str, seen: int) -> Fault | None:
+        with self._lock:
+            if self.left is None:
+                return None
+            if self.left > 0:
+                self.left -= 1
+                return None
+        return Fault.hang(600)
 
 
 @pytest.mark.slow
@@ -141,7 +199,8 @@ def test_sweep_survives_a_fifth_of_calls_failing(loopback, tmp_path: Path) -> No
 def test_killed_job_resumes_to_the_same_attempts_without_repeating_calls(
     loopback, tmp_path: Path
 ) -> None:
-    server = loopback(reply, latency_s=0.15)
+    hold = AnswerThenHold()
+    server = loopback(reply, faults=hold)
     dataset = write_problems(tmp_path / "tasks", 6)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
 
@@ -155,23 +214,24 @@ def test_killed_job_resumes_to_the_same_attempts_without_repeating_calls(
     assert done.returncode == 0, done.stderr[-3000:]
     before_kill = len(server.requests)
 
+    answered = 12  # then every call hangs: the job is killed with exactly 12 attempts recorded
+    hold.answer(answered)
     job = subprocess.Popen(
-        command(killed, dataset, server.openai_base_url),
+        command(killed, dataset, server.openai_base_url, timeout_s=250),
         env=environment(),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     journal = killed / JOURNAL
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and journal.read_text().count("\n") >= 12:
-            break
+    while not (journal.exists() and journal.read_text().count("\n") >= answered):
+        assert job.poll() is None, "the job ended before it was killed"
         time.sleep(0.05)
     job.send_signal(signal.SIGKILL)
     job.wait()
+    hold.answer(None)
     recorded = read_table(killed, "attempts")
-    assert 12 <= len(recorded) < len(read_table(reference, "attempts")), "kill came too late"
+    assert len(recorded) == answered
     finished = set(
         zip(recorded["problem_id"], recorded["sample"], recorded["iteration"], strict=True)
     )
@@ -187,6 +247,6 @@ def test_killed_job_resumes_to_the_same_attempts_without_repeating_calls(
     assert final_keys(killed) == final_keys(reference)
     assert json.loads((killed / "job.json").read_text())["resumed_attempts"] == len(recorded)
 
-    calls = Counter(identity(r.body) for r in server.requests[before_kill:])
+    calls = Counter(identity(r.body) for r in server.requests[before_kill:] if r.fault is None)
     repeated = {key: n for key, n in calls.items() if key in finished and n > 1}
     assert not repeated, f"finished attempts were asked again: {repeated}"

@@ -11,12 +11,13 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from benchmark.models.base import ModelAPI, ModelError
+from benchmark.models.ratelimit import Parser, RateLimiter
 
 # status -> (kind, fatal). Fatal errors would fail every call of the job the same way.
 # Any other 5xx is ("server", transient); any other status ("http", transient).
@@ -113,6 +114,7 @@ class SDKModel(ModelAPI):
     """Base of the providers behind an official SDK: the parts that do not depend on the SDK."""
 
     request_id_header: ClassVar[str] = "request-id"  # named in error messages
+    rate_limit_headers: ClassVar[Parser | None] = None  # reads this API's rate-limit headers
 
     def __init__(self, name: str, *, api_key: str, max_concurrency: int) -> None:
         super().__init__(name)
@@ -123,6 +125,14 @@ class SDKModel(ModelAPI):
         self._secret = api_key
         self.max_concurrency = max_concurrency
         self._gate = LoopSemaphore(max_concurrency)
+
+    def http_client(self, factory: Callable[..., Any], limiter: RateLimiter | None) -> Any:
+        """The SDK's HTTP client with a hook that shows every response's rate-limit headers
+        to `limiter` (None, the SDK's default client, without one)."""
+        parse = type(self).rate_limit_headers
+        if limiter is None or parse is None:
+            return None
+        return factory(event_hooks={"response": [limiter.response_hook(parse)]})
 
     def scrub(self, text: str) -> str:
         """Never let the key reach a message, even if the server echoes it."""

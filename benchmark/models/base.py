@@ -30,7 +30,8 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class CallContext:
-    """Where a call sits in the benchmark. Real providers ignore it; the simulator needs it.
+    """Where a call sits in the benchmark: the simulator needs it; a real provider may read
+    how many calls its chain can still make (prompt caching pays only if one does).
 
     On a repair call `previous_template` and `previous_feedback` are what the chain's previous
     attempt recorded (its extracted template and the feedback it led to), so a chain's state
@@ -43,10 +44,14 @@ class CallContext:
     output_format: Literal["yaml", "json"]
     previous_template: str | None = None
     previous_feedback: str | None = None
+    max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)
 
 
 @dataclass
 class ModelOutput:
+    """One reply and its usage. `input_tokens` counts the whole prompt; of it, `cached_tokens`
+    were read from the provider's prompt cache and `cache_write_tokens` written to it."""
+
     text: str
     finish_reason: str | None = None
     input_tokens: int | None = None
@@ -55,6 +60,8 @@ class ModelOutput:
     latency_s: float | None = None
     request_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    cache_write_tokens: int | None = None
+    batch_id: str | None = None  # the provider batch that answered it (batch mode)
 
 
 class ModelError(Exception):
@@ -105,6 +112,16 @@ class ModelAPI(ABC):
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
         """Return the model's reply to `messages`, or raise ModelError."""
+
+    def status(self) -> str | None:
+        """A short note for the progress bar (a rate limit, a batch's state), if any."""
+        return None
+
+    def chain_opened(self) -> None:  # noqa: B027 - optional hook
+        """A chain that will call this model was planned (batch mode counts live chains)."""
+
+    def chain_closed(self) -> None:  # noqa: B027 - optional hook
+        """That chain will make no further call."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""

@@ -118,6 +118,15 @@ class CachedModel(ModelAPI):
             self.cache.put(key, self.inner.id, output)
         return output
 
+    def chain_opened(self) -> None:
+        self.inner.chain_opened()
+
+    def chain_closed(self) -> None:
+        self.inner.chain_closed()
+
+    def status(self) -> str | None:
+        return self.inner.status()
+
     async def aclose(self) -> None:
         self.cache.close()
         await self.inner.aclose()

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from benchmark.config import BedrockConfig, ConfigError, Settings
 from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import ModelAPI
+from benchmark.models.batch import BATCH_WIRES, BatchingModel, BatchJournal, batch_wire
 from benchmark.models.cache import CachedModel, ResponseCache
+from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
+from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
 
 
 def create_model(
-    settings: Settings, problems: Mapping[str, Problem], api_key: str | None
+    settings: Settings,
+    problems: Mapping[str, Problem],
+    api_key: str | None,
+    work_dir: Path | None = None,
 ) -> ModelAPI:
+    """The configured model, wrapped: retries and rate limits online, or batches (journalled
+    in `work_dir`, the job folder) in batch mode; the response cache in front of either."""
     model = settings.model
     cls = provider_class(model.provider)
     check_response_format(model.provider, model.response_format)
@@ -27,14 +37,25 @@ def create_model(
         except ProfileError as exc:
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
     transport = model.provider_config()
+    if model.batch and model.provider not in BATCH_WIRES:
+        raise ConfigError(
+            f"config error at 'model.batch': {model.provider} has no batch API; batch mode "
+            f"works with: {', '.join(sorted(BATCH_WIRES))}"
+        )
     if model.provider == "openai-compatible" and not transport.base_url:
         raise ConfigError(
             "config error at 'model.providers.openai_compatible.base_url': "
             "openai-compatible models need the server's base URL"
         )
+    limiter = RateLimiter(transport.max_concurrency, adaptive=transport.adapt_to_rate_limits)
     if isinstance(transport, BedrockConfig):
         provider = _bedrock(cls, model.name, transport)
     else:
+        options: dict[str, Any] = {}
+        if model.provider == "anthropic":
+            options["prompt_cache"] = prompt_cache(settings)
+        if transport.adapt_to_rate_limits and not model.batch:
+            options["rate_limiter"] = limiter  # the provider shows it every response's headers
         provider = cls(  # type: ignore[call-arg]
             model.name,
             api_key=api_key or "not-needed",
@@ -42,18 +63,46 @@ def create_model(
             timeout_s=transport.timeout_s,
             max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
             max_concurrency=transport.max_concurrency,
+            **options,
         )
-    wrapped: ModelAPI = RetryingModel(
-        provider,
-        max_retries=transport.max_retries,
-        timeout_s=transport.timeout_s,
-        backoff_base_s=transport.backoff_base_s,
-        backoff_max_s=transport.backoff_max_s,
-        max_concurrency=transport.max_concurrency,
-    )
+    wrapped: ModelAPI
+    if model.batch:
+        if work_dir is None:
+            raise ValueError("batch mode needs the job folder for its batch journal")
+        wrapped = BatchingModel(
+            provider,
+            batch_wire(provider),
+            BatchJournal(work_dir),
+            poll_s=model.batch_poll_s,
+            max_requests=model.batch_max_requests,
+            max_retries=transport.max_retries,
+            backoff_base_s=transport.backoff_base_s,
+            backoff_max_s=transport.backoff_max_s,
+        )
+    else:
+        wrapped = RetryingModel(
+            provider,
+            max_retries=transport.max_retries,
+            timeout_s=transport.timeout_s,
+            backoff_base_s=transport.backoff_base_s,
+            backoff_max_s=transport.backoff_max_s,
+            limiter=limiter,
+        )
     if settings.cache.enabled:
         wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.endpoint)
     return wrapped
+
+
+def prompt_cache(settings: Settings) -> PromptCache:
+    """Anthropic prompt caching as configured under `model.prompt_cache*`."""
+    model = settings.model
+    ttl = model.prompt_cache_ttl
+    return PromptCache(
+        enabled=model.prompt_cache == "auto",
+        min_tokens=model.prompt_cache_min_tokens or min_cacheable_tokens(model.name),
+        ttl_online="5m" if ttl == "auto" else ttl,
+        ttl_batch="1h" if ttl == "auto" else ttl,
+    )
 
 
 def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelAPI:

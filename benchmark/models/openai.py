@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import openai
 
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+from benchmark.models.ratelimit import RateLimiter, openai_limits
 
 # Error codes whose (kind, fatal) differ from what their HTTP status says.
 _CODE_KINDS: dict[str, tuple[str, bool]] = {
@@ -68,6 +70,7 @@ class OpenAIModel(SDKModel):
     provider = "openai"
     response_formats: ClassVar[frozenset[str]] = frozenset({"json_object", "json_schema"})
     request_id_header: ClassVar[str] = "x-request-id"
+    rate_limit_headers = staticmethod(openai_limits)
     # OpenAI deprecated `max_tokens` (rejected by reasoning models); other servers still want it.
     max_tokens_param: ClassVar[str] = "max_completion_tokens"
 
@@ -80,15 +83,25 @@ class OpenAIModel(SDKModel):
         timeout_s: float = 120.0,
         max_retries: int = 0,
         max_concurrency: int = 8,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(name, api_key=api_key, max_concurrency=max_concurrency)
         self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=self.http_client(openai.DefaultAsyncHttpxClient, rate_limiter),
         )
 
-    async def generate(
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self._client
+
+    def request_params(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
-    ) -> ModelOutput:
+    ) -> dict[str, Any]:
+        """The Chat Completions body of one call (a Batch API request's `body`)."""
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -99,6 +112,12 @@ class OpenAIModel(SDKModel):
             kwargs["seed"] = config.seed
         if config.response_format is not None:
             kwargs["response_format"] = response_format_param(config.response_format)
+        return kwargs
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        kwargs = self.request_params(messages, config, context)
         async with self._gate.slot():
             start = time.perf_counter()
             try:
@@ -108,6 +127,12 @@ class OpenAIModel(SDKModel):
             except BODY_DECODE_ERRORS as exc:
                 raise self.bad_response(exc) from None
             latency = time.perf_counter() - start
+        return self.completion_output(completion, latency)
+
+    def completion_output(
+        self, completion: openai.types.chat.ChatCompletion, latency: float | None
+    ) -> ModelOutput:
+        """A ChatCompletion (online reply or batch result) as a ModelOutput, or ModelError."""
         try:
             if not completion.choices:
                 raise self.error("bad_response", "response has no choices")
@@ -122,14 +147,28 @@ class OpenAIModel(SDKModel):
             return self.bad_response(exc)
         if isinstance(exc, openai.APIStatusError):
             body = exc.body if isinstance(exc.body, dict) else {}
-            return self.status_error(
-                exc.status_code,
-                exc.response.headers,
-                f"{exc.code or exc.type or ''} {body.get('message') or ''}",
-                request_id=exc.request_id,
-                override=_CODE_KINDS.get(exc.code or "") or _context_length(exc, body),
+            return self.api_error(
+                exc.status_code, body, exc.response.headers, request_id=exc.request_id
             )
         return self.error("error", f"{type(exc).__name__}: {exc}")
+
+    def api_error(
+        self,
+        status: int,
+        error: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> ModelError:
+        """The ModelError for an error status with its `error` object (online or in a batch)."""
+        code = str(error.get("code") or "")
+        return self.status_error(
+            status,
+            headers or {},
+            f"{code or error.get('type') or ''} {error.get('message') or ''}",
+            request_id=request_id,
+            override=_CODE_KINDS.get(code) or _context_length(status, error),
+        )
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -140,9 +179,9 @@ class OpenAIModel(SDKModel):
 _CONTEXT_MESSAGE = re.compile(r"context (length|size|window)|too many tokens", re.IGNORECASE)
 
 
-def _context_length(exc: openai.APIStatusError, body: dict) -> tuple[str, bool] | None:
+def _context_length(status: int, body: dict) -> tuple[str, bool] | None:
     message = str(body.get("message") or "")
-    if exc.status_code == 400 and _CONTEXT_MESSAGE.search(message):
+    if status == 400 and _CONTEXT_MESSAGE.search(message):
         return ("context_length", False)
     return None
 
@@ -163,6 +202,6 @@ def _output(completion: openai.types.chat.ChatCompletion, latency: float) -> Mod
         output_tokens=usage.completion_tokens if usage else None,
         cached_tokens=details.cached_tokens if details else None,
         latency_s=latency,
-        request_id=completion._request_id,
+        request_id=getattr(completion, "_request_id", None),  # a batch result has none
         extra=extra,
     )

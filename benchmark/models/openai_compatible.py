@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from benchmark.models.openai import OpenAIModel
+from benchmark.models.ratelimit import RateLimiter
 
 DUMMY_API_KEY = "not-needed"
 
@@ -28,6 +29,7 @@ class OpenAICompatibleModel(OpenAIModel):
         timeout_s: float = 120.0,
         max_retries: int = 0,
         max_concurrency: int = 8,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if not base_url:
             raise ValueError(
@@ -41,4 +43,5 @@ class OpenAICompatibleModel(OpenAIModel):
             timeout_s=timeout_s,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
+            rate_limiter=rate_limiter,
         )

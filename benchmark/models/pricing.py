@@ -1,43 +1,81 @@
-"""Cost of a call from the versioned price table (benchmark/models/prices.yaml)."""
+"""Cost of a call from the versioned price table (benchmark/models/prices.yaml).
+
+A row holds the online prices and, under `batch`, the batch API's. Prompt-cache reads are
+billed at `cached_input`, writes at `cache_write` (`cache_write_1h` for the 1-hour TTL); a
+provider that bills no write premium (OpenAI) leaves them out and writes cost `input`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 
 from benchmark.models.base import ModelOutput
 
 PRICE_TABLE = Path(__file__).with_name("prices.yaml")
+PriceBasis = Literal["online", "batch"]
 
 
 @dataclass(frozen=True)
 class Price:
+    """USD per million tokens."""
+
     input: float
     cached_input: float
     output: float
+    cache_write: float | None = None  # 5-minute TTL; None: billed as plain input
+    cache_write_1h: float | None = None
+    batch: Price | None = None  # the batch API's prices; None: not known
+
+    def basis(self, basis: PriceBasis) -> Price | None:
+        """The prices that apply on `basis` (None: this model has no batch price)."""
+        return self if basis == "online" else self.batch
+
+
+def _price(row: dict[str, Any]) -> Price:
+    batch = row.get("batch")
+    return Price(**{**row, "batch": _price(batch) if batch is not None else None})
 
 
 @cache
 def _table() -> dict[str, Price]:
     data = yaml.safe_load(PRICE_TABLE.read_text(encoding="utf-8"))
-    return {model: Price(**p) for model, p in data["per_million_tokens"].items()}
+    return {model: _price(p) for model, p in data["per_million_tokens"].items()}
 
 
 def price_for(model_id: str) -> Price | None:
     """The model's price; the simulator is free; anything unlisted has no price."""
     if model_id.startswith("simulated/"):
-        return Price(0.0, 0.0, 0.0)
+        return Price(0.0, 0.0, 0.0, batch=Price(0.0, 0.0, 0.0))
     return _table().get(model_id)
 
 
+def price_basis(output: ModelOutput) -> PriceBasis:
+    """Batch prices for a reply a provider batch gave, online prices otherwise."""
+    return "batch" if output.batch_id else "online"
+
+
 def cost_usd(price: Price | None, output: ModelOutput) -> float | None:
-    """USD for one call; `input_tokens` counts all input, `cached_tokens` the cached part."""
+    """USD for one call at `price` (already the basis it was billed on).
+
+    `input_tokens` counts all input; of it `cached_tokens` were cache reads and
+    `cache_write_tokens` cache writes (their TTL in `extra["cache_ttl"]`, 5 minutes if absent).
+    """
     if price is None or output.input_tokens is None or output.output_tokens is None:
         return None
     cached = output.cached_tokens or 0
-    fresh = max(output.input_tokens - cached, 0)
-    total = fresh * price.input + cached * price.cached_input + output.output_tokens * price.output
+    written = output.cache_write_tokens or 0
+    fresh = max(output.input_tokens - cached - written, 0)
+    one_hour = output.extra.get("cache_ttl") == "1h"
+    write_price = (price.cache_write_1h if one_hour else price.cache_write) or price.input
+    total = (
+        fresh * price.input
+        + cached * price.cached_input
+        + written * write_price
+        + output.output_tokens * price.output
+    )
     return total / 1_000_000

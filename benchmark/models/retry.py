@@ -4,6 +4,7 @@ the server's Retry-After. The SDKs' own retries are switched off so the two neve
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from benchmark.models._http import LoopSemaphore
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -24,6 +24,7 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
+from benchmark.models.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from benchmark.problems import Problem
@@ -32,8 +33,26 @@ if TYPE_CHECKING:
 NOT_RETRIED = frozenset({"context_length"})
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
+    """A ModelError that a later try of the same request may mend."""
     return isinstance(exc, ModelError) and not exc.fatal and exc.kind not in NOT_RETRIED
+
+
+def retry_policy(
+    max_retries: int,
+    backoff_base_s: float,
+    backoff_max_s: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncRetrying:
+    """Up to `max_retries` retries of a retryable ModelError, jittered exponential backoff
+    that honours Retry-After (capped at `backoff_max_s`); the last error is re-raised."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(max_retries + 1),
+        wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
+        retry=retry_if_exception(retryable),
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 class _WaitHonouringRetryAfter:
@@ -55,8 +74,10 @@ class _WaitHonouringRetryAfter:
 class RetryingModel(ModelAPI):
     """Wraps a provider: each call gets `timeout_s`, transient failures `max_retries` retries.
 
-    Calls queue for one of `max_concurrency` slots first, so time spent waiting for a slot
-    never counts against a call's timeout, and a backoff sleep does not hold a slot.
+    Calls queue for a slot of the `limiter` first (at most `max_concurrency` in flight, fewer
+    and later where the provider's rate-limit headers say so: benchmark/models/ratelimit.py),
+    so time spent waiting for a slot never counts against a call's timeout, and a backoff
+    sleep does not hold a slot. A 429 pauses every call's start for its Retry-After.
     """
 
     def __init__(
@@ -68,20 +89,16 @@ class RetryingModel(ModelAPI):
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
         max_concurrency: int = 8,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(inner.name)
         self.inner = inner
         self.provider = inner.provider
         self.timeout_s = timeout_s
-        self._gate = LoopSemaphore(max_concurrency)
-        self._retrying = AsyncRetrying(
-            stop=stop_after_attempt(max_retries + 1),
-            wait=_WaitHonouringRetryAfter(backoff_base_s, backoff_max_s),
-            retry=retry_if_exception(_retryable),
-            sleep=sleep,
-            reraise=True,
-        )
+        self.limiter = limiter or RateLimiter(max_concurrency, adaptive=False)
+        self.backoff_max_s = backoff_max_s
+        self._retrying = retry_policy(max_retries, backoff_base_s, backoff_max_s, sleep)
 
     @property
     def simulated(self) -> bool:
@@ -90,18 +107,36 @@ class RetryingModel(ModelAPI):
     def skip_reason(self, problem: Problem) -> str | None:
         return self.inner.skip_reason(problem)
 
+    def chain_opened(self) -> None:
+        self.inner.chain_opened()
+
+    def chain_closed(self) -> None:
+        self.inner.chain_closed()
+
+    def status(self) -> str | None:
+        return self.limiter.describe()
+
     async def _once(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
+        chars = sum(len(m.content) for m in messages)
         try:
-            async with self._gate.slot():
-                return await asyncio.wait_for(
+            async with self.limiter.slot(chars):
+                start = time.perf_counter()
+                output = await asyncio.wait_for(
                     self.inner.generate(messages, config, context), self.timeout_s
                 )
+                elapsed = time.perf_counter() - start
         except TimeoutError:
             raise ModelError(
                 f"{self.id}: no reply within {self.timeout_s:g}s", kind="timeout"
             ) from None
+        except ModelError as exc:
+            if exc.kind == "rate_limit":
+                self.limiter.throttled(exc.retry_after, cap_s=self.backoff_max_s)
+            raise
+        self.limiter.record(chars, output.input_tokens, output.output_tokens, elapsed)
+        return output
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

@@ -1,4 +1,5 @@
-"""`python -m tests.bench [--only lint,lint_envs,sweep,resume,memory] [--quick] [--out DIR]`.
+"""`python -m tests.bench [--only lint,lint_envs,sweep,resume,memory,cost,ratelimits,
+batch_resume] [--quick] [--out DIR]`.
 
 Prints one table row per figure (name, measured, target, pass/fail) and writes every raw number,
 with the machine's facts, to `<out>/bench-<UTC timestamp>.json` (default out: runs/bench).
@@ -21,7 +22,16 @@ from typing import Any
 
 from tests.bench import ROOT, Context, Row, Section
 
-BENCHMARKS = ("lint", "lint_envs", "sweep", "resume", "memory")
+BENCHMARKS = (
+    "lint",
+    "lint_envs",
+    "sweep",
+    "resume",
+    "memory",
+    "cost",
+    "ratelimits",
+    "batch_resume",
+)
 
 
 def machine() -> dict[str, Any]:

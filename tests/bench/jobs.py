@@ -104,15 +104,21 @@ class JobRun:
 
 
 def run_job(
-    overrides: list[str], run_dir: Path, *, verbose: bool, module: list[str] | None = None
+    overrides: list[str],
+    run_dir: Path,
+    *,
+    verbose: bool,
+    module: list[str] | None = None,
+    keys: dict[str, str] | None = None,
 ) -> JobRun:
     """Run `python -m benchmark.run <overrides>` (or `module`) and read its job.json.
 
     Its stdout (the log, also in the run folder's run.log) is dropped; its stderr (progress bar,
-    warnings, errors) is shown when `verbose`, else kept for the error message.
+    warnings, errors) is shown when `verbose`, else kept for the error message. `keys`: fake
+    API keys to set (the openai-compatible one always is).
     """
     argv = [sys.executable, "-m", *(module or ["benchmark.run"]), *overrides]
-    env = {**os.environ, "OPENAI_COMPATIBLE_API_KEY": FAKE_KEY}
+    env = {**os.environ, "OPENAI_COMPATIBLE_API_KEY": FAKE_KEY, **(keys or {})}
     err = None if verbose else subprocess.PIPE
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
