@@ -114,13 +114,15 @@ async def prepare_suite(settings: Settings, deploy: DeployJob | None = None) -> 
     return suite
 
 
-def key_base(settings: Settings, job: JobInfo) -> dict[str, Any]:
-    """The attempt key's fields that one job's attempts share."""
+def key_base(settings: Settings, job: JobInfo, model: ModelAPI | None = None) -> dict[str, Any]:
+    """The attempt key's fields that one job's attempts share. The model names itself (a
+    simulator profile given as a path names the model after the profile); without one, the
+    configured id stands in."""
     return {
         "sweep_id": job.sweep_id,
         "job_id": job.job_id,
-        "model": settings.model.id,
-        "provider": settings.model.provider,
+        "model": model.id if model is not None else settings.model.id,
+        "provider": model.provider if model is not None else settings.model.provider,
         "prompt_set": settings.prompts.name,
         "protocol": settings.loop.protocol,
         "max_iterations": settings.loop.max_iterations,
@@ -143,7 +145,7 @@ class Recorder:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
         self.price = price_for(model.id)
-        self.base = key_base(settings, job)
+        self.base = key_base(settings, job, model)
         self.constant = {
             "simulated": model.simulated,
             "origin": "simulated" if model.simulated else "run",
