@@ -184,6 +184,21 @@ def test_a_round_that_outlasts_its_entries_is_billed_for_writing_them_again(
         assert cost > cost_usd(PRICE, steady[2])  # type: ignore[operator]
 
 
+def test_a_ttl_change_before_the_last_round_still_reads_what_was_written(
+    loopback: Callable[..., LoopbackServer], tmp_path: Path
+) -> None:
+    # the third round takes 100 s: its entries (5 minutes) outlive the last round, which is
+    # written for an hour (2 x 100 s, doubled, is over 5 minutes); the last call reads the
+    # prompt the third call wrote, as a 5-minute write pays there, and writes nothing
+    clock = FakeClock([10.0, 10.0, 100.0, 10.0])
+    server = loopback(reply, usage=CountedUsage(clock=clock), batches=BatchScript(polls=1))
+    outs = converse(batching(server, clock, tmp_path, BatchCacheTtl()))
+    assert journal_ttls(tmp_path) == ["1h", "5m", "5m", "1h"]
+    for _, _, third, last in outs:
+        assert third.cache_write_tokens > 0
+        assert (last.cached_tokens, last.cache_write_tokens) == (third.input_tokens, 0)
+
+
 def test_requests_of_one_batch_never_read_each_others_writes(
     loopback: Callable[..., LoopbackServer],
 ) -> None:
