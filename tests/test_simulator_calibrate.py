@@ -257,7 +257,7 @@ def test_the_calibrated_profile_reproduces_its_source(synthetic) -> None:
     out = synthetic["root"] / "validation"
     with pytest.raises(SystemExit) as done:
         main(["validate", str(synthetic["profile"]), "--run", str(synthetic["run"]),
-              "--out", str(out), "--replicates", "3", "--n-boot", "500"])  # fmt: skip
+              "--out", str(out), "--replicates", "2", "--n-boot", "500"])  # fmt: skip
     table = read_csv(out / "validation.csv")
     assert done.value.code == 0, table[~table["inside"]]
     assert len(table) == 3 * 6 and table["simulated"].all()
