@@ -37,6 +37,7 @@ from tests.paper_fixture import (
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2025-06-01"
 PRESENT = sum(text is not None for texts in CHAINS.values() for text in texts)  # per trial
+pytestmark = pytest.mark.xdist_group("import-paper")  # one worker makes the imported run
 
 
 @pytest.fixture(scope="module")

@@ -161,6 +161,11 @@ def test_the_reason_is_pips_own_last_error_line() -> None:
 # ---- an older release, end to end (slow) ---------------------------------------------------
 
 
+# The first test to need 1.3.5's environment builds it (the package index, minutes): under
+# `pytest -n` that may be any of these, or one waiting on another worker's build.
+BUILDS_ENV = pytest.mark.timeout(900)
+
+
 @pytest.fixture(scope="session")
 def envs_dir() -> Path:
     return Path(os.environ.get("CFN_LINT_TEST_ENVS", ROOT / "runs" / ".cache" / "cfn-lint"))
@@ -200,6 +205,7 @@ async def lint_all(validator: CfnLintValidator, texts: list[str]) -> list[list[F
 
 
 @pytest.mark.slow
+@BUILDS_ENV
 @pytest.mark.parametrize("as_of", [SUMMER_2024, WINTER_2026])
 def test_an_older_release_equals_its_own_cli_under_the_same_frozen_date(
     old_python: Path, envs_dir: Path, tmp_path: Path, as_of: date
@@ -230,6 +236,7 @@ def test_an_older_release_equals_its_own_cli_under_the_same_frozen_date(
 
 
 @pytest.mark.slow
+@BUILDS_ENV
 def test_settings_are_checked_against_the_releases_own_regions_and_rules(
     old_python: Path, envs_dir: Path
 ) -> None:
@@ -248,6 +255,7 @@ def test_settings_are_checked_against_the_releases_own_regions_and_rules(
 
 
 @pytest.mark.slow
+@BUILDS_ENV
 def test_a_crashed_or_hung_worker_of_another_release_is_replaced(
     old_python: Path, envs_dir: Path
 ) -> None:
@@ -326,6 +334,7 @@ def run_job(run: Path, *overrides: str) -> None:
 
 
 @pytest.mark.slow
+@BUILDS_ENV
 def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
@@ -398,6 +407,7 @@ def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
 
 
 @pytest.mark.slow
+@BUILDS_ENV
 def test_a_job_on_an_older_release_records_it_and_the_day_it_linted(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
