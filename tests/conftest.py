@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
+from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 from tests.loopback import LoopbackServer
+
+
+@pytest.fixture(scope="session")
+def warm_linter() -> WarmLinter:
+    """The pinned cfn-lint with the default settings, its rules built once for the session
+    (about 1.5 s a build): for tests that lint with the defaults. One thread, as always."""
+    return WarmLinter(LintSettings())
 
 
 @pytest.fixture
