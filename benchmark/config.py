@@ -70,7 +70,8 @@ class ProviderConfig(_Strict):
     backoff_base_s: float = Field(default=1.0, gt=0)  # jittered exponential backoff ...
     backoff_max_s: float = Field(default=60.0, gt=0)  # ... capped here, Retry-After honoured
     max_concurrency: int = Field(default=8, ge=1)  # the ceiling of calls in flight
-    # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py)
+    # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py);
+    # Bedrock sends none: there it only holds calls back for a moment after a throttle
     adapt_to_rate_limits: bool = True
 
     @property
@@ -81,7 +82,11 @@ class ProviderConfig(_Strict):
 
 class BedrockConfig(ProviderConfig):
     """Amazon Bedrock's transport. Credentials come from the standard AWS chain (environment,
-    the shared files' `profile`, an instance or container role), never from config."""
+    the shared files' `profile`, an instance or container role), never from config.
+
+    Bedrock sends no rate-limit headers, so `adapt_to_rate_limits` paces nothing: up to
+    `max_concurrency` calls run and a ThrottlingException is retried with backoff (holding
+    back other calls' start for about a second). No batch mode (`model.batch` is refused)."""
 
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")  # explicit
     profile: str | None = None  # a profile of ~/.aws/config; null: the default chain
@@ -119,7 +124,9 @@ class ModelConfig(_Strict):
     # Anthropic prompt caching (benchmark/models/prompt_cache.py): auto marks the prefixes a
     # later call sends again, where they are long enough; OpenAI caches on its own.
     prompt_cache: Literal["auto", "off"] = "auto"
-    prompt_cache_ttl: Literal["auto", "5m", "1h"] = "auto"  # auto: 5m online, 1h in batch mode
+    # auto: 5m online; in batch mode per round, 5m while the rounds seen end well within
+    # 5 minutes, else (and in the first round) 1h (prompt_cache.BatchCacheTtl)
+    prompt_cache_ttl: Literal["auto", "5m", "1h"] = "auto"
     prompt_cache_min_tokens: int | None = Field(default=None, ge=1)  # null: the model's minimum
     # Batch mode (benchmark/models/batch.py): each round's requests go to the provider's batch
     # API (Anthropic Message Batches, OpenAI Batch API) at about half the price, hours slower.

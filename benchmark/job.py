@@ -198,6 +198,7 @@ class Recorder:
             "output_tokens": out.output_tokens if out else None,
             "cached_tokens": out.cached_tokens if out else None,
             "cache_write_tokens": out.cache_write_tokens if out else None,
+            "cache_write_1h_tokens": out.cache_write_1h_tokens if out else None,
             "latency_s": out.latency_s if out else None,
             "cost_usd": cost,
             "price_basis": basis,

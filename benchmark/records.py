@@ -74,6 +74,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("output_tokens", pa.int64()),
             pa.field("cached_tokens", pa.int64()),  # input read from the prompt cache
             pa.field("cache_write_tokens", pa.int64()),  # input written to it (Anthropic)
+            pa.field("cache_write_1h_tokens", pa.int64()),  # of them: with the 1-hour TTL
             pa.field("latency_s", pa.float64()),
             pa.field("cost_usd", pa.float64()),  # null where no price is known
             pa.field("price_basis", pa.string()),  # online | batch: the prices cost_usd used

@@ -7,7 +7,11 @@ and error files as JSONL). Anthropic (Message Batches): `POST /v1/messages/batch
 
 Each request in a batch is answered as the online call would be: the server's replies, usage
 and `faults` hook (decided by the request, `seen` counting its earlier sightings, online or in
-batches); a faulted request becomes an error line. `BatchScript` sets the rest:
+batches); a faulted request becomes an error line. The requests are answered when their batch
+ends (the retrieval that first reports it ended), inside the usage's `batch` scope: a batch
+runs its requests concurrently, so none reads a prompt-cache entry another one of them wrote,
+and entries are timed from the batch's submission (tests/loopback_usage.py). `BatchScript`
+sets the rest:
 
 - `polls`: retrievals answering "in progress" before a batch ends (OpenAI reports partial
   counts meanwhile; Anthropic's counts move only at the end, as documented);
@@ -55,8 +59,12 @@ class _Batch:
     bodies: list[dict[str, Any]]
     input_file_id: str | None
     created_at: float
+    submitted_at: float = 0.0  # on the usage's clock
     number: int = 0  # 0 for the first batch this server created
-    outcomes: list[tuple[str, Any]] = field(default_factory=list)  # (kind, payload) per request
+    # (kind, payload) per request: ("lost", why), ("pending", None) until the batch ends,
+    # then ("answer", (status, body))
+    outcomes: list[tuple[str, Any]] = field(default_factory=list)
+    answered: bool = False
     polls: int = 0
     output_file_id: str | None = None
     error_file_id: str | None = None
@@ -90,6 +98,7 @@ class BatchService:
         self._numbers = itertools.count(1)
         self._sightings: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._answering = threading.Lock()  # one ending batch answered at a time
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -147,21 +156,18 @@ class BatchService:
             [body for _, body in requests],
             input_file_id,
             time.time(),
+            self.server.usage.clock(),
         )
         from tests.loopback import request_key  # the same identity as online faults
 
         path = CHAT_PATH[api]
-        for custom_id, body in requests:
+        for _, body in requests:
             with self._lock:
                 key = request_key(body, path)
                 seen = self._sightings[key]
                 self._sightings[key] += 1
             why = self.script.lost(body, seen) if self.script.lost else None
-            if why:
-                batch.outcomes.append(("lost", why))
-            else:
-                status, payload = self.server.process(api, body, path, f"{batch_id}-{custom_id}")
-                batch.outcomes.append(("answer", (status, payload)))
+            batch.outcomes.append(("lost", why) if why else ("pending", None))
         with self._lock:
             batch.number = len(self.created)
             self.batches[batch_id] = batch
@@ -176,7 +182,24 @@ class BatchService:
         release = self.script.release
         held = release is not None and not release.is_set()
         held = held and batch.number >= self.script.hold_after
-        return polls > self.script.polls and not held
+        ended = polls > self.script.polls and not held
+        if ended:
+            self._answer(batch)
+        return ended
+
+    def _answer(self, batch: _Batch) -> None:
+        """Answer an ending batch's requests, as run concurrently since its submission."""
+        path = CHAT_PATH[batch.api]
+        with self._answering:
+            if batch.answered:
+                return
+            with self.server.usage.batch(batch.submitted_at):
+                for n, (kind, _) in enumerate(batch.outcomes):
+                    if kind == "pending":
+                        body, rid = batch.bodies[n], f"{batch.id}-{batch.custom_ids[n]}"
+                        answer = self.server.process(batch.api, body, path, rid)
+                        batch.outcomes[n] = ("answer", answer)
+            batch.answered = True
 
     @staticmethod
     def _not_found(api: str, what: str) -> tuple[int, Any, str]:
@@ -312,7 +335,7 @@ class BatchService:
 
     def _openai_object(self, batch: _Batch, *, ended: bool) -> dict[str, Any]:
         total = len(batch.outcomes)
-        answered = [p for kind, p in batch.outcomes if kind == "answer"]
+        answered = [p for kind, p in batch.outcomes if kind != "lost"]
         if ended:
             completed = sum(status == 200 for status, _ in answered)
             failed = total - completed

@@ -15,15 +15,23 @@ texts (one token per 4 characters, rounded up) and keeps each API's prompt cache
 
 Entries expire after their TTL on `clock` (Anthropic 5 minutes or 1 hour; OpenAI 10 minutes),
 refreshed by each read.
+
+Inside `batch(submitted_at)` (a batch's requests, counted when the batch ends) the requests
+ran concurrently at moments the client cannot know, between the batch's submission and now:
+each reads only entries cached before the batch, alive now (as late as it may have run), and
+none of what the batch's other requests wrote; what it writes lives from `submitted_at` (as
+early as it may have run) and is cached when the batch ends. A round whose entries die before
+the next round has ended is thus billed for writing them again, as the provider would bill it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +57,11 @@ class Usage:
     input_tokens: int = 21
     output_tokens: int = 8
     cached_tokens: int = 5
+    clock: Callable[[], float] = time.monotonic
+
+    @contextlib.contextmanager
+    def batch(self, submitted_at: float) -> Iterator[None]:
+        yield  # fixed counts: nothing cached, nothing to hold back
 
     def tokens(self, request: dict[str, Any], reply: str) -> int:
         """What the call costs against a tokens-per-minute limit."""
@@ -130,13 +143,40 @@ class CountedUsage:
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, float] = field(default_factory=dict)  # key -> expiry time
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _local: threading.local = field(default_factory=threading.local)  # the batch being counted
 
-    def _hit(self, key: str, now: float, ttl_s: float) -> bool:
+    @contextlib.contextmanager
+    def batch(self, submitted_at: float) -> Iterator[None]:
+        """Count a batch's requests (see the module docstring); call it when the batch ends."""
+        writes: dict[str, float] = {}
+        self._local.batch = (submitted_at, writes)
+        try:
+            yield
+        finally:
+            self._local.batch = None
+            with self._lock:
+                for key, expiry in writes.items():
+                    self._entries[key] = max(self._entries.get(key, 0.0), expiry)
+
+    def _times(self) -> tuple[float, float, dict[str, float]]:
+        """(when reads happen, when writes happen, where writes go) for the current request."""
+        now = self.clock()
+        scope = getattr(self._local, "batch", None)
+        if scope is None:
+            return now, now, self._entries
+        submitted_at, writes = scope
+        return now, submitted_at, writes
+
+    def _hit(self, key: str, now: float, ttl_s: float, written_at: float) -> bool:
         expiry = self._entries.get(key)
         if expiry is None or expiry < now:
             return False
-        self._entries[key] = max(expiry, now + ttl_s)
+        self._entries[key] = max(expiry, written_at + ttl_s)
         return True
+
+    @staticmethod
+    def _write(target: dict[str, float], key: str, expiry: float) -> None:
+        target[key] = max(target.get(key, 0.0), expiry)
 
     def tokens(self, request: dict[str, Any], reply: str) -> int:
         """What the call costs against a tokens-per-minute limit: prompt (cached or not) and
@@ -150,13 +190,13 @@ class CountedUsage:
         cached = 0
         if self.prompt_cache and total >= OPENAI_MIN_TOKENS:
             model = str(request.get("model"))
-            now = self.clock()
+            now, written_at, target = self._times()
             with self._lock:
                 for n in range(OPENAI_MIN_TOKENS, total + 1, OPENAI_STEP):
                     key = _digest("openai", model, prompt[: n * CHARS_PER_TOKEN])
-                    if self._hit(key, now, OPENAI_TTL_S):
+                    if self._hit(key, now, OPENAI_TTL_S, written_at):
                         cached = n
-                    self._entries[key] = max(self._entries.get(key, 0.0), now + OPENAI_TTL_S)
+                    self._write(target, key, written_at + OPENAI_TTL_S)
         return _openai_usage(total, cached, count_tokens(reply))
 
     def bedrock(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
@@ -179,12 +219,12 @@ class CountedUsage:
         read_to = -1  # last block read from the cache
         written = 0
         ttl = "5m"
-        now = self.clock()
+        now, written_at, target = self._times()
         with self._lock:
             for mark in marks:
                 ttl_s = TTL_S.get(blocks[mark].ttl or "5m", TTL_S["5m"])
                 for j in range(mark, max(-1, mark - self.lookback), -1):
-                    if self._hit(keys[j], now, ttl_s):
+                    if self._hit(keys[j], now, ttl_s, written_at):
                         read_to = max(read_to, j)
                         break
             read = ends[read_to] if read_to >= 0 else 0
@@ -193,8 +233,8 @@ class CountedUsage:
                 written = ends[cacheable[-1]] - read
                 ttl = blocks[cacheable[-1]].ttl or "5m"
             for mark in cacheable:
-                expiry = now + TTL_S.get(blocks[mark].ttl or "5m", TTL_S["5m"])
-                self._entries[keys[mark]] = max(self._entries.get(keys[mark], 0.0), expiry)
+                ttl_s = TTL_S.get(blocks[mark].ttl or "5m", TTL_S["5m"])
+                self._write(target, keys[mark], written_at + ttl_s)
         fresh = (ends[-1] if ends else 0) - read - written
         return _anthropic_usage(fresh, read, written, ttl, count_tokens(reply))
 

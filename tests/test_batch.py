@@ -62,11 +62,19 @@ class FakeWire:
         self.polls: list[str] = []
         self.poll_failures: list[Exception] = []
         self.gone: set[str] = set()
+        self.ttls: list[tuple[int, str | None, str | None]] = []  # (iteration, ttl, previous)
         self._sent: dict[str, int] = {}
 
     def params(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        *,
+        ttl: str | None = None,
+        previous_ttl: str | None = None,
     ) -> dict[str, Any]:
+        self.ttls.append((context.iteration, ttl, previous_ttl))
         return {"text": messages[-1].content}
 
     async def submit(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> str:

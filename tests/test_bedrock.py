@@ -17,6 +17,7 @@ from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, Mode
 from benchmark.models.bedrock import BedrockModel, _keep_unmodelled_usage, _output
 from benchmark.models.cache import cacheable
 from benchmark.models.factory import create_model
+from benchmark.models.pricing import cost_usd, price_for
 from benchmark.models.retry import RetryingModel
 from tests.loopback import Fault, LoopbackServer, Reply, Usage, bedrock_model_id
 from tests.test_config import settings_for
@@ -131,7 +132,16 @@ def test_cache_writes_count_as_input_and_are_kept_apart() -> None:
     }
     out = _output(response, 0.5)
     assert (out.text, out.input_tokens, out.cached_tokens) == ("ab", 60, 20)
-    assert out.extra["cache_creation_input_tokens"] == "30" and out.request_id == "r-1"
+    assert out.cache_write_tokens == 30 and out.request_id == "r-1"
+    # priced from the table: 10 fresh, 20 read, 30 written (1.25x input), 3 output
+    price = price_for(f"bedrock/{MODEL}")
+    assert price is not None and price.cache_write == pytest.approx(1.25 * price.input)
+    expected = (
+        10 * price.input + 20 * price.cached_input + 30 * price.cache_write + 3 * price.output
+    )
+    assert cost_usd(price, out) == pytest.approx(expected / 1e6)
+    response["usage"] = {"inputTokens": 10, "outputTokens": 3}  # no cache point: no fields
+    assert _output(response, 0.5).cache_write_tokens is None
 
 
 def test_usage_hook_leaves_a_botocore_that_models_the_cache_fields_alone() -> None:
@@ -426,6 +436,18 @@ def test_bad_bedrock_config_is_one_line(override: str, where: str) -> None:
         settings_for(f"model.id=bedrock/{MODEL}", override)
     assert str(info.value).startswith(f"config error at '{where}'")
     assert "\n" not in str(info.value)
+
+
+def test_batch_mode_is_refused_at_start_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    isolate_aws(monkeypatch, tmp_path)  # refused before credentials are even looked for
+    settings = settings_for(f"model.id=bedrock/{MODEL}", "model.batch=true")
+    with pytest.raises(ConfigError) as info:
+        create_model(settings, {}, None, tmp_path)
+    message = str(info.value)
+    assert message.startswith("config error at 'model.batch': bedrock ") and "\n" not in message
+    assert "S3" in message and "anthropic, openai" in message
 
 
 def test_factory_turns_missing_credentials_into_a_config_error(

@@ -11,7 +11,12 @@ from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelOutput
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.pricing import Price, cost_usd, price_basis, price_for
-from benchmark.models.prompt_cache import PromptCache, estimate_tokens, min_cacheable_tokens
+from benchmark.models.prompt_cache import (
+    BatchCacheTtl,
+    PromptCache,
+    estimate_tokens,
+    min_cacheable_tokens,
+)
 from tests.loopback import LoopbackServer
 from tests.loopback_usage import CountedUsage, count_tokens
 
@@ -67,6 +72,51 @@ def test_no_write_on_the_last_iterations_where_it_would_not_pay(
             assert mark == users[last_writing - 1], iteration
     # a chain too short for any repair's write to pay reads the generation prompt
     assert CACHE.breakpoints(conversation(1), 2, max_iterations=2, batch=True) == [1]
+
+
+def test_the_last_iteration_reads_what_the_previous_one_wrote_whatever_its_ttl() -> None:
+    # batch mode may switch TTL between rounds: iteration 9 of 10 writes with 5m, not with 1h
+    messages = conversation(9)
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    for now in ("5m", "1h"):
+        (after_5m,) = CACHE.breakpoints(messages, 10, 10, batch=True, ttl=now, previous_ttl="5m")
+        (after_1h,) = CACHE.breakpoints(messages, 10, 10, batch=True, ttl=now, previous_ttl="1h")
+        assert after_5m == users[8] and after_1h == users[7], now
+    nine = conversation(8)
+    assert CACHE.breakpoints(nine, 9, 10, batch=True, ttl="5m") == [len(nine) - 1]  # writes
+    nine_users = [i for i, m in enumerate(nine) if m.role == "user"]
+    assert CACHE.breakpoints(nine, 9, 10, batch=True, ttl="1h") == [nine_users[7]]  # reads
+    # `ttl` overrides the configured one; `previous_ttl` defaults to it
+    assert CACHE.breakpoints(messages, 10, 10, ttl="1h") == [users[7]]
+
+
+def test_a_generation_prompt_no_later_call_is_sure_to_send_is_left_unmarked() -> None:
+    prompt = [SYSTEM, GENERATE]
+    conversation_job = PromptCache(min_tokens=1024, protocol="conversation", samples=1)
+    assert conversation_job.breakpoints(prompt, 1, 10, batch=True) == [1]  # its repairs read it
+    stateless = PromptCache(min_tokens=1024, protocol="stateless", samples=5)
+    assert stateless.breakpoints(prompt, 1, 10) == [1]  # online, the other samples read it
+    # in batch mode the other samples run in the same batch: no read of it is promised
+    assert stateless.breakpoints(prompt, 1, 10, batch=True) == []
+    alone = PromptCache(min_tokens=1024, protocol="stateless", samples=1)
+    assert alone.breakpoints(prompt, 1, 10) == []
+
+
+def test_batch_ttl_first_round_an_hour_then_what_the_rounds_allow() -> None:
+    auto = BatchCacheTtl()
+    assert auto.round_started(0.0) == "1h"  # nothing seen yet
+    auto.batch_ended(0.0, 40.0)
+    assert auto.round_started(50.0) == "5m"  # 2 x 40 s + a 10 s gap, doubled: under 5 min
+    assert auto.predicted_span_s() == 90.0
+    auto.batch_ended(50.0, 130.0)  # an 80 s batch: 2 x 80 + 10 = 170 s, doubled: over 5 min
+    assert auto.round_started(130.0) == "1h"
+    slow_gap = BatchCacheTtl()
+    slow_gap.batch_ended(0.0, 5.0)
+    assert slow_gap.round_started(200.0) == "1h"  # the lint between rounds counts too
+    assert BatchCacheTtl(fixed="5m").round_started(0.0) == "5m"
+    fixed = BatchCacheTtl(fixed="1h")
+    fixed.batch_ended(0.0, 1.0)
+    assert fixed.round_started(1.0) == "1h"
 
 
 def test_stateless_repair_shares_only_the_system_prompt() -> None:
@@ -154,7 +204,7 @@ def test_anthropic_conversation_writes_then_reads_its_history(
     assert third.cache_write_tokens == third.input_tokens - second.input_tokens
     for out in (first, second, third):
         assert out.input_tokens >= out.cached_tokens + out.cache_write_tokens
-        assert "cache_ttl" not in out.extra  # 5-minute writes
+        assert out.cache_write_1h_tokens == 0  # 5-minute writes
 
 
 def test_anthropic_with_caching_off_sends_plain_strings(
@@ -258,7 +308,7 @@ def test_cost_prices_cache_reads_writes_and_the_batch_basis() -> None:
     fresh = 1_000
     expected = (fresh * 3.00 + 6_000 * 0.30 + 3_000 * 3.75 + 1_000 * 15.00) / 1e6
     assert cost_usd(price, out) == pytest.approx(expected)
-    out.extra["cache_ttl"] = "1h"
+    out.cache_write_1h_tokens = 3_000
     expected_1h = (fresh * 3.00 + 6_000 * 0.30 + 3_000 * 6.00 + 1_000 * 15.00) / 1e6
     assert cost_usd(price, out) == pytest.approx(expected_1h)
     assert price_basis(out) == "online"
@@ -269,6 +319,33 @@ def test_cost_prices_cache_reads_writes_and_the_batch_basis() -> None:
     flat = Price(input=2.0, cached_input=1.0, output=8.0)
     assert cost_usd(flat, out) == pytest.approx((4_000 * 2.0 + 6_000 * 1.0 + 1_000 * 8.0) / 1e6)
     assert flat.basis("batch") is None  # no batch price known: cost stays null
+
+
+def test_cost_prices_each_ttl_of_a_write_at_its_own_rate() -> None:
+    price = price_for("anthropic/claude-sonnet-4-5")
+    assert price is not None
+    out = ModelOutput("x", input_tokens=10_000, output_tokens=0, cached_tokens=0)
+    out.cache_write_tokens, out.cache_write_1h_tokens = 4_000, 1_000
+    expected = (6_000 * 3.00 + 3_000 * 3.75 + 1_000 * 6.00) / 1e6
+    assert cost_usd(price, out) == pytest.approx(expected)
+    # an output from before the split was recorded: its TTL mark covers every write
+    legacy = ModelOutput("x", input_tokens=10_000, output_tokens=0, cache_write_tokens=4_000)
+    legacy.extra["cache_ttl"] = "1h"
+    assert cost_usd(price, legacy) == pytest.approx((6_000 * 3.00 + 4_000 * 6.00) / 1e6)
+    # a row with a write premium but no 1-hour price: such a write has no known cost
+    five_only = Price(input=3.0, cached_input=0.3, output=15.0, cache_write=3.75)
+    assert cost_usd(five_only, out) is None
+    out.cache_write_1h_tokens = 0
+    assert cost_usd(five_only, out) == pytest.approx((6_000 * 3.00 + 4_000 * 3.75) / 1e6)
+
+
+def test_a_message_reports_its_writes_split_by_ttl(
+    loopback: Callable[..., LoopbackServer],
+) -> None:
+    server = loopback(lambda body, path: "ok", usage=CountedUsage())
+    model = anthropic(server, prompt_cache=PromptCache(ttl_online="1h"))
+    out = call(model, conversation(0), iteration=1)
+    assert out.cache_write_tokens and out.cache_write_1h_tokens == out.cache_write_tokens
 
 
 def test_every_priced_model_has_batch_prices_at_most_online() -> None:

@@ -6,8 +6,9 @@ arguments. So `GenerateConfig.temperature` is NOT sent; each output records
 `extra["temperature"] = "omitted"`. There is no seed parameter either.
 
 Prompt caching: `cache_control` breakpoints go where benchmark/models/prompt_cache.py says a
-prefix is sent again; usage then reports cache writes and reads, both priced (prices.yaml).
-The request is built by `request_params` for the Messages API and Message Batches alike.
+prefix is sent again; usage then reports cache writes (split by TTL) and reads, all priced
+(prices.yaml). The request is built by `request_params` for the Messages API and Message
+Batches alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import anthropic
 
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
-from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
+from benchmark.models.prompt_cache import PromptCache, Ttl, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter, anthropic_limits
 
 
@@ -63,17 +64,27 @@ class AnthropicModel(SDKModel):
         context: CallContext,
         *,
         batch: bool = False,
+        ttl: Ttl | None = None,
+        previous_ttl: Ttl | None = None,
     ) -> dict[str, Any]:
         """The Messages API parameters of one call (a Message Batches request's `params`).
 
         System messages are joined into `system`; a message closing a re-sent prefix becomes
-        one text block with `cache_control` (the TTL is longer in batch mode)."""
+        one text block with `cache_control`. Its TTL is `ttl` (batch mode's round choice) or
+        the configured one; `previous_ttl` is the one the chain's previous call was sent with
+        (None: the same), which says what that call cached."""
+        ttl = ttl or self.prompt_cache.ttl(batch)
         marks = set(
             self.prompt_cache.breakpoints(
-                messages, context.iteration, context.max_iterations, batch=batch
+                messages,
+                context.iteration,
+                context.max_iterations,
+                batch=batch,
+                ttl=ttl,
+                previous_ttl=previous_ttl,
             )
         )
-        control = {"type": "ephemeral", "ttl": self.prompt_cache.ttl(batch)}
+        control = {"type": "ephemeral", "ttl": ttl}
 
         def content(i: int) -> str | list[dict[str, Any]]:
             if i not in marks:
@@ -157,9 +168,7 @@ def message_output(msg: anthropic.types.Message, latency: float | None) -> Model
     usage = msg.usage
     cache_read = usage.cache_read_input_tokens or 0
     cache_write = usage.cache_creation_input_tokens or 0
-    extra = {"temperature": "omitted"}
-    if usage.cache_creation is not None and usage.cache_creation.ephemeral_1h_input_tokens:
-        extra["cache_ttl"] = "1h"  # writes priced at the 1-hour rate (pricing.cost_usd)
+    split = usage.cache_creation  # absent: all writes were 5-minute ones
     return ModelOutput(
         text="".join(b.text for b in msg.content if b.type == "text"),
         finish_reason=msg.stop_reason,
@@ -168,7 +177,8 @@ def message_output(msg: anthropic.types.Message, latency: float | None) -> Model
         output_tokens=usage.output_tokens,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=(split.ephemeral_1h_input_tokens or 0) if split else 0,
         latency_s=latency,
         request_id=getattr(msg, "_request_id", None),  # a batch result has none
-        extra=extra,
+        extra={"temperature": "omitted"},
     )

@@ -17,6 +17,7 @@ from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS
 from benchmark.models.anthropic import AnthropicModel, message_output
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
 from benchmark.models.batch import BatchGone, BatchState, Lost, Result
+from benchmark.models.prompt_cache import Ttl
 
 # error object type -> the HTTP status an online call would have met
 ERROR_STATUS = {
@@ -42,9 +43,17 @@ class AnthropicBatchWire:
         self.batches = model.client.messages.batches
 
     def params(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        *,
+        ttl: Ttl | None = None,
+        previous_ttl: Ttl | None = None,
     ) -> dict[str, Any]:
-        return self.model.request_params(messages, config, context, batch=True)
+        return self.model.request_params(
+            messages, config, context, batch=True, ttl=ttl, previous_ttl=previous_ttl
+        )
 
     async def submit(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> str:
         body = [{"custom_id": custom_id, "params": params} for custom_id, params in requests]

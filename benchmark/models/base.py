@@ -50,7 +50,8 @@ class CallContext:
 @dataclass
 class ModelOutput:
     """One reply and its usage. `input_tokens` counts the whole prompt; of it, `cached_tokens`
-    were read from the provider's prompt cache and `cache_write_tokens` written to it."""
+    were read from the provider's prompt cache and `cache_write_tokens` written to it, of
+    which `cache_write_1h_tokens` with the 1-hour TTL (Anthropic; billed higher)."""
 
     text: str
     finish_reason: str | None = None
@@ -62,6 +63,7 @@ class ModelOutput:
     extra: dict[str, str] = field(default_factory=dict)
     cache_write_tokens: int | None = None
     batch_id: str | None = None  # the provider batch that answered it (batch mode)
+    cache_write_1h_tokens: int | None = None
 
 
 class ModelError(Exception):

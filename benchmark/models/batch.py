@@ -15,6 +15,12 @@ Outcomes per request: a reply; an error, which becomes a ModelError like an onli
 transient one is resubmitted in a new batch up to `max_retries` times); or no answer because
 the batch expired or was cancelled: resubmitted once in a new batch, then a failed call.
 
+Prompt caching: a round's requests are built when the round starts, all with one cache TTL:
+the configured one, or under `model.prompt_cache_ttl=auto` the one `BatchCacheTtl` picks from
+the batches seen so far (prompt_cache.py). Each batch's TTL is journalled; a request's
+identity leaves its cache marks out (they change what is billed, not what the model reads),
+so a resumed job finds its requests whatever TTL it would now choose.
+
 One module per provider's batch wire (anthropic_batch.py, openai_batch.py) implements
 `BatchWire`; requests are built by the provider's own `request_params`, as online.
 """
@@ -42,6 +48,7 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
+from benchmark.models.prompt_cache import BatchCacheTtl, Ttl
 from benchmark.models.retry import retry_policy, retryable
 
 if TYPE_CHECKING:
@@ -77,9 +84,17 @@ class BatchWire(Protocol):
     max_bytes: int  # per batch, requests serialised
 
     def params(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        *,
+        ttl: Ttl | None = None,
+        previous_ttl: Ttl | None = None,
     ) -> dict[str, Any]:
-        """The request's body, exactly as the online call would send it."""
+        """The request's body, as the online call would send it; `ttl`: the prompt-cache TTL
+        of the round's writes, `previous_ttl`: the one the chain's previous request had (None:
+        the configured one), for a provider with explicit caching."""
 
     async def submit(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> str:
         """Create a batch of (custom id, params); its id."""
@@ -115,10 +130,24 @@ class BatchGone(Exception):
 
 
 def request_key(context: CallContext, params: dict[str, Any]) -> str:
-    """What identifies a request across runs: the chain position and the request's content."""
-    material = [context.problem_id, context.sample, context.iteration, params]
+    """What identifies a request across runs: the chain position and what the model reads
+    (the request's content without its prompt-cache marks)."""
+    material = [context.problem_id, context.sample, context.iteration, _unmarked(params)]
     text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _unmarked(value: Any) -> Any:
+    """`value` without `cache_control`; a lone text block becomes its text, as the API reads it."""
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        items = [_unmarked(v) for v in value]
+        lone = items[0] if len(items) == 1 and isinstance(items[0], dict) else {}
+        if lone.keys() == {"type", "text"} and lone["type"] == "text":
+            return lone["text"]
+        return items
+    return value
 
 
 @dataclass(frozen=True)
@@ -166,13 +195,20 @@ class BatchJournal:
             os.fsync(handle.fileno())
         self._load(entry)
 
-    def submitted(self, batch_id: str, round_no: int, requests: list[dict[str, Any]]) -> None:
+    def submitted(
+        self,
+        batch_id: str,
+        round_no: int,
+        requests: list[dict[str, Any]],
+        cache_ttl: Ttl | None = None,
+    ) -> None:
         self._append(
             {
                 "event": "submitted",
                 "batch_id": batch_id,
                 "round": round_no,
                 "at": datetime.now(UTC).isoformat(),
+                "cache_ttl": cache_ttl,  # the prompt-cache TTL its requests wrote with
                 "requests": requests,
             }
         )
@@ -183,17 +219,20 @@ class BatchJournal:
 
 @dataclass(eq=False)
 class _Call:
-    """One chain's pending request."""
+    """One chain's pending request; its body and key are made when its round starts."""
 
-    key: str
+    messages: list[ChatMessage]
+    config: GenerateConfig
     context: CallContext
-    params: dict[str, Any]
     future: asyncio.Future[ModelOutput]
+    key: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    ttl: Ttl | None = None  # the prompt-cache TTL it was built with (None: the configured one)
     submissions: int = 0  # batches it was in, earlier runs included
     lost: int = 0
     because: str | None = None  # why it is being resubmitted: lost | error
     custom_id: str = ""
-    since: float = field(default_factory=time.monotonic)
+    since: float = 0.0
 
     @property
     def size(self) -> int:
@@ -214,7 +253,9 @@ class BatchingModel(ModelAPI):
         max_retries: int = 4,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
+        cache_ttl: BatchCacheTtl | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(provider.name)
         self.inner = provider
@@ -226,6 +267,11 @@ class BatchingModel(ModelAPI):
         self.max_retries = max_retries
         self._retrying = retry_policy(max_retries, backoff_base_s, backoff_max_s, sleep)
         self._sleep = sleep
+        self._clock = clock
+        self.cache_ttl = cache_ttl  # None: every round gets the configured TTL
+        self._round_ttl: Ttl | None = None
+        self._chain_ttl: dict[tuple[str, int], tuple[int, Ttl | None]] = {}  # its last request
+        self._submitted_at: dict[str, float] = {}  # batch id -> when this run submitted it
         self.batches_created = 0  # by this run
         self._live = 0
         self._pending: list[_Call] = []
@@ -254,9 +300,8 @@ class BatchingModel(ModelAPI):
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        params = self.wire.params(messages, config, context)
         future: asyncio.Future[ModelOutput] = asyncio.get_running_loop().create_future()
-        call = _Call(request_key(context, params), context, params, future)
+        call = _Call(messages, config, context, future)
         self._pending.append(call)
         self._maybe_flush()
         try:
@@ -288,10 +333,34 @@ class BatchingModel(ModelAPI):
 
     # -- rounds ----------------------------------------------------------------------------
 
+    def _build(self, calls: list[_Call]) -> list[_Call]:
+        """Make the round's request bodies, all with the round's cache TTL; the calls whose
+        body could not be made fail alone."""
+        ttl = self.cache_ttl.round_started(self._clock()) if self.cache_ttl else None
+        self._round_ttl = ttl
+        built = []
+        for call in calls:
+            chain = (call.context.problem_id, call.context.sample)
+            iteration, before = self._chain_ttl.get(chain, (0, None))
+            previous = before if iteration == call.context.iteration - 1 else None
+            try:
+                call.params = self.wire.params(
+                    call.messages, call.config, call.context, ttl=ttl, previous_ttl=previous
+                )
+            except Exception as exc:
+                self._resolve(call, self._unexpected(exc))
+                continue
+            call.key = request_key(call.context, call.params)
+            call.ttl = ttl
+            self._chain_ttl[chain] = (call.context.iteration, ttl)
+            built.append(call)
+        return built
+
     async def _run_round(self, round_no: int, calls: list[_Call]) -> None:
         progress: dict[str, BatchState] = {}
         followed: dict[str, list[_Call]] = {}
         fresh: list[_Call] = []
+        calls = self._build(calls)
         for call in calls:  # requests a killed run already submitted: follow their batch
             history = self.journal.history(call.key)
             call.submissions = len(history)
@@ -341,12 +410,14 @@ class BatchingModel(ModelAPI):
         await asyncio.gather(*follows)
 
     async def _submit(self, round_no: int, calls: list[_Call]) -> str:
+        now = self._clock()
         for call in calls:
             call.custom_id = f"{call.key[:48]}-{call.submissions}"
             call.submissions += 1
-            call.since = time.monotonic()
+            call.since = now
         requests = [(call.custom_id, call.params) for call in calls]
         batch_id = await self._api(lambda: self.wire.submit(requests))
+        self._submitted_at[batch_id] = now
         self.journal.submitted(
             batch_id,
             round_no,
@@ -361,6 +432,7 @@ class BatchingModel(ModelAPI):
                 }
                 for call in calls
             ],
+            cache_ttl=calls[0].ttl if calls else None,
         )
         self.batches_created += 1
         return batch_id
@@ -379,6 +451,9 @@ class BatchingModel(ModelAPI):
                 progress[batch_id] = state
                 self._show(round_no, progress, len(calls))
                 if state.ended:
+                    submitted = self._submitted_at.pop(batch_id, None)
+                    if self.cache_ttl is not None and submitted is not None:
+                        self.cache_ttl.batch_ended(submitted, self._clock())
                     break
                 await self._sleep(self.poll_s)
             results = await self._api(lambda: self.wire.results(batch_id))
@@ -418,7 +493,7 @@ class BatchingModel(ModelAPI):
                 result.args = (f"{result.args[0]} (after {tries} batches)",)
             return result
         result.batch_id = batch_id
-        result.latency_s = time.monotonic() - call.since
+        result.latency_s = self._clock() - call.since
         result.extra = {**result.extra, "retries": str(tries - 1)}
         return result
 
@@ -430,6 +505,8 @@ class BatchingModel(ModelAPI):
         size = sum(s.total for s in states) or total
         words = sorted({s.status for s in states})
         self._status = f"round {round_no}: {done}/{size} done, batch {'/'.join(words)}"
+        if self._round_ttl is not None:
+            self._status += f", cache {self._round_ttl}"
 
     async def _api(self, step: Callable[[], Awaitable[T]]) -> T:
         """One batch API call, retried like an online call when the failure is transient."""

@@ -12,9 +12,18 @@ are thread-safe, sessions are not). botocore's retries are off (one attempt per 
 read timeout is `timeout_s`: RetryingModel retries, as for the SDK providers.
 
 Usage: Bedrock's `inputTokens` leaves out cache reads and writes, so `input_tokens` here is
-their sum (the whole prompt, as for the other providers) and `cached_tokens` the reads. The
-botocore pinned beside checkov (1.35.x) predates the cache fields and its parser drops them, so
-they are read from the raw body too when the parsed reply lacks them.
+their sum (the whole prompt, as for the other providers), `cached_tokens` the reads and
+`cache_write_tokens` the writes (`cacheReadInputTokens`, `cacheWriteInputTokens`; absent, as
+Converse leaves them out for a request without a cache point: None). The botocore pinned beside
+checkov (1.35.x) predates the cache fields and its parser drops them, so they are read from the
+raw body too when the parsed reply lacks them. This model sends no cache points itself, and
+Converse splits no TTL out of the writes: they are priced as 5-minute writes.
+
+Not here: batch mode (Bedrock's batch inference is a separate job API over S3; `model.batch`
+is refused at start) and rate-limit pacing (Bedrock sends no rate-limit headers, so
+`adapt_to_rate_limits` has nothing to pace by: up to `max_concurrency` calls run; a
+ThrottlingException is retried with backoff and, as any 429, holds back the start of other
+calls for about a second).
 """
 
 from __future__ import annotations
@@ -194,12 +203,10 @@ def _output(response: dict[str, Any], latency: float) -> ModelOutput:
     usage = response.get("usage") or {}
     blocks = response["output"]["message"]["content"]
     cache_read = usage.get("cacheReadInputTokens")
-    cache_write = usage.get("cacheWriteInputTokens") or 0
+    cache_write = usage.get("cacheWriteInputTokens")
     fresh = usage.get("inputTokens")
     stop = response.get("stopReason")
     extra: dict[str, str] = {}
-    if cache_write:
-        extra["cache_creation_input_tokens"] = str(cache_write)
     latency_ms = (response.get("metrics") or {}).get("latencyMs")
     if latency_ms is not None:
         extra["server_latency_ms"] = str(latency_ms)
@@ -208,9 +215,10 @@ def _output(response: dict[str, Any], latency: float) -> ModelOutput:
     return ModelOutput(
         text="".join(b["text"] for b in blocks if "text" in b),
         finish_reason=stop,
-        input_tokens=None if fresh is None else fresh + (cache_read or 0) + cache_write,
+        input_tokens=None if fresh is None else fresh + (cache_read or 0) + (cache_write or 0),
         output_tokens=usage.get("outputTokens"),
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
         latency_s=latency,
         request_id=response.get("ResponseMetadata", {}).get("RequestId"),
         extra=extra,

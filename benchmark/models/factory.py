@@ -11,10 +11,15 @@ from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import ModelAPI
 from benchmark.models.batch import BATCH_WIRES, BatchingModel, BatchJournal, batch_wire
 from benchmark.models.cache import CachedModel, ResponseCache
-from benchmark.models.prompt_cache import PromptCache, min_cacheable_tokens
+from benchmark.models.prompt_cache import BatchCacheTtl, PromptCache, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
+
+# why a provider has no batch mode, where there is more to say than that it has no batch API
+NO_BATCH = {
+    "bedrock": "has no batch mode here (Bedrock batch inference is a separate job API over S3)",
+}
 
 
 def create_model(
@@ -38,9 +43,10 @@ def create_model(
             raise ConfigError(f"config error at 'model.simulator': {exc}") from None
     transport = model.provider_config()
     if model.batch and model.provider not in BATCH_WIRES:
+        why = NO_BATCH.get(model.provider, "has no batch API")
         raise ConfigError(
-            f"config error at 'model.batch': {model.provider} has no batch API; batch mode "
-            f"works with: {', '.join(sorted(BATCH_WIRES))}"
+            f"config error at 'model.batch': {model.provider} {why}; batch mode works with: "
+            f"{', '.join(sorted(BATCH_WIRES))}"
         )
     if model.provider == "openai-compatible" and not transport.base_url:
         raise ConfigError(
@@ -78,6 +84,7 @@ def create_model(
             max_retries=transport.max_retries,
             backoff_base_s=transport.backoff_base_s,
             backoff_max_s=transport.backoff_max_s,
+            cache_ttl=batch_cache_ttl(settings),
         )
     else:
         wrapped = RetryingModel(
@@ -102,7 +109,19 @@ def prompt_cache(settings: Settings) -> PromptCache:
         min_tokens=model.prompt_cache_min_tokens or min_cacheable_tokens(model.name),
         ttl_online="5m" if ttl == "auto" else ttl,
         ttl_batch="1h" if ttl == "auto" else ttl,
+        protocol=settings.loop.protocol,
+        samples=settings.loop.samples,
     )
+
+
+def batch_cache_ttl(settings: Settings) -> BatchCacheTtl | None:
+    """Who picks each batch round's prompt-cache TTL: Anthropic's, with caching on (None:
+    no TTL to pick). `auto` picks from the rounds seen; `5m` / `1h` fix it."""
+    model = settings.model
+    if model.provider != "anthropic" or model.prompt_cache != "auto":
+        return None
+    ttl = model.prompt_cache_ttl
+    return BatchCacheTtl(fixed=None if ttl == "auto" else ttl)
 
 
 def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelAPI:

@@ -23,6 +23,7 @@ from benchmark.models._http import BODY_DECODE_ERRORS
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
 from benchmark.models.batch import BatchGone, BatchState, Lost, Result
 from benchmark.models.openai import OpenAIModel
+from benchmark.models.prompt_cache import Ttl
 
 ENDPOINT = "/v1/chat/completions"
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -38,8 +39,15 @@ class OpenAIBatchWire:
         self.client = model.client
 
     def params(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+        self,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        *,
+        ttl: Ttl | None = None,
+        previous_ttl: Ttl | None = None,
     ) -> dict[str, Any]:
+        """As online: OpenAI caches by itself, with no TTL to choose."""
         return self.model.request_params(messages, config, context)
 
     async def submit(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> str:

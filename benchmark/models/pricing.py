@@ -2,7 +2,9 @@
 
 A row holds the online prices and, under `batch`, the batch API's. Prompt-cache reads are
 billed at `cached_input`, writes at `cache_write` (`cache_write_1h` for the 1-hour TTL); a
-provider that bills no write premium (OpenAI) leaves them out and writes cost `input`.
+provider that bills no write premium (OpenAI) leaves them out and writes cost `input`. A
+1-hour write on a row that lists a 5-minute write price but no 1-hour one has no known price:
+the call's cost is null, never a guess.
 """
 
 from __future__ import annotations
@@ -63,19 +65,29 @@ def cost_usd(price: Price | None, output: ModelOutput) -> float | None:
     """USD for one call at `price` (already the basis it was billed on).
 
     `input_tokens` counts all input; of it `cached_tokens` were cache reads and
-    `cache_write_tokens` cache writes (their TTL in `extra["cache_ttl"]`, 5 minutes if absent).
+    `cache_write_tokens` cache writes, `cache_write_1h_tokens` of them with the 1-hour TTL
+    (an output without that count but with `extra["cache_ttl"] == "1h"`: all of them).
     """
     if price is None or output.input_tokens is None or output.output_tokens is None:
         return None
     cached = output.cached_tokens or 0
     written = output.cache_write_tokens or 0
+    if output.cache_write_1h_tokens is not None:
+        one_hour = min(output.cache_write_1h_tokens, written)
+    else:
+        one_hour = written if output.extra.get("cache_ttl") == "1h" else 0
     fresh = max(output.input_tokens - cached - written, 0)
-    one_hour = output.extra.get("cache_ttl") == "1h"
-    write_price = (price.cache_write_1h if one_hour else price.cache_write) or price.input
+    write_5m = price.cache_write or price.input
+    write_1h = price.cache_write_1h
+    if write_1h is None:
+        if one_hour and price.cache_write is not None:
+            return None  # a write premium is billed, but not known for this TTL
+        write_1h = price.input
     total = (
         fresh * price.input
         + cached * price.cached_input
-        + written * write_price
+        + (written - one_hour) * write_5m
+        + one_hour * write_1h
         + output.output_tokens * price.output
     )
     return total / 1_000_000
