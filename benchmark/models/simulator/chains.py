@@ -1,17 +1,20 @@
 """A profile's chains as counts of findings (numpy): no template, no cfn-lint, no model call.
 
-Planning (how many calls a job can expect) and power analysis (hundreds of replicate
-experiments) need many simulated chains; the real simulator renders and lints every attempt
-(about 125 ms each), far too slow for that. This module draws the same chains at the level the
-analysis reads them: per chain and iteration the number of errors and warnings and whether the
-attempt is clean. It follows `behaviour.py` step by step:
+Power analysis (hundreds of replicate experiments) and planning need many simulated chains;
+the real simulator renders and lints every attempt (about 125 ms each), far too slow for that.
+This module draws the same chains at the level the analysis reads them: per chain and
+iteration the number of errors and warnings and whether the attempt is clean. It follows
+`behaviour.py` step by step:
 
 * generation: the reply does not parse with the profile's chance (then it shows one error,
   E0000, and hides its other findings); it is clean with the chance of the problem's
   difficulty level, else it holds 1 + Poisson(mean - 1) findings (`rates`) or a uniform number
   of mistakes (`hand-set`), each of a rule drawn by the profile's shares (`rates`) or of a
   kind drawn uniformly among the classic kinds with a site on the problem (`hand-set`);
-* persistence: a finding is persistent with its rule's `persistent_share`, for its lifetime;
+* persistence: a finding is persistent with its rule's `persistent_share`, for its lifetime
+  (hand-set: the rules whose fix chance is set below `fix_probability`, E3003 and W3010 by
+  default, are persistent with that chance, so the levers of `effects.py` treat both kinds
+  alike);
 * repair: a template that does not parse is mended with `parse_fixed` (hand-set: the fix
   chance of E0000) and nothing else moves (hand-set: a new mistake may still come); otherwise
   each finding goes with its rule's `fix` (persistent ones: `persistent_fix`) when the
@@ -23,11 +26,12 @@ attempt is clean. It follows `behaviour.py` step by step:
 * the chain stops at its first clean attempt (the harness's rule, `clean_when`) and is filled
   forward, as `analysis.load.fill_chains` fills recorded chains.
 
-What the counts leave out (so this is an approximation of the simulator, tested against it in
-tests/test_simulator_chains.py): sites that overlap (the simulator never puts two mistakes on
-one place, so a problem with few sites of a rule holds fewer findings of it), the rare site
-that raises a second finding through cfn-lint's cross-property rules, and informational
-findings (never modelled). Problems differ only by difficulty and by which rules have a site.
+What the counts leave out (so this is an approximation of the simulator; tests/test_chains.py
+holds it to `behaviour.py` and to the rates' own expectations): sites that overlap (the
+simulator never puts two mistakes on one place, so a problem with few sites of a rule holds
+fewer findings of it), the rare site that raises a second finding through cfn-lint's
+cross-property rules, and informational findings (never modelled). Problems differ only by
+difficulty and by which rules have a site.
 """
 
 from __future__ import annotations
@@ -157,13 +161,15 @@ class ChainProcess:
         counts = np.arange(s.max_mutations + 1)
         pmf = np.where(counts >= s.min_mutations, 1.0, 0.0)
         zeros = np.zeros(len(rules))
+        chance = np.array([s.fix_chance(r) for r in rules])
+        stubborn = chance < s.fix_probability  # held as persistent findings (module docstring)
         return cls(
             name=name,
             kind="hand-set",
             rules=rules,
-            fix=np.array([s.fix_chance(r) for r in rules]),
-            persistent_share=zeros,
-            persistent_fix=zeros,
+            fix=np.where(stubborn, s.fix_probability, chance),
+            persistent_share=stubborn.astype(float),
+            persistent_fix=np.where(stubborn, chance, 0.0),
             unmentioned=zeros,
             clean={"all": s.clean_start_probability},
             count_pmf={"all": pmf / pmf.sum()},
@@ -206,18 +212,19 @@ class ChainProcess:
     # ---- levers: the same process with one behaviour moved, for effects in power analysis ----
 
     def faster_fixes(self, theta: float) -> ChainProcess:
-        """Ordinary named fixes as if made `theta` times as often: fix -> 1 - (1 - fix)^theta
-        (theta > 1 faster, < 1 slower); persistent findings and introductions unchanged."""
-        if theta <= 0:
-            raise ValueError("theta must be positive")
-        return dataclasses.replace(self, fix=1.0 - (1.0 - self.fix) ** theta)
+        """Ordinary named fixes (the parse error's repair too) as if made `theta` times as
+        often: fix -> 1 - (1 - fix)^theta (theta > 1 faster, < 1 slower); persistent findings
+        and introductions unchanged, so the decay rate moves and the plateau stays."""
+        return dataclasses.replace(
+            self,
+            fix=_sped_up(self.fix, theta),
+            parse_fixed=float(_sped_up(np.asarray(self.parse_fixed), theta)),
+        )
 
     def faster_all_fixes(self, theta: float) -> ChainProcess:
         """Every named fix, persistent findings' too, as if made `theta` times as often."""
-        if theta <= 0:
-            raise ValueError("theta must be positive")
-        persistent = 1.0 - (1.0 - self.persistent_fix) ** theta
-        return dataclasses.replace(self.faster_fixes(theta), persistent_fix=persistent)
+        faster = self.faster_fixes(theta)
+        return dataclasses.replace(faster, persistent_fix=_sped_up(self.persistent_fix, theta))
 
     def more_persistent(self, theta: float) -> ChainProcess:
         """A share theta of the ordinary findings made persistent (theta in [0, 1]), or a share
@@ -248,6 +255,13 @@ class ChainProcess:
 
     def bind(self, problems: Sequence[ProblemShape]) -> BoundProcess:
         return BoundProcess(self, list(problems))
+
+
+def _sped_up(chance: np.ndarray, theta: float) -> np.ndarray:
+    """A per-repair chance as if the repair were made theta times: 1 - (1 - p)^theta."""
+    if theta <= 0:
+        raise ValueError("theta must be positive")
+    return 1.0 - (1.0 - chance) ** theta
 
 
 def _one_plus_poisson(mean: float) -> np.ndarray:
