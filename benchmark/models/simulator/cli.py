@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from benchmark.config import ConfigError
 from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
-from benchmark.models.simulator.power import PowerError
+from benchmark.models.simulator.effects import PowerError
 from benchmark.models.simulator.profile import ProfileError, write_profile
 from benchmark.problems import DatasetError
 
@@ -106,57 +107,59 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 
 def _power(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator.power import (
-        DEFAULT_SIZES,
-        Design,
-        Effect,
-        PowerError,
-        analyse,
-        design_problems,
-        write,
-    )
+    from benchmark.models.simulator import power
+    from benchmark.models.simulator.effects import Effect
+    from benchmark.models.simulator.power_report import reached, write
 
     if (args.effect is None) == (args.candidate is None):
         raise PowerError("give either --effect (k=+25%, C=-0.05, clean@5=+0.1) or --candidate")
     if args.candidate is not None and args.target is None:
         raise PowerError("--candidate needs --target (k, C or clean@n): what compare should detect")
     effect = Effect.parse(args.effect) if args.effect else Effect.target_only(args.target)
-    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else list(DEFAULT_SIZES)
-    design = Design(
-        design_problems(args.dataset, args.problems),
+    design = power.Design(
+        power.design_problems(args.dataset, args.problems),
         samples=args.samples,
         iterations=args.iterations,
         clean_when=args.clean_when,
         named_levels="E" if args.errors_only else "EW",
     )
-    result = analyse(
+    settings = power.Settings(args.replicates, args.n_boot, args.fit_boot, args.level, args.seed)
+    result = power.analyse(
         args.profile,
         design,
         effect,
         candidate=args.candidate,
         lever=args.lever,
-        replicates=args.replicates,
-        sizes=sizes,
+        sizes=_sizes(args.sizes) or power.DEFAULT_SIZES,
         wanted=args.power,
-        level=args.level,
-        n_boot=args.n_boot,
-        fit_boot=args.fit_boot,
-        seed=args.seed,
-        progress=sys.stderr.isatty(),
+        settings=settings,
+        progress=not args.quiet,
     )
-    name = f"{result.profile}_{effect.label.replace(' ', '')}".replace("%", "pct").replace("@", "")
-    out = args.out or f"runs/power/{name}"
+    out = args.out or f"runs/power/{_folder(result, args.candidate is not None)}"
     md, _ = write(result, out)
     print(f"SIMULATED: power of make compare for {result.candidate} against {result.profile}")
     print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    reached = (
-        f"{result.smallest} samples per problem"
-        if result.smallest
-        else f"not reached up to {int(result.table['samples'].max())} samples per problem"
-    )
-    print(f"smallest design reaching {result.wanted:.0%} power: {reached}")
+    print(f"smallest design reaching {result.wanted:.0%} power: {reached(result)}")
     print(f"table and figure: {md}")
     return 0
+
+
+def _sizes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise PowerError(f"--sizes {text!r}: expected numbers like 1,2,5,10") from None
+
+
+def _folder(result: Any, two_profiles: bool) -> str:
+    """runs/power/<profile>_<effect>, e.g. default_k+25pct or default_vs_other_clean5."""
+    base = result.profile.split("/")[-1]
+    if two_profiles:
+        return f"{base}_vs_{result.candidate.split('/')[-1]}_{result.effect.name}".replace("@", "")
+    label = result.effect.label.replace(" ", "").replace("%", "pct").replace("@", "")
+    return f"{base}_{label}"
 
 
 def _sites(args: argparse.Namespace) -> int:
@@ -236,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
         help="what the effect changes (default: fix for k, persistent for C, fix-all for "
         "clean@n, generation for clean@1)",
     )
-    w.add_argument("--dataset", default="datasets/paper33", help="the design's problems")
+    w.add_argument("--dataset", default="paper33", help="the design's problems: a folder or name")
     w.add_argument("--problems", type=int, help="the first n problems (cycled past the dataset)")
     w.add_argument("--samples", type=int, default=5, help="the design's samples per problem")
     w.add_argument("--iterations", type=int, default=10)
@@ -254,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--fit-boot", type=int, default=200, help="compare's refits (k, C)")
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--out", help="output folder (default runs/power/<profile>_<effect>)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(run_command=_power)
 
     k = sub.add_parser("sites", help="lint sampled catalogue sites of a dataset, alone")
