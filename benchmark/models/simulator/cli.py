@@ -250,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--errors-only", action="store_true", help="feedback names errors only")
     w.add_argument("--replicates", type=int, default=100, help="simulated experiments per size")
-    w.add_argument("--sizes", help="samples per problem to try (default 1,2,3,5,8,13,20)")
+    w.add_argument("--sizes", help="samples per problem to try (default 1,2,3,5,8,13,20,30,50)")
     w.add_argument("--power", type=float, default=0.8, help="the power wanted")
     w.add_argument("--level", type=float, default=0.95, help="make compare's CI level")
     w.add_argument("--n-boot", type=int, default=1000, help="compare's bootstrap resamples")

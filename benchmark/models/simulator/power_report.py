@@ -21,7 +21,11 @@ CAVEAT = (
 def reached(result: PowerResult) -> str:
     """The answer in words: the smallest samples per problem reaching the wanted power."""
     if result.smallest is None:
-        return f"not reached up to {int(result.table['samples'].max())} samples per problem"
+        top = int(result.table["samples"].max())
+        return (
+            f"not reached up to {top} samples per problem (power grows with the chains per "
+            "group, samples × problems: try --sizes beyond it, --problems, or a larger effect)"
+        )
     chains = result.smallest * len(result.design.problems)
     return f"{result.smallest} samples per problem ({chains} chains per group)"
 
