@@ -13,9 +13,10 @@ simulated population (POPULATION_CHAINS on the design's problems) shows the effe
   ordinary);
 * `generation` (default for clean@1): the odds of a clean generation times e^theta.
 
-The lever steps outward from the baseline on both sides, doubling its step, to the first
-position past the goal (the nearest solution, where a fitted k need not be monotone far out);
-scipy's brentq solves between the last two positions. Every position draws the population
+The lever steps outward from the baseline, doubling its step, to the first position past the
+goal (the nearest solution: a fitted k need not be monotone far out), on the side whose first
+step comes nearer the goal, else on the other; scipy's brentq solves between the last two
+positions. Every position draws the population
 from the same seed, so the value is a deterministic function of the lever.
 """
 
@@ -50,6 +51,7 @@ LEVERS: dict[str, tuple[Callable[[ChainProcess, float], ChainProcess], float]] =
     "generation": (ChainProcess.cleaner_generation, 10.0),
 }
 STEPS = 7  # positions per side: reach/64, reach/32, ..., reach
+XTOL = 0.01  # the lever's position is solved to this (fix levers: theta to 1 %)
 
 
 class PowerError(ValueError):
@@ -173,20 +175,26 @@ def calibrate_effect(
     goal = effect.goal(base)
     if goal == base:
         return process, Calibration(lever, 0.0, base, goal, base)
+    steps = reach * 2.0 ** np.arange(1 - STEPS, 1)
+    first = {sign: value(sign * steps[0]) for sign in (1.0, -1.0)}
+
+    def gap(sign: float) -> float:
+        return abs(first[sign] - goal) if math.isfinite(first[sign]) else math.inf
+
     seen = [base]
-    last = {1.0: (0.0, base), -1.0: (0.0, base)}  # per side: the last position and its value
-    for step in reach * 2.0 ** -np.arange(STEPS - 1, -1, -1):
-        for sign, (x0, v0) in list(last.items()):
+    for sign in sorted(first, key=gap):  # the side whose first step comes nearer, first
+        x0, v0 = 0.0, base
+        for i, step in enumerate(steps):
             x = sign * step
-            v = value(x)
+            v = first[sign] if i == 0 else value(x)
             if not math.isfinite(v):
                 continue
             seen.append(v)
             if (v0 - goal) * (v - goal) <= 0:
                 low, high = sorted((x0, x))
-                root = optimize.brentq(lambda x: value(x) - goal, low, high, xtol=1e-3)
+                root = optimize.brentq(lambda x: value(x) - goal, low, high, xtol=XTOL)
                 return move(process, root), Calibration(lever, root, base, goal, value(root))
-            last[sign] = (x, v)
+            x0, v0 = x, v
     raise PowerError(
         f"effect {effect.label} is beyond lever {lever!r} on this profile: its population "
         f"{effect.name} goes from {min(seen):.3g} to {max(seen):.3g} (baseline {base:.3g}); "

@@ -42,8 +42,8 @@ def summary_lines(result: PowerResult) -> list[str]:
         f"design: {len(d.problems)} problems, {d.samples} samples per problem, {d.iterations} "
         f"iterations, clean rule {d.clean_when}, feedback names {feedback}; both groups on the "
         "same problems (make compare's bootstrap paired by problem)",
-        f"population {e.name}: baseline {c.baseline_value:.4g}, candidate "
-        f"{c.candidate_value:.4g} (wanted {c.goal:.4g}){lever}",
+        f"population {e.name}: baseline {c.baseline_value:.3g}, candidate "
+        f"{c.candidate_value:.3g} (wanted {c.goal:.3g}){lever}",
         f"detected: make compare's {s.level:.0%} CI of {e.measured} (candidate − baseline) "
         f"excludes zero {where}; "
         f"{s.replicates} replicates per size, {s.n_boot} bootstrap resamples, "
@@ -54,32 +54,44 @@ def summary_lines(result: PowerResult) -> list[str]:
 
 
 def figure(result: PowerResult) -> Any:
-    """Power against samples per problem with Wilson 95 % bands, the wanted power and the answer."""
+    """Power against samples per problem with Wilson 95 % bands, the design's own size, the
+    wanted power and the answer."""
     import matplotlib.pyplot as plt
 
-    t = result.table
+    t, design = result.table, result.design.samples
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     ax.fill_between(t["samples"], t["ci_low"], t["ci_high"], alpha=0.25, label="Wilson 95 % CI")
     ax.plot(t["samples"], t["power"], "o-", label=result.effect.label)
+    mark = {"ms": 10, "mfc": "none", "color": "C1", "label": f"the design: {design}"}
+    ax.plot([design], [result.power_at(design)], "s", **mark)
     ax.axhline(result.wanted, linestyle="--", color="grey", lw=1, label=f"{result.wanted:.0%}")
     if result.smallest:
-        ax.axvline(result.smallest, linestyle=":", color="black", lw=1)
-        ax.annotate(
-            f"{result.smallest}",
-            (result.smallest, 0.02),
-            xytext=(3, 0),
-            textcoords="offset points",
-            fontsize=8,
+        ax.axvline(
+            result.smallest,
+            linestyle=":",
+            color="black",
+            lw=1,
+            label=f"smallest: {result.smallest}",
         )
     ax.set_xscale("log")
-    ax.set_xticks(t["samples"].tolist(), [str(n) for n in t["samples"]])
+    ticks = _spaced(t["samples"].tolist())
+    ax.set_xticks(ticks, [str(n) for n in ticks])
     ax.minorticks_off()
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("samples per problem")
     ax.set_ylabel(f"power (make compare, {result.settings.level:.0%} CI)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     return fig
+
+
+def _spaced(sizes: list[int], ratio: float = 1.2) -> list[int]:
+    """The sizes to label on a log axis: each at least `ratio` times the last one labelled."""
+    out: list[int] = []
+    for n in sorted(sizes):
+        if not out or n >= ratio * out[-1]:
+            out.append(n)
+    return out
 
 
 def write(result: PowerResult, out_dir: str | Path) -> tuple[Path, Path]:
