@@ -22,6 +22,7 @@ from benchmark.models.simulator.effects import (
 )
 from benchmark.models.simulator.power import (
     Design,
+    GroupDraws,
     PowerResult,
     Settings,
     analyse,
@@ -122,6 +123,22 @@ def test_runs_are_seeded() -> None:
     assert first.calibration == again.calibration
     other = run("default", "clean@3=+0.1", [1, 2], 20, iterations=4, seed=1)
     assert other.calibration.baseline_value != first.calibration.baseline_value
+
+
+def test_a_larger_design_holds_the_smaller_designs_chains() -> None:
+    bound = ChainProcess.from_profile(load_profile("default")).bind(PAPER)
+    design = Design(PAPER)
+    walked, fresh = GroupDraws(bound, design, 4, 0, 0), GroupDraws(bound, design, 4, 0, 0)
+    for n in (1, 5, 3):
+        walked.sums(n)
+    for n in (8, 3):  # 8 from the sums at 5, 3 as kept: the same as drawn afresh
+        for measure in GroupDraws.MEASURES:
+            assert np.array_equal(walked.sums(n)[measure], fresh.sums(n)[measure])
+    extra = fresh.sample(5)["errors"] + fresh.sample(6)["errors"] + fresh.sample(7)["errors"]
+    assert np.array_equal(fresh.sums(8)["errors"], fresh.sums(5)["errors"] + extra)
+    assert fresh.sums(8)["clean"].max() <= 8 and not np.array_equal(
+        GroupDraws(bound, design, 4, 0, 1).sums(3)["errors"], fresh.sums(3)["errors"]
+    )  # the other group draws its own chains
 
 
 def test_search_finds_the_smallest_size_on_the_grid_then_by_bisection() -> None:

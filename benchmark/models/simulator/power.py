@@ -98,36 +98,42 @@ def design_problems(dataset: str | Path, count: int | None = None) -> tuple[Prob
 
 class GroupDraws:
     """One group's replicate chains, drawn sample by sample (each sample its own seeded
-    stream), so the first n samples are the same whatever the largest design is."""
+    stream), so the first n samples are the same whatever the largest design is. Only the
+    sums at the sizes asked for are kept; a size between two of them adds the missing samples
+    to the sums below it."""
+
+    MEASURES = ("errors", "warnings", "clean")
 
     def __init__(
         self, bound: BoundProcess, design: Design, replicates: int, seed: int, group: int
     ) -> None:
         self.bound, self.design, self.replicates = bound, design, replicates
         self.seed, self.group = seed, group
-        self._sums: list[dict[str, np.ndarray]] = []  # [j]: sums over samples 0..j
+        self._sums: dict[int, dict[str, np.ndarray]] = {}  # samples -> sums over them
+
+    def sample(self, j: int) -> dict[str, np.ndarray]:
+        """Sample j of every problem in every replicate: replicate × problem × iteration."""
+        d, p = self.design, len(self.design.problems)
+        drawn = self.bound.simulate(
+            np.tile(np.arange(p), self.replicates),
+            d.iterations,
+            np.random.default_rng([self.seed, self.group, j]),
+            d.clean_when,
+            d.named_levels,
+        )
+        shape = (self.replicates, p, d.iterations)
+        return {m: getattr(drawn, m).reshape(shape).astype(np.int32) for m in self.MEASURES}
 
     def sums(self, samples: int) -> dict[str, np.ndarray]:
         """Per replicate × problem × iteration sums of errors, warnings and clean chains."""
-        d, p = self.design, len(self.design.problems)
-        while len(self._sums) < samples:
-            drawn = self.bound.simulate(
-                np.tile(np.arange(p), self.replicates),
-                d.iterations,
-                np.random.default_rng([self.seed, self.group, len(self._sums)]),
-                d.clean_when,
-                d.named_levels,
-            )
-            shape = (self.replicates, p, d.iterations)
-            now = {
-                "errors": drawn.errors.reshape(shape).astype(float),
-                "warnings": drawn.warnings.reshape(shape).astype(float),
-                "clean": drawn.clean.reshape(shape).astype(float),
-            }
-            if self._sums:
-                now = {k: v + self._sums[-1][k] for k, v in now.items()}
-            self._sums.append(now)
-        return self._sums[samples - 1]
+        if samples not in self._sums:
+            start = max((n for n in self._sums if n < samples), default=0)
+            sums = {m: v.copy() for m, v in self._sums[start].items()} if start else {}
+            for j in range(start, samples):
+                for m, v in self.sample(j).items():
+                    sums[m] = sums[m] + v if m in sums else v
+            self._sums[samples] = sums
+        return self._sums[samples]
 
 
 def side(label: str, sums: dict[str, np.ndarray], r: int, samples: int, design: Design) -> Any:
@@ -140,7 +146,7 @@ def side(label: str, sums: dict[str, np.ndarray], r: int, samples: int, design: 
         (label,),
         np.array([s.id for s in design.problems]),
         np.arange(1, design.iterations + 1),
-        num={name: values[r] for name, values in sums.items()},
+        num={name: values[r].astype(float) for name, values in sums.items()},
         den={name: chains for name in sums},
     )
     return Side(label, data=data, simulated=True)
