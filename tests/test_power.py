@@ -157,10 +157,10 @@ def test_search_finds_the_smallest_size_on_the_grid_then_by_bisection() -> None:
     assert asked[:5] == [1, 2, 5, 10, 20]  # the design's own size is always evaluated
     assert search([1, 2, 3], 0.8, lambda n: 0.1 * n, must=1) is None
     assert search([1, 2, 3], 0.8, lambda n: 0.9, must=1) == 1
-    # bisection stops within 10 %: between 100 and 200 it does not chase single samples
+    # bisection stops within 20 %: between 100 and 200 it does not chase single samples
     steps: list[int] = []
     found = search([100, 200], 0.8, lambda n: steps.append(n) or float(n >= 163), must=100)
-    assert 163 <= found <= 163 * 1.1 and len(steps) < 2 + math.log2(100)
+    assert 163 <= found <= 163 * 1.2 and len(steps) < 2 + math.log2(100)
 
 
 def test_wilson_intervals() -> None:

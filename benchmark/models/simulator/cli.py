@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmark.config import ConfigError
 from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
-from benchmark.models.simulator.effects import PowerError
+from benchmark.models.simulator.effects import LEVERS, PowerError
 from benchmark.models.simulator.profile import ProfileError, write_profile
 from benchmark.problems import DatasetError
 
@@ -235,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--target", help="with --candidate: k, C or clean@n")
     w.add_argument(
         "--lever",
-        choices=["fix", "fix-all", "persistent", "generation"],
+        choices=list(LEVERS),
         help="what the effect changes (default: fix for k, persistent for C, fix-all for "
         "clean@n, generation for clean@1)",
     )

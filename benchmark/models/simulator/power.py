@@ -17,7 +17,7 @@ side; for clean@n, the per-iteration row at n favours the candidate (or, for a n
 the baseline). For a zero effect any exclusion counts: the false-positive rate. Power at a
 number of samples per problem is the detected share over the replicates, with a Wilson 95 %
 interval; the smallest number reaching the wanted power is searched on a grid of sizes, then
-by bisection between the last size below it and the first at or above it (to within 10 %).
+by bisection between the last size below it and the first at or above it (to within 20 %).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from benchmark.progress import progress_bar
 
 DEFAULT_SIZES = (1, 2, 3, 5, 8, 13, 20, 30, 50)
 ENOUGH = 0.95  # past the design's size, a grid size with this power ends the grid
-RESOLUTION = 0.1  # bisection stops when the sizes below and above are this close (relative)
+RESOLUTION = 0.2  # bisection stops when the sizes below and above are this close (relative)
 
 
 @dataclass(frozen=True)
