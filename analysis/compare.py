@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
@@ -52,6 +51,7 @@ from analysis.provenance import (
     lint_mismatch,
     published,
 )
+from benchmark.progress import progress_bar
 
 COMPARED = ["errors", "warnings", "clean"]
 FEW_PROBLEMS = 10
@@ -350,9 +350,8 @@ def compare(
     rows, fit_rows, overall_rows = [], [], []
     t = iterations.astype(float)
     overall_level = 1.0 - (1.0 - level) / len(COMPARED)  # Bonferroni over the three measures
-    for measure in tqdm(
-        [m for m in COMPARED if m in measures], desc="compare", disable=not progress, leave=False
-    ):
+    chosen = [m for m in COMPARED if m in measures]
+    for measure in progress_bar(chosen, desc="compare", disable=not progress, leave=False):
         b_point = baseline.point(measure, iterations)
         c_point = candidate.point(measure, iterations)
         b_reps = _side_replicates(baseline, measure, iterations, w_base, n_boot)

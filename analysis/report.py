@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis import figures
 from analysis.banner import SIMULATED_BANNER, recorded_banner
@@ -64,6 +63,7 @@ from analysis.security import (
     failed_table,
     has_security,
 )
+from benchmark.progress import progress_bar
 
 PAPER_ORIGINAL = "paper-original"  # the dataset of the authors' own prompts
 PAPER_ORIGINAL_INTENT = (
@@ -204,7 +204,7 @@ def fit_groups(
     rng = np.random.default_rng(seed)
     rows, boots = [], {}
     jobs = [(g, m) for g in datasets for m in FITTED]
-    for group, (measure, stat) in tqdm(jobs, desc="decay fits", disable=not progress):
+    for group, (measure, stat) in progress_bar(jobs, desc="decay fits", disable=not progress):
         data = datasets[group]
         t = data.iterations.astype(float)
         y = data.point(measure, stat)

@@ -1,44 +1,32 @@
-"""Progress bars (tqdm) that a terminal and a log both read well.
+"""Progress bars that read well in a terminal and in a log.
 
-In a terminal a bar redraws itself in place. In a log (CI, `nohup`, a pipe) tqdm's redraws are
-carriage returns on one endless line; `progress_bar` gives a log a `LogBar` instead, which
-writes each update as its own line, at most one per `mininterval` (30 s by default).
+On a terminal a bar redraws in place as tqdm does. When stderr is a file or a pipe (a log, CI,
+a Hydra job's output), every redraw would be one more line, so the bar writes at most one line
+every `LOG_INTERVAL_S` seconds, at a fixed width, and its last line when it closes.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+T = TypeVar("T")
 LOG_INTERVAL_S = 30.0
+LOG_WIDTH = 120
 
 
-class LogBar(tqdm):
-    """tqdm for a log: every display is a line of its own (tqdm's documented hook, `display`,
-    overloaded); a message written through `tqdm.write` ends the current line first."""
-
-    _open_line = False
-
-    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
-        if msg == "":  # tqdm clearing its line: a log keeps what it has
-            return True
-        self.fp.write(("\n" if self._open_line else "") + (str(self) if msg is None else msg))
-        self.fp.flush()
-        self._open_line = True
-        return True
-
-    def clear(self, nolock: bool = False) -> None:
-        if self._open_line:
-            self.fp.write("\n")
-            self._open_line = False
+def in_terminal() -> bool:
+    """Whether progress goes to a terminal (stderr is a tty)."""
+    return sys.stderr.isatty()
 
 
-def progress_bar(*, disable: bool = False, file: Any = None, **kwargs: Any) -> tqdm:
-    """A tqdm bar on `file` (stderr): redrawn in place on a terminal, line by line in a log."""
-    stream = file or sys.stderr
-    if disable or getattr(stream, "isatty", lambda: False)():
-        return tqdm(disable=disable, file=stream, **kwargs)
-    kwargs.setdefault("mininterval", LOG_INTERVAL_S)
-    return LogBar(file=stream, ascii=True, **kwargs)
+def progress_bar(iterable: Iterable[T] | None = None, **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr; in a log, a line every LOG_INTERVAL_S seconds at most."""
+    if not in_terminal():
+        kwargs.setdefault("mininterval", LOG_INTERVAL_S)
+        kwargs.setdefault("maxinterval", LOG_INTERVAL_S)
+        kwargs.setdefault("ncols", LOG_WIDTH)
+    return tqdm(iterable, **kwargs)

@@ -38,7 +38,7 @@ def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
     if name == "batch_resume":  # correctness: the killed batch was never submitted again
         assert by_name["batch resume: creations per pending request (4 requests)"]["value"] == 1
         assert by_name["batch resume: records equal an unkilled run"]["passed"]
-    if name == "cost":  # half the online price; 3 iterations leave no write worth its price
-        assert by_name["cost: conversation, batch + caching / online"]["value"] == pytest.approx(
-            0.5
-        )
+    if name == "cost":  # half the online price, and a cache write only where its reads repay it
+        ratio = by_name["cost: conversation, batch + caching / online"]["value"]
+        read = by_name["cost: conversation, input read from the cache (batch)"]["value"]
+        assert ratio < 0.5 if read > 0 else ratio == pytest.approx(0.5)

@@ -1,37 +1,42 @@
-"""Progress bars read well in a log: one line per update, no carriage returns."""
+"""Progress bars: redrawn in place on a terminal, a few lines in a log."""
 
 from __future__ import annotations
 
-import io
+import itertools
 
-from tqdm import tqdm
+import pytest
+import tqdm.std
 
-from benchmark.progress import LogBar, progress_bar
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
+from benchmark import progress
+from benchmark.progress import LOG_INTERVAL_S, progress_bar
 
 
-def test_a_log_gets_lines_and_a_terminal_gets_a_bar_redrawn_in_place() -> None:
-    log = io.StringIO()
-    with progress_bar(total=3, desc="work", file=log, mininterval=0) as bar:
-        assert isinstance(bar, LogBar)
-        for _ in range(3):
-            bar.update(1)
-        bar.write("a message", file=bar.fp)
-    text = log.getvalue()
-    assert "\r" not in text and text.endswith("\n")
-    lines = text.splitlines()
-    assert lines[0].startswith("work:   0%") and "3/3" in lines[-1]
-    assert "a message" in lines and all(line for line in lines)  # no blank lines
-    terminal = Terminal()
-    with progress_bar(total=3, file=terminal, mininterval=0) as bar:
-        assert type(bar) is tqdm
-        bar.update(3)
-    assert "\r" in terminal.getvalue()
-    quiet = io.StringIO()
-    with progress_bar(total=3, file=quiet, disable=True) as bar:
-        bar.update(3)
-    assert quiet.getvalue() == ""
+def test_a_bar_in_a_log_writes_a_line_per_interval_not_one_per_update(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = itertools.count(0.0, 0.5)  # tqdm's clock: half a second per reading
+    clock = [0.0]
+
+    def fake_time() -> float:
+        clock[0] = next(ticks)
+        return clock[0]
+
+    monkeypatch.setattr(tqdm.std, "time", fake_time)
+    bar = progress_bar(total=2000, desc="attempts")
+    for _ in range(2000):
+        bar.update(1)
+        bar.set_postfix_str("clean 3/5 chains", refresh=False)
+    bar.close()
+    err = capsys.readouterr().err
+    # plain tqdm (0.1 s between redraws) writes a line per update here
+    assert err.count("\r") <= clock[0] / LOG_INTERVAL_S + 2
+    assert "2000/2000" in err.rsplit("\r", 1)[-1]
+
+
+def test_a_bar_on_a_terminal_redraws_as_tqdm_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "in_terminal", lambda: True)
+    with progress_bar(total=10) as bar:
+        assert bar.mininterval < 1
+    monkeypatch.setattr(progress, "in_terminal", lambda: False)
+    with progress_bar(total=10) as bar:
+        assert bar.mininterval == LOG_INTERVAL_S

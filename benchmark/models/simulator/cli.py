@@ -70,7 +70,7 @@ def _validate(args: argparse.Namespace) -> int:
         replicates=args.replicates,
         seed=args.seed,
         n_boot=args.n_boot,
-        progress=sys.stderr.isatty(),
+        progress=True,
         lint_workers=args.lint_workers,
     )
     verdict = "reproduced" if result.reproduced else "NOT reproduced"
@@ -99,7 +99,7 @@ def _synthesize(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         seed=args.seed,
         continue_past_clean=not args.stop_at_clean,
-        progress=sys.stderr.isatty(),
+        progress=True,
         lint_workers=args.lint_workers,
     )
     print(f"SIMULATED run of {summary.model}: {summary.chains} chains -> {args.out}")
