@@ -306,3 +306,10 @@ class PlanSweep(Callback):
         if refused:
             print(f"error: {refused}", file=sys.stderr, flush=True)
             sys.exit(2)
+        cost = plan.total()["cost_usd"]["billed"]
+        print(
+            f"plan: {len(plan.jobs)} jobs, expected cost {_usd(cost['expected'])} "
+            f"(at most {_usd(cost['maximum'])}) -> {path}",
+            file=sys.stderr,
+            flush=True,
+        )
