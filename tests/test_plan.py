@@ -169,6 +169,26 @@ def test_a_simulated_job_is_planned_with_its_own_profile_and_costs_nothing() -> 
     assert real.profile == "default"  # planning.profile stands in for a real model
 
 
+def test_prompt_only_problems_are_planned_for_a_real_model_and_skipped_by_the_simulator(
+    tmp_path: Path,
+) -> None:
+    source = ROOT / "datasets" / "smoke" / "s3-versioned-bucket.yaml"
+    (tmp_path / "with-reference.yaml").write_text(
+        source.read_text().replace("id: s3-versioned-bucket", "id: with-reference")
+    )
+    (tmp_path / "prompt-only.yaml").write_text(
+        "id: prompt-only\ntitle: Queue\nprompt: Create one SQS queue.\n"
+    )
+    common = (f"dataset.path={tmp_path}", "loop.samples=1", "planning.draws=50")
+    real = plan_job(settings_for("model.id=openai/gpt-4o", *common))
+    assert real.problems == 2 and set(real.generation_input_tokens) == {
+        "prompt-only",
+        "with-reference",
+    }
+    simulated = plan_job(settings_for("model.id=simulated/default", *common))
+    assert simulated.problems == 1 and any("prompt-only" in n for n in simulated.notes)
+
+
 def test_a_bad_stand_in_profile_is_one_line() -> None:
     settings = settings_for("model.id=openai/gpt-4o", "planning.profile=no-such-profile")
     with pytest.raises(ConfigError) as caught:

@@ -433,7 +433,8 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
         row["input_tokens"] = round(row["input_tokens"] / n, 1) if n else None
         row["output_tokens"] = round(row["output_tokens"] / n, 1) if n else None
         row["chains"] = round(n, 2)
-    billed: PriceBasis = "batch" if model.batch else "online"
+    # batch mode where the provider has it (elsewhere the job refuses model.batch at start)
+    billed: PriceBasis = "batch" if model.batch and "batch" in bases else "online"
     first = expected[billed]
     chains = len(problems) * samples
     return JobPlan(

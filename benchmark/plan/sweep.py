@@ -231,9 +231,11 @@ def format_plan(plan: SweepPlan) -> str:
     footer = [
         "expected / maximum. Expected: chains drawn from simulator profile "
         + ", ".join(profiles)
-        + f"; tokens = characters / {plan.chars_per_token:g}. Maximum: every chain to its "
-        "iteration limit, every reply max_tokens long. Retries and response-cache hits are "
-        "not counted. Cost billed: batch prices where model.batch=true.",
+        + f"; tokens = characters / {plan.chars_per_token:g} (no offline tokenizer in the "
+        "SDKs). Maximum: every chain makes loop.max_iterations calls (1 generation + n-1 "
+        "repairs), every reply max_tokens long, every input token at its highest rate. "
+        "Retried failed requests (not billed) and response-cache hits are not counted. "
+        "Billed: batch prices where model.batch=true.",
         *(f"note: {n}" for n in notes),
         *(f"job {k}: not planned: {why}" for k, why in plan.failed.items()),
     ]
