@@ -246,6 +246,22 @@ def test_make_plan_makes_no_call_and_writes_the_sweep_s_plan(loopback, tmp_path:
     assert not [p for p in sweep.iterdir() if p.is_dir()]  # no job started
 
 
+def test_a_job_that_cannot_be_planned_leaves_the_others_planned(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    done = run(
+        "-m",
+        "prompts=paper,telepathic",
+        "plan=true",
+        "planning.draws=20",
+        "dataset.limit=1",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert [j["job_id"] for j in plan["jobs"]] == [0] and "telepathic" in plan["failed"]["1"]
+    assert "job 1: not planned" in done.stdout
+
+
 @pytest.mark.parametrize("multirun", [True, False])
 def test_a_sweep_over_budget_is_refused_in_one_line_before_any_call(
     loopback, tmp_path: Path, multirun: bool

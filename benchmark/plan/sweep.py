@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config import BudgetConfig, ConfigError, Settings, load_settings
 from benchmark.plan.findings import load_examples
 from benchmark.plan.job import JobPlan, plan_job
 from benchmark.problems import DatasetError
+from benchmark.prompts import check_prompt_set
 
 PLAN_FILE = "plan.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -278,9 +281,11 @@ def plan_overrides(config_name: str, jobs: Sequence[Sequence[str]]) -> SweepPlan
         try:
             cfg = compose(config_name=config_name, overrides=list(overrides))
             settings = load_settings(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+            check_prompt_set(settings.prompts)
             plans.append(plan_settings(settings, job_id, overrides))
-        except (ConfigError, DatasetError) as exc:
-            failed[job_id] = str(exc)
+        except (ConfigError, DatasetError, HydraException, OmegaConfBaseException) as exc:
+            # the job itself fails with this line when it starts; the others go on
+            failed[job_id] = str(exc).strip().splitlines()[0]
     if settings is None:
         return SweepPlan([], failed=failed)
     p = settings.planning
