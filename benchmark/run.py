@@ -61,6 +61,16 @@ def _planned(settings: Settings, job: JobInfo, overrides: list[str]) -> bool:
     refused = plan.refusal()
     if refused:
         raise ConfigError(refused)
+    cost = plan.jobs[0].cost
+    log.info(
+        "job %s plan: %.0f calls expected (at most %.0f), cost %s (at most %s) -> %s",
+        job.job_id,
+        plan.jobs[0].calls.expected,
+        plan.jobs[0].calls.maximum,
+        "n/a" if cost.expected is None else f"${cost.expected:.2f}",
+        "n/a" if cost.maximum is None else f"${cost.maximum:.2f}",
+        path,
+    )
     return True
 
 

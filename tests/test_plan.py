@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,7 +21,13 @@ from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, GenerateConfig
 from benchmark.models.factory import prompt_cache
 from benchmark.models.pricing import price_for
-from benchmark.plan.job import anthropic_usage, chain_messages, count_tokens, plan_job
+from benchmark.plan.job import (
+    anthropic_usage,
+    chain_messages,
+    count_tokens,
+    draw_chains,
+    plan_job,
+)
 from benchmark.plan.job import problem_texts as texts_of
 from benchmark.plan.sweep import budget_refusal, plan_settings
 from benchmark.problems import load_dataset
@@ -85,6 +92,23 @@ def test_the_plan_bounds_a_tiny_job_and_renders_its_generation_prompts(
         assert plan.generation_input_tokens[problem.id] == sent
         rendered = count_tokens(generation_messages(settings.prompts, problem), cpt)
         assert rendered == sent
+
+
+@pytest.mark.slow
+def test_the_expected_calls_are_the_simulator_s(tmp_path: Path) -> None:
+    """A simulated job makes about the calls its plan expects: within three standard errors
+    of the plan's chains (the simulator is seeded: one fixed sweep, not a fresh draw)."""
+    settings = settings_for(
+        "model.id=simulated/default", "loop.samples=12", "progress=false", "lint.workers=1"
+    )
+    plan = plan_job(settings)
+    summary = asyncio.run(run_job(settings, JobInfo("s", 0, tmp_path / "0"), None))
+    assert summary.chains == plan.chains == 36
+    problems = load_dataset(settings.dataset.path)
+    per_chain = draw_chains(settings, problems, "default").reached.sum(axis=1)
+    error = 3 * per_chain.std() * math.sqrt(plan.chains)
+    assert abs(summary.attempts - plan.calls.expected) < error < 0.5 * plan.calls.expected
+    assert summary.attempts <= plan.calls.maximum
 
 
 @pytest.mark.parametrize(
