@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
+.PHONY: help install test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ check-datasets:  ## every reference template lint-clean and passing its own inte
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
+
+plan:  ## calls, tokens and cost of `make sweep` (same MODELS ITERS PROMPTS DATASET ARGS), no call made
+	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		prompts=$(PROMPTS) dataset=$(DATASET) plan=true $(ARGS)
 
 experiment-feedback:  ## feedback designs x both protocols on paper33 into one run folder
 	$(PY) -m benchmark.run -m model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \

@@ -48,6 +48,10 @@ from analysis.measures import (
     wide_table,
 )
 from analysis.paper import baseline_per_template
+from analysis.plan import NOTE as PLAN_NOTE
+from analysis.plan import SIMULATED_NOTE as PLAN_SIMULATED_NOTE
+from analysis.plan import display_table as plan_display
+from analysis.plan import load_plan, planned_vs_actual
 from analysis.provenance import LINT_DATE_SPAN_DAYS, Provenance, Rescore, installed_cfn_lint
 from analysis.render import Page, write_csv
 from analysis.rules import rule_frequency, rule_matrix
@@ -313,6 +317,7 @@ def build_report(
         f"Plateau iteration: first iteration with 95 % of the fitted decay done.",
         note=True,
     )
+    planned = _plan_section(page, run_dir, run)
     labels = {g: group_label(g, group_keys) for g in datasets}
 
     page.heading("Curves")
@@ -448,6 +453,8 @@ def build_report(
         _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed, provenances[group])
 
     files = {"per_iteration.csv": long, "fits.csv": fits, "churn.csv": churn, "rules.csv": rules}
+    if planned is not None:
+        files["plan.csv"] = planned
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:
@@ -471,6 +478,23 @@ def build_report(
         notices[0] if notices else None,
         deploy,
     )
+
+
+def _plan_section(page: Page, run_dir: str | Path, run: Run) -> pd.DataFrame | None:
+    """Planned against actual (calls, tokens, cost), per job and in total, if the run has a
+    plan.json; returns the comparison."""
+    plan = load_plan(run_dir)
+    if plan is None:
+        return None
+    frame = planned_vs_actual(plan, run.attempts)
+    if frame.empty:
+        return None
+    page.heading("Planned against actual")
+    page.table(plan_display(frame), caption="Per job: actual (planned expected, maximum)")
+    page.text(PLAN_NOTE, note=True)
+    if any(job.get("simulated") for job in plan.get("jobs", [])):
+        page.text(PLAN_SIMULATED_NOTE, note=True)
+    return frame
 
 
 def _designs_section(
