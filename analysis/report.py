@@ -540,15 +540,7 @@ def _security_section(
             part = select(security, group, group_keys)
             if part[measure].isna().all():
                 continue
-            series.append(
-                figures.CurveSeries(
-                    name,
-                    part["iteration"].to_numpy(dtype=float),
-                    part[measure].to_numpy(dtype=float),
-                    part[f"{measure}_low"].to_numpy(dtype=float),
-                    part[f"{measure}_high"].to_numpy(dtype=float),
-                )
-            )
+            series.append(figures.CurveSeries.from_table(name, part, measure))
         if series:
             panels.append((label, series))
     if panels:
