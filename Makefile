@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile clean-runs
+.PHONY: help install test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ check-datasets:  ## every reference template lint-clean and passing its own inte
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
+
+plan:  ## calls, tokens and cost of `make sweep` (same MODELS ITERS PROMPTS DATASET ARGS), no call made
+	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		prompts=$(PROMPTS) dataset=$(DATASET) plan=true $(ARGS)
 
 experiment-feedback:  ## feedback designs x both protocols on paper33 into one run folder
 	$(PY) -m benchmark.run -m model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \
@@ -84,6 +88,12 @@ validate-profile:  ## a profile against its source run: make validate-profile PR
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
 		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
 	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
+
+power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20% [SAMPLES ITERS DATASET ARGS]
+	@test -n "$(PROFILE)" -a -n "$(EFFECT)" || \
+		{ echo "usage: make power PROFILE=<profile name or file> EFFECT=<k=+20% | C=-0.05 | clean@5=+0.1> [SAMPLES=5] [ITERS=10] [DATASET=paper33] [ARGS=...]"; exit 2; }
+	$(PY) -m benchmark.models.simulated power $(PROFILE) --effect $(EFFECT) \
+		--samples $(or $(SAMPLES),5) --iterations $(ITERS) --dataset $(DATASET) $(ARGS)
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete

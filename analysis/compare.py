@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
@@ -52,6 +51,7 @@ from analysis.provenance import (
     lint_mismatch,
     published,
 )
+from benchmark.progress import progress_bar
 
 COMPARED = ["errors", "warnings", "clean"]
 FEW_PROBLEMS = 10
@@ -290,11 +290,18 @@ def compare(
     progress: bool = False,
     fit_boot: int | None = None,
     allow_lint_mismatch: bool = False,
+    measures: Sequence[str] = COMPARED,
 ) -> Comparison:
     """Per-iteration and fitted-parameter differences (candidate − baseline) with CIs.
 
     `fit_boot` (default `n_boot`) is how many of the resamples are refitted for A, k, C.
-    Two runs linted differently raise LintMismatchError unless `allow_lint_mismatch`."""
+    Two runs linted differently raise LintMismatchError unless `allow_lint_mismatch`.
+    `measures` (a subset of COMPARED) limits the work to those measures, as the power analysis
+    does; their intervals are the same as in a full comparison (the overall CIs keep the
+    Bonferroni level over all three)."""
+    unknown = sorted(set(measures) - set(COMPARED))
+    if unknown or not measures:
+        raise ValueError(f"measures must be a non-empty subset of {COMPARED}, not {unknown}")
     if baseline.provenance is not None:
         baseline = replace(baseline, provenance=replace(baseline.provenance, label="baseline"))
     if candidate.provenance is not None:
@@ -343,7 +350,8 @@ def compare(
     rows, fit_rows, overall_rows = [], [], []
     t = iterations.astype(float)
     overall_level = 1.0 - (1.0 - level) / len(COMPARED)  # Bonferroni over the three measures
-    for measure in tqdm(COMPARED, desc="compare", disable=not progress, leave=False):
+    chosen = [m for m in COMPARED if m in measures]
+    for measure in progress_bar(chosen, desc="compare", disable=not progress, leave=False):
         b_point = baseline.point(measure, iterations)
         c_point = candidate.point(measure, iterations)
         b_reps = _side_replicates(baseline, measure, iterations, w_base, n_boot)
@@ -511,8 +519,9 @@ def _verdict(
         f"Iteration by iteration, the 95 % CI excludes zero in {detail[0]}, and in "
         f"{detail[1]}, of {n} comparisons."
     )
-    k = fits[(fits["measure"] == "errors per template") & (fits["param"] == "k")].iloc[0]
-    if np.isfinite(k["diff"]):
+    errors = fits[fits["measure"] == "errors per template"].set_index("param")
+    k = errors.loc["k"] if "k" in errors.index else None
+    if k is not None and np.isfinite(k["diff"]):
         if k["ci_low"] > 0:
             pace = "faster than"
         elif k["ci_high"] < 0:
@@ -524,8 +533,8 @@ def _verdict(
             f"{k['baseline']:.2f} per iteration, difference 95 % CI {k['ci_low']:+.2f} to "
             f"{k['ci_high']:+.2f})."
         )
-    c = fits[(fits["measure"] == "errors per template") & (fits["param"] == "C")].iloc[0]
-    if np.isfinite(c["diff"]):
+    c = errors.loc["C"] if "C" in errors.index else None
+    if c is not None and np.isfinite(c["diff"]):
         sentences.append(
             f"Its fitted error plateau C is {c['candidate']:.2f} against {c['baseline']:.2f} "
             f"errors per template (95 % CI of the difference {c['ci_low']:+.2f} to "

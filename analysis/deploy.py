@@ -195,15 +195,7 @@ def _figure(table: pd.DataFrame, labels: dict[tuple, str], group_keys: list[str]
             part = select(table, group, group_keys)
             if part.empty or part[name].isna().all():
                 continue
-            series.append(
-                figures.CurveSeries(
-                    label,
-                    part["iteration"].to_numpy(dtype=float),
-                    part[name].to_numpy(dtype=float),
-                    part[f"{name}_low"].to_numpy(dtype=float),
-                    part[f"{name}_high"].to_numpy(dtype=float),
-                )
-            )
+            series.append(figures.CurveSeries.from_table(label, part, name))
         if series:
             panels.append((LABELS[name], series))
     fig = figures.lines(panels)

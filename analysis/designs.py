@@ -33,10 +33,10 @@ from analysis.fit import bootstrap_params, fit_decay, plateau_iteration, summari
 from analysis.load import GROUP_KEYS, fill_chains, load_run, select
 from analysis.measures import LABELS, ProblemData, per_iteration, problem_data, resample_weights
 from analysis.security import compliance_by_iteration, has_security
-from benchmark.feedback import FORMATTERS
 
 DESIGN_KEYS = ["model", "prompt_set", "protocol"]
-DESIGN_ORDER = list(FORMATTERS)  # raw, structured, explained, excerpt, errors-only, intent
+# the feedback designs in the order benchmark.feedback defines them (a test keeps them equal)
+DESIGN_ORDER = ["raw", "structured", "explained", "excerpt", "errors-only", "intent"]
 CLEAN_AT = (1, 5, 10)
 FIT_SERIES = LABELS[("errors", "mean")]
 

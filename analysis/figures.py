@@ -77,6 +77,17 @@ class CurveSeries:
     band: tuple[np.ndarray, np.ndarray] | None = None  # on `grid`
     grid: np.ndarray | None = None
 
+    @classmethod
+    def from_table(cls, label: str, table: pd.DataFrame, column: str) -> CurveSeries:
+        """`column` against `iteration`, with CI bars from `<column>_low` and `<column>_high`."""
+        return cls(
+            label,
+            table["iteration"].to_numpy(dtype=float),
+            table[column].to_numpy(dtype=float),
+            table[f"{column}_low"].to_numpy(dtype=float),
+            table[f"{column}_high"].to_numpy(dtype=float),
+        )
+
 
 def curves(
     panels: Sequence[tuple[str, Sequence[CurveSeries]]], title: str = "", ncols: int = 2

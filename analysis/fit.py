@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from scipy.optimize import OptimizeWarning, curve_fit
-from tqdm import tqdm
+
+from benchmark.progress import progress_bar
 
 LN20 = math.log(20.0)
 
@@ -182,7 +183,7 @@ def bootstrap_params(
 ) -> np.ndarray:
     """Fit every row of B × T `curves`; B × 3 (A, k, C), NaN where a fit failed."""
     out = np.full((len(curves), 3), np.nan)
-    for b in tqdm(range(len(curves)), desc=desc, disable=not progress, leave=False):
+    for b in progress_bar(range(len(curves)), desc=desc, disable=not progress, leave=False):
         fit = fit_decay(t, curves[b], p0)
         if fit is not None:
             out[b] = fit.params

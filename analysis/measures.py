@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis.load import GROUP_KEYS, group_list, select
+from benchmark.progress import progress_bar
 
 COUNTS = ["errors", "warnings", "infos", "findings"]
 MEASURES: list[tuple[str, str]] = [
@@ -154,7 +154,7 @@ def per_iteration(
     rng = np.random.default_rng(seed)
     rows = []
     datasets = problem_data(chains, group_keys)
-    for group, data in tqdm(
+    for group, data in progress_bar(
         datasets.items(), desc="per-iteration bootstrap", disable=not progress, leave=False
     ):
         weights = resample_weights(len(data.problems), n_boot, rng)

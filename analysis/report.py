@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis import figures
 from analysis.banner import SIMULATED_BANNER, recorded_banner
@@ -49,6 +48,10 @@ from analysis.measures import (
     wide_table,
 )
 from analysis.paper import baseline_per_template
+from analysis.plan import NOTE as PLAN_NOTE
+from analysis.plan import SIMULATED_NOTE as PLAN_SIMULATED_NOTE
+from analysis.plan import display_table as plan_display
+from analysis.plan import load_plan, planned_vs_actual
 from analysis.provenance import LINT_DATE_SPAN_DAYS, Provenance, Rescore, installed_cfn_lint
 from analysis.render import Page, write_csv
 from analysis.rules import rule_frequency, rule_matrix
@@ -64,6 +67,7 @@ from analysis.security import (
     failed_table,
     has_security,
 )
+from benchmark.progress import progress_bar
 
 PAPER_ORIGINAL = "paper-original"  # the dataset of the authors' own prompts
 PAPER_ORIGINAL_INTENT = (
@@ -204,7 +208,7 @@ def fit_groups(
     rng = np.random.default_rng(seed)
     rows, boots = [], {}
     jobs = [(g, m) for g in datasets for m in FITTED]
-    for group, (measure, stat) in tqdm(jobs, desc="decay fits", disable=not progress):
+    for group, (measure, stat) in progress_bar(jobs, desc="decay fits", disable=not progress):
         data = datasets[group]
         t = data.iterations.astype(float)
         y = data.point(measure, stat)
@@ -313,6 +317,7 @@ def build_report(
         f"Plateau iteration: first iteration with 95 % of the fitted decay done.",
         note=True,
     )
+    planned = _plan_section(page, run_dir, run)
     labels = {g: group_label(g, group_keys) for g in datasets}
 
     page.heading("Curves")
@@ -448,6 +453,8 @@ def build_report(
         _paper_section(page, data, part, label, sim, n_boot, fit_boot, seed, provenances[group])
 
     files = {"per_iteration.csv": long, "fits.csv": fits, "churn.csv": churn, "rules.csv": rules}
+    if planned is not None:
+        files["plan.csv"] = planned
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:
@@ -471,6 +478,23 @@ def build_report(
         notices[0] if notices else None,
         deploy,
     )
+
+
+def _plan_section(page: Page, run_dir: str | Path, run: Run) -> pd.DataFrame | None:
+    """Planned against actual (calls, tokens, cost), per job and in total, if the run has a
+    plan.json; returns the comparison."""
+    plan = load_plan(run_dir)
+    if plan is None:
+        return None
+    frame = planned_vs_actual(plan, run.attempts)
+    if frame.empty:
+        return None
+    page.heading("Planned against actual")
+    page.table(plan_display(frame), caption="Per job: actual (planned expected, maximum)")
+    page.text(PLAN_NOTE, note=True)
+    if any(job.get("simulated") for job in plan.get("jobs", [])):
+        page.text(PLAN_SIMULATED_NOTE, note=True)
+    return frame
 
 
 def _designs_section(
@@ -516,15 +540,7 @@ def _security_section(
             part = select(security, group, group_keys)
             if part[measure].isna().all():
                 continue
-            series.append(
-                figures.CurveSeries(
-                    name,
-                    part["iteration"].to_numpy(dtype=float),
-                    part[measure].to_numpy(dtype=float),
-                    part[f"{measure}_low"].to_numpy(dtype=float),
-                    part[f"{measure}_high"].to_numpy(dtype=float),
-                )
-            )
+            series.append(figures.CurveSeries.from_table(name, part, measure))
         if series:
             panels.append((label, series))
     if panels:

@@ -300,10 +300,28 @@ class CacheConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """Spend limits for a whole sweep (benchmark/budget.py); null means no limit."""
+    """Spend limits for a whole sweep (benchmark/budget.py); null means no limit.
+
+    A sweep whose planned maximum cost (benchmark/plan/) exceeds `max_usd` is refused at start
+    unless `allow_partial`: then it runs until the ledger reaches `max_usd`."""
 
     max_usd: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
+    allow_partial: bool = False
+
+
+class PlanningConfig(_Strict):
+    """How the plan estimates calls, tokens and cost before any call (benchmark/plan/)."""
+
+    # the simulator profile that stands in for a real model: a name in conf/model/simulator/
+    # or a path (a profile calibrated on a run of that model is the best stand-in); a
+    # simulated model is planned with its own profile
+    profile: str = "default"
+    draws: int = Field(default=400, ge=1)  # simulated chains per problem behind the expectation
+    # expected tokens = characters / chars_per_token (neither SDK counts tokens offline);
+    # the maximum counts generously, at prompt_cache.CHARS_PER_TOKEN
+    chars_per_token: float = Field(default=4.0, gt=0)
+    seed: int = 0
 
 
 class Settings(_Strict):
@@ -316,13 +334,17 @@ class Settings(_Strict):
     deploy: DeployConfig = DeployConfig()
     cache: CacheConfig = CacheConfig()
     budget: BudgetConfig = BudgetConfig()
+    planning: PlanningConfig = PlanningConfig()
+    plan: bool = False  # print the plan, write plan.json and exit before any call
     seed: int = 0
     progress: bool = True
     resume: str | None = None  # a run folder to continue (also: rerun into the same folder)
 
     def result_fingerprint(self) -> dict[str, Any]:
         """The settings that can change a result; transport, cache and budget cannot."""
-        data = self.model_dump(exclude={"progress", "resume", "cache", "budget"})
+        data = self.model_dump(
+            exclude={"progress", "resume", "cache", "budget", "planning", "plan"}
+        )
         data["model"].pop("providers")
         for billing_only in (
             "prompt_cache",

@@ -47,7 +47,6 @@ from typing import Any
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from tqdm import tqdm
 
 from benchmark.config import PROJECT_ROOT, Settings, load_settings
 from benchmark.datasets.output import DatasetImportError
@@ -68,6 +67,7 @@ from benchmark.paper_repo import (
     read_template,
 )
 from benchmark.problems import Problem
+from benchmark.progress import progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows, outcome_columns
 from benchmark.validators.suite import ValidatorSuite, Verdict
@@ -267,12 +267,11 @@ async def judge_all(
             for problem_id, problem in problems.items():
                 verdicts[(text, problem_id)] = await suite.check(text, problem)
 
-    bar = tqdm(
+    bar = progress_bar(
         total=len(by_text),
         desc="linting published templates",
         unit="tmpl",
         disable=not progress,
-        mininterval=0.5 if sys.stderr.isatty() else 60.0,  # a log gets a line a minute
     )
     tasks = [asyncio.create_task(judge(text, problems)) for text, problems in by_text.items()]
     try:

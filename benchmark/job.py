@@ -20,6 +20,7 @@ from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.factory import create_model
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems import Problem, load_dataset
+from benchmark.progress import in_terminal, progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
     RecordWriter,
@@ -279,7 +280,7 @@ class Recorder:
             status = self.model.status()
             if status != shown:
                 shown = status
-                self.bar.set_postfix_str(self.postfix(), refresh=True)
+                self.bar.set_postfix_str(self.postfix(), refresh=in_terminal())
 
 
 def _warn(message: str) -> None:
@@ -362,7 +363,9 @@ async def _run_job(
                 plan.append((problem, sample, recorded.partial.get((problem.id, sample), [])))
     total = sum(loop_cfg.max_iterations - len(done) for _, _, done in plan)
     label = f"{model.id} {settings.prompts.name} {loop_cfg.protocol} n={loop_cfg.max_iterations}"
-    bar = tqdm(total=total, desc=label, unit="att", disable=not settings.progress, leave=True)
+    bar = progress_bar(
+        total=total, desc=label, unit="att", disable=not settings.progress, leave=True
+    )
 
     def generate_config(sample: int) -> GenerateConfig:
         seed = None if settings.model.seed is None else settings.model.seed + sample

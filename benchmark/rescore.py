@@ -31,6 +31,7 @@ from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.job import SigtermHandler, prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
+from benchmark.progress import progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (
     ATTEMPT_KEY,
@@ -174,7 +175,7 @@ async def rescore(
     done = 0
     stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
     try:
-        with tqdm(total=total, desc="re-scoring", unit="att") as bar:
+        with progress_bar(total=total, desc="re-scoring", unit="att") as bar:
             for job in jobs:
                 target = out / job.relative_to(run)
                 done += await rescore_job(job, target, settings[job], bar, out)

@@ -11,8 +11,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import ConfigError, load_settings, resolve_api_key
+from benchmark.config import ConfigError, Settings, load_settings, resolve_api_key
 from benchmark.job import JobInfo, JobSummary, run_job, write_summary
+from benchmark.plan.sweep import format_plan, plan_settings, single
 from benchmark.problems import DatasetError
 from benchmark.prompts import check_prompt_set
 
@@ -47,6 +48,32 @@ def _fail(job: JobInfo, message: str, code: int, multirun: bool) -> None:
     )
 
 
+def _planned(settings: Settings, job: JobInfo, overrides: list[str]) -> bool:
+    """Plan this job before any call (benchmark/plan/) and write its plan.json; False when
+    `plan=true` says to stop there. A maximum cost above `budget.max_usd` is a ConfigError
+    unless `budget.allow_partial` (a multirun's total was checked before its jobs started)."""
+    plan = single(settings, plan_settings(settings, job.job_id, overrides))
+    path = plan.write(job.output_dir)
+    if settings.plan:
+        print(format_plan(plan))
+        print(f"plan: {path}; plan=true: no call made", flush=True)
+        return False
+    refused = plan.refusal()
+    if refused:
+        raise ConfigError(refused)
+    cost = plan.jobs[0].cost
+    log.info(
+        "job %s plan: %.0f calls expected (at most %.0f), cost %s (at most %s) -> %s",
+        job.job_id,
+        plan.jobs[0].calls.expected,
+        plan.jobs[0].calls.maximum,
+        "n/a" if cost.expected is None else f"${cost.expected:.2f}",
+        "n/a" if cost.maximum is None else f"${cost.maximum:.2f}",
+        path,
+    )
+    return True
+
+
 @hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
@@ -62,6 +89,8 @@ def main(cfg: DictConfig) -> None:
     try:
         settings = load_settings(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
         check_prompt_set(settings.prompts)
+        if not _planned(settings, job, list(hydra_cfg.overrides.task)):
+            return  # plan=true: the plan is all this job does
         api_key = resolve_api_key(settings)
     except (ConfigError, DatasetError) as exc:
         _fail(job, str(exc), 2, is_multirun)

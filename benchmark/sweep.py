@@ -68,6 +68,8 @@ class SweepSummary(Callback):
     (exit code 4) when any job did not complete."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("plan", False):
+            return  # plan=true: no job ran, by design
         sweep_dir = Path(config.hydra.sweep.dir)
         summary = summarize(sweep_dir, expected_jobs(list(config.hydra.overrides.task)))
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(summary, indent=2) + "\n")

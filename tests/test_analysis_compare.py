@@ -82,3 +82,26 @@ def test_cli_groups_and_banner(
     assert SIMULATED_BANNER in (out / "compare.md").read_text()
     assert SIMULATED_BANNER in (out / "compare.html").read_text()
     assert (out / "compare_per_iteration.csv").read_text().startswith("simulated,")
+
+
+def test_a_subset_of_measures_gives_the_same_intervals_and_only_those(
+    runs: dict[str, Path],
+) -> None:
+    plain, strong = cmp.run_side(runs["plain"]), cmp.run_side(runs["strong"])
+    full = cmp.compare(plain, strong, n_boot=300, fit_boot=40, seed=4)
+    for measures in (["clean"], ["errors"], ["warnings", "errors"]):
+        part = cmp.compare(plain, strong, n_boot=300, fit_boot=40, seed=4, measures=measures)
+        names = {cmp.NAMES[m] for m in measures}
+        assert set(part.per_iteration["measure"]) == names == set(part.fits["measure"])
+        same = full.per_iteration[full.per_iteration["measure"].isin(names)]
+        assert same.reset_index(drop=True).equals(part.per_iteration.reset_index(drop=True))
+        fits = full.fits[full.fits["measure"].isin(names)].reset_index(drop=True)
+        assert fits.equals(part.fits.reset_index(drop=True))
+        assert part.verdict.startswith("Against")
+    errors_only = cmp.compare(plain, strong, n_boot=300, fit_boot=40, seed=4, measures=["errors"])
+    assert "Its errors decay" in errors_only.verdict
+    clean_only = cmp.compare(plain, strong, n_boot=300, fit_boot=40, seed=4, measures=["clean"])
+    assert "Its errors decay" not in clean_only.verdict  # no fit of errors to speak of
+    for bad in ([], ["errors", "speed"]):
+        with pytest.raises(ValueError, match="subset"):
+            cmp.compare(plain, strong, n_boot=50, measures=bad)

@@ -81,3 +81,10 @@ def test_report_shows_design_section(fast_slow: Path, tmp_path: Path) -> None:
     assert result.designs is not None and len(result.designs) == 4
     saved = pd.read_csv(out / "designs.csv")
     assert {"simulated", "k", "k_low", "k_high", "C", "rank_k", "clean@10"} <= set(saved.columns)
+
+
+def test_designs_are_ordered_as_the_loop_defines_them() -> None:
+    from analysis.designs import DESIGN_ORDER
+    from benchmark.feedback import FORMATTERS
+
+    assert list(FORMATTERS) == DESIGN_ORDER

@@ -48,10 +48,10 @@ def test_benchmark_runs_at_a_tiny_size(names: tuple[str, ...], tmp_path: Path) -
     if "batch_resume" in names:  # correctness: the killed batch was never submitted again
         assert by_name["batch resume: creations per pending request (4 requests)"]["value"] == 1
         assert by_name["batch resume: records equal an unkilled run"]["passed"]
-    if "cost" in names:  # half the online price; 3 iterations leave no write worth its price
-        assert by_name["cost: conversation, batch + caching / online"]["value"] == pytest.approx(
-            0.5
-        )
+    if "cost" in names:  # half the online price, and a cache write only where its reads repay it
+        ratio = by_name["cost: conversation, batch + caching / online"]["value"]
+        read = by_name["cost: conversation, input read from the cache (batch)"]["value"]
+        assert ratio < 0.5 if read > 0 else ratio == pytest.approx(0.5)
 
 
 def test_every_benchmark_is_in_a_group() -> None:

@@ -59,6 +59,9 @@ def test_every_provider_has_transport_settings(model_id: str) -> None:
         ("+loop.iterations=5", "loop.iterations"),
         ("lint.regions=[]", "lint.regions"),
         ("dataset.path=/no/such/folder", "dataset.path"),
+        ("planning.draws=0", "planning.draws"),
+        ("planning.chars_per_token=0", "planning.chars_per_token"),
+        ("budget.allow_partial=maybe", "budget.allow_partial"),
     ],
 )
 def test_bad_values_are_one_clear_line(override: str, where: str) -> None:
@@ -92,6 +95,9 @@ def test_fingerprint_ignores_transport_and_keeps_what_changes_results() -> None:
         "loop.concurrency=1",
         "lint.workers=1",
         "budget.max_usd=3",
+        "budget.allow_partial=true",
+        "plan=true",
+        "planning.profile=synthetic-truth",
         "cache.enabled=false",
         "progress=false",
     ]

@@ -5,6 +5,7 @@ This module keeps the provider's import path and is its command line:
     python -m benchmark.models.simulated calibrate RUN --out PROFILE.yaml
     python -m benchmark.models.simulated validate PROFILE --run RUN [--out DIR]
     python -m benchmark.models.simulated synthesize PROFILE --dataset DIR --out RUN
+    python -m benchmark.models.simulated power PROFILE --effect k=+20% [--samples 5] (make power)
 """
 
 from __future__ import annotations

@@ -24,8 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from benchmark.progress import progress_bar
 from benchmark.validators.base import Finding
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings, WarmLinter
 from tests.bench import ROOT, Context, Row, Section, at_least, info
@@ -190,7 +189,7 @@ async def measure(ctx: Context) -> dict[str, Any]:
     state = Rounds(ctx.quick, folder)
     try:
         await state.warm_up()
-        for r in tqdm(range(rounds), desc="lint rounds", unit="round", leave=False):
+        for r in progress_bar(range(rounds), desc="lint rounds", unit="round", leave=False):
             await state.corpus_round(corpus[r::rounds], r)
             for t in picked[r::rounds]:
                 await state.sample_round(t, r)

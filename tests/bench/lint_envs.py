@@ -18,8 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from benchmark.progress import progress_bar
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
 from benchmark.validators.cfn_lint_envs import ensure_env
 from benchmark.validators.lint_pools import ENGINE_SCRIPT
@@ -90,7 +89,7 @@ async def measure(ctx: Context) -> dict[str, Any]:
         for pool in pools.values():  # every worker up and warm before anything is timed
             await pool.prepare()
             await asyncio.gather(*(pool.lint(t.text + "\n") for t in corpus[:4]))
-        for r in tqdm(range(rounds), desc="lint env rounds", unit="round", leave=False):
+        for r in progress_bar(range(rounds), desc="lint env rounds", unit="round", leave=False):
             chunk = corpus[r::rounds]
             names = [*pools, "alone"]
             for name in names[r % len(names) :] + names[: r % len(names)]:

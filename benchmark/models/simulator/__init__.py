@@ -11,7 +11,11 @@
 | `calibrate.py` | estimate a profile from a recorded run |
 | `synthesize.py` | a synthetic recorded run from a profile (for tests and worked examples) |
 | `validate.py` | simulate a profile against its source run, per iteration, with a figure |
-| `cli.py` | `python -m benchmark.models.simulated calibrate|validate|synthesize` |
+| `chains.py` | a profile's chains as counts of findings (numpy), for many chains at once |
+| `effects.py` | an effect on k, C or clean@n, and the candidate process that shows it |
+| `power.py` | power of `make compare` by samples per problem, on replicate experiments |
+| `power_report.py` | a power analysis as a page: table, figure, SIMULATED labels |
+| `cli.py` | `python -m benchmark.models.simulated calibrate|validate|synthesize|power|sites` |
 """
 
 from benchmark.models.simulator.behaviour import SimulatorSettings, stable_rng

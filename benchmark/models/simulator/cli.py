@@ -1,13 +1,15 @@
-"""`python -m benchmark.models.simulated`: calibrate, validate, synthesize, check sites."""
+"""`python -m benchmark.models.simulated`: calibrate, validate, synthesize, power, check sites."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from benchmark.config import ConfigError
 from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
+from benchmark.models.simulator.effects import LEVERS, PowerError
 from benchmark.models.simulator.profile import ProfileError, write_profile
 from benchmark.problems import DatasetError
 
@@ -68,7 +70,7 @@ def _validate(args: argparse.Namespace) -> int:
         replicates=args.replicates,
         seed=args.seed,
         n_boot=args.n_boot,
-        progress=sys.stderr.isatty(),
+        progress=True,
         lint_workers=args.lint_workers,
     )
     verdict = "reproduced" if result.reproduced else "NOT reproduced"
@@ -97,11 +99,67 @@ def _synthesize(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         seed=args.seed,
         continue_past_clean=not args.stop_at_clean,
-        progress=sys.stderr.isatty(),
+        progress=True,
         lint_workers=args.lint_workers,
     )
     print(f"SIMULATED run of {summary.model}: {summary.chains} chains -> {args.out}")
     return 0
+
+
+def _power(args: argparse.Namespace) -> int:
+    from benchmark.models.simulator import power
+    from benchmark.models.simulator.effects import Effect
+    from benchmark.models.simulator.power_report import reached, write
+
+    if (args.effect is None) == (args.candidate is None):
+        raise PowerError("give either --effect (k=+25%, C=-0.05, clean@5=+0.1) or --candidate")
+    if args.candidate is not None and args.target is None:
+        raise PowerError("--candidate needs --target (k, C or clean@n): what compare should detect")
+    effect = Effect.parse(args.effect) if args.effect else Effect.target_only(args.target)
+    design = power.Design(
+        power.design_problems(args.dataset, args.problems),
+        samples=args.samples,
+        iterations=args.iterations,
+        clean_when=args.clean_when,
+        named_levels="E" if args.errors_only else "EW",
+    )
+    settings = power.Settings(args.replicates, args.n_boot, args.fit_boot, args.level, args.seed)
+    result = power.analyse(
+        args.profile,
+        design,
+        effect,
+        candidate=args.candidate,
+        lever=args.lever,
+        sizes=_sizes(args.sizes) or power.DEFAULT_SIZES,
+        wanted=args.power,
+        settings=settings,
+        progress=not args.quiet,
+    )
+    out = args.out or f"runs/power/{_folder(result, args.candidate is not None)}"
+    md, _ = write(result, out)
+    print(f"SIMULATED: power of make compare for {result.candidate} against {result.profile}")
+    print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"smallest design reaching {result.wanted:.0%} power: {reached(result)}")
+    print(f"table and figure: {md}")
+    return 0
+
+
+def _sizes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise PowerError(f"--sizes {text!r}: expected numbers like 1,2,5,10") from None
+
+
+def _folder(result: Any, two_profiles: bool) -> str:
+    """runs/power/<profile>_<effect>, e.g. default_k+25pct or default_vs_other_clean5."""
+    base = result.profile.split("/")[-1]
+    if two_profiles:
+        return f"{base}_vs_{result.candidate.split('/')[-1]}_{result.effect.name}".replace("@", "")
+    label = result.effect.label.replace(" ", "").replace("%", "pct").replace("@", "")
+    return f"{base}_{label}"
 
 
 def _sites(args: argparse.Namespace) -> int:
@@ -168,6 +226,40 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--lint-workers", type=int, default=2)
     s.set_defaults(run_command=_synthesize)
 
+    w = sub.add_parser("power", help="power of make compare for an effect, by samples per problem")
+    w.add_argument("profile", help="the baseline: a profile name (conf/model/simulator/) or file")
+    w.add_argument(
+        "--effect", help="k=+0.3, k=+25%%, C=-0.05 or clean@5=+0.1 (candidate - baseline)"
+    )
+    w.add_argument("--candidate", help="instead of --effect: the candidate's profile")
+    w.add_argument("--target", help="with --candidate: k, C or clean@n")
+    w.add_argument(
+        "--lever",
+        choices=list(LEVERS),
+        help="what the effect changes (default: fix for k, persistent for C, fix-all for "
+        "clean@n, generation for clean@1)",
+    )
+    w.add_argument("--dataset", default="paper33", help="the design's problems: a folder or name")
+    w.add_argument("--problems", type=int, help="the first n problems (cycled past the dataset)")
+    w.add_argument("--samples", type=int, default=5, help="the design's samples per problem")
+    w.add_argument("--iterations", type=int, default=10)
+    w.add_argument(
+        "--clean-when",
+        default="no_errors_or_warnings",
+        choices=["no_errors", "no_errors_or_warnings", "no_findings"],
+    )
+    w.add_argument("--errors-only", action="store_true", help="feedback names errors only")
+    w.add_argument("--replicates", type=int, default=100, help="simulated experiments per size")
+    w.add_argument("--sizes", help="samples per problem to try (default 1,2,3,5,8,13,20,30,50)")
+    w.add_argument("--power", type=float, default=0.8, help="the power wanted")
+    w.add_argument("--level", type=float, default=0.95, help="make compare's CI level")
+    w.add_argument("--n-boot", type=int, default=1000, help="compare's bootstrap resamples")
+    w.add_argument("--fit-boot", type=int, default=200, help="compare's refits (k, C)")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--out", help="output folder (default runs/power/<profile>_<effect>)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(run_command=_power)
+
     k = sub.add_parser("sites", help="lint sampled catalogue sites of a dataset, alone")
     k.add_argument("dataset", help="a dataset folder")
     k.add_argument("--per-kind", type=int, default=20, help="sites linted per kind (sampled)")
@@ -180,7 +272,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         code = args.run_command(args)
-    except (CalibrationError, ProfileError, ConfigError, DatasetError, FileExistsError) as exc:
+    except (
+        CalibrationError,
+        ProfileError,
+        PowerError,
+        ConfigError,
+        DatasetError,
+        FileExistsError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
     except FileNotFoundError as exc:

@@ -12,12 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from benchmark.models.simulator.catalogue import CATALOGUE, find_sites
 from benchmark.models.simulator.mutations import Mutation, render
 from benchmark.models.simulator.template import parse_template
 from benchmark.problems import load_dataset
+from benchmark.progress import progress_bar
 
 
 def sample_sites(
@@ -43,7 +43,9 @@ def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.Da
 
     linter = WarmLinter(LintSettings())
     rows = []
-    for problem_id, tree, m in tqdm(sample_sites(dataset, per_kind, seed), desc="lint sites"):
+    for problem_id, tree, m in progress_bar(
+        sample_sites(dataset, per_kind, seed), desc="lint sites"
+    ):
         found = [f.rule_id for f in linter.lint(render(tree, (m,), "yaml"))]
         rows.append(
             {

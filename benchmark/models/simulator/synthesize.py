@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from benchmark.budget import BudgetLedger
 from benchmark.config import Settings, load_settings
 from benchmark.job import JobInfo, JobSummary, Recorder, build_suite, write_summary
@@ -23,6 +21,7 @@ from benchmark.loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelAPI
 from benchmark.models.factory import create_model
 from benchmark.problems import load_dataset
+from benchmark.progress import progress_bar
 from benchmark.records import RecordWriter
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -63,7 +62,7 @@ async def _run(settings: Settings, out_dir: Path, continue_past_clean: bool) -> 
     writer = RecordWriter(out_dir)
     loop_cfg = settings.loop
     total = len(problems) * loop_cfg.samples * loop_cfg.max_iterations
-    bar = tqdm(
+    bar = progress_bar(
         total=total, desc=f"synthesize {model.id}", unit="att", disable=not settings.progress
     )
     loop_class = PastCleanLoop if continue_past_clean else FeedbackLoop
