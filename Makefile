@@ -10,6 +10,7 @@ EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
@@ -22,8 +23,8 @@ install:  ## create .venv and install the project with its dev tools (EXTRAS=dev
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[$(EXTRAS)]'
 
-test:  ## run the test suite (no network needed)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test:  ## run the test suite in TEST_WORKERS processes (auto: one per core; 0: serial)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint:  ## ruff check and format check
 	$(PY) -m ruff check .

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 from tests.loopback import LoopbackServer
+
+
+@pytest.fixture(scope="session")
+def warm_linter() -> WarmLinter:
+    """The pinned cfn-lint with the default settings, its rules built once for the session
+    (about 1.5 s a build): for tests that lint with the defaults. One thread, as always."""
+    return WarmLinter(LintSettings())
 
 
 @pytest.fixture
@@ -51,16 +60,45 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return FAKE_AWS
 
 
+def warm_validate_template() -> Callable[[str], list[Any]]:
+    """moto's ValidateTemplate lint (cfn-lint's rules, us-east-1) with the rules built once.
+
+    moto builds every rule afresh on each call (~0.8 s, most of a deploy test's time). The same
+    rules and lint, built on first use; one call at a time, as one rules collection is never
+    shared across the server's threads."""
+    lock = threading.Lock()
+    rules: list[Any] = []
+
+    def validate(template: str) -> list[Any]:
+        from cfnlint.api import lint
+
+        with lock:
+            if not rules:
+                from cfnlint.config import configure_logging
+                from cfnlint.core import get_rules
+
+                configure_logging(None, False)
+                rules.append(get_rules([], [], []))
+            return lint(template, rules[0], ["us-east-1"])
+
+    return validate
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's CloudFormation (and the services its stacks create) on 127.0.0.1: the URL."""
+    import moto.cloudformation.models
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            moto.cloudformation.models, "validate_template_cfn_lint", warm_validate_template()
+        )
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from analysis.designs import compare_designs, has_designs
 from analysis.load import load_run
 from analysis.synthetic import design_groups, write_synthetic_run
 
+pytestmark = pytest.mark.xdist_group("designs")  # one worker writes the synthetic run
+
 
 @pytest.fixture(scope="module")
 def fast_slow(tmp_path_factory: pytest.TempPathFactory) -> Path:

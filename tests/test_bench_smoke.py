@@ -11,34 +11,48 @@ import pytest
 
 from tests.bench.__main__ import BENCHMARKS, main
 
+# resume reruns the sweep benchmark's finished sweep: together they share it (one job less)
+GROUPS = [("sweep", "resume") if n == "sweep" else (n,) for n in BENCHMARKS if n != "resume"]
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    "name",
+    "names",
     # lint_envs builds cfn-lint 1.3.5's environment on first use (the package index, minutes)
     [
-        pytest.param(n, marks=pytest.mark.timeout(900)) if n == "lint_envs" else n
-        for n in BENCHMARKS
+        pytest.param(g, marks=pytest.mark.timeout(900), id=",".join(g))
+        if "lint_envs" in g
+        else pytest.param(g, id=",".join(g))
+        for g in GROUPS
     ],
 )
-def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
-    report = json.loads(main(["--only", name, "--quick", "--out", str(tmp_path)]).read_text())
+def test_benchmark_runs_at_a_tiny_size(names: tuple[str, ...], tmp_path: Path) -> None:
+    report = json.loads(
+        main(["--only", ",".join(names), "--quick", "--out", str(tmp_path)]).read_text()
+    )
     assert report["machine"]["cfn_lint_version"]
-    section = report["sections"][name]
-    assert list(report["sections"]) == [name] and section["rows"]
-    for row in section["rows"]:
-        assert math.isfinite(row["value"]), row
-        assert row["name"] in report["table"]
-    by_name = {row["name"]: row for row in section["rows"]}
-    if name == "lint":  # correctness, not speed: every way of linting finds the same
+    assert list(report["sections"]) == list(names)
+    by_name = {}
+    for name in names:
+        section = report["sections"][name]
+        assert section["rows"], name
+        for row in section["rows"]:
+            assert math.isfinite(row["value"]), row
+            assert row["name"] in report["table"]
+            by_name[row["name"]] = row
+    if "lint" in names:  # correctness, not speed: every way of linting finds the same
         assert by_name["lint: identical findings, all variants"]["passed"]
-    if name == "resume":
+    if "resume" in names:
         assert by_name["resume: model calls on rerun"]["value"] == 0
-    if name == "batch_resume":  # correctness: the killed batch was never submitted again
+    if "batch_resume" in names:  # correctness: the killed batch was never submitted again
         assert by_name["batch resume: creations per pending request (4 requests)"]["value"] == 1
         assert by_name["batch resume: records equal an unkilled run"]["passed"]
-    if name == "cost":  # half the online price, and a cache write only where its reads repay it
+    if "cost" in names:  # half the online price, and a cache write only where its reads repay it
         ratio = by_name["cost: conversation, batch + caching / online"]["value"]
         read = by_name["cost: conversation, input read from the cache (batch)"]["value"]
         assert ratio < 0.5 if read > 0 else ratio == pytest.approx(0.5)
+
+
+def test_every_benchmark_is_in_a_group() -> None:
+    assert sorted(n for g in GROUPS for n in g) == sorted(BENCHMARKS)

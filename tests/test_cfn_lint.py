@@ -46,8 +46,8 @@ def corpus(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def linter() -> WarmLinter:
-    return WarmLinter(LintSettings())
+def linter(warm_linter: WarmLinter) -> WarmLinter:
+    return warm_linter
 
 
 def keys(findings: list[Finding]) -> list[tuple]:

@@ -92,6 +92,23 @@ def run(v: DeployValidator, template: str, problem: str = "p", iteration: int = 
 # ---- moto ---------------------------------------------------------------------------------
 
 
+def test_the_suites_moto_validates_templates_as_moto_does(moto_server) -> None:
+    """conftest builds the rules of moto's ValidateTemplate once: its answers are moto's own."""
+    from moto.cloudformation import models, utils
+
+    assert models.validate_template_cfn_lint is not utils.validate_template_cfn_lint
+    bad = [
+        (ROOT / "tests" / "templates" / n).read_text()
+        for n in ("bad_types.json", "broken_yaml.yaml")
+    ]
+    answers = {}
+    for template in (BUCKET, *bad):
+        ours = [str(m) for m in models.validate_template_cfn_lint(template)]
+        assert ours == [str(m) for m in utils.validate_template_cfn_lint(template)]
+        answers[template] = ours
+    assert not answers[BUCKET] and all(answers[t] for t in bad)  # both verdicts exercised
+
+
 def test_changeset_mode_deploys_a_reference_and_leaves_nothing(moto_url, tmp_path) -> None:
     v = validator(moto_url, tmp_path)
     try:

@@ -40,6 +40,7 @@ def command(run_dir: Path, url: str, *extra: str) -> list[str]:
         "deploy.enabled=true",
         f"deploy.endpoint_url={url}",
         "deploy.poll_s=0.05",
+        "lint.workers=1",  # the lint pool is not under test here: one worker to start, not two
         "progress=false",
         f"hydra.run.dir={run_dir}",
         *extra,
@@ -93,6 +94,7 @@ def test_smoke_sweep_on_moto_records_deployable_everywhere_and_leaves_nothing(
             "prompts.feed_back_checks=[deploy]",
             "loop.samples=2",
             "loop.max_iterations=3",
+            "lint.workers=1",
             "progress=false",
             f"hydra.sweep.dir={sweep}",
         ],

@@ -8,7 +8,7 @@ import pytest
 
 from benchmark.feedback import FORMATTERS, FeedbackInput, readable_path, render_feedback
 from benchmark.validators.base import CheckResult
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import WarmLinter
 
 TEMPLATE = (Path(__file__).parent / "templates" / "bad_properties.yaml").read_text()
 REQUEST = "Create a bucket and a subnet in the VPC."
@@ -26,8 +26,8 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def data() -> FeedbackInput:
-    findings = WarmLinter(LintSettings()).lint(TEMPLATE)
+def data(warm_linter: WarmLinter) -> FeedbackInput:
+    findings = warm_linter.lint(TEMPLATE)
     assert {"E3002", "E3030", "E1020", "W2001", "W3010"} <= {f.rule_id for f in findings}
     return FeedbackInput(findings, "template.yaml", TEMPLATE, REQUEST, CHECKS)
 

@@ -22,7 +22,7 @@ from benchmark.import_paper import main
 from benchmark.paper_repo import RECORDED_SOURCE, TEMPLATES, paper33_by_topic
 from benchmark.records import read_table
 from benchmark.rescore import main as rescore
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import CfnLintValidator, WarmLinter
 from tests.paper_fixture import (
     CHAINS,
     DECOY,
@@ -37,12 +37,13 @@ from tests.paper_fixture import (
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2025-06-01"
 PRESENT = sum(text is not None for texts in CHAINS.values() for text in texts)  # per trial
+pytestmark = pytest.mark.xdist_group("import-paper")  # one worker makes the imported run
 
 
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    linter = WarmLinter(LintSettings())  # their text is cfn-lint's own output on each file
-    return write_repository(tmp_path_factory.mktemp("paper") / "repo", linter.lint)
+def repository(tmp_path_factory: pytest.TempPathFactory, warm_linter: WarmLinter) -> Path:
+    # their text is cfn-lint's own output on each file
+    return write_repository(tmp_path_factory.mktemp("paper") / "repo", warm_linter.lint)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelError
 from benchmark.problems import load_dataset
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 
@@ -35,8 +35,8 @@ BROKEN = "```yaml\nResources:\n  Q: [unclosed\n```"
 
 
 @pytest.fixture(scope="module")
-def lint() -> InlineLint:
-    return InlineLint(WarmLinter(LintSettings()))
+def lint(warm_linter: WarmLinter) -> InlineLint:
+    return InlineLint(warm_linter)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from benchmark.datasets.check import EMPTY_TEMPLATE, apply_near_miss
 from benchmark.datasets.difficulty import template_metrics
 from benchmark.intent import evaluate_text, parse_template
 from benchmark.problems import Problem, load_dataset
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import WarmLinter
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 PAPER33 = load_dataset(DATASETS / "paper33")
@@ -23,8 +23,8 @@ PROBLEMS = PAPER33 + SMOKE
 
 
 @pytest.fixture(scope="module")
-def linter() -> WarmLinter:
-    return WarmLinter(LintSettings())
+def linter(warm_linter: WarmLinter) -> WarmLinter:
+    return warm_linter
 
 
 def test_paper33_has_33_problems_with_unique_ids() -> None:

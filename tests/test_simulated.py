@@ -24,7 +24,7 @@ from benchmark.models.simulated import (
 from benchmark.models.simulator.catalogue import CLASSIC_KINDS
 from benchmark.problems import Problem, load_dataset
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import WarmLinter
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {p.id: p for p in load_dataset(ROOT / "datasets" / "smoke")}
@@ -44,8 +44,8 @@ EAGER_MUTATED = SimulatorSettings(
 
 
 @pytest.fixture(scope="module")
-def linter() -> WarmLinter:
-    return WarmLinter(LintSettings())
+def linter(warm_linter: WarmLinter) -> WarmLinter:
+    return warm_linter
 
 
 def rules(linter: WarmLinter, text: str) -> set[str]:

@@ -213,7 +213,9 @@ def test_the_fix_model_recovers_a_persistent_share() -> None:
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A synthetic run of the known-rates profile on every other paper33 problem, calibrated."""
+    """A synthetic run of the known-rates profile on every other paper33 problem, calibrated.
+    Its tests share an xdist group: under `pytest -n` they run on one worker, which makes it
+    once."""
     from benchmark.models.simulator.synthesize import synthesize
     from benchmark.problems import load_dataset
 
@@ -231,6 +233,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("synthetic-run")
 def test_a_synthetic_runs_known_rates_lie_in_the_calibrated_intervals(synthetic) -> None:
     truth = yaml.safe_load((ROOT / "conf/model/simulator/synthetic-truth.yaml").read_text())
     got = yaml.safe_load(synthetic["profile"].read_text())
@@ -253,11 +256,12 @@ def test_a_synthetic_runs_known_rates_lie_in_the_calibrated_intervals(synthetic)
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("synthetic-run")
 def test_the_calibrated_profile_reproduces_its_source(synthetic) -> None:
     out = synthetic["root"] / "validation"
     with pytest.raises(SystemExit) as done:
         main(["validate", str(synthetic["profile"]), "--run", str(synthetic["run"]),
-              "--out", str(out), "--replicates", "3", "--n-boot", "500"])  # fmt: skip
+              "--out", str(out), "--replicates", "2", "--n-boot", "500"])  # fmt: skip
     table = read_csv(out / "validation.csv")
     assert done.value.code == 0, table[~table["inside"]]
     assert len(table) == 3 * 6 and table["simulated"].all()

@@ -128,7 +128,10 @@ def test_a_template_the_simulator_did_not_render_does_not_decode() -> None:
 
 @pytest.mark.slow
 def test_sampled_sites_raise_their_rule_and_almost_always_nothing_else() -> None:
-    table = check_sites(ROOT / "datasets" / "paper33", per_kind=6, seed=1).set_index("kind")
+    # 3 sites of each kind on paper33 (each a whole reference linted); every site of the smoke
+    # problems is checked exactly, in both formats, in test_simulated.py
+    table = check_sites(ROOT / "datasets" / "paper33", per_kind=3, seed=1).set_index("kind")
+    assert (table["linted"] == 3).all(), table
     assert (table["raises_its_rule"] == 1.0).all(), table
     assert (table["exact"] >= 0.8).all(), table
     assert table["exact"].mean() >= 0.95, table

@@ -15,7 +15,7 @@ from benchmark.loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig
 from benchmark.problems import load_dataset
 from benchmark.prompts import repair_messages
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 
@@ -55,8 +55,8 @@ def test_repair_system_and_followup_template() -> None:
 
 
 @pytest.fixture(scope="module")
-def lint() -> InlineLint:
-    return InlineLint(WarmLinter(LintSettings()))
+def lint(warm_linter: WarmLinter) -> InlineLint:
+    return InlineLint(warm_linter)
 
 
 def test_the_loop_keeps_lints_and_sends_the_json_dumps_text(lint: InlineLint) -> None:

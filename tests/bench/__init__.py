@@ -47,6 +47,12 @@ class Context:
     shared: dict[str, Any] = field(default_factory=dict)
     cleanup: ExitStack = field(default_factory=ExitStack)
 
+    @property
+    def job_overrides(self) -> list[str]:
+        """Added to every `benchmark.run` job: at the --quick size (the smoke test, where nothing
+        is judged) one lint worker per job to start instead of the default two."""
+        return ["lint.workers=1"] if self.quick else []
+
 
 def _text(value: float, unit: str, digits: int) -> str:
     return f"{value:.{digits}f}{'' if unit in ('×', '%') else ' '}{unit}".rstrip()

@@ -63,7 +63,10 @@ def run(ctx: Context) -> Section:
         release.set()
         reference = folder / "reference"
         run_job(
-            overrides(reference, dataset, url, size, False), reference, verbose=False, keys=KEYS
+            overrides(reference, dataset, url, size, False) + ctx.job_overrides,
+            reference,
+            verbose=False,
+            keys=KEYS,
         )
         before = len(server.batch.created)
 
@@ -75,6 +78,7 @@ def run(ctx: Context) -> Section:
             "-m",
             "benchmark.run",
             *overrides(killed, dataset, url, size, False),
+            *ctx.job_overrides,
         ]
         job = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, **KEYS}, stderr=subprocess.DEVNULL
@@ -90,7 +94,7 @@ def run(ctx: Context) -> Section:
         pending = server.batch.created[before + 1]
         release.set()
         rerun = run_job(
-            overrides(killed, dataset, url, size, ctx.verbose),
+            overrides(killed, dataset, url, size, ctx.verbose) + ctx.job_overrides,
             killed,
             verbose=ctx.verbose,
             keys=KEYS,

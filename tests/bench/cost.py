@@ -110,7 +110,7 @@ def run_mode(
             f"loop.samples={size['samples']}",
             f"loop.max_iterations={size['iterations']}",
             "loop.concurrency=16",
-            "lint.workers=2",
+            *ctx.job_overrides,
             "cache.enabled=false",
             f"progress={str(ctx.verbose).lower()}",
             f"hydra.run.dir={folder}",

@@ -182,7 +182,7 @@ class Rounds:
 
 async def measure(ctx: Context) -> dict[str, Any]:
     corpus = build(8 if ctx.quick else 330)
-    picked = sample(corpus, 2 if ctx.quick else 20)
+    picked = sample(corpus, 1 if ctx.quick else 20)  # each costs a CLI process and a fresh API
     rounds = 2 if ctx.quick else 10
     folder = ctx.work / "lint"
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ def peak(ctx: Context, chains: int, samples: int) -> dict[str, Any]:
     with LoopbackServer(Replies(ITERATIONS)) as server:
         run_dir = folder / "run"
         overrides = command(run_dir, dataset, server.openai_base_url, size, progress=ctx.verbose)
+        overrides += ctx.job_overrides
         job = run_job(
             overrides, run_dir, verbose=ctx.verbose, module=["tests.bench.rss_probe", str(out)]
         )

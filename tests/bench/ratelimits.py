@@ -39,6 +39,7 @@ def one_job(ctx: Context, size: Size, adaptive: bool) -> dict[str, Any]:
     with server:
         run_dir = folder / "run"
         overrides = command(run_dir, dataset, server.openai_base_url, size, progress=ctx.verbose)
+        overrides += ctx.job_overrides
         overrides.append(
             f"model.providers.openai_compatible.adapt_to_rate_limits={str(adaptive).lower()}"
         )

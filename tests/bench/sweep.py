@@ -64,6 +64,7 @@ def first_run(ctx: Context, size: Size) -> FinishedSweep:
     )
     run_dir = folder / "run"
     overrides = command(run_dir, dataset, server.openai_base_url, size, progress=ctx.verbose)
+    overrides += ctx.job_overrides
     first = run_job(overrides, run_dir, verbose=ctx.verbose)
     calls = len(server.requests)
     if first.summary["attempts"] != size.attempts or calls != size.attempts:
