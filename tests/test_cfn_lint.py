@@ -28,6 +28,7 @@ from benchmark.validators.cfn_lint import (
     settings_problems,
 )
 from tests.cfn_lint_cli import run_cli
+from tests.job_process import run_job_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -343,21 +344,7 @@ def test_prepare_refuses_what_the_release_would_reject() -> None:
 @pytest.mark.slow
 def test_a_job_with_an_unknown_region_stops_at_start_with_one_line(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmark.run",
-            "lint.regions=[mars-1]",
-            "lint.workers=1",
-            "progress=false",
-            f"hydra.run.dir={run}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_job_process(run, "lint.regions=[mars-1]", timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: config error at 'lint.regions'") and "mars-1" in last

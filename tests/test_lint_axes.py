@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import threading
 from datetime import UTC, date, datetime
@@ -39,6 +38,7 @@ from benchmark.validators.cfn_lint import (
 )
 from benchmark.validators.cfn_lint_envs import READY, ensure_env
 from tests.cfn_lint_cli import cli_json, full, unparsed
+from tests.job_process import SMALL, run_job_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -312,35 +312,14 @@ def test_a_release_that_cannot_be_built_is_one_line_at_start(tmp_path: Path) -> 
     assert not (tmp_path / "1.0.999").exists()
 
 
-def run_job_process(run: Path, *overrides: str) -> None:
-    """`python -m benchmark.run` into `run`: a Hydra run folder, saved config and all."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmark.run",
-            "loop.samples=2",
-            "loop.max_iterations=3",
-            "progress=false",
-            "lint.workers=1",
-            f"hydra.run.dir={run}",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
 @pytest.mark.slow
 @BUILDS_ENV
 def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
     run, out = tmp_path / "run", tmp_path / "rescored"
-    run_job_process(run, f"lint.as_of={WINTER_2026}", f"lint.envs_dir={envs_dir}")
+    done = run_job_process(run, *SMALL, f"lint.as_of={WINTER_2026}", f"lint.envs_dir={envs_dir}")
+    assert done.returncode == 0, done.stderr[-3000:]
     before = read_table(run, "attempts")
     assert set(before["cfn_lint_version"]) == {PINNED_CFN_LINT}
     assert set(before["lint_as_of"]) == {WINTER_2026}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import yaml
 
 from benchmark.records import read_table
 from benchmark.rescore import main as rescore
+from tests.job_process import SMALL, run_job_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,22 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_rescore_uses_current_checks_and_keeps_keys(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmark.run",
-            "loop.samples=2",
-            "loop.max_iterations=3",
-            "progress=false",
-            "lint.workers=1",
-            f"hydra.run.dir={run}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_job_process(run, *SMALL, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     # today's dataset drops one intent check from every problem
     problems = tmp_path / "problems"
