@@ -8,20 +8,30 @@ ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev
+UV      ?= uv
+UV_VERSION ?= 0.13.9
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
+comma := ,
+
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
+.PHONY: help install lock upgrade test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
 
-install:  ## create .venv and install the project with its dev tools (EXTRAS=dev,security)
-	python3 -m venv .venv
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[$(EXTRAS)]'
+install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,security)
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV) sync --frozen --python python3 $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
+
+lock:  ## re-resolve uv.lock after a change to pyproject.toml (keeps locked versions where it can)
+	$(UV) lock
+
+upgrade:  ## move every dependency to its newest allowed release in uv.lock, then make install
+	$(UV) lock --upgrade
+	$(MAKE) install
 
 test:  ## run the test suite in TEST_WORKERS processes (auto: one per core; 0: serial)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
