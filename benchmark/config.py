@@ -73,6 +73,10 @@ class ProviderConfig(_Strict):
     # fewer calls in flight, and later, where the rate-limit headers say so (ratelimit.py);
     # Bedrock sends none: there it only holds calls back for a moment after a throttle
     adapt_to_rate_limits: bool = True
+    # A job stops (status failed, the rest left for a resume) after this many attempts in a row
+    # could not reach the server (refused, DNS, TLS, connect timeout; each after its retries).
+    # 0 or null: never stop early.
+    stop_after_connection_failures: int | None = Field(default=10, ge=0)
 
     @property
     def endpoint(self) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from benchmark.budget import BudgetLedger
+from benchmark.call_health import CallHealth
 from benchmark.config import Settings
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
@@ -376,20 +377,29 @@ async def _run_job(
             settings.model.response_format,
         )
 
+    health = CallHealth(model.id, settings.model.provider_config().stop_after_connection_failures)
+
     def may_start() -> bool:
+        if health.stop_reason is not None:
+            return False  # the server is out of reach: the rest is left for a resume
         if summary.budget_stop is None:
             summary.budget_stop = ledger.exhausted()
         return summary.budget_stop is None
 
     loop = FeedbackLoop(model, suite, settings.prompts, loop_cfg, generate_config, may_start)
     recorder = Recorder(settings, job, model, writer, bar, summary, ledger)
+
+    def on_attempt(attempt: Attempt) -> None:
+        recorder(attempt)
+        health.record(attempt)
+
     pending = iter(plan)
 
     async def worker() -> None:
         for problem, sample, done in pending:  # shared iterator: each chain is taken once
             resume = loop.resume_point(problem, done) if done else None
             try:
-                if await loop.run_chain(problem, sample, recorder, resume) is None:
+                if await loop.run_chain(problem, sample, on_attempt, resume) is None:
                     summary.unfinished_chains += 1
             finally:
                 model.chain_closed()
@@ -412,6 +422,7 @@ async def _run_job(
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             summary.fatal_error = str(exc)
+        summary.fatal_error = summary.fatal_error or health.failure(summary.unfinished_chains)
         if summary.fatal_error:
             summary.status = "failed"
         elif summary.budget_stop:

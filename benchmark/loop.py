@@ -63,6 +63,7 @@ class Attempt:
     # clean | max_iterations | model_error | fatal_model_error | lint_failure; None: go on
     stop_reason: str | None = None
     model_error: str | None = None
+    error_kind: str | None = None  # the ModelError's kind (connection, timeout, server, ...)
     lint_failures: list[str] = field(default_factory=list)
     feedback: str | None = None  # what the next repair call is told; None on the last attempt
     provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
@@ -180,6 +181,7 @@ class FeedbackLoop:
             )
         except ModelError as exc:
             attempt.model_error = f"{exc.kind}: {exc}"
+            attempt.error_kind = exc.kind
             attempt.stop_reason = "fatal_model_error" if exc.fatal else "model_error"
             attempt.finished_at = datetime.now(UTC)
             return attempt

@@ -111,11 +111,12 @@ def _field_name(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 
 def parse_problem(data: Any, where: str) -> Problem:
-    """Validate one problem mapping; errors name `where` and the field."""
+    """Validate one problem mapping, its reference a CloudFormation template (importers use
+    it too, so what they write loads); errors name `where` and the field."""
     if not isinstance(data, dict):
         raise DatasetError(f"{where}: a problem file must be a YAML mapping")
     try:
-        return Problem.model_validate(data)
+        problem = Problem.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field_name(tuple(first["loc"]), data)
@@ -129,6 +130,59 @@ def parse_problem(data: Any, where: str) -> Problem:
         elif "duplicate intent check id" in message:
             field = "intent_checks"
         raise DatasetError(f"{where}: field '{field}': {message}") from exc
+    verify_reference(problem, where)
+    return problem
+
+
+FOR_EACH = "Fn::ForEach::"  # a LanguageExtensions loop: [identifier, collection, {resources}]
+
+
+def template_shape_error(template: Any) -> str | None:
+    """Why a decoded template is not a CloudFormation template, or None: it needs a non-empty
+    `Resources` mapping whose every entry is a mapping with a `Type` string (an
+    `Fn::ForEach::` loop's fragment is held to the same rule)."""
+    if not isinstance(template, dict):
+        return "not a mapping"
+    resources = template.get("Resources")
+    if resources == {}:
+        return "'Resources' is empty"
+    if not isinstance(resources, dict):
+        keys = ", ".join(str(k) for k in list(template)[:6]) or "none"
+        return f"no 'Resources' mapping of typed resources (top-level keys: {keys})"
+    return _resources_error(resources)
+
+
+def _resources_error(resources: dict[Any, Any]) -> str | None:
+    for name, resource in resources.items():
+        if str(name).startswith(FOR_EACH):
+            if not (isinstance(resource, list) and len(resource) == 3):
+                return f"loop '{name}' is not [identifier, collection, resources]"
+            fragment = resource[2]
+            error = _resources_error(fragment) if isinstance(fragment, dict) else "no mapping"
+            if error:
+                return f"loop '{name}': {error}"
+        elif not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            return f"resource '{name}' has no 'Type' string"
+    return None
+
+
+def verify_reference(problem: Problem, where: str) -> None:
+    """A reference template must parse (YAML with intrinsic tags, or JSON) to a CloudFormation
+    template; anything else (a Kubernetes manifest, say) is refused here, at load, in one line,
+    rather than failing a job's calls later."""
+    if problem.reference_template is None:
+        return  # prompt-only: nothing to check
+    from cfnlint.decode.decode import decode_str  # heavy: imported only when there is one
+
+    template, errors = decode_str(problem.reference_template)
+    if errors:
+        detail = " ".join(str(errors[0].message).split())
+        raise DatasetError(f"{where}: field 'reference_template': does not parse: {detail}")
+    why = template_shape_error(template)
+    if why:
+        raise DatasetError(
+            f"{where}: field 'reference_template': not a CloudFormation template: {why}"
+        )
 
 
 def verify_difficulty(problem: Problem, where: str) -> None:

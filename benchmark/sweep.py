@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from benchmark.job import SUMMARY_FILE
 
 SWEEP_FILE = "sweep.json"
+MAX_EXIT_CODE = 125  # 126 and up mean "not executable", "not found" and signals to a shell
 
 
 def expected_jobs(task_overrides: list[str]) -> int:
@@ -63,9 +64,17 @@ def summarize(sweep_dir: Path, expected: int) -> dict[str, Any]:
     }
 
 
+def exit_code(summary: dict[str, Any]) -> int:
+    """How many jobs did not complete (failed, stopped by the budget, interrupted, crashed),
+    at most MAX_EXIT_CODE; 0 when every job did. A submitit job that failed in its pickled
+    result is usually also a job without a complete `job.json`: the larger count is taken."""
+    failed = max(len(summary["not_complete"]), len(summary["submitit_failures"]))
+    return min(failed, MAX_EXIT_CODE)
+
+
 class SweepSummary(Callback):
     """Writes `<sweep>/sweep.json`, prints one line per unfinished job, and fails the command
-    (exit code 4) when any job did not complete."""
+    when any job did not complete: the exit code is the number of such jobs (`exit_code`)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("plan", False):
@@ -83,5 +92,6 @@ class SweepSummary(Callback):
             print(f"  job {number}: {job['status']}: {job['error']}", file=sys.stderr)
         for job_id, error in summary["submitit_failures"].items():
             print(f"  submitit job {job_id} failed: {error}", file=sys.stderr)
-        if bad or summary["submitit_failures"]:
-            sys.exit(4)
+        code = exit_code(summary)
+        if code:
+            sys.exit(code)

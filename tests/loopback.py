@@ -253,12 +253,13 @@ class LoopbackServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> LoopbackServer:
+    def start(self, port: int = 0) -> LoopbackServer:
+        """Serve on `port` (0: a free one; another: e.g. where a stopped server was)."""
         if self._httpd is not None:
             return self
         self._stopping.clear()
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True

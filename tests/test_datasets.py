@@ -14,6 +14,7 @@ from benchmark.datasets.check import apply_near_miss, check_dataset
 from benchmark.datasets.difficulty import difficulty_level, template_metrics
 from benchmark.problems import DatasetError, NearMiss, load_dataset
 from benchmark.validators.base import Finding
+from tests.job_process import run_job_process
 
 REFERENCE = textwrap.dedent(
     """\
@@ -302,3 +303,97 @@ def test_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         f"{tmp_path / 'good'}: 2 problems, ok",
         "  note: 1 prompt-only problem skipped (no reference to check against): prompt-only",
     ]
+
+
+# -- a reference must be a CloudFormation template: refused at load, by the check, at job start
+
+KUBERNETES = textwrap.dedent(
+    """\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      replicas: 2
+    """
+)
+
+
+def kubernetes_dataset(folder: Path) -> Path:
+    write(folder, "good.yaml", problem(id="good"))
+    return write(folder, "k8s.yaml", problem(reference_template=KUBERNETES, difficulty=None))
+
+
+def test_a_kubernetes_manifest_reference_is_refused_at_load_in_one_line(tmp_path: Path) -> None:
+    path = kubernetes_dataset(tmp_path)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path)
+    message = str(info.value)
+    assert message == (
+        f"{path}: field 'reference_template': not a CloudFormation template: no 'Resources' "
+        "mapping of typed resources (top-level keys: apiVersion, kind, metadata, spec)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "why"),
+    [
+        ("Resources: {}\n", "'Resources' is empty"),
+        ("Resources:\n  Queue:\n    Properties: {}\n", "resource 'Queue' has no 'Type' string"),
+        ("Resources:\n  Queue: AWS::SQS::Queue\n", "resource 'Queue' has no 'Type' string"),
+        ("- a list\n", "not a mapping"),
+        ('{"Resources": {"Q": {"Type": 7}}}', "resource 'Q' has no 'Type' string"),
+        (
+            "Resources:\n  Fn::ForEach::Qs: [Name, [A, B], {'${Name}': {Properties: {}}}]\n",
+            "loop 'Fn::ForEach::Qs': resource '${Name}' has no 'Type' string",
+        ),
+    ],
+)
+def test_reference_without_typed_resources_is_refused(
+    tmp_path: Path, reference: str, why: str
+) -> None:
+    message = load_error(tmp_path, problem(reference_template=reference, difficulty=None))
+    assert message.startswith(f"{tmp_path / 'p.yaml'}: field 'reference_template': ")
+    assert message.endswith(f"not a CloudFormation template: {why}")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        REFERENCE,  # YAML with an intrinsic tag (!Ref)
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n"
+        "      QueueName: !Sub '${AWS::StackName}-q'\n"
+        "      VisibilityTimeout: !GetAtt Other.Value\n",
+        '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": '
+        '{"QueueName": {"Fn::Sub": "${AWS::StackName}-q"}}}}}',  # JSON
+        "Transform: AWS::LanguageExtensions\nResources:\n"
+        "  Fn::ForEach::Qs: [Name, [A, B], {'Queue${Name}': {Type: AWS::SQS::Queue}}]\n",
+    ],
+    ids=["yaml-ref", "yaml-sub-getatt", "json", "foreach"],
+)
+def test_cloudformation_references_load(tmp_path: Path, reference: str) -> None:
+    write(tmp_path, "p.yaml", problem(reference_template=reference, difficulty=None))
+    assert load_dataset(tmp_path)[0].reference_template == reference
+
+
+def test_check_datasets_refuses_a_kubernetes_reference_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = kubernetes_dataset(tmp_path)
+    assert main(["check", str(tmp_path)]) == 1
+    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert failures == [
+        f"  {path}: field 'reference_template': not a CloudFormation template: no 'Resources' "
+        "mapping of typed resources (top-level keys: apiVersion, kind, metadata, spec)"
+    ]
+
+
+def test_job_start_refuses_a_kubernetes_reference_in_one_line(tmp_path: Path) -> None:
+    path = kubernetes_dataset(tmp_path / "data")
+    done = run_job_process(tmp_path / "run", f"dataset.path={tmp_path / 'data'}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and str(path) in last
+    assert "field 'reference_template': not a CloudFormation template" in last
+    assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "run").rglob("*.parquet"))

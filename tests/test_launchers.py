@@ -64,7 +64,7 @@ def test_a_failed_job_is_named_and_fails_the_sweep(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     sweep = tmp_path / "mixed"
     done = multirun(sweep, "model.id=simulated/default,openai/gpt-4o", env=env)
-    assert done.returncode == 4
+    assert done.returncode == 1  # the number of jobs that did not complete
     summary = json.loads((sweep / "sweep.json").read_text())
     assert summary["complete"] == 1 and list(summary["not_complete"]) == ["1"]
     assert "OPENAI_API_KEY" in summary["not_complete"]["1"]["error"]

@@ -10,11 +10,14 @@ import asyncio
 import contextlib
 import json
 import math
+import socket
+import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from benchmark.models.base import ModelAPI, ModelError
 from benchmark.models.ratelimit import Parser, RateLimiter
@@ -44,6 +47,10 @@ BODY_DECODE_ERRORS: tuple[type[Exception], ...] = (json.JSONDecodeError, Unicode
 BODY_SHAPE_ERRORS: tuple[type[Exception], ...] = (AttributeError, TypeError, KeyError)
 
 MAX_MESSAGE = 500
+
+# Timeouts while connecting, by class name: httpx's and httpcore's ConnectTimeout, botocore's
+# and urllib3's ConnectTimeoutError (named, not imported: each SDK vendors its own stack).
+CONNECT_TIMEOUTS = frozenset({"ConnectTimeout", "ConnectTimeoutError"})
 
 
 def status_kind(status: int) -> tuple[str, bool]:
@@ -110,11 +117,49 @@ class LoopSemaphore:
             yield
 
 
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what caused it, outermost first: `__cause__`, else `__context__`, even where
+    suppressed (httpcore raises `from None` while handling the socket's OSError)."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """What kept a call from reaching the server, in words, or None if nothing says so."""
+    for node in causes(exc):
+        if isinstance(node, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(node, socket.gaierror):
+            return "host not found"
+        if isinstance(node, ssl.SSLError):
+            return f"TLS error ({getattr(node, 'reason', None) or type(node).__name__})"
+        if CONNECT_TIMEOUTS & {cls.__name__ for cls in type(node).__mro__}:
+            return "connect timeout"
+    return None
+
+
+def display_url(url: str | None) -> str | None:
+    """`url` fit to name in a message: any `user:password@` masked, no trailing slash."""
+    if not url:
+        return None
+    parts = urlsplit(str(url))
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts).rstrip("/")
+
+
 class SDKModel(ModelAPI):
     """Base of the providers behind an official SDK: the parts that do not depend on the SDK."""
 
     request_id_header: ClassVar[str] = "request-id"  # named in error messages
     rate_limit_headers: ClassVar[Parser | None] = None  # reads this API's rate-limit headers
+    endpoint: str | None = None  # where calls go (credentials masked), named in transport errors
 
     def __init__(self, name: str, *, api_key: str, max_concurrency: int) -> None:
         super().__init__(name)
@@ -162,14 +207,19 @@ class SDKModel(ModelAPI):
         return self.error(kind, detail, fatal=fatal, retry_after=parse_retry_after(headers))
 
     def transport_error(self, exc: Exception, *, timeout: bool) -> ModelError:
-        """A timeout or a failed/dropped connection (refused, reset, closed early)."""
-        if timeout:
+        """A timeout or a failed/dropped connection (refused, DNS, TLS, reset, closed early).
+
+        Failing to reach the server at all, a connect timeout included, is kind "connection"
+        and names the endpoint (a job stops after a run of them: benchmark/call_health.py);
+        a server that was reached but did not answer in time is kind "timeout"."""
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        why = connection_failure(exc)
+        if timeout and why != "connect timeout":
             return self.error("timeout", "request timed out")
-        root: BaseException = exc
-        while root.__cause__ is not None:  # e.g. APIConnectionError <- ... <- ConnectionResetError
-            root = root.__cause__
-        why = f" ({type(root).__name__})" if root is not exc else ""
-        return self.error("connection", f"connection error{why}")
+        if why is None:
+            root = list(causes(exc))[-1]  # e.g. APIConnectionError <- ... <- ConnectionResetError
+            why = "connection error" + (f" ({type(root).__name__})" if root is not exc else "")
+        return self.error("connection", f"{why}{where}")
 
     def bad_response(self, exc: Exception) -> ModelError:
         """A reply whose body could not be read: cut short, not JSON, or the wrong shape."""

@@ -19,7 +19,12 @@ from typing import Any
 
 import anthropic
 
-from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
+from benchmark.models._http import (
+    BODY_DECODE_ERRORS,
+    BODY_SHAPE_ERRORS,
+    SDKModel,
+    display_url,
+)
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.prompt_cache import PromptCache, Ttl, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter, anthropic_limits
@@ -52,6 +57,7 @@ class AnthropicModel(SDKModel):
             max_retries=max_retries,
             http_client=self.http_client(anthropic.DefaultAsyncHttpxClient, rate_limiter),
         )
+        self.endpoint = display_url(str(self._client.base_url))
 
     @property
     def client(self) -> anthropic.AsyncAnthropic:

@@ -38,7 +38,7 @@ import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 
-from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel
+from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel, display_url
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 
 # Error codes -> (kind, fatal). Transient ones are retried by RetryingModel.
@@ -113,6 +113,7 @@ class BedrockModel(SDKModel):
                 ignore_configured_endpoint_urls=endpoint_url is None,
             ),
         )
+        self.endpoint = display_url(self._client.meta.endpoint_url)
         self._client.meta.events.register(
             "after-call.bedrock-runtime.Converse", _keep_unmodelled_usage
         )

@@ -9,7 +9,12 @@ from typing import Any, ClassVar
 
 import openai
 
-from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS, SDKModel
+from benchmark.models._http import (
+    BODY_DECODE_ERRORS,
+    BODY_SHAPE_ERRORS,
+    SDKModel,
+    display_url,
+)
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.ratelimit import RateLimiter, openai_limits
 
@@ -93,6 +98,7 @@ class OpenAIModel(SDKModel):
             max_retries=max_retries,
             http_client=self.http_client(openai.DefaultAsyncHttpxClient, rate_limiter),
         )
+        self.endpoint = display_url(str(self._client.base_url))
 
     @property
     def client(self) -> openai.AsyncOpenAI:
