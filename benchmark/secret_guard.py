@@ -1,5 +1,8 @@
 """Hydra callback that keeps secrets out of run folders (conf/config.yaml, listed first).
 
+Hydra turns a callback's exception into a warning and goes on, so the check fails closed: a
+config it cannot read is refused too.
+
 Before anything is written (`on_run_start`, `on_multirun_start`: Hydra has made no folder yet)
 a key-like override or config value is refused in one line that names the key, never the
 value, with exit code 2: a key named like a credential (`api_key`, `secret`, `token`,
@@ -13,7 +16,9 @@ composed config, its overrides and `multirun.yaml` before any hook can change wh
 in memory would take the credentials from the calls too). So the saved files are rewritten,
 atomically, with `***` in place of the credentials at the first hook after Hydra writes them
 (`on_job_start`, which runs after a job's `.hydra/` and the sweep's `multirun.yaml` are saved),
-and every log record is made with them redacted. What the harness writes itself
+and every log record is made with them redacted. The saved files hold the credentials only
+for the moments between Hydra's write and that hook (a crash there would leave them); a key
+itself is never allowed that far. What the harness writes itself
 (plan.json, job.json, sweep.json, rows) is redacted where it is written. A submitit launcher
 pickles each job's config into the sweep folder, out of reach of any hook: credentials in a
 URL are refused there.
