@@ -7,6 +7,7 @@ value becomes one clear line (`ConfigError`), never a traceback halfway through 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from datetime import date
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from benchmark.models import parse_model_id
+from benchmark.secrecy import looks_like_key, redact_url
 
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
@@ -59,6 +61,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class ProviderConfig(_Strict):
     """Transport settings of one provider. Keys come from the environment, never from config."""
 
@@ -78,10 +83,24 @@ class ProviderConfig(_Strict):
     # 0 or null: never stop early.
     stop_after_connection_failures: int | None = Field(default=10, ge=0)
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        """The name of a variable, never a key: the message must not echo what was typed."""
+        if value is not None and (looks_like_key(value) or not ENV_NAME.fullmatch(value)):
+            raise ValueError(
+                "this looks like a key, not the name of an environment variable (such as "
+                "OPENAI_API_KEY); put the key in the environment and name its variable here"
+                if looks_like_key(value)
+                else "not an environment variable name (letters, digits and _)"
+            )
+        return value
+
     @property
     def endpoint(self) -> str | None:
-        """Where calls go when not to the provider's public API (part of the fingerprint)."""
-        return self.base_url
+        """Where calls go when not to the provider's public API (part of the fingerprint,
+        credentials in the URL redacted)."""
+        return redact_url(self.base_url)
 
 
 class BedrockConfig(ProviderConfig):
@@ -109,7 +128,7 @@ class BedrockConfig(ProviderConfig):
 
     @property
     def endpoint(self) -> str | None:
-        return self.endpoint_url
+        return redact_url(self.endpoint_url)
 
 
 # Providers whose section has fields of its own; every other section is a ProviderConfig.
@@ -370,6 +389,7 @@ class Settings(_Strict):
             data["deploy"] = self.deploy.model_dump(
                 include={"enabled", "mode", "region", "endpoint_url", "gating", "parameters_dir"}
             )
+            data["deploy"]["endpoint_url"] = redact_url(self.deploy.endpoint_url)
         if self.model.provider == "simulated":  # a profile file's content shapes every reply
             data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data

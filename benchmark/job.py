@@ -31,6 +31,7 @@ from benchmark.records import (
     outcome_columns,
 )
 from benchmark.resume import recorded_chains
+from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
 from benchmark.validators.deploy import DeployJob, DeployValidator
@@ -147,6 +148,7 @@ class Recorder:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
         self.price = price_for(model.id)
+        self.redactor = Redactor.from_environment([settings.model.provider_config().api_key_env])
         self.base = key_base(settings, job, model)
         self.constant = {
             "simulated": model.simulated,
@@ -219,6 +221,7 @@ class Recorder:
         row.update(attempt.provenance)  # the linter that judged it: version, clock date
         findings = finding_rows(aid, key, attempt.findings)
         checks = check_rows(aid, key, attempt.checks)
+        row["redactions"] = self.redactor.rows(row, findings, checks)  # echoed secrets
         self.writer.append(row, findings, checks)
         self._count(attempt, cost, hit)
 
@@ -482,5 +485,5 @@ def write_summary(output_dir: Path, summary: JobSummary) -> None:
     """The job's marker file: its status and totals (written last, atomically)."""
     path = output_dir / SUMMARY_FILE
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(scrub(asdict(summary)), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)

@@ -56,6 +56,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("stop_reason", pa.string()),  # null while the chain goes on
             pa.field("feedback", pa.string()),  # what the next repair call was told
             pa.field("model_error", pa.string()),
+            # secrets (environment values, URL credentials) redacted from this attempt's texts
+            # before they were stored (benchmark/secrecy.py); 0 when none, null in older rows
+            pa.field("redactions", pa.int32()),
             pa.field("lint_failure", pa.string()),
             pa.field("intent_passed", pa.int32()),
             pa.field("intent_total", pa.int32()),

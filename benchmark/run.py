@@ -16,6 +16,7 @@ from benchmark.job import JobInfo, JobSummary, run_job, write_summary
 from benchmark.plan.sweep import format_plan, plan_settings, single
 from benchmark.problems import DatasetError
 from benchmark.prompts import check_prompt_set
+from benchmark.secrecy import redact_urls
 
 log = logging.getLogger("benchmark")
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -39,6 +40,7 @@ for _name in (
 def _fail(job: JobInfo, message: str, code: int, multirun: bool) -> None:
     """One line, then: a single run exits with `code`; a multirun job records its failure in
     job.json and lets the other jobs go on (the sweep summary lists it and fails at the end)."""
+    message = redact_urls(message)[0]
     print(f"error: {message}", file=sys.stderr, flush=True)
     if not multirun:
         sys.exit(code)

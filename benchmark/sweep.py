@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from benchmark.job import SUMMARY_FILE
+from benchmark.secrecy import scrub
 
 SWEEP_FILE = "sweep.json"
 MAX_EXIT_CODE = 125  # 126 and up mean "not executable", "not found" and signals to a shell
@@ -80,7 +81,7 @@ class SweepSummary(Callback):
         if config.get("plan", False):
             return  # plan=true: no job ran, by design
         sweep_dir = Path(config.hydra.sweep.dir)
-        summary = summarize(sweep_dir, expected_jobs(list(config.hydra.overrides.task)))
+        summary = scrub(summarize(sweep_dir, expected_jobs(list(config.hydra.overrides.task))))
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         bad = summary["not_complete"]
         print(

@@ -33,6 +33,7 @@ from benchmark.plan.findings import load_examples
 from benchmark.plan.job import JobPlan, plan_job
 from benchmark.problems import DatasetError
 from benchmark.prompts import check_prompt_set
+from benchmark.secrecy import scrub
 
 PLAN_FILE = "plan.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -109,7 +110,7 @@ class SweepPlan:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / PLAN_FILE
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(scrub(self.as_dict()), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
 

@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError
 from benchmark.config import ConfigError, DeployConfig
 from benchmark.intent import parse_template
 from benchmark.records import attempt_id
+from benchmark.secrecy import redact_url
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult
 from benchmark.validators.cloudformation import (
     API_ERRORS,
@@ -78,7 +79,7 @@ def _say(message: str) -> None:
 def announcement(config: DeployConfig, sweep_id: str) -> str:
     """The one line a job prints at start: what this mode creates, and what it costs."""
     where = f"region {config.region}" + (
-        f", endpoint {config.endpoint_url}" if config.endpoint_url else ""
+        f", endpoint {redact_url(config.endpoint_url)}" if config.endpoint_url else ""
     )
     cap = f"at most {config.max_stacks} this sweep" if config.max_stacks else "no sweep cap"
     if config.mode == "changeset":
@@ -193,7 +194,7 @@ class DeployValidator:
             return ValidationResult(failure="no attempt reference: nothing was deployed")
         columns: dict[str, Any] = {
             "deploy_mode": self.config.mode,
-            "deploy_endpoint": self.config.endpoint_url,
+            "deploy_endpoint": redact_url(self.config.endpoint_url),
         }
         if not template.strip():  # nothing to send: CloudFormation takes no empty template
             finding = Finding(VALIDATE_RULE, "E", "the template is empty", source=SOURCE)
