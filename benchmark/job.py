@@ -72,6 +72,7 @@ class JobSummary:
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
     resumed_chains_finished: int = 0
     unfinished_chains: int = 0  # left for a later resume (budget spent)
+    torn_journal_lines: int = 0  # cut off the journal's end on open; their attempts ran again
     skipped_problems: dict[str, str] = field(default_factory=dict)  # id -> why the model cannot
     budget_stop: str | None = None
     deploy_leftovers: int = 0  # stacks the deploy validator could not confirm deleted
@@ -352,6 +353,7 @@ async def _run_job(
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
     _check_prices(model, ledger)
     writer = RecordWriter(job.output_dir)
+    summary.torn_journal_lines = writer.torn_lines
     loop_cfg = settings.loop
 
     plan: list[tuple[Problem, int, list[RecordedAttempt]]] = []
