@@ -180,6 +180,7 @@ class Recorder:
             "attempt_id": aid,
             **key,
             **self.constant,
+            "problem_sha256": attempt.problem.sha256,
             "reply": out.text if out else None,
             "template": extraction.template if extraction else None,
             "extraction_rule": extraction.rule if extraction else None,
@@ -344,7 +345,7 @@ async def _run_job(
     started = time.monotonic()
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
-    recorded = recorded_chains(job.output_dir, fingerprint)
+    recorded = recorded_chains(job.output_dir, fingerprint, problems)
     model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
     summary = JobSummary(model=model.id, simulated=model.simulated)
     problems = _runnable(model, problems, summary)

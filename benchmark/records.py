@@ -91,6 +91,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             # published run, imported: neither simulated nor run here)
             pa.field("origin", pa.string()),
             pa.field("dataset", pa.string()),
+            pa.field("problem_sha256", pa.string()),  # Problem.sha256 of the row's problem
             pa.field("output_format", pa.string()),
             pa.field("started_at", _TS),
             pa.field("finished_at", _TS),
