@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from benchmark.budget import BudgetLedger
 from benchmark.config import Settings
+from benchmark.job_totals import count_whole_job
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.factory import create_model
@@ -54,6 +55,12 @@ class JobInfo:
 
 @dataclass
 class JobSummary:
+    """job.json. The row counts (`job_totals.TOTALS`: attempts, chains, clean chains, tokens,
+    cost, model errors, lint failures, response-cache hits, retries, stop reasons) are the whole
+    job's, earlier runs' rows included; `this_run` holds the same counts for this run's own
+    attempts (null where they are not told apart: rows that could not be read back, an import,
+    a synthetic run). Every other field describes this run."""
+
     model: str
     simulated: bool
     chains: int = 0
@@ -80,6 +87,7 @@ class JobSummary:
     fatal_error: str | None = None
     status: str = "running"  # complete | budget_exhausted | failed | interrupted
     stop_reasons: dict[str, int] = field(default_factory=dict)
+    this_run: dict[str, Any] | None = None
 
 
 def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
@@ -426,6 +434,7 @@ async def _run_job(
         stopping.shield()
         bar.close()
         writer.close()
+        count_whole_job(summary, job.output_dir)
         suite.close()  # deploy deletes what it created here, also when interrupted
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):

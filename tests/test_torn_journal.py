@@ -1,4 +1,5 @@
-"""A journal torn anywhere in its last line: a resume cuts it, reruns that attempt, loses none."""
+"""Resuming a killed job from its journal: a line torn anywhere is cut and its attempt run
+again (none lost), and job.json counts the whole job with the rerun's share beside it."""
 
 from __future__ import annotations
 
@@ -99,3 +100,28 @@ def test_a_resumed_job_reruns_the_torn_attempt_and_counts_the_cut(
     rerun = rows.set_index("attempt_id").loc[json.loads(last)["attempts"][0]["attempt_id"]]
     assert rerun["template"] == json.loads(last)["attempts"][0]["template"]  # seeded: the same
     assert json.loads((folder / SUMMARY_FILE).read_text())["torn_journal_lines"] == 1
+
+
+def test_a_resumed_jobs_summary_counts_the_whole_job(killed_job: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "0"
+    shutil.copytree(killed_job, folder)
+    lines = journal_lines(folder)
+    kept = 4  # killed after four attempts
+    (folder / JOURNAL).write_bytes(b"".join(lines[:kept]))
+
+    asyncio.run(run_job(compose_settings(list(SETTINGS)), JobInfo("s", 0, folder), None))
+    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    rows = read_table(folder, "attempts")
+    problems = len(list((ROOT / "datasets" / "smoke").glob("*.yaml")))
+    assert summary["status"] == "complete" and summary["resumed_attempts"] == kept
+    assert summary["attempts"] == len(rows) == len(lines)
+    assert summary["chains"] == sum(summary["stop_reasons"].values()) == problems  # 1 sample
+    assert summary["clean_chains"] == int(rows.loc[rows["stop_reason"].notna(), "clean"].sum())
+    assert summary["input_tokens"] == int(rows["input_tokens"].sum()) > 0
+    this_run = summary["this_run"]
+    assert this_run["attempts"] == len(lines) - kept
+    earlier = rows[rows["attempt_id"].isin(attempt_ids(lines[:kept])) & rows["stop_reason"].notna()]
+    assert this_run["chains"] == problems - len(earlier)
+    assert this_run["input_tokens"] == int(
+        rows.loc[~rows["attempt_id"].isin(attempt_ids(lines[:kept])), "input_tokens"].sum()
+    )
