@@ -6,6 +6,8 @@ value becomes one clear line (`ConfigError`), never a traceback halfway through 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import warnings
@@ -27,6 +29,7 @@ from pydantic import (
 )
 
 from benchmark.models import parse_model_id
+from benchmark.problems import DatasetError, load_dataset
 from benchmark.secrecy import looks_like_key, redact_url
 
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
@@ -383,6 +386,7 @@ class Settings(_Strict):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
+        data["dataset"]["problems_sha256"] = _problems_digest(self.dataset)
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")
         if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
@@ -393,6 +397,16 @@ class Settings(_Strict):
         if self.model.provider == "simulated":  # a profile file's content shapes every reply
             data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data
+
+
+def _problems_digest(dataset: DatasetConfig) -> str:
+    """One digest of the content of exactly the problems a job runs (`only` and `limit` kept)."""
+    try:
+        problems = load_dataset(dataset.path, dataset.only, dataset.limit)
+    except DatasetError as exc:
+        raise ConfigError(f"config error at 'dataset': {exc}") from None
+    text = json.dumps({p.id: p.sha256 for p in problems}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _profile_digest(model: ModelConfig) -> str:

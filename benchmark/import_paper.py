@@ -366,6 +366,7 @@ def write_run(
                 "attempt_id": aid,
                 **key,
                 **constant,
+                "problem_sha256": item.problem.sha256,
                 "reply": None,
                 "template": item.template,
                 "extraction_rule": None,

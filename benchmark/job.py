@@ -16,6 +16,7 @@ from tqdm import tqdm
 from benchmark.budget import BudgetLedger
 from benchmark.call_health import CallHealth
 from benchmark.config import Settings
+from benchmark.job_totals import count_whole_job
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.factory import create_model
@@ -56,6 +57,12 @@ class JobInfo:
 
 @dataclass
 class JobSummary:
+    """job.json. The row counts (`job_totals.TOTALS`: attempts, chains, clean chains, tokens,
+    cost, model errors, lint failures, response-cache hits, retries, stop reasons) are the whole
+    job's, earlier runs' rows included; `this_run` holds the same counts for this run's own
+    attempts (null where they are not told apart: rows that could not be read back, an import,
+    a synthetic run). Every other field describes this run."""
+
     model: str
     simulated: bool
     chains: int = 0
@@ -74,6 +81,7 @@ class JobSummary:
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
     resumed_chains_finished: int = 0
     unfinished_chains: int = 0  # left for a later resume (budget spent)
+    torn_journal_lines: int = 0  # cut off the journal's end on open; their attempts ran again
     skipped_problems: dict[str, str] = field(default_factory=dict)  # id -> why the model cannot
     budget_stop: str | None = None
     deploy_leftovers: int = 0  # stacks the deploy validator could not confirm deleted
@@ -81,6 +89,7 @@ class JobSummary:
     fatal_error: str | None = None
     status: str = "running"  # complete | budget_exhausted | failed | interrupted
     stop_reasons: dict[str, int] = field(default_factory=dict)
+    this_run: dict[str, Any] | None = None
 
 
 def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
@@ -182,6 +191,7 @@ class Recorder:
             "attempt_id": aid,
             **key,
             **self.constant,
+            "problem_sha256": attempt.problem.sha256,
             "reply": out.text if out else None,
             "template": extraction.template if extraction else None,
             "extraction_rule": extraction.rule if extraction else None,
@@ -347,7 +357,7 @@ async def _run_job(
     started = time.monotonic()
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
-    recorded = recorded_chains(job.output_dir, fingerprint)
+    recorded = recorded_chains(job.output_dir, fingerprint, problems)
     model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
     summary = JobSummary(model=model.id, simulated=model.simulated)
     problems = _runnable(model, problems, summary)
@@ -356,6 +366,7 @@ async def _run_job(
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
     _check_prices(model, ledger)
     writer = RecordWriter(job.output_dir)
+    summary.torn_journal_lines = writer.torn_lines
     loop_cfg = settings.loop
 
     plan: list[tuple[Problem, int, list[RecordedAttempt]]] = []
@@ -437,6 +448,7 @@ async def _run_job(
         stopping.shield()
         bar.close()
         writer.close()
+        count_whole_job(summary, job.output_dir)
         suite.close()  # deploy deletes what it created here, also when interrupted
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):

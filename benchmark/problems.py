@@ -5,6 +5,9 @@ The file schema is documented in datasets/README.md.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,13 @@ class Problem(BaseModel):
     no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Digest of the problem's content (every field: request, reference template, intent
+        checks, ...; not the file's comments or layout): part of a job's identity."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @field_validator("prompt", "reference_template", "no_reference")
     @classmethod
@@ -205,12 +215,24 @@ def verify_difficulty(problem: Problem, where: str) -> None:
 
 def load_problem(path: Path) -> Problem:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         detail = " ".join(str(exc).split())
         raise DatasetError(f"{path}: cannot read problem file: {detail}") from exc
-    problem = parse_problem(data, str(path))
-    verify_difficulty(problem, str(path))
+    return _parsed(text, str(path))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str, where: str) -> Problem:
+    """A problem file's text, parsed and checked; cached by content, as a job loads its problems
+    more than once (its config hash digests them)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise DatasetError(f"{where}: cannot read problem file: {detail}") from exc
+    problem = parse_problem(data, where)
+    verify_difficulty(problem, where)
     return problem
 
 

@@ -3,7 +3,9 @@
 Every attempt is appended to a per-job journal (one JSON line, flushed and fsynced) the moment it
 finishes, so a kill loses only attempts in flight. The journal is compacted into Parquet part
 files (temp file + rename) every `compact_every` attempts and at job end. Readers take parts plus
-any journal a killed job left behind, de-duplicated on `attempt_id`.
+any journal a killed job left behind, de-duplicated on `attempt_id`. A journal line counts only
+whole: ended by its newline and parsing as an entry; a writer cuts a torn tail off on open, before
+it appends, so that a new line is never glued to a torn one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -91,6 +94,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             # published run, imported: neither simulated nor run here)
             pa.field("origin", pa.string()),
             pa.field("dataset", pa.string()),
+            pa.field("problem_sha256", pa.string()),  # Problem.sha256 of the row's problem
             pa.field("output_format", pa.string()),
             pa.field("started_at", _TS),
             pa.field("finished_at", _TS),
@@ -289,6 +293,7 @@ class RecordWriter:
         self.job_dir.mkdir(parents=True, exist_ok=True)
         self.compact_every = compact_every
         self._journal_path = self.job_dir / JOURNAL
+        self.torn_lines = cut_torn_tail(self._journal_path)  # before anything is appended
         self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending = 0
         self._next_part = self._count_parts()
@@ -332,16 +337,56 @@ class RecordWriter:
             self._journal_path.unlink()
 
 
+def _entry(line: bytes) -> dict[str, Any] | None:
+    """One journal line's entry; None for a line that is torn (no newline: the writer ends
+    every entry with one, in the same write) or does not parse as an entry."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:  # JSONDecodeError, or bytes cut inside a UTF-8 character
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def cut_torn_tail(path: Path) -> int:
+    """Truncate `path` to the end of its last whole line; return how many lines were cut.
+
+    A kill or a full disk during a write leaves the journal's last line torn: appending to it
+    would glue the next entry onto it and lose both. The attempt a cut line held was never
+    recorded (readers ignore it too), so a resume runs it again."""
+    if not path.exists():
+        return 0
+    with open(path, "r+b") as handle:
+        data = handle.read()
+        end, cut = len(data), 0
+        while end > 0:
+            start = data.rfind(b"\n", 0, end - 1) + 1  # where the last line begins
+            if _entry(data[start:end]) is not None:
+                break
+            end, cut = start, cut + 1
+        if cut:
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+            print(
+                f"note: {path}: cut {cut} torn line(s) off the end (an attempt cut short by a "
+                "kill or a full disk; it was not recorded)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return cut
+
+
 def _read_journal(path: Path) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     if not path.exists():
         return rows
-    with open(path, encoding="utf-8") as handle:
+    with open(path, "rb") as handle:
         for line in handle:
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill: that attempt was in flight
+            entry = _entry(line)
+            if entry is None:
+                continue  # torn by a kill (that attempt was in flight), or not an entry
             for name in TABLES:
                 rows[name].extend(entry.get(name, []))
     return rows

@@ -117,13 +117,14 @@ async def rescore_job(
     carried = recorded_findings(job_dir)
     suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
-    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
-    as_saved = settings.model_copy(  # the settings written beside the rows (not --dataset-dir)
-        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
-    )
+    # the settings written beside the rows (not --dataset-dir), the problems as found today
+    fingerprint = settings.result_fingerprint()
+    fingerprint["dataset"]["path"] = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"][
+        "path"
+    ]
     stamp = {
         **provenance(),
-        "config_hash": config_hash(as_saved.result_fingerprint()),
+        "config_hash": config_hash(fingerprint),
         **lint_columns(settings.lint.resolved_version, None),  # until cfn-lint vouches for it
     }
     try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.config import ConfigError
 from benchmark.loop import RecordedAttempt
+from benchmark.problems import Problem
 from benchmark.records import read_table
 
 ChainKey = tuple[str, int]  # (problem_id, sample)
@@ -21,14 +25,33 @@ class Recorded:
     attempts: int = 0
 
 
-def recorded_chains(job_dir: Path, config_hash: str) -> Recorded:
-    """Read `job_dir`'s attempts; refuse a folder written under another configuration."""
+def changed_problems(attempts: pd.DataFrame, problems: Sequence[Problem]) -> list[str]:
+    """Ids of `problems` whose content differs from what the rows were made from (rows that
+    record no digest, as from before it was recorded, are not compared)."""
+    today = {p.id: p.sha256 for p in problems}
+    recorded = attempts.dropna(subset=["problem_sha256"])
+    return sorted(
+        str(problem_id)
+        for problem_id, digests in recorded.groupby("problem_id")["problem_sha256"]
+        if problem_id in today and set(digests) != {today[problem_id]}
+    )
+
+
+def recorded_chains(job_dir: Path, config_hash: str, problems: Sequence[Problem] = ()) -> Recorded:
+    """Read `job_dir`'s attempts; refuse a folder written under another configuration or from
+    other contents of `problems` (the job's problems as loaded today)."""
     found = Recorded()
     if not job_dir.exists():
         return found
     attempts = read_table(job_dir, "attempts")
     if attempts.empty:
         return found
+    changed = changed_problems(attempts, problems)
+    if changed:
+        raise ConfigError(
+            f"cannot resume in {job_dir}: problem files changed since its attempts were "
+            f"recorded: {', '.join(changed)}; restore them or use a new folder"
+        )
     others = set(attempts["config_hash"].dropna()) - {config_hash}
     if others:
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,3 +131,55 @@ def test_attempt_id_is_stable_and_distinct() -> None:
     assert attempt_id(key("p1", 1)) == attempt_id(key("p1", 1))
     assert attempt_id(key("p1", 1)) != attempt_id(key("p1", 2))
     assert attempt_id(key("p1", 1)) != attempt_id(key("p1", 1, job=1))
+
+
+def test_a_torn_last_line_is_cut_before_the_next_append(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1000)
+    writer.append(*rows("p1", 1))
+    writer.append(*rows("p1", 2))
+    journal = tmp_path / "0" / JOURNAL
+    whole = journal.read_bytes()
+    # a kill during the write of iteration 3: its line lacks the end (and its newline)
+    line = json.dumps({"attempts": [rows("p1", 3)[0]]}, default=str).encode() + b"\n"
+    journal.write_bytes(whole + line[: len(line) // 2])
+
+    again = RecordWriter(tmp_path / "0", compact_every=1000)
+    assert again.torn_lines == 1
+    assert journal.read_bytes() == whole  # cut back to the end of the last whole line
+    again.append(*rows("p1", 3))  # the resume's rerun of iteration 3
+    again.close()
+    attempts = read_table(tmp_path, "attempts")
+    assert sorted(attempts["iteration"]) == [1, 2, 3]
+
+
+def test_a_last_line_missing_only_its_newline_is_not_recorded(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1000)
+    writer.append(*rows("p1", 1))
+    journal = tmp_path / "0" / JOURNAL
+    whole = journal.read_bytes()
+    entry = json.dumps({"attempts": [rows("p1", 2)[0]]}, default=str).encode()
+    journal.write_bytes(whole + entry)  # every byte but the newline reached the disk
+    # readers (and so a resume) do not count it: the writer is about to cut it
+    assert sorted(read_table(tmp_path, "attempts")["iteration"]) == [1]
+    assert RecordWriter(tmp_path / "0").torn_lines == 1
+    assert journal.read_bytes() == whole
+
+
+def test_unreadable_lines_at_the_end_are_all_cut(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1000)
+    writer.append(*rows("p1", 1))
+    journal = tmp_path / "0" / JOURNAL
+    whole = journal.read_bytes()
+    journal.write_bytes(
+        whole + b'{"attempts": [{"cut{"attempts": []}\n' + b"[1, 2]\n" + b"\xff\xfe"
+    )
+    assert RecordWriter(tmp_path / "0").torn_lines == 3
+    assert journal.read_bytes() == whole
+
+
+def test_a_whole_journal_is_left_as_it_is(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "0", compact_every=1000)
+    writer.append(*rows("p1", 1))
+    whole = (tmp_path / "0" / JOURNAL).read_bytes()
+    assert RecordWriter(tmp_path / "0").torn_lines == 0
+    assert (tmp_path / "0" / JOURNAL).read_bytes() == whole
