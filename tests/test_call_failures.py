@@ -225,7 +225,8 @@ def test_a_run_of_connection_failures_stops_the_job_and_a_resume_finishes_it(
     with LoopbackServer(lambda body, path: CLEAN).start(port) as server:  # the server is back
         resumed = asyncio.run(run_job(settings, job, resolve_api_key(settings)))
     assert resumed.status == "complete" and resumed.fatal_error is None
-    assert resumed.attempts == len(server.requests) == 4  # only the chains left unfinished
+    assert resumed.this_run["attempts"] == len(server.requests) == 4  # only the chains left
+    assert resumed.attempts == 6  # the whole job: the first run's 2 and the resume's 4
     assert resumed.resumed_chains_finished == 2
 
 
