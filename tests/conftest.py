@@ -10,6 +10,7 @@ import pytest
 
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 from tests.loopback import LoopbackServer
+from tests.loopback_tls import TlsFiles, self_signed
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +38,12 @@ def loopback() -> Iterator[Callable[..., LoopbackServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def loopback_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A certificate for `loopback(..., tls=loopback_tls)`; clients trust `loopback_tls.cert`."""
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 # Dummy credentials for the local CloudFormation endpoints (moto's server, tests/cfn_loopback.py):
