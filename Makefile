@@ -17,14 +17,17 @@ TEST_WORKERS ?= auto
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
 
-install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,security)
+# --compile-bytecode: every job, lint worker and test process imports from .pyc files, which it
+# would otherwise compile afresh each time where PYTHONDONTWRITEBYTECODE is set or .venv is read-only
+install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,security), compiled
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet 'uv==$(UV_VERSION)'
-	$(UV) sync --frozen --python python3 $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
+	$(UV) sync --frozen --compile-bytecode --python python3 \
+		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
 
 lock:  ## re-resolve uv.lock after a change to pyproject.toml (keeps locked versions where it can)
 	$(UV) lock
@@ -33,7 +36,10 @@ upgrade:  ## move every dependency to its newest allowed release in uv.lock, the
 	$(UV) lock --upgrade
 	$(MAKE) install
 
-test:  ## run the test suite in TEST_WORKERS processes (auto: one per core; 0: serial)
+test:  ## the quick suite: all but tests marked slow (TEST_WORKERS=auto: one per core; 0: serial)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+
+test-all:  ## every test, the slow end-to-end ones too (what .ci/run runs)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint:  ## ruff check and format check

@@ -351,6 +351,8 @@ def write_run(
         # the SDKs of this machine made no call for these rows
         "anthropic_version": None,
         "openai_version": None,
+        "boto3_version": None,
+        "botocore_version": None,
     }
     job = JobSummary(model=MODEL, simulated=False, cost_usd=None)
     writer = RecordWriter(job_dir, compact_every=2000)

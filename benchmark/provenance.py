@@ -42,6 +42,8 @@ def provenance() -> dict[str, Any]:
         "anthropic_version": _version("anthropic"),
         "openai_version": _version("openai"),
         "checkov_version": _version("checkov"),
+        "boto3_version": _version("boto3"),  # Bedrock's SDK, and the deploy validator's
+        "botocore_version": _version("botocore"),  # signs and parses every AWS call
         "benchmark_version": _version("iac-feedback-bench"),
     }
 

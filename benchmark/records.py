@@ -109,6 +109,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("anthropic_version", pa.string()),
             pa.field("openai_version", pa.string()),
             pa.field("checkov_version", pa.string()),
+            pa.field("boto3_version", pa.string()),
+            pa.field("botocore_version", pa.string()),
             pa.field("benchmark_version", pa.string()),
             pa.field("config_hash", pa.string()),
             pa.field("recorded_from", pa.string()),  # recorded rows: the file they came from

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmark.config import ConfigError
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint_envs import ensure_env
 from tests.loopback import LoopbackServer
+from tests.loopback_tls import TlsFiles, self_signed
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +22,33 @@ def warm_linter() -> WarmLinter:
     """The pinned cfn-lint with the default settings, its rules built once for the session
     (about 1.5 s a build): for tests that lint with the defaults. One thread, as always."""
     return WarmLinter(LintSettings())
+
+
+# Another cfn-lint release, in an environment of its own (1.3.5 to 1.5.0, with the clock between
+# 2024-07-09 and 2024-10-13, reproduce the paper authors' recorded findings).
+OTHER_CFN_LINT = "1.3.5"
+# A test that needs OTHER_CFN_LINT times only its own body: the environment is built (once, from
+# the package index, minutes) by the session fixture below, whose time no test is charged with.
+ENV_BUILT_BY_FIXTURE = pytest.mark.timeout(300, func_only=True)
+
+
+@pytest.fixture(scope="session")
+def cfn_lint_envs() -> Path:
+    """Where other releases' environments live: the harness's own cache, reused by later
+    sessions and by `make bench` (`$CFN_LINT_TEST_ENVS` to put them elsewhere)."""
+    root = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("CFN_LINT_TEST_ENVS", root / "runs" / ".cache" / "cfn-lint"))
+
+
+@pytest.fixture(scope="session")
+def other_cfn_lint(cfn_lint_envs: Path) -> Path:
+    """The Python of OTHER_CFN_LINT's environment, built on first use (under `pytest -n`, by
+    the first worker to ask while the others wait on its lock). Building it needs the package
+    index: when that fails, the tests that need it skip, naming the installer's reason."""
+    try:
+        return ensure_env(OTHER_CFN_LINT, cfn_lint_envs)
+    except ConfigError as exc:
+        pytest.skip(f"needs cfn-lint {OTHER_CFN_LINT} from the package index: {exc}")
 
 
 @pytest.fixture
@@ -37,6 +69,12 @@ def loopback() -> Iterator[Callable[..., LoopbackServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def loopback_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A certificate for `loopback(..., tls=loopback_tls)`; clients trust `loopback_tls.cert`."""
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 # Dummy credentials for the local CloudFormation endpoints (moto's server, tests/cfn_loopback.py):

@@ -4,7 +4,7 @@ and Amazon Bedrock's Converse (`POST /model/{modelId}/converse`).
 Real SDK clients can be pointed at it (`base_url=server.anthropic_base_url` or
 `server.openai_base_url`; boto3's `endpoint_url=server.url` with dummy credentials) so provider
 code is tested end to end without the network. It does not check SigV4 signatures: the
-`authorization` header is logged like any other.
+`authorization` header is logged like any other. `tls=` (tests/loopback_tls.py) serves HTTPS.
 
     with LoopbackServer(["first reply", "second reply"]) as server:
         ...  # call the SDK; then inspect server.requests
@@ -44,6 +44,7 @@ from urllib.parse import unquote
 
 from tests.loopback_batch import BatchScript, BatchService
 from tests.loopback_limits import RateLimit
+from tests.loopback_tls import TlsFiles
 from tests.loopback_usage import CountedUsage, Usage
 
 Api = Literal["openai", "anthropic", "bedrock"]
@@ -230,7 +231,9 @@ class LoopbackServer:
         usage: Usage | CountedUsage | None = None,
         rate_limit: RateLimit | None = None,
         batches: BatchScript | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
+        self.tls = tls  # serve HTTPS with this certificate (tests/loopback_tls.py)
         self.replies = replies if replies is not None else []
         self.batch = BatchService(self, batches)  # the batch APIs (loopback_batch.py)
         self.rate_limit = rate_limit  # enforce requests / tokens per window (loopback_limits)
@@ -261,6 +264,10 @@ class LoopbackServer:
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:  # the handshake happens in the handler's thread, on first read
+            self._httpd.socket = self.tls.server_context().wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
@@ -299,7 +306,7 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def anthropic_base_url(self) -> str:

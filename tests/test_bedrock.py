@@ -53,6 +53,8 @@ def isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> 
         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_BEARER_TOKEN_BEDROCK",  # a Bedrock API key: newer botocore signs with it instead
+        "AWS_CA_BUNDLE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))

@@ -16,7 +16,9 @@ import pytest
 from benchmark.job import JobInfo, run_job
 from benchmark.records import TABLES, read_table
 from tests.loopback import Fault, Usage
+from tests.loopback_tls import TlsFiles
 from tests.test_bedrock import AWS_CREDENTIALS, MODEL, REGION, isolate_aws
+from tests.test_bedrock_api_key import KNOWS_API_KEYS
 from tests.test_config import settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +117,11 @@ def test_a_bedrock_job_writes_the_same_tables_as_openai(
 
 
 @pytest.mark.slow
-def test_bedrock_multirun_on_smoke_leaves_no_credential_anywhere(loopback, tmp_path: Path) -> None:
-    server = loopback(reply)
+def test_bedrock_multirun_on_smoke_leaves_no_credential_anywhere(
+    loopback, loopback_tls: TlsFiles, tmp_path: Path
+) -> None:
+    # HTTPS: a botocore that knows Bedrock API keys signs with BEARER's, and only over TLS
+    server = loopback(reply, tls=loopback_tls)
     sweep = tmp_path / "sweep"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -125,6 +130,7 @@ def test_bedrock_multirun_on_smoke_leaves_no_credential_anywhere(loopback, tmp_p
         AWS_CONFIG_FILE=str(tmp_path / "aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws-credentials"),
         AWS_EC2_METADATA_DISABLED="true",
+        AWS_CA_BUNDLE=str(loopback_tls.cert),
     )
     done = subprocess.run(
         [
@@ -164,6 +170,8 @@ def test_bedrock_multirun_on_smoke_leaves_no_credential_anywhere(loopback, tmp_p
     # the conversation job's generations are the stateless job's, served from the cache
     assert len(attempts) - attempts["cache_hit"].sum() == len(server.requests)
     assert any(p.name == "run.log" for p in sweep.rglob("*"))
+    signed = {r.headers["authorization"].split()[0] for r in server.requests}
+    assert signed == ({"Bearer"} if KNOWS_API_KEYS else {"AWS4-HMAC-SHA256"})
 
     secrets = [*AWS_CREDENTIALS.values(), *BEARER.values()]
     for path in [*sweep.rglob("*"), tmp_path / "cache.sqlite"]:

@@ -10,7 +10,6 @@ it needs the package index, as `pip install` does.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import threading
 from datetime import UTC, date, datetime
@@ -38,12 +37,13 @@ from benchmark.validators.cfn_lint import (
 )
 from benchmark.validators.cfn_lint_envs import READY, ensure_env
 from tests.cfn_lint_cli import cli_json, full, unparsed
+from tests.conftest import ENV_BUILT_BY_FIXTURE, OTHER_CFN_LINT
 from tests.job_process import SMALL, run_job_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LAMBDA = TEMPLATES / "lambda_runtimes.yaml"
-OLD = "1.3.5"
+OLD = OTHER_CFN_LINT
 SUMMER_2024, WINTER_2026 = date(2024, 8, 1), date(2026, 12, 1)
 
 
@@ -161,19 +161,14 @@ def test_the_reason_is_pips_own_last_error_line() -> None:
 # ---- an older release, end to end (slow) ---------------------------------------------------
 
 
-# The first test to need 1.3.5's environment builds it (the package index, minutes): under
-# `pytest -n` that may be any of these, or one waiting on another worker's build.
-BUILDS_ENV = pytest.mark.timeout(900)
+@pytest.fixture(scope="session")
+def envs_dir(cfn_lint_envs: Path) -> Path:
+    return cfn_lint_envs
 
 
 @pytest.fixture(scope="session")
-def envs_dir() -> Path:
-    return Path(os.environ.get("CFN_LINT_TEST_ENVS", ROOT / "runs" / ".cache" / "cfn-lint"))
-
-
-@pytest.fixture(scope="session")
-def old_python(envs_dir: Path) -> Path:
-    return ensure_env(OLD, envs_dir)
+def old_python(other_cfn_lint: Path) -> Path:
+    return other_cfn_lint
 
 
 def corpus(tmp_path: Path) -> list[Path]:
@@ -205,7 +200,7 @@ async def lint_all(validator: CfnLintValidator, texts: list[str]) -> list[list[F
 
 
 @pytest.mark.slow
-@BUILDS_ENV
+@ENV_BUILT_BY_FIXTURE
 @pytest.mark.parametrize("as_of", [SUMMER_2024, WINTER_2026])
 def test_an_older_release_equals_its_own_cli_under_the_same_frozen_date(
     old_python: Path, envs_dir: Path, tmp_path: Path, as_of: date
@@ -236,7 +231,7 @@ def test_an_older_release_equals_its_own_cli_under_the_same_frozen_date(
 
 
 @pytest.mark.slow
-@BUILDS_ENV
+@ENV_BUILT_BY_FIXTURE
 def test_settings_are_checked_against_the_releases_own_regions_and_rules(
     old_python: Path, envs_dir: Path
 ) -> None:
@@ -255,7 +250,7 @@ def test_settings_are_checked_against_the_releases_own_regions_and_rules(
 
 
 @pytest.mark.slow
-@BUILDS_ENV
+@ENV_BUILT_BY_FIXTURE
 def test_a_crashed_or_hung_worker_of_another_release_is_replaced(
     old_python: Path, envs_dir: Path
 ) -> None:
@@ -313,7 +308,7 @@ def test_a_release_that_cannot_be_built_is_one_line_at_start(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@BUILDS_ENV
+@ENV_BUILT_BY_FIXTURE
 def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
@@ -387,7 +382,7 @@ def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
 
 
 @pytest.mark.slow
-@BUILDS_ENV
+@ENV_BUILT_BY_FIXTURE
 def test_a_job_on_an_older_release_records_it_and_the_day_it_linted(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from benchmark.records import ATTEMPT_KEY, read_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +33,7 @@ def run_benchmark(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.slow
+# not slow: the quick suite's one end-to-end Hydra multirun (two simulated jobs, lint workers)
 def test_two_job_multirun_writes_both_tables(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     done = run_benchmark(

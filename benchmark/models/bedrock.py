@@ -6,6 +6,13 @@ from the standard AWS chain (environment, the shared files' profile, an instance
 role); the region is always the configured one, never `AWS_REGION` or the profile's, and the
 endpoint is `endpoint_url` or AWS's own (an `AWS_ENDPOINT_URL*` variable is ignored).
 
+Bedrock API keys: a botocore whose Bedrock model lists bearer auth (1.44.x does; 1.35.x does
+not) signs with
+`AWS_BEARER_TOKEN_BEDROCK` instead of the AWS credentials whenever that variable is set, and
+sends a bearer token only over HTTPS. So with such a botocore and that variable, the key counts
+as the credential (no AWS keys needed), is scrubbed from messages like them, and a plain-HTTP
+`endpoint_url` is refused at start in one line (botocore would fail every call).
+
 boto3 is synchronous: each call runs on a thread pool of `max_concurrency` threads owned by the
 model, so the event loop never blocks. The client is built once from its own Session (clients
 are thread-safe, sessions are not). botocore's retries are off (one attempt per call) and its
@@ -36,6 +43,7 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions as bce
+import botocore.utils
 from botocore.config import Config
 
 from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel, display_url
@@ -64,6 +72,8 @@ _TOO_LONG = ("too long", "too many input tokens", "context length", "context win
 # Stop reasons that mean the model declined; such replies are never cached.
 REFUSAL_STOP_REASONS = frozenset({"content_filtered", "guardrail_intervened"})
 _CACHE_FIELDS = ("cacheReadInputTokens", "cacheWriteInputTokens")
+BEARER_AUTH = "smithy.api#httpBearerAuth"  # in a service model's auth list
+BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"  # botocore's variable for Bedrock's signing name
 
 
 class BedrockModel(SDKModel):
@@ -89,20 +99,7 @@ class BedrockModel(SDKModel):
                 f"config error at 'model.providers.bedrock.profile': AWS profile {profile!r} "
                 "not found in the shared config or credentials file"
             ) from None
-        credentials = session.get_credentials()
-        if credentials is None:
-            where = f"profile {profile!r}" if profile else "the environment, the default profile"
-            raise ValueError(
-                f"missing AWS credentials for model bedrock/{name}: none found in {where} or "
-                "an instance role (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                "model.providers.bedrock.profile)"
-            )
-        frozen = credentials.get_frozen_credentials()
-        # The secret key stands in for an API key: SDKModel scrubs it from every message.
-        super().__init__(name, api_key=frozen.secret_key, max_concurrency=max_concurrency)
-        self._token = frozen.token
-        self.region = region
-        self._client = session.client(
+        client = session.client(
             "bedrock-runtime",
             endpoint_url=endpoint_url,
             config=Config(
@@ -113,7 +110,38 @@ class BedrockModel(SDKModel):
                 ignore_configured_endpoint_urls=endpoint_url is None,
             ),
         )
-        self.endpoint = display_url(self._client.meta.endpoint_url)
+        api_key = bearer_token(client)
+        credentials = session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        # Every secret in play is scrubbed from messages; SDKModel scrubs the first.
+        secrets = [api_key] if api_key is not None else []
+        if frozen is not None:
+            secrets += [s for s in (frozen.secret_key, frozen.token) if s]
+        problem = None
+        if not secrets:
+            where = f"profile {profile!r}" if profile else "the environment, the default profile"
+            problem = (
+                f"missing AWS credentials for model bedrock/{name}: none found in {where} or "
+                "an instance role (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "model.providers.bedrock.profile)"
+            )
+        elif api_key is not None and not client.meta.endpoint_url.startswith("https://"):
+            problem = (
+                "config error at 'model.providers.bedrock.endpoint_url': "
+                f"{client.meta.endpoint_url} is plain HTTP, and botocore "
+                f"{botocore.__version__} signs with the Bedrock API key in {BEARER_ENV}, which "
+                "it sends only over HTTPS: use an https:// endpoint, or unset "
+                f"{BEARER_ENV} to sign with the AWS credentials"
+            )
+        if problem is not None:
+            client.close()
+            raise ValueError(problem)
+        super().__init__(name, api_key=secrets[0], max_concurrency=max_concurrency)
+        self._more_secrets = tuple(secrets[1:])
+        self.auth = "api_key" if api_key is not None else "sigv4"
+        self.region = region
+        self._client = client
+        self.endpoint = display_url(client.meta.endpoint_url)
         self._client.meta.events.register(
             "after-call.bedrock-runtime.Converse", _keep_unmodelled_usage
         )
@@ -121,7 +149,9 @@ class BedrockModel(SDKModel):
 
     def scrub(self, text: str) -> str:
         text = super().scrub(text)
-        return text.replace(self._token, "***") if self._token else text
+        for secret in self._more_secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
@@ -184,6 +214,19 @@ class BedrockModel(SDKModel):
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+
+def bearer_token(client: Any) -> str | None:
+    """The Bedrock API key this client signs with, or None when it signs with SigV4.
+
+    botocore prefers a bearer token from `AWS_BEARER_TOKEN_<signing name>` when the service's
+    model lists bearer auth and nothing in code chose a signature; older releases know neither.
+    """
+    model = client.meta.service_model
+    if BEARER_AUTH not in (model.metadata.get("auth") or []):
+        return None
+    lookup = getattr(botocore.utils, "get_token_from_environment", None)
+    return lookup(model.signing_name) if lookup is not None else None
 
 
 def _keep_unmodelled_usage(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from scipy.stats import poisson
-
 from benchmark.models.simulator.catalogue import CLASSIC_KINDS
 from benchmark.models.simulator.mutations import Mutation
 
@@ -225,6 +223,10 @@ class Calibrated:
         level = r.level_key(problem.difficulty)
         if rng.random() >= r.clean[level]:
             extra = max(r.findings_mean[level] - 1.0, 0.0)
+            # Imported here, not at the top: scipy.stats costs about a second of start-up,
+            # and every simulated job imports this module but only calibrated profiles draw.
+            from scipy.stats import poisson
+
             # 1 + Poisson(mean - 1) by inversion (scipy's ppf gives -1 at u = 0)
             count = 1 + max(0, int(poisson.ppf(rng.random(), extra))) if extra > 0 else 1
             for _ in range(count):
