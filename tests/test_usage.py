@@ -17,6 +17,7 @@ import pytest
 from benchmark.budget import BudgetLedger
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelOutput
+from benchmark.models.bedrock import _output as bedrock_output
 from benchmark.models.cache import ResponseCache
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.pricing import cost_usd, price_for
@@ -224,3 +225,20 @@ def test_unsound_usage_from_a_real_sdk_is_flagged_never_raised(
     assert out.text == "a reply" and out.usage_flags == flags
     for name in flags:
         assert getattr(out, name) is None
+
+
+def test_bedrock_usage_is_judged_like_the_others() -> None:
+    # botocore passes JSON numbers through as they came; Bedrock reports the prompt in parts
+    response = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "a reply"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": "lots", "outputTokens": -8, "cacheReadInputTokens": 5},
+    }
+    out = bedrock_output(response, 0.2)
+    assert out.text == "a reply" and (out.input_tokens, out.output_tokens) == (None, None)
+    assert out.cached_tokens == 5
+    assert out.usage_flags == {"input_tokens": "not an integer", "output_tokens": "negative"}
+    assert bedrock_output({**response, "usage": "odd"}, 0.2).usage_flags == {
+        "input_tokens": "missing",
+        "output_tokens": "missing",
+    }
