@@ -56,8 +56,9 @@ class ModelOutput:
     which `cache_write_1h_tokens` with the 1-hour TTL (Anthropic; billed higher).
 
     Made from whatever a server sent, it judges its own figures (benchmark/models/usage.py):
-    one that is missing, not an integer, negative or absurd becomes None, and
-    `usage_flags` says which and why ({"output_tokens": "not an integer"})."""
+    one that is not an integer, negative or absurd becomes None, and `usage_flags` says
+    which and why ({"output_tokens": "not an integer"}), as for a missing input or output
+    count."""
 
     text: str
     finish_reason: str | None = None
@@ -74,6 +75,7 @@ class ModelOutput:
 
     def __post_init__(self) -> None:
         # setdefault: an output read back from the response cache keeps its first reasons
+        self.usage_flags = dict(self.usage_flags)
         for name in JUDGED:
             why = flaw(name, getattr(self, name))
             if why is not None:

@@ -12,6 +12,7 @@ budget.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 MAX_CALL_TOKENS = 10_000_000  # far beyond any context window: more for one call is absurd
 # a batch answers within 24 hours and may be resubmitted a few times; a call never takes a week
@@ -79,14 +80,14 @@ def retries_flaw(value: str) -> str | None:
     return count_flaw(count, MAX_RETRIES)
 
 
-def add_counts(*parts: object) -> object:
+def add_counts(*parts: Any) -> Any:
     """The sum of counts a provider reports apart (Anthropic's fresh, cache-read and
     cache-write input). A part that is missing or not a sound count is passed on as it came
     instead, for `ModelOutput` to judge and flag: summing it could crash, or hide it."""
     for part in parts:
         if part is None or count_flaw(part) is not None:
             return part
-    return sum(parts)  # type: ignore[arg-type]  # every part is an int: checked above
+    return sum(parts)
 
 
 def flags_text(flags: dict[str, str]) -> str | None:
