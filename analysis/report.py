@@ -47,6 +47,7 @@ from analysis.measures import (
     resample_weights,
     wide_table,
 )
+from analysis.mended import mended_notes
 from analysis.paper import baseline_per_template
 from analysis.plan import NOTE as PLAN_NOTE
 from analysis.plan import SIMULATED_NOTE as PLAN_SIMULATED_NOTE
@@ -297,6 +298,8 @@ def build_report(
         provenance_table(provenances),
         caption="Per group: origin, dataset, prompt set, output format, cfn-lint and lint date",
     )
+    for note in mended_notes(run.attempts):  # usage recorded as null, replies cut
+        page.text(note, note=True)
     uneven = lint_note(provenances, str(run_dir))
     if uneven:
         page.text(uneven, note=True)

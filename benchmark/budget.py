@@ -36,14 +36,18 @@ class BudgetLedger:
     def limited(self) -> bool:
         return self.max_usd is not None or self.max_tokens is not None
 
-    def charge(self, usd: float | None, tokens: int) -> None:
-        """Add one call's spend (unknown cost counts as 0 USD but its tokens count)."""
+    def charge(self, usd: float | None, tokens: int | None) -> None:
+        """Add one call's spend (unknown cost counts as 0 USD but its tokens count). Spend
+        is never negative: a negative (or unknown, or not a number) amount counts as 0, so
+        no reply can lower the sweep's totals below what it spent."""
         if self._db is None:
             return
+        usd = usd if isinstance(usd, int | float) and usd > 0 else 0.0  # NaN > 0 is False
+        tokens = tokens if isinstance(tokens, int) and tokens > 0 else 0
         self._db.execute(
             "INSERT INTO spend (job_id, usd, tokens) VALUES (?, ?, ?) ON CONFLICT(job_id) "
             "DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens",
-            (self.job_id, usd or 0.0, tokens),
+            (self.job_id, float(usd), tokens),
         )
 
     def totals(self) -> tuple[float, int]:

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-MAX_REPLY_CHARS = 2_000_000  # replies beyond this are cut before any regex sees them
+from benchmark.records import MAX_REPLY_CHARS  # replies beyond it are cut before any regex
 
 _TAGGED = re.compile(r"<(template|cloudformation|cfn)>\s*(.*?)\s*</\1>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(
@@ -50,6 +50,11 @@ def _fence_rule(language: str) -> str:
     if language in _JSON_TAGS:
         return "fenced-json"
     return "fenced-other"
+
+
+def reply_truncated(reply: str) -> bool:
+    """Whether `reply` is cut before extraction: longer than MAX_REPLY_CHARS."""
+    return len(reply) > MAX_REPLY_CHARS
 
 
 def extract_template(reply: str) -> Extraction:

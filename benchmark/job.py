@@ -31,6 +31,7 @@ from benchmark.records import (
     finding_rows,
     outcome_columns,
 )
+from benchmark.reply_flags import ReplyFlags, reply_columns
 from benchmark.resume import recorded_chains
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
@@ -90,6 +91,7 @@ class JobSummary:
     status: str = "running"  # complete | budget_exhausted | failed | interrupted
     stop_reasons: dict[str, int] = field(default_factory=dict)
     this_run: dict[str, Any] | None = None
+    reply_flags: ReplyFlags = field(default_factory=ReplyFlags)  # usage dropped, replies cut
 
 
 def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
@@ -220,6 +222,7 @@ class Recorder:
             "batch_id": out.batch_id if out else None,
             "cache_hit": hit if out else None,
             "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
+            **reply_columns(out),
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
             "seed": self.seed(attempt.sample),
@@ -261,6 +264,7 @@ class Recorder:
             s.cost_usd = None if cost is None or s.cost_usd is None else s.cost_usd + cost
             s.response_cache_hits += hit
             s.retries += int(out.extra.get("retries", 0))
+            s.reply_flags.add(out)
             if not hit:
                 self.ledger.charge(cost, tokens)
         s.model_errors += attempt.model_error is not None
@@ -448,6 +452,7 @@ async def _run_job(
         stopping.shield()
         bar.close()
         writer.close()
+        mended = summary.reply_flags.warning()  # this run's replies: said once, here
         count_whole_job(summary, job.output_dir)
         suite.close()  # deploy deletes what it created here, also when interrupted
         for validator in suite.validators:
@@ -458,6 +463,8 @@ async def _run_job(
         await model.aclose()
         ledger.close()
         summary.seconds = round(time.monotonic() - started, 3)
+        if mended:
+            _warn(f"{model.id}: {mended}")
         write_summary(job.output_dir, summary)
         stopping.close()
     return summary

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmark.records import read_table
+from benchmark.reply_flags import ReplyFlags
 
 # JobSummary fields that count the job's rows (the others describe this run)
 TOTALS = (
@@ -31,6 +32,7 @@ TOTALS = (
     "response_cache_hits",
     "retries",
     "stop_reasons",
+    "reply_flags",
 )
 
 
@@ -56,6 +58,7 @@ def totals(attempts: pd.DataFrame) -> dict[str, Any]:
         "response_cache_hits": int(attempts["cache_hit"].fillna(False).astype(bool).sum()),
         "retries": _sum(attempts["retries"]),
         "stop_reasons": {str(k): int(n) for k, n in stops["stop_reason"].value_counts().items()},
+        "reply_flags": ReplyFlags.from_rows(attempts),
     }
 
 

@@ -24,6 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 TABLES = ("attempts", "findings", "checks")
+# the longest reply searched for a template (benchmark/extract.py); a longer one is cut there
+# and its attempt marked `truncated`
+MAX_REPLY_CHARS = 2_000_000
 JOURNAL = "journal.jsonl"
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -88,6 +91,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("batch_id", pa.string()),  # the provider batch that answered (batch mode)
             pa.field("cache_hit", pa.bool_()),  # answered from the response cache
             pa.field("retries", pa.int32()),  # transient failures retried before the reply
+            # figures the reply gave that were dropped as unsound: "output_tokens=not an integer"
+            pa.field("usage_flags", pa.string()),
+            pa.field("truncated", pa.bool_()),  # reply longer than MAX_REPLY_CHARS: cut there
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's

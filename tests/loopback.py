@@ -20,6 +20,9 @@ Replies are a list consumed in order (str or Reply), or a callable
   Arrival order is only reproducible for a client that sends one call at a time: use it for
   sequential tests only.
 
+`usage` sets the usage each reply reports (tests/loopback_usage.py): fixed counts (`Usage`),
+counted ones with prompt caching (`CountedUsage`), or malformed ones sent as given (`RawUsage`).
+
 A faulted call never consumes a scripted reply; `server.injected` counts the faults injected,
 by `Fault.kind`.
 """

@@ -79,6 +79,28 @@ class Usage:
         return _bedrock_usage(self.input_tokens, self.cached_tokens, self.output_tokens)
 
 
+@dataclass(frozen=True)
+class RawUsage(Usage):
+    """Usage sent as given, however malformed (a string count, a negative one, 10**30):
+    `fields` overrides the usage object of every reply, on each API's wire; a value of
+    `None` removes the field. For testing that a client survives what a server may send."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def _raw(self, usage: dict[str, Any]) -> dict[str, Any]:
+        merged = {**usage, **self.fields}
+        return {name: value for name, value in merged.items() if value is not None}
+
+    def openai(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        return self._raw(super().openai(request, reply))
+
+    def anthropic(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        return self._raw(super().anthropic(request, reply))
+
+    def bedrock(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        return self._raw(super().bedrock(request, reply))
+
+
 def _bedrock_usage(prompt: int, cached: int, output: int) -> dict[str, Any]:
     usage = {"inputTokens": prompt - cached, "outputTokens": output, "totalTokens": prompt + output}
     if cached:

@@ -28,6 +28,7 @@ from benchmark.models._http import (
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.prompt_cache import PromptCache, Ttl, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter, anthropic_limits
+from benchmark.models.usage import add_counts
 
 
 class AnthropicModel(SDKModel):
@@ -171,19 +172,20 @@ class AnthropicModel(SDKModel):
 
 def message_output(msg: anthropic.types.Message, latency: float | None) -> ModelOutput:
     """A Message (online reply or batch result) as a ModelOutput."""
-    usage = msg.usage
-    cache_read = usage.cache_read_input_tokens or 0
-    cache_write = usage.cache_creation_input_tokens or 0
-    split = usage.cache_creation  # absent: all writes were 5-minute ones
+    # read as sent (the SDK does not validate): ModelOutput judges every figure
+    usage = getattr(msg, "usage", None)
+    cache_read = getattr(usage, "cache_read_input_tokens", None) or 0
+    cache_write = getattr(usage, "cache_creation_input_tokens", None) or 0
+    split = getattr(usage, "cache_creation", None)  # absent: all writes were 5-minute ones
     return ModelOutput(
         text="".join(b.text for b in msg.content if b.type == "text"),
         finish_reason=msg.stop_reason,
         # Whole prompt, like OpenAI's prompt_tokens: Anthropic counts cache hits separately.
-        input_tokens=usage.input_tokens + cache_read + cache_write,
-        output_tokens=usage.output_tokens,
+        input_tokens=add_counts(getattr(usage, "input_tokens", None), cache_read, cache_write),
+        output_tokens=getattr(usage, "output_tokens", None),
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
-        cache_write_1h_tokens=(split.ephemeral_1h_input_tokens or 0) if split else 0,
+        cache_write_1h_tokens=getattr(split, "ephemeral_1h_input_tokens", None) or 0,
         latency_s=latency,
         request_id=getattr(msg, "_request_id", None),  # a batch result has none
         extra={"temperature": "omitted"},

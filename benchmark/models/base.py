@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from benchmark.models.usage import JUDGED, flaw, retries_flaw
+
 if TYPE_CHECKING:
     from benchmark.problems import Problem
 
@@ -51,7 +53,12 @@ class CallContext:
 class ModelOutput:
     """One reply and its usage. `input_tokens` counts the whole prompt; of it, `cached_tokens`
     were read from the provider's prompt cache and `cache_write_tokens` written to it, of
-    which `cache_write_1h_tokens` with the 1-hour TTL (Anthropic; billed higher)."""
+    which `cache_write_1h_tokens` with the 1-hour TTL (Anthropic; billed higher).
+
+    Made from whatever a server sent, it judges its own figures (benchmark/models/usage.py):
+    one that is not an integer, negative or absurd becomes None, and `usage_flags` says
+    which and why ({"output_tokens": "not an integer"}), as for a missing input or output
+    count."""
 
     text: str
     finish_reason: str | None = None
@@ -64,6 +71,20 @@ class ModelOutput:
     cache_write_tokens: int | None = None
     batch_id: str | None = None  # the provider batch that answered it (batch mode)
     cache_write_1h_tokens: int | None = None
+    usage_flags: dict[str, str] = field(default_factory=dict)  # figure -> why it was dropped
+
+    def __post_init__(self) -> None:
+        # setdefault: an output read back from the response cache keeps its first reasons
+        self.usage_flags = dict(self.usage_flags)
+        for name in JUDGED:
+            why = flaw(name, getattr(self, name))
+            if why is not None:
+                setattr(self, name, None)
+                self.usage_flags.setdefault(name, why)
+        retries = self.extra.get("retries")
+        if retries is not None and (why := retries_flaw(retries)) is not None:
+            self.extra = {k: v for k, v in self.extra.items() if k != "retries"}
+            self.usage_flags.setdefault("retries", why)
 
 
 class ModelError(Exception):

@@ -48,6 +48,7 @@ from botocore.config import Config
 
 from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel, display_url
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+from benchmark.models.usage import add_counts
 
 # Error codes -> (kind, fatal). Transient ones are retried by RetryingModel.
 ERROR_KINDS: dict[str, tuple[str, bool]] = {
@@ -244,7 +245,8 @@ def _keep_unmodelled_usage(http_response: Any, parsed: dict[str, Any], **_: Any)
 
 
 def _output(response: dict[str, Any], latency: float) -> ModelOutput:
-    usage = response.get("usage") or {}
+    usage = response.get("usage")
+    usage = usage if isinstance(usage, dict) else {}  # figures as sent: ModelOutput judges them
     blocks = response["output"]["message"]["content"]
     cache_read = usage.get("cacheReadInputTokens")
     cache_write = usage.get("cacheWriteInputTokens")
@@ -259,7 +261,7 @@ def _output(response: dict[str, Any], latency: float) -> ModelOutput:
     return ModelOutput(
         text="".join(b["text"] for b in blocks if "text" in b),
         finish_reason=stop,
-        input_tokens=None if fresh is None else fresh + (cache_read or 0) + (cache_write or 0),
+        input_tokens=add_counts(fresh, cache_read or 0, cache_write or 0),
         output_tokens=usage.get("outputTokens"),
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,

@@ -194,8 +194,9 @@ def _context_length(status: int, body: dict) -> tuple[str, bool] | None:
 
 def _output(completion: openai.types.chat.ChatCompletion, latency: float) -> ModelOutput:
     choice = completion.choices[0]
-    usage = completion.usage
-    details = usage.prompt_tokens_details if usage else None
+    # read as sent (the SDK does not validate): ModelOutput judges every figure
+    usage = getattr(completion, "usage", None)
+    details = getattr(usage, "prompt_tokens_details", None)
     extra: dict[str, str] = {}
     if choice.message.refusal:
         extra["refusal"] = choice.message.refusal
@@ -204,9 +205,9 @@ def _output(completion: openai.types.chat.ChatCompletion, latency: float) -> Mod
     return ModelOutput(
         text=choice.message.content or "",
         finish_reason=choice.finish_reason,
-        input_tokens=usage.prompt_tokens if usage else None,
-        output_tokens=usage.completion_tokens if usage else None,
-        cached_tokens=details.cached_tokens if details else None,
+        input_tokens=getattr(usage, "prompt_tokens", None),
+        output_tokens=getattr(usage, "completion_tokens", None),
+        cached_tokens=getattr(details, "cached_tokens", None),
         latency_s=latency,
         request_id=getattr(completion, "_request_id", None),  # a batch result has none
         extra=extra,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from benchmark.models.base import ModelOutput
+from benchmark.models.usage import COUNTS
 
 PRICE_TABLE = Path(__file__).with_name("prices.yaml")
 PriceBasis = Literal["online", "batch"]
@@ -67,16 +68,41 @@ def cost_usd(price: Price | None, output: ModelOutput) -> float | None:
     `input_tokens` counts all input; of it `cached_tokens` were cache reads and
     `cache_write_tokens` cache writes, `cache_write_1h_tokens` of them with the 1-hour TTL
     (an output without that count but with `extra["cache_ttl"] == "1h"`: all of them).
+    None where the price is unknown or a count is (missing, or dropped as unsound).
     """
-    if price is None or output.input_tokens is None or output.output_tokens is None:
+    if output.input_tokens is None or output.output_tokens is None:
         return None
-    cached = output.cached_tokens or 0
+    if any(name in output.usage_flags for name in COUNTS):
+        return None  # a count the reply gave was dropped as unsound: the cost is unknown
     written = output.cache_write_tokens or 0
     if output.cache_write_1h_tokens is not None:
         one_hour = min(output.cache_write_1h_tokens, written)
     else:
         one_hour = written if output.extra.get("cache_ttl") == "1h" else 0
-    fresh = max(output.input_tokens - cached - written, 0)
+    return tokens_cost(
+        price,
+        output.input_tokens,
+        output.output_tokens,
+        output.cached_tokens or 0,
+        written,
+        one_hour,
+    )
+
+
+def tokens_cost(
+    price: Price | None,
+    input_tokens: float,
+    output_tokens: float,
+    cached: float = 0,
+    written: float = 0,
+    one_hour: float = 0,
+) -> float | None:
+    """USD for these token counts at `price` (counts may be expected values, fractional):
+    `input_tokens` in all, of it `cached` read from the prompt cache and `written` to it,
+    `one_hour` of those with the 1-hour TTL. None where the price is unknown."""
+    if price is None:
+        return None
+    fresh = max(input_tokens - cached - written, 0)
     write_5m = price.cache_write or price.input
     write_1h = price.cache_write_1h
     if write_1h is None:
@@ -88,6 +114,6 @@ def cost_usd(price: Price | None, output: ModelOutput) -> float | None:
         + cached * price.cached_input
         + (written - one_hour) * write_5m
         + one_hour * write_1h
-        + output.output_tokens * price.output
+        + output_tokens * price.output
     )
     return total / 1_000_000

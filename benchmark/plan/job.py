@@ -19,7 +19,7 @@ code that marks the real requests), reading the longest cached prefix within 20 
 mark; OpenAI caches prompts of 1,024 tokens and more by itself, read in steps of 128 tokens,
 here only where a conversation resends its previous prompt, and not in batch mode (its cache
 lives minutes, a batch round can take hours). Reads across a problem's samples are not counted
-(they start together). Costs are `pricing.cost_usd` on the expected usage, online and at
+(they start together). Costs are `pricing.tokens_cost` on the expected usage, online and at
 batch prices (with batch mode's cache TTL: 1 hour unless fixed).
 
 Maximum: every chain runs to the iteration limit, every reply is `model.max_tokens` long,
@@ -41,9 +41,9 @@ import numpy as np
 
 from benchmark.config import Settings
 from benchmark.extract import extract_template, keep_template
-from benchmark.models.base import ChatMessage, ModelOutput
+from benchmark.models.base import ChatMessage
 from benchmark.models.batch import BATCH_WIRES
-from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, cost_usd, price_for
+from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, price_for, tokens_cost
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.plan.findings import FeedbackSizer
@@ -80,17 +80,8 @@ class Usage:
         return Usage(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
 
     def cost(self, price: Price | None) -> float | None:
-        return cost_usd(
-            price,
-            ModelOutput(
-                "",
-                input_tokens=self.input,  # type: ignore[arg-type]  # expected: fractional
-                output_tokens=self.output,  # type: ignore[arg-type]
-                cached_tokens=self.cached,  # type: ignore[arg-type]
-                cache_write_tokens=self.written,  # type: ignore[arg-type]
-                cache_write_1h_tokens=self.written_1h,  # type: ignore[arg-type]
-            ),
-        )
+        one_hour = min(self.written_1h, self.written)
+        return tokens_cost(price, self.input, self.output, self.cached, self.written, one_hour)
 
 
 @dataclass
