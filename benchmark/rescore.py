@@ -3,7 +3,8 @@
     python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
-folder with the same layout. Keys, replies, templates, usage and the chains' original stop
+folder with the same layout; settings that are not the ones its rows record (config hash, linter
+release and date) are refused in one line. Keys, replies, templates, usage and the chains' original stop
 reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
 by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
 verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another cfn-lint
@@ -42,6 +43,7 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
+from benchmark.run_folder_check import rescore_refusal
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
 from benchmark.validators.deploy import DeployJob
@@ -81,6 +83,23 @@ def job_settings(
     return load_settings(raw)
 
 
+def as_saved(job_dir: Path, settings: Settings) -> Settings:
+    """`settings` with the dataset path saved beside the rows (not `--dataset-dir`)."""
+    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
+    return settings.model_copy(
+        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
+    )
+
+
+def check_saved_settings(job_dir: Path, dataset_dir: Path | None) -> None:
+    """A ConfigError (one line) when the job's saved settings are not the ones its rows
+    record: a job is re-scored under its saved settings, so they must be the rows' own."""
+    saved = as_saved(job_dir, job_settings(job_dir, dataset_dir))
+    refused = rescore_refusal(job_dir, saved, read_table(job_dir, "attempts"))
+    if refused:
+        raise ConfigError(refused)
+
+
 def save_config(job_dir: Path, out_dir: Path, lint: dict[str, Any]) -> None:
     """The job's saved Hydra files, with the lint overrides written into its config."""
     shutil.copytree(job_dir / ".hydra", out_dir / ".hydra", dirs_exist_ok=True)
@@ -117,13 +136,9 @@ async def rescore_job(
     carried = recorded_findings(job_dir)
     suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
-    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
-    as_saved = settings.model_copy(  # the settings written beside the rows (not --dataset-dir)
-        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
-    )
     stamp = {
         **provenance(),
-        "config_hash": config_hash(as_saved.result_fingerprint()),
+        "config_hash": config_hash(as_saved(job_dir, settings).result_fingerprint()),
         **lint_columns(settings.lint.resolved_version, None),  # until cfn-lint vouches for it
     }
     try:
@@ -171,6 +186,8 @@ async def rescore(
     if not jobs:
         raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
     settings = {job: job_settings(job, dataset_dir, lint) for job in jobs}  # all checked first
+    for job in jobs:
+        check_saved_settings(job, dataset_dir)
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
     stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
