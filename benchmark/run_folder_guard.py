@@ -88,6 +88,11 @@ class RunFolderGuard(Callback):
     def __init__(self) -> None:
         self.lock: FolderLock | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # joblib and submitit send the callbacks to their job processes: the lock stays with
+        # this process, which holds it for the whole sweep
+        return {"lock": None}
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(config.hydra.run.dir)
         overrides = list(config.hydra.overrides.task)
