@@ -3,14 +3,14 @@
     python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
-folder with the same layout; settings that are not the ones its rows record (config hash, linter
-release and date) are refused in one line. Keys, replies, templates, usage and the chains' original stop
-reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
-by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
-verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another cfn-lint
-release and/or its clock frozen to a day (`--as-of today`: the real clock); they are written
-into the new run's saved config, so the new run says how it was linted and is compared only
-with runs linted the same way.
+folder with the same layout; saved settings that are not the ones its rows record (config hash,
+linter release and date) are refused in one line. Keys, replies, templates, usage and the
+chains' original stop reasons are kept; counts, findings, checks, `clean` and provenance are
+new. Findings recorded by someone else (an imported run's `cfn-lint (recorded by the authors)`)
+are data, not a verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another
+cfn-lint release and/or its clock frozen to a day (`--as-of today`: the real clock); they are
+written into the new run's saved config, so the new run says how it was linted and is compared
+only with runs linted the same way.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
-from benchmark.run_folder_check import rescore_refusal
+from benchmark.run_folder_check import rescore_refusal, with_dataset_path
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
 from benchmark.validators.deploy import DeployJob
@@ -85,10 +85,7 @@ def job_settings(
 
 def as_saved(job_dir: Path, settings: Settings) -> Settings:
     """`settings` with the dataset path saved beside the rows (not `--dataset-dir`)."""
-    saved = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]["path"]
-    return settings.model_copy(
-        update={"dataset": settings.dataset.model_copy(update={"path": saved})}
-    )
+    return with_dataset_path(settings, yaml.safe_load((job_dir / CONFIG).read_text())["dataset"])
 
 
 def check_saved_settings(job_dir: Path, dataset_dir: Path | None) -> None:

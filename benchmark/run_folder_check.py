@@ -24,6 +24,13 @@ SAVED_CONFIG = Path(".hydra") / "config.yaml"
 _SHOWN = 3  # differing settings named in a refusal
 
 
+def with_dataset_path(settings: Settings, saved: dict[str, Any]) -> Settings:
+    """`settings` naming the dataset by the path saved beside the rows (`saved`: the saved
+    config's `dataset` section), as the rows' config hash does, not by where it is read from."""
+    dataset = settings.dataset.model_copy(update={"path": saved["path"]})
+    return settings.model_copy(update={"dataset": dataset})
+
+
 def recorded_hashes(job_dir: Path) -> set[str]:
     """The config hashes of `job_dir`'s attempts (none for a folder without rows)."""
     if not job_dir.is_dir():
