@@ -366,8 +366,12 @@ class Settings(_Strict):
     progress: bool = True
     resume: str | None = None  # a run folder to continue (also: rerun into the same folder)
 
-    def result_fingerprint(self) -> dict[str, Any]:
-        """The settings that can change a result; transport, cache and budget cannot."""
+    def result_fingerprint(
+        self, recorded_problems: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The settings that can change a result; transport, cache and budget cannot.
+        `recorded_problems` (id -> digest, from rows) replaces today's digest of those problems:
+        the fingerprint of the settings as they were when the rows were made."""
         data = self.model_dump(
             exclude={"progress", "resume", "cache", "budget", "planning", "plan"}
         )
@@ -386,7 +390,7 @@ class Settings(_Strict):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
-        data["dataset"]["problems_sha256"] = _problems_digest(self.dataset)
+        data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")
         if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
@@ -399,13 +403,15 @@ class Settings(_Strict):
         return data
 
 
-def _problems_digest(dataset: DatasetConfig) -> str:
-    """One digest of the content of exactly the problems a job runs (`only` and `limit` kept)."""
+def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None = None) -> str:
+    """One digest of the content of exactly the problems a job runs (`only` and `limit` kept);
+    `recorded` (problem id -> digest) stands in for problems as rows recorded them."""
     try:
         problems = load_dataset(dataset.path, dataset.only, dataset.limit)
     except DatasetError as exc:
         raise ConfigError(f"config error at 'dataset': {exc}") from None
-    text = json.dumps({p.id: p.sha256 for p in problems}, sort_keys=True)
+    recorded = recorded or {}
+    text = json.dumps({p.id: recorded.get(p.id, p.sha256) for p in problems}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

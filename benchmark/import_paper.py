@@ -70,6 +70,7 @@ from benchmark.problems import Problem
 from benchmark.progress import progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows, outcome_columns
+from benchmark.run_folder_check import fingerprint_as_saved
 from benchmark.validators.suite import ValidatorSuite, Verdict
 
 MODEL = "openai/gpt-4o"
@@ -336,6 +337,7 @@ def write_run(
     settings: Settings,
     job_dir: Path,
     summary: ImportSummary,
+    recorded_hash: str,
 ) -> JobSummary:
     iterations = settings.loop.max_iterations
     sweep_id = job_dir.parent.name
@@ -346,7 +348,7 @@ def write_run(
         "output_format": settings.prompts.output_format,
         "clean_rule": settings.loop.clean_when,
         "response_format": settings.model.response_format,
-        "config_hash": config_hash(settings.result_fingerprint()),
+        "config_hash": recorded_hash,
         **provenance(),
         # the SDKs of this machine made no call for these rows
         "anthropic_version": None,
@@ -454,11 +456,13 @@ async def import_paper(
     summary.missing_lint_rows = sum(p.lint_text is None for p in published)
     chain_facts(published, summary)
 
+    # rows carry the hash of the settings saved beside them (rescore checks one against the other)
+    recorded_hash = config_hash(fingerprint_as_saved(settings, saved["dataset"]))
     suite = build_suite(settings)
     job_dir = out / "0"
     try:
         verdicts = await judge_all(suite, published, 2 * settings.lint.workers, progress)
-        job = write_run(published, verdicts, settings, job_dir, summary)
+        job = write_run(published, verdicts, settings, job_dir, summary, recorded_hash)
     finally:
         suite.close()
     linted = next((v.provenance for v in verdicts.values() if v.provenance), {})

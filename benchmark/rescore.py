@@ -3,13 +3,14 @@
     python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
-folder with the same layout. Keys, replies, templates, usage and the chains' original stop
-reasons are kept; counts, findings, checks, `clean` and provenance are new. Findings recorded
-by someone else (an imported run's `cfn-lint (recorded by the authors)`) are data, not a
-verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another cfn-lint
-release and/or its clock frozen to a day (`--as-of today`: the real clock); they are written
-into the new run's saved config, so the new run says how it was linted and is compared only
-with runs linted the same way.
+folder with the same layout; saved settings that are not the ones its rows record (config hash,
+linter release and date) are refused in one line. Keys, replies, templates, usage and the
+chains' original stop reasons are kept; counts, findings, checks, `clean` and provenance are
+new. Findings recorded by someone else (an imported run's `cfn-lint (recorded by the authors)`)
+are data, not a verdict: they are carried over. `--cfn-lint` and `--as-of` re-lint with another
+cfn-lint release and/or its clock frozen to a day (`--as-of today`: the real clock); they are
+written into the new run's saved config, so the new run says how it was linted and is compared
+only with runs linted the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
+from benchmark.run_folder_check import fingerprint_as_saved, rescore_refusal
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
 from benchmark.validators.deploy import DeployJob
@@ -81,6 +83,21 @@ def job_settings(
     return load_settings(raw)
 
 
+def saved_dataset(job_dir: Path) -> dict[str, Any]:
+    """The `dataset` section saved beside the job's rows (its path, not `--dataset-dir`)."""
+    return yaml.safe_load((job_dir / CONFIG).read_text())["dataset"]
+
+
+def check_saved_settings(job_dir: Path, dataset_dir: Path | None) -> None:
+    """A ConfigError (one line) when the job's saved settings are not the ones its rows
+    record: a job is re-scored under its saved settings, so they must be the rows' own."""
+    settings = job_settings(job_dir, dataset_dir)
+    attempts = read_table(job_dir, "attempts")
+    refused = rescore_refusal(job_dir, settings, saved_dataset(job_dir), attempts)
+    if refused:
+        raise ConfigError(refused)
+
+
 def save_config(job_dir: Path, out_dir: Path, lint: dict[str, Any]) -> None:
     """The job's saved Hydra files, with the lint overrides written into its config."""
     shutil.copytree(job_dir / ".hydra", out_dir / ".hydra", dirs_exist_ok=True)
@@ -118,13 +135,9 @@ async def rescore_job(
     suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
     writer = RecordWriter(out_dir)
     # the settings written beside the rows (not --dataset-dir), the problems as found today
-    fingerprint = settings.result_fingerprint()
-    fingerprint["dataset"]["path"] = yaml.safe_load((job_dir / CONFIG).read_text())["dataset"][
-        "path"
-    ]
     stamp = {
         **provenance(),
-        "config_hash": config_hash(fingerprint),
+        "config_hash": config_hash(fingerprint_as_saved(settings, saved_dataset(job_dir))),
         **lint_columns(settings.lint.resolved_version, None),  # until cfn-lint vouches for it
     }
     try:
@@ -172,6 +185,8 @@ async def rescore(
     if not jobs:
         raise ConfigError(f"{run}: no job folders (with .hydra/config.yaml and attempts/) found")
     settings = {job: job_settings(job, dataset_dir, lint) for job in jobs}  # all checked first
+    for job in jobs:
+        check_saved_settings(job, dataset_dir)
     total = sum(len(read_table(job, "attempts")) for job in jobs)
     done = 0
     stopping = SigtermHandler()  # SIGTERM stops like Ctrl-C: validators close (deploy cleans up)
