@@ -168,3 +168,21 @@ def test_rescore_refuses_saved_settings_that_are_not_the_rows(
     line = one_error(capsys.readouterr().err)
     assert f"cannot rescore {sweep / '0'}" in line and named in line
     assert not out.exists()
+
+
+def test_a_resume_after_a_problem_changed_names_it_and_writes_nothing(tmp_path: Path) -> None:
+    problems = tmp_path / "problems"
+    shutil.copytree(ROOT / "datasets" / "smoke", problems)
+    sweep = tmp_path / "sweep"
+    tiny = (*TINY, f"dataset.path={problems}")
+    assert benchmark_run("-m", *tiny, f"hydra.sweep.dir={sweep}").returncode == 0
+    first = sorted(problems.glob("*.yaml"))[0]
+    problem = yaml.safe_load(first.read_text())
+    problem["prompt"] += " Tag every resource with its owner."
+    first.write_text(yaml.safe_dump(problem, sort_keys=False))
+    before = snapshot(sweep)
+    done = benchmark_run("-m", *tiny, f"resume={sweep}")
+    assert done.returncode == 2
+    line = one_error(done.stderr)
+    assert f"problem files changed since its attempts were recorded: {problem['id']};" in line
+    assert snapshot(sweep) == before
