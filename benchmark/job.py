@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from benchmark.records import (
 from benchmark.reply_flags import ReplyFlags, reply_columns
 from benchmark.resume import recorded_chains
 from benchmark.secrecy import Redactor, scrub
+from benchmark.sigterm import SigtermHandler
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
 from benchmark.validators.deploy import DeployJob, DeployValidator
@@ -468,36 +468,6 @@ async def _run_job(
         write_summary(job.output_dir, summary)
         stopping.close()
     return summary
-
-
-class SigtermHandler:
-    """While installed, SIGTERM cancels the running task as Ctrl-C does, so every `finally`
-    runs: records are flushed and validators close (deploy deletes its stacks). During that
-    cleanup (`shield`) a further SIGTERM is ignored rather than cutting it short."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.installed = self._install(getattr(asyncio.current_task(), "cancel", _ignore))
-
-    def _install(self, callback: Any) -> bool:
-        try:
-            self.loop.add_signal_handler(signal.SIGTERM, callback)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            return False
-        return True
-
-    def shield(self) -> None:
-        if self.installed:
-            self._install(_ignore)
-
-    def close(self) -> None:
-        if self.installed:
-            self.loop.remove_signal_handler(signal.SIGTERM)
-            self.installed = False
-
-
-def _ignore() -> None:
-    print("cleaning up before exit; please wait", file=sys.stderr, flush=True)
 
 
 def write_summary(output_dir: Path, summary: JobSummary) -> None:

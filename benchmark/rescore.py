@@ -29,7 +29,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import SigtermHandler, prepare_suite
+from benchmark.job import prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
 from benchmark.progress import progress_bar
@@ -44,6 +44,7 @@ from benchmark.records import (
     read_table,
 )
 from benchmark.run_folder_check import fingerprint_as_saved, rescore_refusal
+from benchmark.sigterm import SigtermHandler
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
 from benchmark.validators.deploy import DeployJob
