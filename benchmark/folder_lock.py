@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import socket
 import sys
 from dataclasses import asdict, dataclass
@@ -23,17 +21,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from benchmark.secrecy import redact_command
+
 LOCK_FILE = ".run_folder.lock"
 _HOLDER_BYTES = 4096  # a holder record is one short JSON line
-
-# a command line can carry a credential (a URL's user:pass@, a key=value); the lock file and
-# the refusal line never show it
-_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
-_SECRET_VALUE = re.compile(r"((?:api_key|secret|token|password)[^=\s]*=)\S+", re.IGNORECASE)
-
-
-def _redacted(command: str) -> str:
-    return _SECRET_VALUE.sub(r"\1***", _URL_CREDENTIALS.sub(r"\1***@", command))
 
 
 @dataclass(frozen=True)
@@ -51,7 +42,8 @@ class Holder:
             pid=os.getpid(),
             host=socket.gethostname(),
             started=datetime.now().astimezone().isoformat(timespec="seconds"),
-            command=_redacted(shlex.join(sys.orig_argv))[:300],
+            # a command line can carry a credential: the lock file never shows it
+            command=redact_command(sys.orig_argv)[:300],
         )
 
     @classmethod

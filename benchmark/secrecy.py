@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -134,6 +135,18 @@ def redact_urls(text: str) -> tuple[str, int]:
 def redact_url(text: str | None) -> str | None:
     """`redact_urls` for a single optional value (an endpoint setting)."""
     return None if text is None else redact_urls(text)[0]
+
+
+def redact_command(argv: Iterable[str]) -> str:
+    """A command line as one string, with the value of every secret-like or key-like
+    `key=value` argument and URL credentials redacted (for a lock file or a log line)."""
+    shown = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and (is_secret_key(key) or looks_like_key(value)):
+            arg = f"{key}={MASK}"
+        shown.append(redact_urls(arg)[0])
+    return shlex.join(shown)
 
 
 def scrub(value: Any) -> Any:

@@ -16,9 +16,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from benchmark.config import ConfigError
+from benchmark.folder_lock import Holder
 from benchmark.job import JobInfo, run_job
 from benchmark.records import read_table
-from benchmark.secrecy import Redactor, is_secret_key, looks_like_key, redact_urls
+from benchmark.secrecy import (
+    Redactor,
+    is_secret_key,
+    looks_like_key,
+    redact_command,
+    redact_urls,
+)
 from benchmark.secret_guard import refusal
 from tests.test_config import CONF, GROUPS, settings_for
 
@@ -83,6 +90,24 @@ def test_provider_keys_and_random_tokens_look_like_keys(value: str) -> None:
 )
 def test_ordinary_settings_do_not(value: str) -> None:
     assert not looks_like_key(value)
+
+
+def test_a_command_line_is_shown_without_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [
+        "python",
+        "-m",
+        "benchmark.run",
+        "+model.providers.openai.api_key=hunter22hunter22",
+        "model.providers.openai.api_key_env=sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+        "+model.providers.openai_compatible.base_url=http://user:s3cret-pass@127.0.0.1:8000/v1",
+        "model.max_tokens=4096",
+    ]
+    shown = redact_command(argv)
+    for secret in ("hunter22", "sk-proj-", "s3cret-pass"):
+        assert secret not in shown
+    assert "model.max_tokens=4096" in shown and "http://***@127.0.0.1:8000/v1" in shown
+    monkeypatch.setattr(sys, "orig_argv", argv)
+    assert "s3cret-pass" not in Holder.this_process().command  # what a lock file holds
 
 
 def test_url_credentials_are_redacted_to_the_last_at() -> None:
