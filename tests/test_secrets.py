@@ -249,7 +249,7 @@ def test_an_echoed_environment_secret_is_redacted_and_counted(
         "loop.max_iterations=1",
         "progress=false",
         "lint.workers=1",
-        "cache.enabled=false",
+        f"cache.path={tmp_path / 'cache' / 'responses.sqlite'}",  # scanned below too
     )
     summary = asyncio.run(run_job(settings, JobInfo("s", 0, tmp_path / "job"), key))
     assert summary.status == "complete"
@@ -258,3 +258,4 @@ def test_an_echoed_environment_secret_is_redacted_and_counted(
     assert len(rows) == 1 and rows["redactions"].tolist() == [2]
     assert rows["reply"][0].startswith("Your key is *** (session ***).")
     assert files_holding(tmp_path, key) == files_holding(tmp_path, session) == []
+    assert (tmp_path / "cache" / "responses.sqlite").exists()  # the cache was on: nothing kept

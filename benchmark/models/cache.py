@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,10 +88,18 @@ class ResponseCache:
 
 
 class CachedModel(ModelAPI):
-    """Answers from the cache when it can; a hit keeps the original usage and is marked."""
+    """Answers from the cache when it can; a hit keeps the original usage and is marked.
+    A reply `holds_secret` says holds one (a server echoing a key) is never stored."""
 
-    def __init__(self, inner: ModelAPI, cache: ResponseCache, endpoint: str | None) -> None:
+    def __init__(
+        self,
+        inner: ModelAPI,
+        cache: ResponseCache,
+        endpoint: str | None,
+        holds_secret: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__(inner.name)
+        self.holds_secret = holds_secret or (lambda _text: False)
         self.inner = inner
         self.provider = inner.provider
         self.cache = cache
@@ -114,7 +123,7 @@ class CachedModel(ModelAPI):
             stored.extra = {**stored.extra, "cache_hit": "true"}
             return stored
         output = await self.inner.generate(messages, config, context)
-        if cacheable(output):
+        if cacheable(output) and not self.holds_secret(output.text):
             self.cache.put(key, self.inner.id, output)
         return output
 

@@ -15,6 +15,7 @@ from benchmark.models.prompt_cache import BatchCacheTtl, PromptCache, min_cachea
 from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
 from benchmark.problems import Problem
+from benchmark.secrecy import Redactor
 
 # why a provider has no batch mode, where there is more to say than that it has no batch API
 NO_BATCH = {
@@ -96,7 +97,14 @@ def create_model(
             limiter=limiter,
         )
     if settings.cache.enabled:
-        wrapped = CachedModel(wrapped, ResponseCache(settings.cache.path), transport.endpoint)
+        # the cache lives under runs/: a reply echoing a secret of this environment stays out
+        redactor = Redactor.from_environment([transport.api_key_env])
+        wrapped = CachedModel(
+            wrapped,
+            ResponseCache(settings.cache.path),
+            transport.endpoint,
+            holds_secret=lambda text: redactor.text(text)[1] > 0,
+        )
     return wrapped
 
 

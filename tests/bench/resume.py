@@ -22,7 +22,8 @@ def run(ctx: Context) -> Section:
         "rerun_summary": again.summary,
     }
     skipped = again.summary["resumed_chains_finished"]
-    if skipped != sweep.size.chains or again.summary["attempts"] != 0:
+    # job.json counts the whole job; the rerun's own attempts are in this_run
+    if skipped != sweep.size.chains or again.summary["this_run"]["attempts"] != 0:
         raise RuntimeError(f"the rerun did not skip every chain: {again.summary}")
     rows = [
         Row("resume: model calls on rerun", calls, str(calls), "0", calls == 0),
