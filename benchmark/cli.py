@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from benchmark import __version__
@@ -39,6 +39,8 @@ class HydraApp:
     examples: tuple[str, ...]
 
 
+Entry = Tool | HydraApp | dict[str, Tool]  # a command, or a group of them (import)
+
 # The module behind each command, in one table. Each is imported only when its command runs
 # (cli.main's dispatch): importing every tool up front would cost seconds of start-up (pandas,
 # matplotlib, cfn-lint, boto3) for every command, `--help` included.
@@ -60,7 +62,7 @@ IMPORTS: dict[str, Tool] = {
         ("import", "generic"),
     ),
 }
-COMMANDS: dict[str, Tool | HydraApp | dict[str, Tool]] = {
+COMMANDS: dict[str, Entry] = {
     "run": HydraApp(
         "benchmark.run",
         "one job: a model on a dataset through the feedback loop",
@@ -113,7 +115,7 @@ COMMANDS: dict[str, Tool | HydraApp | dict[str, Tool]] = {
 }
 
 
-def _listing(commands: dict[str, Tool | HydraApp | dict[str, Tool]]) -> str:
+def _listing(commands: Mapping[str, Entry]) -> str:
     width = max(map(len, commands)) + 2
     lines = []
     for name, entry in commands.items():
@@ -123,7 +125,7 @@ def _listing(commands: dict[str, Tool | HydraApp | dict[str, Tool]]) -> str:
 
 
 def _parser(
-    prog: str, description: str, choices: dict, examples: Sequence[str]
+    prog: str, description: str, choices: Mapping[str, Entry], examples: Sequence[str]
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
