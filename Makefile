@@ -1,5 +1,34 @@
-# The front door. `make help` lists the targets.
+# Shortcuts to `iacbench` (benchmark/cli.py), the front door. `make help` lists the targets and
+# the variables they read: the `#:` lines below (tests/test_cli.py checks that none is missing).
+#: PY=.venv/bin/python        the interpreter; `iacbench` is the console script beside it
+#: IACBENCH=<PY's folder>/iacbench  the command every target below calls
+#: MODELS=simulated/default   model ids, comma-separated (sweep, plan, experiment-feedback)
+#: ITERS=10                   loop.max_iterations (sweep, plan, power)
+#: PROMPTS=paper,structured   prompt sets, comma-separated (sweep, plan)
+#: DATASET=paper33            dataset name (sweep, plan, power)
+#: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
+#: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
+#: ARGS=                      more arguments: Hydra overrides, or power's options
+#: RUN=                       a run folder (report, calibrate, validate-profile)
+#: BASELINE= CANDIDATE=       compare's sides: a run folder, or paper for the baseline
+#: BASELINE_WHERE= CANDIDATE_WHERE=  compare: pick one group of a side, e.g. prompt_set=paper
+#: ALLOW_LINT_MISMATCH=       compare: 1 to compare runs linted by different cfn-lint releases
+#: A= B=                      drift: a run and its rescore
+#: RECORDED=                  drift: an imported run, its recorded findings against cfn-lint's
+#: RAW=                       paper-figures: the authors' repository or raw-data folder
+#: PAPER=                     import-paper: the authors' repository
+#: OUT=                       import-paper's run folder, calibrate's profile file
+#: CFN_LINT= AS_OF=           import-paper: lint.cfn_lint_version and lint.as_of
+#: NAME=                      calibrate: the profile's name
+#: PROFILE=                   validate-profile, power: a profile name or file
+#: EFFECT=                    power: the effect to detect, e.g. k=+20%
+#: SAMPLES=5                  power: samples per problem
+#: EXTRAS=dev                 install: optional dependency groups, comma-separated
+#: UV=uv UV_VERSION=0.13.9    install, lock, upgrade: the uv to use (installed if missing)
+#: TEST_WORKERS=auto PYTEST_ARGS=  test, test-all: pytest -n and more pytest arguments
+#: BENCH_ARGS=                bench: arguments of tests.bench
 PY      ?= .venv/bin/python
+IACBENCH ?= $(dir $(PY))iacbench
 MODELS  ?= simulated/default
 ITERS   ?= 10
 PROMPTS ?= paper,structured
@@ -19,8 +48,11 @@ comma := ,
 .DEFAULT_GOAL := help
 .PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
 
-help:  ## list the targets
+help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
+	@echo
+	@echo "variables (make TARGET VAR=value; default after =):"
+	@sed -n 's/^#: /  /p' $(MAKEFILE_LIST)
 
 # --compile-bytecode: every job, lint worker and test process imports from .pyc files, which it
 # would otherwise compile afresh each time where PYTHONDONTWRITEBYTECODE is set or .venv is read-only
@@ -50,33 +82,32 @@ bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batc
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 check-datasets:  ## every reference template lint-clean and passing its own intent checks
-	$(PY) -m benchmark.datasets check
+	$(IACBENCH) check
 
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
-	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+	$(IACBENCH) sweep model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
 
 plan:  ## calls, tokens and cost of `make sweep` (same MODELS ITERS PROMPTS DATASET ARGS), no call made
-	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
-		prompts=$(PROMPTS) dataset=$(DATASET) plan=true $(ARGS)
+	$(IACBENCH) plan model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
 
 experiment-feedback:  ## feedback designs x both protocols on paper33 into one run folder
-	$(PY) -m benchmark.run -m model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \
+	$(IACBENCH) sweep model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \
 		loop.protocol=stateless,conversation security.enabled=true \
 		hydra.sweep.dir=$(EXPERIMENT_DIR) $(ARGS)
-	@echo "next: make report RUN=$(EXPERIMENT_DIR)"
 
 run:  ## a single job with the defaults (ARGS: overrides)
-	$(PY) -m benchmark.run $(ARGS)
+	$(IACBENCH) run $(ARGS)
 
 report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
-	$(PY) -m analysis.report $(RUN)
+	$(IACBENCH) report $(RUN)
 
-compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
+compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
 		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
-	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
+	$(IACBENCH) compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
 		$(if $(BASELINE_WHERE),--baseline-where $(BASELINE_WHERE)) \
 		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE)) \
 		$(if $(filter 1 true yes,$(ALLOW_LINT_MISMATCH)),--allow-lint-mismatch)
@@ -84,31 +115,31 @@ compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=
 drift:  ## same templates linted two ways: make drift A=<run> B=<its rescore> | RECORDED=<imported run>
 	@test -n "$(RECORDED)" -o \( -n "$(A)" -a -n "$(B)" \) || \
 		{ echo "usage: make drift A=<run> B=<rescored run>, or make drift RECORDED=<imported run>"; exit 2; }
-	$(PY) -m analysis.drift $(if $(RECORDED),$(RECORDED) --recorded,$(A) $(B))
+	$(IACBENCH) drift $(if $(RECORDED),$(RECORDED) --recorded,$(A) $(B))
 
 paper-figures:  ## the paper's Fig. 5: RAW=<their repository, its JSON_run_v2, or trial*/> or the shipped table
-	$(PY) -m analysis.paper_figures $(if $(RAW),--raw $(RAW))
+	$(IACBENCH) paper-figures $(if $(RAW),--raw $(RAW))
 
 import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<their repo> [OUT=runs/paper-gpt-4o]
 	@test -n "$(PAPER)" || \
 		{ echo "usage: make import-paper PAPER=<their repository root> [OUT=runs/paper-gpt-4o] [CFN_LINT=1.x.y] [AS_OF=YYYY-MM-DD]"; exit 2; }
-	$(PY) -m benchmark.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
+	$(IACBENCH) import paper-run $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
 		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
 
 calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
 	@test -n "$(RUN)" -a -n "$(OUT)" || \
 		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
-	$(PY) -m benchmark.models.simulated calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+	$(IACBENCH) calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
 
 validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
 		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
-	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
+	$(IACBENCH) validate-profile $(PROFILE) --run $(RUN)
 
 power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20% [SAMPLES ITERS DATASET ARGS]
 	@test -n "$(PROFILE)" -a -n "$(EFFECT)" || \
 		{ echo "usage: make power PROFILE=<profile name or file> EFFECT=<k=+20% | C=-0.05 | clean@5=+0.1> [SAMPLES=5] [ITERS=10] [DATASET=paper33] [ARGS=...]"; exit 2; }
-	$(PY) -m benchmark.models.simulated power $(PROFILE) --effect $(EFFECT) \
+	$(IACBENCH) power $(PROFILE) --effect $(EFFECT) \
 		--samples $(or $(SAMPLES),5) --iterations $(ITERS) --dataset $(DATASET) $(ARGS)
 
 clean-runs:  ## delete everything under runs/ except its README

@@ -604,10 +604,17 @@ def parse_where(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m analysis.compare") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.compare",
+        prog=prog,
         description=__doc__,
+        epilog=(
+            "examples:\n"
+            "  iacbench compare --baseline paper --candidate runs/<sweep> \\\n"
+            "      --candidate-where prompt_set=paper\n"
+            "  iacbench compare --baseline runs/<a> --candidate runs/<b> \\\n"
+            "      --baseline-where protocol=stateless --candidate-where protocol=conversation\n"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--baseline", required=True, help="a run folder, or 'paper'")

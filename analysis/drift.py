@@ -463,10 +463,15 @@ def _labelled(result: Drift, runs: list[Run]) -> Drift:
     return replace(result, recorded_notice=notice, simulated=simulated)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m analysis.drift") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.drift",
+        prog=prog,
         description=__doc__,
+        epilog=(
+            "examples:\n"
+            "  iacbench drift runs/<sweep> runs/<sweep>-rescored\n"
+            "  iacbench drift runs/paper-gpt-4o --recorded\n"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("runs", nargs="+", help="RUN_A RUN_B, or one RUN with --recorded")

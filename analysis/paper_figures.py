@@ -182,10 +182,15 @@ def build(
     return table, fits, out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m analysis.paper_figures") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.paper_figures",
+        prog=prog,
         description=__doc__,
+        epilog=(
+            "examples:\n"
+            "  iacbench paper-figures                       # from the paper's published means\n"
+            "  iacbench paper-figures --raw <their repository>\n"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

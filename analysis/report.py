@@ -648,10 +648,15 @@ def _paper_section(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m analysis.report") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.report",
+        prog=prog,
         description=__doc__,
+        epilog=(
+            "examples:\n"
+            "  iacbench report runs/<sweep>\n"
+            "  iacbench report runs/<sweep>/0 --out /tmp/report --n-boot 500\n"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("run", help="a run folder (runs/<sweep> or one job folder)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from benchmark.help_examples import examples
 from benchmark.validators.cloudformation import (
     API_ERRORS,
     ATTEMPT_TAG,
@@ -52,14 +53,22 @@ def cleanup(args: argparse.Namespace) -> int:
     return 1 if left else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m benchmark.deploy") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.deploy",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    clean = commands.add_parser("cleanup", help="list and delete leftover stacks by tag")
+    clean = commands.add_parser(
+        "cleanup",
+        help="list and delete leftover stacks by tag",
+        description="List and delete the stacks a deploying sweep left behind, by their tags.",
+        **examples(
+            "iacbench cleanup --region us-east-1 --dry-run",
+            "iacbench cleanup --region us-east-1 --sweep 2025-01-31_12-00-00 --job 3",
+        ),
+    )
     clean.add_argument("--region", required=True, help="the region the sweep deployed to")
     clean.add_argument("--sweep", help="only this sweep's stacks (its run folder's name)")
     clean.add_argument("--job", type=int, help="only this job's stacks (with --sweep)")

@@ -50,6 +50,7 @@ from omegaconf import OmegaConf
 
 from benchmark.config import PROJECT_ROOT, Settings, load_settings
 from benchmark.datasets.output import DatasetImportError
+from benchmark.help_examples import examples
 from benchmark.job import JobSummary, build_suite, write_summary
 from benchmark.paper_repo import (
     PAPER33,
@@ -490,11 +491,14 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m benchmark.import_paper") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.import_paper",
+        prog=prog,
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **examples(
+            "iacbench import paper-run <their repository> --out runs/paper-gpt-4o",
+            "iacbench import paper-run <their repository>/JSON_run_v2 --as-of 2024-11-01",
+        ),
     )
     parser.add_argument("paper", type=Path, help="their repository root (or its JSON_run_v2)")
     parser.add_argument("--out", type=Path, default=Path("runs") / "paper-gpt-4o")

@@ -29,6 +29,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
+from benchmark.help_examples import examples
 from benchmark.job import prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems import DatasetError, Problem, load_dataset
@@ -221,11 +222,14 @@ def lint_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m benchmark.rescore") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.rescore",
+        prog=prog,
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **examples(
+            "iacbench rescore runs/<sweep>",
+            "iacbench rescore runs/<sweep> --cfn-lint 1.19.0 --as-of 2024-11-01",
+        ),
     )
     parser.add_argument("run", type=Path, help="a finished run folder (a sweep or one job)")
     parser.add_argument("--out", type=Path, help="new run folder (default: <run>-rescored)")

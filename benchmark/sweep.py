@@ -75,7 +75,8 @@ def exit_code(summary: dict[str, Any]) -> int:
 
 class SweepSummary(Callback):
     """Writes `<sweep>/sweep.json`, prints one line per unfinished job, and fails the command
-    when any job did not complete: the exit code is the number of such jobs (`exit_code`)."""
+    when any job did not complete: the exit code is the number of such jobs (`exit_code`).
+    When every job completed it ends with the next command to run: the sweep's report."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("plan", False):
@@ -96,3 +97,4 @@ class SweepSummary(Callback):
         code = exit_code(summary)
         if code:
             sys.exit(code)
+        print(f"next: make report RUN={sweep_dir}", flush=True)

@@ -8,22 +8,40 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark.help_examples import examples
+
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke")
 LOCAL = DATASETS / "local"  # where imports go by default: users' copies, never committed
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.datasets", description=__doc__)
+def _parser(prog: str = "python -m benchmark.datasets") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    check = commands.add_parser("check", help="lint references, run intent checks, find vacuity")
+    check = commands.add_parser(
+        "check",
+        help="lint references, run intent checks, find vacuity",
+        description="Lint every reference template, run its intent checks, find vacuous checks.",
+        **examples(
+            "iacbench check                        # the shipped datasets",
+            "iacbench check datasets/local/dpiaceval",
+        ),
+    )
     check.add_argument("dirs", nargs="*", type=Path, help="dataset folders (default: shipped)")
 
     importing = commands.add_parser("import", help="import a published dataset")
     sources = importing.add_subparsers(dest="source", required=True)
 
-    dpi = sources.add_parser("dpiaceval", help="DPIaC-Eval CSV + ground truth + Checkov intents")
+    dpi = sources.add_parser(
+        "dpiaceval",
+        help="DPIaC-Eval CSV + ground truth + Checkov intents",
+        description="Import DPIaC-Eval: its CSV, ground-truth templates and Checkov intents.",
+        **examples(
+            "iacbench import dpiaceval <download>/iac_basic.csv",
+            "iacbench import dpiaceval <download>/iac_with_user_intent.csv --strict",
+        ),
+    )
     dpi.add_argument(
         "csv",
         type=Path,
@@ -50,7 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     dpi.add_argument("--overwrite", action="store_true")
 
-    gen = sources.add_parser("generic", help="any CSV/JSONL prompt list with a column mapping")
+    gen = sources.add_parser(
+        "generic",
+        help="any CSV/JSONL prompt list with a column mapping",
+        description="Import any CSV or JSONL prompt list, naming its columns with --map.",
+        **examples(
+            "iacbench import generic prompts.jsonl --out datasets/local/mine "
+            "--map prompt=question --map id=task_id"
+        ),
+    )
     gen.add_argument("input", type=Path, help="a .csv or .jsonl file")
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument(
@@ -66,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     paper = sources.add_parser(
         "paper-protocol",
         help="the paper authors' prompts and requests, read from their script (never run)",
+        description="The paper authors' prompts and requests, read from their script (never run).",
+        **examples(
+            "iacbench import paper-protocol <their repository>",
+            "iacbench sweep dataset=paper-original prompts=paper-original",
+        ),
     )
     paper.add_argument("repo", type=Path, help="their repository root (or its cfFilesBatching2.py)")
     paper.add_argument("--out", type=Path, default=LOCAL / "paper-original")
@@ -102,8 +133,8 @@ def _check(dirs: list[Path]) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m benchmark.datasets") -> int:
+    args = _parser(prog).parse_args(argv)
     if args.command == "check":
         return _check(args.dirs)
     from benchmark.datasets.output import DatasetImportError

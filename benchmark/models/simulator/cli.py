@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmark.config import ConfigError
+from benchmark.help_examples import examples
 from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
 from benchmark.models.simulator.effects import LEVERS, PowerError
 from benchmark.models.simulator.profile import ProfileError, write_profile
@@ -170,14 +171,22 @@ def _sites(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m benchmark.models.simulated") -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m benchmark.models.simulated",
+        prog=prog,
         description="The offline repair simulator (not an LLM): profiles from recorded runs.",
     )
     sub = root.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("calibrate", help="estimate a profile from a recorded run's chains")
+    c = sub.add_parser(
+        "calibrate",
+        help="estimate a profile from a recorded run's chains",
+        description="Estimate a simulator profile from a recorded run's chains.",
+        **examples(
+            "iacbench calibrate runs/paper-gpt-4o --out conf/model/simulator/gpt-4o.yaml",
+            "iacbench calibrate runs/<sweep> --out my.yaml --where prompt_set=paper --name mine",
+        ),
+    )
     c.add_argument("run", help="a run folder (or any folder above one)")
     c.add_argument("--out", required=True, help="the profile file to write (YAML)")
     c.add_argument("--name", help="the profile's name (default: from the source's model)")
@@ -196,7 +205,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     c.set_defaults(run_command=_calibrate)
 
-    v = sub.add_parser("validate", help="simulate a profile against its source run, per iteration")
+    # "validate" is the name it had before `iacbench validate-profile`
+    v = sub.add_parser(
+        "validate-profile",
+        aliases=["validate"],
+        help="simulate a profile against its source run, per iteration",
+        description="Simulate a profile against its source run and check it, per iteration.",
+        **examples(
+            "iacbench validate-profile gpt-4o --run runs/paper-gpt-4o",
+            "iacbench validate-profile my.yaml --run runs/<sweep> --where prompt_set=paper",
+        ),
+    )
     v.add_argument("profile", help="a profile name (conf/model/simulator/) or file")
     v.add_argument("--run", required=True, help="the source run folder")
     v.add_argument("--out", help="output folder (default RUN-validation/<profile>, beside the run)")
@@ -208,7 +227,14 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--lint-workers", type=int, default=2)
     v.set_defaults(run_command=_validate)
 
-    s = sub.add_parser("synthesize", help="a synthetic (simulated) run of a profile")
+    s = sub.add_parser(
+        "synthesize",
+        help="a synthetic (simulated) run of a profile",
+        description="A synthetic (simulated) run folder of a profile, without Hydra.",
+        **examples(
+            "iacbench synthesize default --dataset datasets/paper33 --out runs/synthetic",
+        ),
+    )
     s.add_argument("profile", help="a profile name (conf/model/simulator/) or file")
     s.add_argument("--dataset", required=True, help="a dataset folder")
     s.add_argument("--out", required=True, help="a new run folder")
@@ -226,7 +252,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--lint-workers", type=int, default=2)
     s.set_defaults(run_command=_synthesize)
 
-    w = sub.add_parser("power", help="power of make compare for an effect, by samples per problem")
+    w = sub.add_parser(
+        "power",
+        help="power of make compare for an effect, by samples per problem",
+        description="SIMULATED power of `iacbench compare` for an effect, by samples per problem.",
+        **examples(
+            "iacbench power default --effect k=+20%",
+            "iacbench power default --candidate synthetic-example --target clean@5",
+        ),
+    )
     w.add_argument("profile", help="the baseline: a profile name (conf/model/simulator/) or file")
     w.add_argument(
         "--effect", help="k=+0.3, k=+25%%, C=-0.05 or clean@5=+0.1 (candidate - baseline)"
@@ -260,7 +294,12 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(run_command=_power)
 
-    k = sub.add_parser("sites", help="lint sampled catalogue sites of a dataset, alone")
+    k = sub.add_parser(
+        "sites",
+        help="lint sampled catalogue sites of a dataset, alone",
+        description="Lint sampled catalogue sites of a dataset, each alone on its reference.",
+        **examples("iacbench sites datasets/paper33 --per-kind 5"),
+    )
     k.add_argument("dataset", help="a dataset folder")
     k.add_argument("--per-kind", type=int, default=20, help="sites linted per kind (sampled)")
     k.add_argument("--seed", type=int, default=0)
@@ -268,8 +307,10 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None, prog: str = "python -m benchmark.models.simulated"
+) -> None:
+    args = parser(prog).parse_args(argv)
     try:
         code = args.run_command(args)
     except (
