@@ -44,10 +44,10 @@ test-all:  ## every test, the slow end-to-end ones too (what .ci/run runs)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 docs:  ## the documentation site (mkdocs.yml, docs/) into SITE (site/), strict: a broken link fails
-	$(PY) -m mkdocs build --strict --site-dir $(SITE)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(SITE)
 
 docs-serve:  ## the documentation site on http://127.0.0.1:8000, rebuilt on every edit
-	$(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 lint:  ## ruff check and format check
 	$(PY) -m ruff check .
