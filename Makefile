@@ -36,17 +36,18 @@ DATASET ?= paper33
 ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
-EXTRAS  ?= dev
+EXTRAS  ?= dev,docs
 UV      ?= uv
 UV_VERSION ?= 0.13.9
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
+SITE    ?= site
 
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs docs docs-serve
 
 help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -56,7 +57,7 @@ help:  ## list the targets and the variables they read
 
 # --compile-bytecode: every job, lint worker and test process imports from .pyc files, which it
 # would otherwise compile afresh each time where PYTHONDONTWRITEBYTECODE is set or .venv is read-only
-install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,security), compiled
+install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,docs), compiled
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet 'uv==$(UV_VERSION)'
 	$(UV) sync --frozen --compile-bytecode --python python3 \
 		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
@@ -73,6 +74,12 @@ test:  ## the quick suite: all but tests marked slow (TEST_WORKERS=auto: one per
 
 test-all:  ## every test, the slow end-to-end ones too (what .ci/run runs)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+docs:  ## the documentation site (mkdocs.yml, docs/) into SITE (site/), strict: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(SITE)
+
+docs-serve:  ## the documentation site on http://127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 lint:  ## ruff check and format check
 	$(PY) -m ruff check .
