@@ -23,10 +23,11 @@
 #: PROFILE=                   validate-profile, power: a profile name or file
 #: EFFECT=                    power: the effect to detect, e.g. k=+20%
 #: SAMPLES=5                  power: samples per problem
-#: EXTRAS=dev                 install: optional dependency groups, comma-separated
+#: EXTRAS=dev,docs            install: optional dependency groups, comma-separated (+security: checkov)
 #: UV=uv UV_VERSION=0.13.9    install, lock, upgrade: the uv to use (installed if missing)
 #: TEST_WORKERS=auto PYTEST_ARGS=  test, test-all: pytest -n and more pytest arguments
 #: BENCH_ARGS=                bench: arguments of tests.bench
+#: SITE=site                  docs: the folder the site is built into
 PY      ?= .venv/bin/python
 IACBENCH ?= $(dir $(PY))iacbench
 MODELS  ?= simulated/default
