@@ -1,8 +1,8 @@
 # The front door. `make help` lists the targets.
 PY      ?= .venv/bin/python
-MODELS  ?= simulated/default
+MODELS  ?= simulated/default,simulated/synthetic-truth
 ITERS   ?= 10
-PROMPTS ?= paper,structured
+PROMPTS ?= paper
 DATASET ?= paper33
 ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
@@ -52,7 +52,7 @@ bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batc
 check-datasets:  ## every reference template lint-clean and passing its own intent checks
 	$(PY) -m benchmark.datasets check
 
-sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
+sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides); default: two simulator profiles
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
 
@@ -73,9 +73,10 @@ report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
 	$(PY) -m analysis.report $(RUN)
 
-compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
+compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
-		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
+		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v]"; \
+		  echo "  two groups of one sweep: make compare BASELINE=runs/demo BASELINE_WHERE=model=simulated/default CANDIDATE=runs/demo CANDIDATE_WHERE=model=simulated/synthetic-truth"; exit 2; }
 	$(PY) -m analysis.compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
 		$(if $(BASELINE_WHERE),--baseline-where $(BASELINE_WHERE)) \
 		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE)) \
