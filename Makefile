@@ -2,9 +2,9 @@
 # the variables they read: the `#:` lines below (tests/test_cli.py checks that none is missing).
 #: PY=.venv/bin/python        the interpreter; `iacbench` is the console script beside it
 #: IACBENCH=<PY's folder>/iacbench  the command every target below calls
-#: MODELS=simulated/default   model ids, comma-separated (sweep, plan, experiment-feedback)
+#: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-feedback)
 #: ITERS=10                   loop.max_iterations (sweep, plan, power)
-#: PROMPTS=paper,structured   prompt sets, comma-separated (sweep, plan)
+#: PROMPTS=paper             prompt sets, comma-separated (sweep, plan)
 #: DATASET=paper33            dataset name (sweep, plan, power)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
@@ -30,9 +30,9 @@
 #: SITE=site                  docs: the folder the site is built into
 PY      ?= .venv/bin/python
 IACBENCH ?= $(dir $(PY))iacbench
-MODELS  ?= simulated/default
+MODELS  ?= simulated/default,simulated/synthetic-truth
 ITERS   ?= 10
-PROMPTS ?= paper,structured
+PROMPTS ?= paper
 DATASET ?= paper33
 ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
@@ -92,7 +92,7 @@ bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batc
 check-datasets:  ## every reference template lint-clean and passing its own intent checks
 	$(IACBENCH) check
 
-sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
+sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides); default: two simulator profiles
 	$(IACBENCH) sweep model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		prompts=$(PROMPTS) dataset=$(DATASET) $(ARGS)
 
@@ -114,7 +114,8 @@ report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 
 compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \
-		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run>"; exit 2; }
+		{ echo "usage: make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v]"; \
+		  echo "  two groups of one sweep: make compare BASELINE=runs/demo BASELINE_WHERE=model=simulated/default CANDIDATE=runs/demo CANDIDATE_WHERE=model=simulated/synthetic-truth"; exit 2; }
 	$(IACBENCH) compare --baseline $(BASELINE) --candidate $(CANDIDATE) \
 		$(if $(BASELINE_WHERE),--baseline-where $(BASELINE_WHERE)) \
 		$(if $(CANDIDATE_WHERE),--candidate-where $(CANDIDATE_WHERE)) \

@@ -51,6 +51,7 @@ from analysis.provenance import (
     lint_mismatch,
     published,
 )
+from analysis.verdict import opening_sentence
 from benchmark.progress import progress_bar
 
 COMPARED = ["errors", "warnings", "clean"]
@@ -493,11 +494,11 @@ def _verdict(
         outcome = "mixed"
     else:
         outcome = "not clearly different"
-    sentences = [
-        f"Against {baseline.label}, {candidate.label} is {outcome}"
-        + (" (bootstrap paired by problem)." if paired else ".")
-    ]
     level = overall["ci_level"].iloc[0]
+    opening = opening_sentence(baseline.label, candidate.label, outcome, overall, level)
+    if baseline.simulated or candidate.simulated:  # the banner's words before any judgement
+        opening = f"{SIMULATED_BANNER}. {opening}"
+    sentences = [opening + (" (bootstrap paired by problem)." if paired else ".")]
     averaged = "; ".join(
         f"{row.measure} {_fmt(row.candidate, row.measure)} vs {_fmt(row.baseline, row.measure)} "
         f"(difference {row.diff:+.2f}, {level:.1%} CI {row.ci_low:+.2f} to {row.ci_high:+.2f})"

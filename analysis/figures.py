@@ -26,6 +26,25 @@ LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
 HATCHES = ["//", "..", "xx", "\\\\", "oo", "++"]
 
 
+def legend_below(fig: Figure, ax: plt.Axes | None = None, ncol: int = 3, **kw: object) -> None:
+    """One legend for the whole figure, outside and below the panels (constrained layout makes
+    room for it), so it never covers a plotted point. Handles come from `ax` (default: the
+    first axes); repeated labels are shown once."""
+    source = ax if ax is not None else fig.axes[0]
+    handles, names = source.get_legend_handles_labels()
+    unique = dict(zip(names, handles, strict=True))
+    if not unique:
+        return
+    kw = {"fontsize": 8, "frameon": False, **kw}
+    fig.legend(
+        list(unique.values()),
+        list(unique),
+        loc="outside lower center",
+        ncol=max(1, min(ncol, len(unique))),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 @dataclass
 class Saved:
     png: Path
@@ -96,7 +115,9 @@ def curves(
     n = len(panels)
     cols = min(ncols, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5.6 * cols, 3.9 * rows), squeeze=False, layout="constrained"
+    )
     for ax, (ylabel, series) in zip(axes.flat, panels, strict=False):
         for i, s in enumerate(series):
             dodge = (i - (len(series) - 1) / 2) * 0.08  # keep CI bars of groups apart
@@ -132,12 +153,11 @@ def curves(
         ax.set_ylabel(ylabel)
         ax.set_xticks(np.arange(1, int(max(s.t.max() for s in series)) + 1))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    legend_below(fig, ncol=2)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -148,7 +168,7 @@ def fig5(
 ) -> Figure:
     """The paper's Fig. 5: error (red) and warning (blue) bars per iteration, SE bars where the
     table has `errors_se` / `warnings_se`, and the fitted decay curves."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     t = table["iteration"].to_numpy(dtype=float)
     width = 0.38
     specs = [
@@ -185,14 +205,13 @@ def fig5(
     ax.set_ylabel("count over all templates")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    legend_below(fig, ax, ncol=2)
     return fig
 
 
 def churn(frame: pd.DataFrame, title: str = "") -> Figure:
     """Stacked bars per iteration: findings persisting, fixed (below zero) and introduced."""
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
     t = frame["iteration"].to_numpy()
     ax.bar(
         t, frame["persisting"], color="#9e9e9e", hatch="..", edgecolor="black", label="persisting"
@@ -220,8 +239,7 @@ def churn(frame: pd.DataFrame, title: str = "") -> Figure:
     ax.set_ylabel("findings")
     ax.set_title(title or "Churn: findings fixed, persisting, introduced")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    legend_below(fig, ax)
     return fig
 
 
@@ -290,7 +308,12 @@ def dot_whisker(
     rows = int(np.ceil(n / cols))
     height = 1.0 + 0.32 * len(labels) * max(1.0, len(kinds) / 2)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.3 * cols + 1.2, height * rows), squeeze=False, sharey=True
+        rows,
+        cols,
+        figsize=(3.3 * cols + 1.2, height * rows + 0.5),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
     y0 = np.arange(len(labels))[::-1].astype(float)  # first label on top
     for ax, (column, xlabel) in zip(axes.flat, panels, strict=False):
@@ -325,20 +348,9 @@ def dot_whisker(
         ax.set_ylim(-0.7, len(labels) - 0.3)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
-    handles, names = axes.flat[0].get_legend_handles_labels()
-    spare = list(axes.flat)[n:]
-    for ax in spare:
+    for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    legend = {"ncol": 1, "fontsize": 9, "title": series, "frameon": True}
-    if spare:  # the legend goes where a panel would have been
-        spare[0].set_visible(True)
-        spare[0].axis("off")
-        spare[0].legend(handles, names, loc="center", **legend)
-        fig.tight_layout()
-    else:
-        legend["ncol"] = len(kinds)
-        fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 0.0), **legend)
-        fig.tight_layout(rect=(0, 0.9 / (height * rows + 0.9), 1, 1))
+    legend_below(fig, ncol=len(kinds), fontsize=9, title=series, frameon=True)
     if title:
         fig.suptitle(title)
     return fig
@@ -353,7 +365,7 @@ def lines(
     bars, told apart by marker, fill and line style; the legend sits below the panels.
     `reference` (value, label) adds a dotted horizontal line to the first panel."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 3.9), squeeze=False, layout="constrained")
     for ax, (ylabel, series) in zip(axes.flat, panels, strict=True):
         for i, s in enumerate(series):
             dodge = (i - (len(series) - 1) / 2) * min(0.08, 0.6 / max(len(series), 1))
@@ -394,13 +406,9 @@ def lines(
             va="bottom",
             ha="right",
         )
-    handles, names = axes.flat[0].get_legend_handles_labels()
-    ncol = min(3, len(names))
-    fig.legend(handles, names, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    legend_below(fig, ncol=3, fontsize=7)
     if title:
         fig.suptitle(title)
-    legend_rows = int(np.ceil(len(names) / ncol))
-    fig.tight_layout(rect=(0, min(0.6, 0.03 + 0.04 * legend_rows), 1, 1))
     return fig
 
 
@@ -409,7 +417,7 @@ def rule_drift(frame: pd.DataFrame, label_a: str, label_b: str, top: int = 20) -
     (A hatched //, B dotted), the `top` rules by |B − A|, each labelled with its change."""
     shown = frame.head(top).iloc[::-1]  # largest change on top
     n = max(len(shown), 1)
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.34 * n))
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.34 * n), layout="constrained")
     y = np.arange(len(shown), dtype=float)
     height = 0.38
     ax.barh(
@@ -443,7 +451,6 @@ def rule_drift(frame: pd.DataFrame, label_a: str, label_b: str, top: int = 20) -
     ax.set_xlim(0, top_count * 1.25)
     ax.set_xlabel("findings over the templates judged by both")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    legend_below(fig, ax, ncol=2)
     ax.set_title("Rules by linting: largest changes")
-    fig.tight_layout()
     return fig

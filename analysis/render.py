@@ -14,13 +14,15 @@ from analysis.figures import save
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+p,li,figcaption{overflow-wrap:break-word}
+.table{overflow-x:auto;max-width:100%;margin:.6em 0}
+table{border-collapse:collapse;font-size:.85em}
 th,td{border:1px solid #999;padding:.25em .5em;text-align:right}
 th{background:#eee} td:first-child,th:first-child{text-align:left}
 .banner{background:#b00020;color:#fff;font-weight:bold;font-size:1.4em;padding:.7em 1em;
 border:4px solid #000;text-align:center;margin:1em 0}
 .recorded{background:#eef3f8;border-left:5px solid #4a6a8a;padding:.5em 1em;margin:1em 0}
-figure{margin:1em 0} figcaption{font-size:.85em;color:#333} img{max-width:100%}
+figure{margin:1em 0} figcaption{font-size:.85em;color:#333} img{max-width:100%;height:auto}
 .note{font-size:.9em;color:#333} code{background:#f3f3f3;padding:0 .2em}
 """
 
@@ -43,9 +45,12 @@ def md_table(frame: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
 
 
 def html_table(frame: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
-    return frame.to_html(
+    """An HTML table in a box that scrolls sideways on a narrow screen. A pivot's column-axis
+    name is dropped: pandas would draw it as an extra, empty first column."""
+    table = frame.rename_axis(columns=None).to_html(
         index=False, na_rep="–", float_format=lambda v: floatfmt.format(v), border=0
     )
+    return f'<div class="table">{table}</div>'
 
 
 class Page:
@@ -122,6 +127,7 @@ class Page:
         body = "\n".join(html_parts)
         html_path.write_text(
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>"
             f"<body>\n{body}\n</body></html>\n",
             encoding="utf-8",

@@ -28,7 +28,7 @@ from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS, NAMES, Side, compare, paper_side, went_on_note
 from analysis.deploy import deploy_section, has_deploy
 from analysis.designs import design_figure, design_table, display_table, has_designs, method_note
-from analysis.fit import band, bootstrap_params, fit_decay, summarize
+from analysis.fit import bootstrap_params, fit_decay, summarize
 from analysis.load import (
     GROUP_KEYS,
     Run,
@@ -48,6 +48,7 @@ from analysis.measures import (
     wide_table,
 )
 from analysis.mended import mended_notes
+from analysis.multiples import curves_section
 from analysis.paper import baseline_per_template
 from analysis.plan import NOTE as PLAN_NOTE
 from analysis.plan import SIMULATED_NOTE as PLAN_SIMULATED_NOTE
@@ -324,43 +325,7 @@ def build_report(
     labels = {g: group_label(g, group_keys) for g in datasets}
 
     page.heading("Curves")
-    panels = []
-    for measure, stat in [*FITTED[:2], ("clean", "mean"), ("intent", "mean")]:
-        series = []
-        for group in datasets:
-            part = select(long, group, group_keys)
-            part = part[(part["measure"] == measure) & (part["stat"] == stat)]
-            if part["value"].isna().all():
-                continue
-            t = part["iteration"].to_numpy(dtype=float)
-            row = select(fits, group, group_keys)
-            row = row[row["measure"] == LABELS[(measure, stat)]]
-            params = None
-            if len(row) and "A" in row and pd.notna(row["A"].iloc[0]):
-                params = row[["A", "k", "C"]].iloc[0].to_numpy(dtype=float)
-            grid = np.linspace(t.min(), t.max(), 200)
-            boot = boots.get((group, measure))
-            series.append(
-                figures.CurveSeries(
-                    labels[group],
-                    t,
-                    part["value"].to_numpy(),
-                    part["ci_low"].to_numpy(),
-                    part["ci_high"].to_numpy(),
-                    params,
-                    band(grid, boot) if boot is not None and params is not None else None,
-                    grid,
-                )
-            )
-        if series:
-            panels.append((LABELS[(measure, stat)], series))
-    page.figure(
-        figures.curves(panels),
-        "curves",
-        "Per-iteration means with 95 % bootstrap CIs (markers), fitted A·e^(−k(t−1)) + C "
-        "(lines) and the 95 % band of bootstrap refits (shaded). Groups differ by marker and "
-        "line style.",
-    )
+    curves_section(page, datasets, long, fits, boots, labels, group_keys)
     if long.loc[long["measure"] == "intent", "value"].isna().all():
         page.text("No intent checks were recorded in this run.", note=True)
     if designs is not None:

@@ -35,7 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.folder_lock import FolderLock, FolderLocked
-from benchmark.plan.sweep import sweep_job_overrides
+from benchmark.plan.sweep import sweep_dir_named, sweep_job_overrides
 from benchmark.problems import DatasetError
 from benchmark.run_folder_check import recorded_hashes, resume_refusal
 
@@ -99,6 +99,8 @@ class RunFolderGuard(Callback):
         self._guard(config, folder, {folder: ("the run", overrides)}, kwargs)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("plan") and not sweep_dir_named(config):
+            return  # plan=true into the dated default: nothing is written, no folder to lock
         folder = Path(config.hydra.sweep.dir)
         jobs = sweep_job_overrides(config) or []  # another sweeper: each job checks itself
         named = {folder / str(n): (f"job {n}", list(o)) for n, o in enumerate(jobs)}

@@ -172,4 +172,4 @@ def test_every_target_that_runs_the_harness_calls_iacbench() -> None:
     shown = subprocess.run(
         ["make", "-n", "sweep", "PY=/venv/bin/python"], cwd=ROOT, capture_output=True, text=True
     )
-    assert shown.stdout.startswith("/venv/bin/iacbench sweep model.id=simulated/default ")
+    assert shown.stdout.startswith("/venv/bin/iacbench sweep model.id=simulated/default,")

@@ -270,6 +270,23 @@ def test_make_plan_makes_no_call_and_writes_the_sweep_s_plan(loopback, tmp_path:
     assert not [p for p in sweep.iterdir() if p.is_dir()]  # no job started
 
 
+def test_make_plan_into_the_dated_default_leaves_no_run_folder(tmp_path: Path) -> None:
+    """plan=true without a named folder prints the plan and writes nothing: no dated runs/<date>/
+    holding only plan.json and a lock (the default folder is relative to the working directory)."""
+    smoke = ROOT / "datasets" / "smoke"
+    args = ["-m", "prompts=paper,structured", "plan=true", f"dataset.path={smoke}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.run", *args, "dataset.limit=1", "planning.draws=20"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "total" in done.stdout and "plan: not written (hydra.sweep.dir=" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_job_that_cannot_be_planned_leaves_the_others_planned(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     done = run(

@@ -98,6 +98,24 @@ def verdicts(result: ValidationResult, passed: bool) -> set[tuple[str | None, st
 # ---- without checkov ----------------------------------------------------------------------
 
 
+@pytest.fixture
+def fresh_process() -> None:
+    """The missing-checkov line is said once per process: forget it was said."""
+    security._say_checkov_missing.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_process")
+def test_a_sweep_of_many_jobs_says_checkov_is_missing_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(security, "security_available", lambda: False)
+    with caplog.at_level(logging.INFO):
+        for _job in range(12):  # the feedback experiment's jobs, run in one process
+            assert create_security_validator(workers=1) is None
+    assert [r.getMessage() for r in caplog.records] == [SKIP_MESSAGE]
+
+
+@pytest.mark.usefixtures("fresh_process")
 def test_factory_skips_with_one_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -107,6 +125,7 @@ def test_factory_skips_with_one_line(
     assert [r.getMessage() for r in caplog.records] == [SKIP_MESSAGE]
 
 
+@pytest.mark.usefixtures("fresh_process")
 @pytest.mark.skipif(HAS_CHECKOV, reason="checkov is installed")
 def test_absent_checkov_is_detected_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
     assert not security_available()

@@ -3,7 +3,9 @@
 In a multirun each job is its own process and knows only its own plan, so the sweep's plan is
 made once, before any job starts, by a Hydra callback (`SweepPlan`, conf/config.yaml): it
 expands the sweep's overrides into its jobs exactly as the basic sweeper does, composes and
-plans each, and writes `<sweep>/plan.json` (every job and the total). `plan=true` stops there.
+plans each, and writes `<sweep>/plan.json` (every job and the total). `plan=true` prints it and
+stops there, writing plan.json only into a folder named with `hydra.sweep.dir=` (or `resume=`):
+a plan alone leaves no dated run folder behind.
 The budget (`budget.max_usd` caps the whole sweep, benchmark/budget.py) is compared with the
 total's maximum cost. Each job also plans itself at start (`<job>/plan.json`, or the run
 folder's `plan.json` for a single run) and is refused when its own maximum exceeds the budget:
@@ -293,6 +295,13 @@ def plan_overrides(config_name: str, jobs: Sequence[Sequence[str]]) -> SweepPlan
     return SweepPlan(plans, settings.budget, p.chars_per_token, p.draws, failed)
 
 
+def sweep_dir_named(config: DictConfig) -> bool:
+    """Whether the sweep's folder was named on the command line (`hydra.sweep.dir=...` or
+    `resume=...`) rather than left to the dated default."""
+    named = (o.lstrip("+").split("=", 1)[0] for o in config.hydra.overrides.hydra)
+    return config.get("resume") is not None or "hydra.sweep.dir" in named
+
+
 class PlanSweep(Callback):
     """Before a multirun's jobs start: the sweep's plan (`<sweep>/plan.json`, the table), then
     stop if `plan=true`, or refuse the sweep in one line if its maximum cost exceeds the
@@ -304,12 +313,15 @@ class PlanSweep(Callback):
             print("plan: not a basic-sweeper multirun: each job plans itself", file=sys.stderr)
             return
         plan = plan_overrides(str(kwargs.get("config_name") or "config"), jobs)
-        path = plan.write(Path(config.hydra.sweep.dir))
-        plan_only = bool(config.get("plan", False))
-        if plan_only:
+        if bool(config.get("plan", False)):
             print(format_plan(plan))
-            print(f"plan: {path}; plan=true: no job started, no call made", flush=True)
+            if sweep_dir_named(config):
+                where = str(plan.write(Path(config.hydra.sweep.dir)))
+            else:  # a plan alone leaves no run folder behind unless one was named
+                where = "not written (hydra.sweep.dir=<folder> keeps plan.json there)"
+            print(f"plan: {where}; plan=true: no job started, no call made", flush=True)
             sys.exit(0)
+        path = plan.write(Path(config.hydra.sweep.dir))
         refused = plan.refusal()
         if refused:
             print(f"error: {refused}", file=sys.stderr, flush=True)

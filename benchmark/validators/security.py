@@ -10,6 +10,7 @@ ignored: a model cannot silence a security check, as it cannot silence a mandato
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import json
 import logging
@@ -165,9 +166,15 @@ class SecurityValidator:
         self._pool.stop()
 
 
+@functools.cache
+def _say_checkov_missing() -> None:
+    """Log SKIP_MESSAGE; cached, so a sweep of many jobs in one process says it once."""
+    log.warning(SKIP_MESSAGE)
+
+
 def create_security_validator(**kwargs: Any) -> SecurityValidator | None:
-    """A `SecurityValidator`, or None and one logged line when checkov is not installed."""
+    """A `SecurityValidator`, or None when checkov is not installed (said once per process)."""
     if not security_available():
-        log.warning(SKIP_MESSAGE)
+        _say_checkov_missing()
         return None
     return SecurityValidator(**kwargs)

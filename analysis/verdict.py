@@ -1,0 +1,45 @@
+"""The first sentence of a comparison's verdict, worded so it says no more than its CIs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# how a difference in the candidate's favour (and against it) reads, per measure
+_DIRECTION = {
+    "errors per template": ("fewer errors per template", "more errors per template"),
+    "warnings per template": ("fewer warnings per template", "more warnings per template"),
+    "clean fraction": ("a higher clean fraction", "a lower clean fraction"),
+}
+
+
+def opening_sentence(
+    baseline: str, candidate: str, outcome: str, overall: pd.DataFrame, level: float
+) -> str:
+    """The verdict's first sentence, which says no more than the averaged CIs: "better" or
+    "worse" only when at least two measures' intervals exclude zero the same way, and every
+    measure named with the side its interval favours (or that it includes zero)."""
+    ahead = [_DIRECTION[m][0] for m in overall.loc[overall["favours"] == "candidate", "measure"]]
+    behind = [_DIRECTION[m][1] for m in overall.loc[overall["favours"] == "baseline", "measure"]]
+    even = overall.loc[~overall["favours"].isin(["candidate", "baseline"]), "measure"].tolist()
+    head = f"Against {baseline}, {candidate}"
+    if not ahead and not behind:
+        return (
+            f"{head} is not clearly different: the {level:.1%} CI of every averaged difference "
+            "includes zero"
+        )
+    parts = []
+    if ahead:
+        parts.append(f"{_and(ahead)} (the {level:.1%} CI excludes zero)")
+    if behind:
+        parts.append(f"{_and(behind)} (the {level:.1%} CI excludes zero)")
+    rest = f"; {_and(even)}: not distinguishable (the CI includes zero)" if even else ""
+    if outcome in ("clearly better", "clearly worse"):
+        return f"{head} is {outcome}, averaged over iterations: {parts[0]}{rest}"
+    if outcome == "mixed":
+        return f"{head} is mixed: in its favour {parts[0]}, against it {parts[1]}{rest}"
+    side = "in its favour" if ahead else "against it"
+    return f"{head} differs on one measure only, {side}: {parts[0]}{rest}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
