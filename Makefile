@@ -98,17 +98,17 @@ import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<the
 calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
 	@test -n "$(RUN)" -a -n "$(OUT)" || \
 		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
-	$(PY) -m benchmark.models.simulated calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+	$(PY) -m studies calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
 
 validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
 		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
-	$(PY) -m benchmark.models.simulated validate $(PROFILE) --run $(RUN)
+	$(PY) -m studies validate $(PROFILE) --run $(RUN)
 
 power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20% [SAMPLES ITERS DATASET ARGS]
 	@test -n "$(PROFILE)" -a -n "$(EFFECT)" || \
 		{ echo "usage: make power PROFILE=<profile name or file> EFFECT=<k=+20% | C=-0.05 | clean@5=+0.1> [SAMPLES=5] [ITERS=10] [DATASET=paper33] [ARGS=...]"; exit 2; }
-	$(PY) -m benchmark.models.simulated power $(PROFILE) --effect $(EFFECT) \
+	$(PY) -m studies power $(PROFILE) --effect $(EFFECT) \
 		--samples $(or $(SAMPLES),5) --iterations $(ITERS) --dataset $(DATASET) $(ARGS)
 
 clean-runs:  ## delete everything under runs/ except its README

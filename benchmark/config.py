@@ -161,7 +161,7 @@ class ModelConfig(_Strict):
     batch_max_requests: int | None = Field(default=None, ge=1)  # null: the provider's limit
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
-    # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
+    # setting of a hand-set profile (benchmark/simulator/behaviour.py: SimulatorSettings)
     simulator: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
@@ -416,7 +416,7 @@ def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None 
 
 
 def _profile_digest(model: ModelConfig) -> str:
-    from benchmark.models.simulator.profile import ProfileError, load_profile
+    from benchmark.simulator.profile import ProfileError, load_profile
 
     try:
         return load_profile(str(model.simulator.get("profile") or model.name)).digest

@@ -11,7 +11,7 @@ import pytest
 from analysis import report
 from analysis.designs import compare_designs, has_designs
 from analysis.load import load_run
-from analysis.synthetic import design_groups, write_synthetic_run
+from tests.synthetic_runs import design_groups, write_synthetic_run
 
 pytestmark = pytest.mark.xdist_group("designs")  # one worker writes the synthetic run
 

@@ -12,7 +12,7 @@ from analysis import compare as cmp
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
 from analysis.load import load_run
 from analysis.provenance import Provenance, lint_mismatch, origins
-from analysis.synthetic import GroupSpec, attempt_row, write_job, write_synthetic_run
+from tests.synthetic_runs import GroupSpec, attempt_row, write_job, write_synthetic_run
 
 DAY = date(2025, 3, 1)
 
@@ -189,7 +189,7 @@ def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
 def test_the_authors_raw_lint_text_is_a_recorded_side(
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
-    from analysis.synthetic import synthetic_paper_cells, write_paper_raw
+    from tests.synthetic_runs import synthetic_paper_cells, write_paper_raw
 
     cells = synthetic_paper_cells(trials=2, iterations=10, templates=20, seed=2)
     raw = write_paper_raw(tmp_path / "repo", cells, layout="repository")

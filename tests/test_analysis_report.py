@@ -9,7 +9,7 @@ import pytest
 
 from analysis import report
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
-from analysis.synthetic import GroupSpec, write_synthetic_run
+from tests.synthetic_runs import GroupSpec, write_synthetic_run
 
 GROUPS = [
     GroupSpec(model="synthetic/a", model_error_rate=0.05),

@@ -386,7 +386,7 @@ def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
 def test_a_job_on_an_older_release_records_it_and_the_day_it_linted(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
-    from benchmark.models.simulator.synthesize import compose_settings
+    from studies.synthesize import compose_settings
 
     run = tmp_path / "run"
     overrides = ["loop.samples=2", "loop.max_iterations=3", "progress=false", "lint.workers=1"]

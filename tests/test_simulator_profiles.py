@@ -15,17 +15,17 @@ import yaml
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
 from benchmark.models.factory import create_model
-from benchmark.models.simulator import SimulatedModel, SimulatorSettings
-from benchmark.models.simulator.behaviour import Calibrated, Chain, HandSet
-from benchmark.models.simulator.profile import (
+from benchmark.problems import load_dataset
+from benchmark.provenance import config_hash
+from benchmark.simulator import SimulatedModel, SimulatorSettings
+from benchmark.simulator.behaviour import Calibrated, Chain, HandSet
+from benchmark.simulator.profile import (
     ProfileError,
     available_profiles,
     load_profile,
     rates_from,
 )
-from benchmark.models.simulator.synthesize import compose_settings
-from benchmark.problems import load_dataset
-from benchmark.provenance import config_hash
+from studies.synthesize import compose_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {p.id: p for p in load_dataset(ROOT / "datasets" / "smoke")}

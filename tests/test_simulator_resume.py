@@ -21,10 +21,10 @@ import pytest
 from benchmark.config import LoopConfig
 from benchmark.loop import Attempt, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig
-from benchmark.models.simulator import SimulatedModel, load_profile
 from benchmark.problems import load_dataset
 from benchmark.prompts import check_prompt_set
 from benchmark.records import JOURNAL, read_table
+from benchmark.simulator import SimulatedModel, load_profile
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite

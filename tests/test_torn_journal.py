@@ -12,8 +12,8 @@ import pytest
 
 from benchmark import records
 from benchmark.job import SUMMARY_FILE, JobInfo, run_job
-from benchmark.models.simulator.synthesize import compose_settings
 from benchmark.records import JOURNAL, RecordWriter, read_table
+from studies.synthesize import compose_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # runs simulated jobs (lint workers)

@@ -17,7 +17,7 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "benchmark.models.anthropic:AnthropicModel",
     "openai": "benchmark.models.openai:OpenAIModel",
     "openai-compatible": "benchmark.models.openai_compatible:OpenAICompatibleModel",
-    "simulated": "benchmark.models.simulated:SimulatedModel",
+    "simulated": "benchmark.simulator:SimulatedModel",
     "bedrock": "benchmark.models.bedrock:BedrockModel",
 }
 

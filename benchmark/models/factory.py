@@ -35,7 +35,7 @@ def create_model(
     cls = provider_class(model.provider)
     check_response_format(model.provider, model.response_format)
     if model.provider == "simulated":
-        from benchmark.models.simulator import ProfileError, SimulatedModel
+        from benchmark.simulator import ProfileError, SimulatedModel
 
         options = {"seed": settings.seed, **model.simulator}
         try:

@@ -136,8 +136,8 @@ def measure(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> dict[str,
     from tqdm import tqdm
 
     from benchmark.config import PINNED_CFN_LINT
-    from benchmark.models.simulator.mutations import render
-    from benchmark.models.simulator.sitecheck import sample_sites
+    from benchmark.simulator.mutations import render
+    from benchmark.simulator.sites import sample_sites
     from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 
     linter = WarmLinter(LintSettings())

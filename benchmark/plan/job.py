@@ -178,9 +178,9 @@ class DrawnChains:
 
 
 def draw_chains(settings: Settings, problems: Sequence[Problem], profile_ref: str) -> DrawnChains:
-    from benchmark.models.simulator.chains import ChainProcess, ProblemShape, problem_shapes
-    from benchmark.models.simulator.model import difficulty_of
-    from benchmark.models.simulator.profile import load_profile
+    from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
+    from benchmark.simulator.model import difficulty_of
+    from benchmark.simulator.profile import load_profile
 
     profile = load_profile(profile_ref)
     options = settings.model.simulator if settings.model.provider == "simulated" else {}
@@ -220,7 +220,7 @@ class ProblemText:
 def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[ProblemText]:
     """Per problem, the reply a model is expected to write: its reference template in the
     prompt set's output format (a problem without one: the others' mean length)."""
-    from benchmark.models.simulator.template import parse_template, serialise
+    from benchmark.simulator.template import parse_template, serialise
 
     fmt = settings.prompts.output_format
     written: dict[str, str] = {}
@@ -349,7 +349,7 @@ def _bases(settings: Settings) -> list[PriceBasis]:
 def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
     """The plan of one job's configuration (see the module docstring)."""
     from benchmark.models.factory import prompt_cache
-    from benchmark.models.simulator.profile import load_profile
+    from benchmark.simulator.profile import load_profile
 
     model, loop = settings.model, settings.loop
     simulated = model.provider == "simulated"

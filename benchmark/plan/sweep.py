@@ -135,7 +135,7 @@ def budget_refusal(
 
 def plan_settings(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
     """`plan_job`, with a bad profile or dataset as a ConfigError (one line)."""
-    from benchmark.models.simulator.profile import ProfileError
+    from benchmark.simulator.profile import ProfileError
 
     try:
         return plan_job(settings, job_id, overrides)

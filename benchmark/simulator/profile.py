@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from benchmark.models.simulator.behaviour import (
+from benchmark.simulator.behaviour import (
     MIN_PROBLEMS_PER_LEVEL,
     Behaviour,
     Calibrated,
@@ -29,7 +29,7 @@ from benchmark.models.simulator.behaviour import (
     SimulatorSettings,
 )
 
-PROFILE_DIR = Path(__file__).resolve().parents[3] / "conf" / "model" / "simulator"
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
 KINDS = ("hand-set", "rates")
 # model.simulator keys that apply to every profile (the rest are hand-set settings)
 COMMON_OPTIONS = ("profile", "seed", "latency_s")
@@ -133,10 +133,10 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
 _ProfileDumper.add_representer(list, _represent_list)
 HEADER = (
     "# A profile of the offline repair simulator (NOT an LLM), written by\n"
-    "#   python -m benchmark.models.simulated calibrate\n"
+    "#   python -m studies calibrate\n"
     "# Use it with model.simulator.profile=<this file>; every row it writes is simulated.\n"
     "# Rates carry their counts (count of n) and 95 % intervals; see\n"
-    "# benchmark/models/simulator/calibrate.py for what each one is.\n"
+    "# studies/calibrate.py for what each one is.\n"
 )
 
 

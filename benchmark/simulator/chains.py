@@ -46,17 +46,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
-from benchmark.models.simulator.behaviour import (
+from benchmark.problems import Problem
+from benchmark.simulator.behaviour import (
     SYNTAX_RULE,
     Calibrated,
     HandSet,
     Rates,
     SimulatorSettings,
 )
-from benchmark.models.simulator.catalogue import CATALOGUE, CLASSIC_KINDS, find_sites
-from benchmark.models.simulator.profile import Profile
-from benchmark.models.simulator.template import parse_template
-from benchmark.problems import Problem
+from benchmark.simulator.catalogue import CATALOGUE, CLASSIC_KINDS, find_sites
+from benchmark.simulator.profile import Profile
+from benchmark.simulator.template import parse_template
 
 CLEAN_RULES = ("no_errors", "no_errors_or_warnings", "no_findings")
 POISSON_TAIL = 1e-9  # findings counts are drawn from the pmf truncated where its tail is this
@@ -80,7 +80,7 @@ class ProblemShape:
 
 def problem_shapes(problems: Iterable[Problem], as_of: date | None = None) -> list[ProblemShape]:
     """The shapes of the problems the simulator can attempt (those with a reference template)."""
-    from benchmark.models.simulator.model import difficulty_of
+    from benchmark.simulator.model import difficulty_of
 
     shapes = []
     for problem in problems:

@@ -1,4 +1,4 @@
-"""`python -m benchmark.models.simulated`: calibrate, validate, synthesize, power, check sites."""
+"""`python -m studies`: calibrate, validate, synthesize, power, check sites."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmark.config import ConfigError
-from benchmark.models.simulator.calibrate import MIN_SHARE_LISTED, CalibrationError
-from benchmark.models.simulator.effects import LEVERS, PowerError
-from benchmark.models.simulator.profile import ProfileError, write_profile
 from benchmark.problems import DatasetError
+from benchmark.simulator.profile import ProfileError, write_profile
+from studies.calibrate import MIN_SHARE_LISTED, CalibrationError
+from studies.design import Design, PowerError, design_problems
+from studies.effects import LEVERS
 
 
 def _where(pairs: Sequence[str]) -> dict[str, str]:
@@ -25,7 +26,7 @@ def _where(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator.calibrate import calibrate
+    from studies.calibrate import calibrate
 
     profile = calibrate(
         args.run,
@@ -59,7 +60,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator.validate import validate
+    from studies.validate_profile import validate
 
     result = validate(
         args.profile,
@@ -86,7 +87,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator.synthesize import synthesize
+    from studies.synthesize import synthesize
 
     summary = synthesize(
         args.profile,
@@ -107,17 +108,17 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 
 def _power(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator import power
-    from benchmark.models.simulator.effects import Effect
-    from benchmark.models.simulator.power_report import reached, write
+    from studies import power
+    from studies.effects import Effect
+    from studies.power_report import reached, write
 
     if (args.effect is None) == (args.candidate is None):
         raise PowerError("give either --effect (k=+25%, C=-0.05, clean@5=+0.1) or --candidate")
     if args.candidate is not None and args.target is None:
         raise PowerError("--candidate needs --target (k, C or clean@n): what compare should detect")
     effect = Effect.parse(args.effect) if args.effect else Effect.target_only(args.target)
-    design = power.Design(
-        power.design_problems(args.dataset, args.problems),
+    design = Design(
+        design_problems(args.dataset, args.problems),
         samples=args.samples,
         iterations=args.iterations,
         clean_when=args.clean_when,
@@ -163,7 +164,7 @@ def _folder(result: Any, two_profiles: bool) -> str:
 
 
 def _sites(args: argparse.Namespace) -> int:
-    from benchmark.models.simulator.sitecheck import check_sites
+    from studies.sitecheck import check_sites
 
     table = check_sites(args.dataset, per_kind=args.per_kind, seed=args.seed)
     print(table.to_string(index=False))
@@ -172,7 +173,7 @@ def _sites(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m benchmark.models.simulated",
+        prog="python -m studies",
         description="The offline repair simulator (not an LLM): profiles from recorded runs.",
     )
     sub = root.add_subparsers(dest="command", required=True)

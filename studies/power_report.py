@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.models.simulator.power import PowerResult
+from studies.power import PowerResult
 
 CAVEAT = (
     "Chains are drawn from the profile's rates by a chain-level model of the simulator "
-    "(benchmark/models/simulator/chains.py: counts of findings per rule, no template, no "
+    "(benchmark/simulator/chains.py: counts of findings per rule, no template, no "
     "cfn-lint), so this power is only as good as the profile: its problems differ only by "
     "difficulty and by the rules the simulator can raise on them, and real models' problems "
     "and samples differ more, so real power may be lower."

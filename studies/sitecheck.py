@@ -1,41 +1,20 @@
 """How faithful the catalogue is on a dataset: each sampled site linted alone on its reference.
 
 A site is *exact* when cfn-lint reports one finding, of the site's rule, and nothing else; the
-simulator's finding counts are only as good as this share. `python -m benchmark.models.simulated
+simulator's finding counts are only as good as this share. `python -m studies
 sites DATASET` prints the table.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
-from benchmark.models.simulator.catalogue import CATALOGUE, find_sites
-from benchmark.models.simulator.mutations import Mutation, render
-from benchmark.models.simulator.template import parse_template
-from benchmark.problems import load_dataset
 from benchmark.progress import progress_bar
-
-
-def sample_sites(
-    dataset: str | Path, per_kind: int, seed: int = 0
-) -> list[tuple[str, dict, Mutation]]:
-    """Up to `per_kind` sites of each kind, spread over the dataset's problems (seeded)."""
-    by_kind: dict[str, list[tuple[str, dict, Mutation]]] = {kind: [] for kind in CATALOGUE}
-    for problem in load_dataset(dataset):
-        if not problem.reference_template:
-            continue
-        tree = parse_template(problem.reference_template)
-        for kind, sites in find_sites(tree).items():
-            by_kind[kind] += [(problem.id, tree, m) for m in sites]
-    rng = random.Random(seed)
-    picked = []
-    for sites in by_kind.values():
-        picked += rng.sample(sites, per_kind) if len(sites) > per_kind else sites
-    return picked
+from benchmark.simulator.mutations import render
+from benchmark.simulator.sites import sample_sites
 
 
 def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.DataFrame:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from benchmark.models.simulator.catalogue import CLASSIC_KINDS
-from benchmark.models.simulator.mutations import Mutation
+from benchmark.simulator.catalogue import CLASSIC_KINDS
+from benchmark.simulator.mutations import Mutation
 
 # Rules that are hard to fix (which value does a missing property need? which zone?), so the
 # error curve plateaus above zero, as in the paper.

@@ -1,6 +1,6 @@
 """Power analysis: how likely `make compare` is to detect an effect, and how many samples it needs.
 
-    python -m benchmark.models.simulated power PROFILE --effect k=+25% [--samples 5] ...
+    python -m studies power PROFILE --effect k=+25% [--samples 5] ...
 
 A design is a set of problems (a dataset's, with their difficulties and the simulator's sites
 on them), samples per problem, an iteration limit, a clean rule and the feedback's levels. The
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,64 +31,20 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from benchmark.models.simulator.chains import BoundProcess, ChainProcess, ProblemShape
-from benchmark.models.simulator.chains import problem_shapes as shapes_of
-from benchmark.models.simulator.effects import (
+from benchmark.progress import progress_bar
+from benchmark.simulator.chains import BoundProcess, ChainProcess
+from benchmark.simulator.profile import load_profile
+from studies.design import Design, PowerError
+from studies.effects import (
     Calibration,
     Effect,
-    PowerError,
     calibrate_effect,
     population_value,
 )
-from benchmark.models.simulator.profile import load_profile
-from benchmark.problems import load_dataset
-from benchmark.progress import progress_bar
 
 DEFAULT_SIZES = (1, 2, 3, 5, 8, 13, 20, 30, 50)
 ENOUGH = 0.95  # past the design's size, a grid size with this power ends the grid
 RESOLUTION = 0.2  # bisection stops when the sizes below and above are this close (relative)
-
-
-@dataclass(frozen=True)
-class Design:
-    """What an experiment would run: problems, samples per problem, iterations, clean rule."""
-
-    problems: tuple[ProblemShape, ...]
-    samples: int = 5
-    iterations: int = 10
-    clean_when: str = "no_errors_or_warnings"
-    named_levels: str = "EW"  # the levels whose rules the feedback names ("E": errors-only)
-
-    def __post_init__(self) -> None:
-        if self.samples < 1 or self.iterations < 2:
-            raise PowerError("a design needs at least 1 sample per problem and 2 iterations")
-        if len(self.problems) < 2:
-            raise PowerError("a design needs at least 2 problems (the bootstrap resamples them)")
-
-
-def design_problems(dataset: str | Path, count: int | None = None) -> tuple[ProblemShape, ...]:
-    """The problems of a dataset (a folder, or a name under datasets/) that the simulator can
-    attempt; `count` takes the first n, cycling (as new problems of the same shapes) past the
-    dataset's end."""
-    from benchmark.config import PROJECT_ROOT
-
-    folder = Path(dataset)
-    if not folder.is_dir() and (PROJECT_ROOT / "datasets" / folder).is_dir():
-        folder = PROJECT_ROOT / "datasets" / folder
-    shapes = shapes_of(load_dataset(folder))
-    if not shapes:
-        raise PowerError(f"{dataset}: no problem with a reference template")
-    if count is None:
-        return tuple(shapes)
-    if count < 1:
-        raise PowerError("--problems must be at least 1")
-    out = []
-    for i in range(count):
-        shape, lap = shapes[i % len(shapes)], i // len(shapes)
-        if lap:
-            shape = ProblemShape(f"{shape.id}#{lap + 1}", shape.difficulty, shape.sites)
-        out.append(shape)
-    return tuple(out)
 
 
 # ---- replicates --------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from datetime import date
 from functools import cache, cached_property
 from typing import Any
 
-from benchmark.models.simulator.mutations import SYNTAX, Edit, Mutation
-from benchmark.models.simulator.template import (
+from benchmark.simulator.mutations import SYNTAX, Edit, Mutation
+from benchmark.simulator.template import (
     KeyPath,
     Slot,
     get_path,

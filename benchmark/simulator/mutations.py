@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from benchmark.models.simulator.template import KeyPath, get_path, serialise, try_parse
+from benchmark.simulator.template import KeyPath, get_path, serialise, try_parse
 
 Op = Literal["set", "rename", "delete", "text"]
 SYNTAX = ("#syntax",)  # the path of the text-level syntax break

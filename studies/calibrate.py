@@ -1,6 +1,6 @@
 """Estimate a simulator profile from a recorded run's chains.
 
-    python -m benchmark.models.simulated calibrate RUN --out PROFILE.yaml
+    python -m studies calibrate RUN --out PROFILE.yaml
 
 What is estimated, each with the counts behind it and a 95 % interval:
 
@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from benchmark.models.simulator.catalogue import covered_rules, find_sites
-from benchmark.models.simulator.model import difficulty_of
-from benchmark.models.simulator.template import parse_template
 from benchmark.problems import Problem, load_dataset
 from benchmark.records import read_table
+from benchmark.simulator.catalogue import covered_rules, find_sites
+from benchmark.simulator.model import difficulty_of
+from benchmark.simulator.template import parse_template
 
 LEVEL = 0.95
 COUNTED = ("E", "W")  # levels the simulator models (the paper's clean rule counts both)

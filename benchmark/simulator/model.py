@@ -32,18 +32,18 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.models.simulator.behaviour import (
+from benchmark.problems import Problem
+from benchmark.simulator.behaviour import (
     Behaviour,
     Chain,
     HandSet,
     SimProblem,
     SimulatorSettings,
 )
-from benchmark.models.simulator.catalogue import find_sites
-from benchmark.models.simulator.mutations import Mutation, decode, render
-from benchmark.models.simulator.profile import Profile, load_profile
-from benchmark.models.simulator.template import parse_template
-from benchmark.problems import Problem
+from benchmark.simulator.catalogue import find_sites
+from benchmark.simulator.mutations import Mutation, decode, render
+from benchmark.simulator.profile import Profile, load_profile
+from benchmark.simulator.template import parse_template
 
 
 def word_count(text: str) -> int:

@@ -1,6 +1,6 @@
 """Does a profile reproduce its source run? Simulate it on the source's problems and compare.
 
-    python -m benchmark.models.simulated validate PROFILE --run RUN [--out DIR]
+    python -m studies validate PROFILE --run RUN [--out DIR]
 
 The profile's simulator runs through the real harness (loop, cfn-lint, records) on the source
 run's problems, prompt set, protocol, clean rule and iteration limit, with `replicates` times
@@ -28,11 +28,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.job import JobInfo, run_job
-from benchmark.models.simulator.calibrate import CalibrationError, harness_view, select
-from benchmark.models.simulator.profile import load_profile
-from benchmark.models.simulator.synthesize import CONF_DIR, compose_settings
 from benchmark.problems import load_dataset
 from benchmark.records import read_table
+from benchmark.simulator.profile import load_profile
+from studies.calibrate import CalibrationError, harness_view, select
+from studies.synthesize import CONF_DIR, compose_settings
 
 COMPARED = [
     ("errors", "errors per template"),

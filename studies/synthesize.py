@@ -24,7 +24,7 @@ from benchmark.problems import load_dataset
 from benchmark.progress import progress_bar
 from benchmark.records import RecordWriter
 
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def compose_settings(overrides: Sequence[str]) -> Settings:

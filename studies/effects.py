@@ -26,15 +26,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize
 
-from benchmark.models.simulator.chains import BoundProcess, ChainProcess
-
-if TYPE_CHECKING:
-    from benchmark.models.simulator.power import Design
+from benchmark.simulator.chains import BoundProcess, ChainProcess
+from studies.design import Design, PowerError
 
 POPULATION_CHAINS = 20_000  # chains behind a population value
 POPULATION_STREAM = 99  # the population's random stream, apart from the replicates'
@@ -52,10 +49,6 @@ LEVERS: dict[str, tuple[Callable[[ChainProcess, float], ChainProcess], float]] =
 }
 STEPS = 7  # positions per side: reach/64, reach/32, ..., reach
 XTOL = 0.01  # the lever's position is solved to this (fix levers: theta to 1 %)
-
-
-class PowerError(ValueError):
-    """A design or effect that cannot be analysed. The message is one line."""
 
 
 @dataclass(frozen=True)
