@@ -18,7 +18,6 @@ from benchmark.config import Settings
 from benchmark.job_totals import count_whole_job
 from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
-from benchmark.models.factory import create_model
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
@@ -32,6 +31,7 @@ from benchmark.records import (
 )
 from benchmark.reply_flags import ReplyFlags, reply_columns
 from benchmark.resume import recorded_chains
+from benchmark.runner.factory import create_model
 from benchmark.secrecy import Redactor, scrub
 from benchmark.sigterm import SigtermHandler
 from benchmark.validators.base import Validator

@@ -19,10 +19,10 @@ from benchmark.config import Settings, load_settings
 from benchmark.job import JobInfo, JobSummary, Recorder, build_suite, write_summary
 from benchmark.loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelAPI
-from benchmark.models.factory import create_model
 from benchmark.problems import load_dataset
 from benchmark.progress import progress_bar
 from benchmark.records import RecordWriter
+from benchmark.runner.factory import create_model
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 

@@ -412,7 +412,7 @@ def test_wire_reports_a_vanished_batch(
 
 
 def test_batch_mode_needs_a_provider_with_a_batch_api(tmp_path: Path) -> None:
-    from benchmark.models.factory import create_model
+    from benchmark.runner.factory import create_model
     from tests.test_job import settings_for
 
     settings = settings_for(

@@ -23,10 +23,10 @@ from tqdm import tqdm
 from benchmark.config import PINNED_CFN_LINT, ConfigError, load_settings
 from benchmark.job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
 from benchmark.loop import Attempt
-from benchmark.models.factory import create_model
 from benchmark.problems import load_dataset
 from benchmark.records import RecordWriter, read_table
 from benchmark.rescore import main as rescore
+from benchmark.runner.factory import create_model
 from benchmark.validators import cfn_lint_envs
 from benchmark.validators.base import Finding
 from benchmark.validators.cfn_lint import (

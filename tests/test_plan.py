@@ -19,7 +19,6 @@ from benchmark.config import BudgetConfig, ConfigError
 from benchmark.job import JobInfo, run_job
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, GenerateConfig
-from benchmark.models.factory import prompt_cache
 from benchmark.models.pricing import price_for
 from benchmark.plan.job import (
     anthropic_usage,
@@ -33,6 +32,7 @@ from benchmark.plan.sweep import budget_refusal, plan_settings
 from benchmark.problems import load_dataset
 from benchmark.prompts import generation_messages
 from benchmark.records import read_table
+from benchmark.runner.factory import prompt_cache
 from tests.loopback_usage import CountedUsage
 from tests.test_job import settings_for
 

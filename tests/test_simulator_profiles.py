@@ -14,9 +14,9 @@ import yaml
 
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
-from benchmark.models.factory import create_model
 from benchmark.problems import load_dataset
 from benchmark.provenance import config_hash
+from benchmark.runner.factory import create_model
 from benchmark.simulator import SimulatedModel, SimulatorSettings
 from benchmark.simulator.behaviour import Calibrated, Chain, HandSet
 from benchmark.simulator.profile import (

@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from benchmark.models.base import (
     CallContext,
@@ -47,12 +47,10 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ProblemLike,
 )
 from benchmark.models.prompt_cache import BatchCacheTtl, Ttl
 from benchmark.models.retry import retry_policy, retryable
-
-if TYPE_CHECKING:
-    from benchmark.problems import Problem
 
 JOURNAL_FILE = "batches.jsonl"
 RESUBMIT_LOST = 1  # an expired or cancelled request is resubmitted this many times
@@ -292,7 +290,7 @@ class BatchingModel(ModelAPI):
     def status(self) -> str | None:
         return self._status
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
 
     # -- calls -----------------------------------------------------------------------------

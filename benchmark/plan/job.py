@@ -348,7 +348,7 @@ def _bases(settings: Settings) -> list[PriceBasis]:
 
 def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
     """The plan of one job's configuration (see the module docstring)."""
-    from benchmark.models.factory import prompt_cache
+    from benchmark.runner.factory import prompt_cache
     from benchmark.simulator.profile import load_profile
 
     model, loop = settings.model, settings.loop

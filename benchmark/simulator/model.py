@@ -31,6 +31,7 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ProblemLike,
 )
 from benchmark.problems import Problem
 from benchmark.simulator.behaviour import (
@@ -163,7 +164,7 @@ class SimulatedModel(ModelAPI):
         problem = self.problem(problem_id)
         return decode(problem.template, problem.sites, template, output_format)
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         """A prompt-only problem gives the simulator nothing to mutate."""
         if problem.reference_template is None:
             return "prompt-only, no reference template"
