@@ -50,7 +50,7 @@ bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batc
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 check-datasets:  ## every reference template lint-clean and passing its own intent checks
-	$(PY) -m benchmark.datasets check
+	$(PY) -m benchmark.problems check
 
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides)
 	$(PY) -m benchmark.run -m model.id=$(MODELS) loop.max_iterations=$(ITERS) \

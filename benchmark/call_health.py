@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from benchmark.loop import Attempt
+from benchmark.loop.feedback_loop import Attempt
 
 CONNECTION_KINDS = frozenset({"connection"})  # ModelError kinds: the server was never reached
 _TRIES = re.compile(r" \(after \d+ tries\)$")  # RetryingModel's suffix: the same cause either way

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from benchmark.models import parse_model_id
-from benchmark.problems import DatasetError, load_dataset
+from benchmark.problems.dataset import DatasetError, load_dataset
 from benchmark.secrecy import looks_like_key, redact_url
 
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
@@ -230,7 +230,7 @@ class PromptSetConfig(_Strict):
     # Python's json.dumps(json.loads(text)) on one line, and the text `null` when it is not
     # JSON (the paper's script stored, linted and sent back its templates this way)
     template_as: Literal["written", "json_dumps"] = "written"
-    # feedback design (benchmark/feedback.py)
+    # feedback design (benchmark/loop/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
     # sources whose failures are also fed back: failed checks ("intent", "security") or
     # deployment errors ("deploy"); none by default

@@ -9,7 +9,7 @@ neither simulated nor run here), judged now by the configured cfn-lint and paper
 checks, with the authors' own cfn-lint text kept beside it.
 
 - Key: model `openai/gpt-4o`, provider openai, prompt set `paper-original` (the name
-  `python -m benchmark.datasets import paper-protocol` gives their prompts), protocol
+  `python -m benchmark.problems import paper-protocol` gives their prompts), protocol
   stateless, max_iterations = their iteration count (10).
 - Problem: template N of a trial answers their prompt (N-1) // 5, which is paper topic
   (N-1) // 5 + 1, i.e. the paper33 problem of that topic. Sample: (trial - 1) * 5 + query,
@@ -49,7 +49,6 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import PROJECT_ROOT, Settings, load_settings
-from benchmark.datasets.output import DatasetImportError
 from benchmark.job import JobSummary, build_suite, write_summary
 from benchmark.paper_repo import (
     PAPER33,
@@ -66,7 +65,8 @@ from benchmark.paper_repo import (
     read_cells,
     read_template,
 )
-from benchmark.problems import Problem
+from benchmark.problems.dataset import Problem
+from benchmark.problems.importers.output import DatasetImportError
 from benchmark.progress import progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows, outcome_columns
@@ -142,7 +142,7 @@ class ImportSummary:
             f"recorded findings found again; {self.relinted_findings} re-linted findings",
             *(f"note: {note}" for note in self.notes),
             f"next: make report RUN={self.out}",
-            "      a sweep on their protocol, linted alike (python -m benchmark.datasets import "
+            "      a sweep on their protocol, linted alike (python -m benchmark.problems import "
             "paper-protocol first):",
             f"      make sweep DATASET={NAME} PROMPTS={NAME} MODELS=<provider/model> "
             f"ARGS='{self.lint_overrides}'",
@@ -232,7 +232,7 @@ def compose_settings(
     if workers is not None:
         raw["lint"]["workers"] = workers
     if repo.script is not None:
-        from benchmark.datasets.paper_protocol import read_protocol
+        from benchmark.problems.importers.paper_protocol import read_protocol
 
         protocol = read_protocol(repo.script)
         raw["prompts"] = protocol.prompt_set()

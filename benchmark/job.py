@@ -16,10 +16,10 @@ from benchmark.budget import BudgetLedger
 from benchmark.call_health import CallHealth
 from benchmark.config import Settings
 from benchmark.job_totals import count_whole_job
-from benchmark.loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
+from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
-from benchmark.problems import Problem, load_dataset
+from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (

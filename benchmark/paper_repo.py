@@ -13,7 +13,7 @@ Palavalli & Santolucito (arXiv 2411.19043) published their GPT-4o run in their r
 - Template N answers prompt (N-1) // 5 (0-based, in the paper's topic order) as query
   (N-1) % 5: 33 prompts x 5 queries = 165 templates per trial and iteration.
 - `cfFilesBatching2.py` at the root holds the prompts and the chat messages
-  (`benchmark.datasets.paper_protocol` reads it with `ast`; it is never run).
+  (`benchmark.problems.importers.paper_protocol` reads it with `ast`; it is never run).
 
 Prompt index P (0-based, their order) is paper33's topic P + 1: each paper33 problem's
 `source` names its topic (`project (paper topic K)`), so `paper33_by_topic` gives the problem
@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.problems import Problem, load_dataset
+from benchmark.problems.dataset import Problem, load_dataset
 
 PROMPTS = 33
 QUERIES = 5  # samples per prompt in one trial

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 TABLES = ("attempts", "findings", "checks")
-# the longest reply searched for a template (benchmark/extract.py); a longer one is cut there
+# the longest reply searched for a template (benchmark/loop/extract.py); a longer one is cut there
 # and its attempt marked `truncated`
 MAX_REPLY_CHARS = 2_000_000
 JOURNAL = "journal.jsonl"

@@ -1,6 +1,6 @@
 """What the edge did to a model's reply, marked on its attempt row and counted per job: usage
 figures dropped as unsound (benchmark/models/usage.py) and a reply cut at MAX_REPLY_CHARS
-(benchmark/extract.py). A job warns once, with the counts, never once per attempt."""
+(benchmark/loop/extract.py). A job warns once, with the counts, never once per attempt."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.extract import reply_truncated
+from benchmark.loop.extract import reply_truncated
 from benchmark.models.base import ModelOutput
 from benchmark.models.usage import flags_text
 from benchmark.records import MAX_REPLY_CHARS

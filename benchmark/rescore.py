@@ -31,7 +31,7 @@ from tqdm import tqdm
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.job import prepare_suite
 from benchmark.paper_repo import RECORDED_SOURCE
-from benchmark.problems import DatasetError, Problem, load_dataset
+from benchmark.problems.dataset import DatasetError, Problem, load_dataset
 from benchmark.progress import progress_bar
 from benchmark.provenance import config_hash, provenance
 from benchmark.records import (

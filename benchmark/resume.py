@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.config import ConfigError
-from benchmark.loop import RecordedAttempt
-from benchmark.problems import Problem
+from benchmark.loop.feedback_loop import RecordedAttempt
+from benchmark.problems.dataset import Problem
 from benchmark.records import read_table
 
 ChainKey = tuple[str, int]  # (problem_id, sample)

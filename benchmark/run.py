@@ -13,9 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import ConfigError, Settings, load_settings, resolve_api_key
 from benchmark.job import JobInfo, JobSummary, run_job, write_summary
+from benchmark.loop.prompts import check_prompt_set
 from benchmark.plan.sweep import format_plan, plan_settings, single
-from benchmark.problems import DatasetError
-from benchmark.prompts import check_prompt_set
+from benchmark.problems.dataset import DatasetError
 from benchmark.secrecy import redact_urls
 
 log = logging.getLogger("benchmark")

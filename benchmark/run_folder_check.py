@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.problems import DatasetError, load_dataset
+from benchmark.problems.dataset import DatasetError, load_dataset
 from benchmark.provenance import config_hash
 from benchmark.records import read_table
 from benchmark.resume import changed_problems

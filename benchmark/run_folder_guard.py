@@ -36,7 +36,7 @@ from omegaconf.errors import OmegaConfBaseException
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.folder_lock import FolderLock, FolderLocked
 from benchmark.plan.sweep import sweep_job_overrides
-from benchmark.problems import DatasetError
+from benchmark.problems.dataset import DatasetError
 from benchmark.run_folder_check import recorded_hashes, resume_refusal
 
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from benchmark.problems import Problem, load_dataset
+from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.records import read_table
 from benchmark.simulator.catalogue import covered_rules, find_sites
 from benchmark.simulator.model import difficulty_of

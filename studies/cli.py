@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmark.config import ConfigError
-from benchmark.problems import DatasetError
+from benchmark.problems.dataset import DatasetError
 from benchmark.simulator.profile import ProfileError, write_profile
 from studies.calibrate import MIN_SHARE_LISTED, CalibrationError
 from studies.design import Design, PowerError, design_problems

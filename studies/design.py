@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.config import PROJECT_ROOT
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.simulator.chains import ProblemShape
 from benchmark.simulator.chains import problem_shapes as shapes_of
 

@@ -17,9 +17,9 @@ from typing import Any
 from benchmark.budget import BudgetLedger
 from benchmark.config import Settings, load_settings
 from benchmark.job import JobInfo, JobSummary, Recorder, build_suite, write_summary
-from benchmark.loop import Attempt, FeedbackLoop
+from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelAPI
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.progress import progress_bar
 from benchmark.records import RecordWriter
 from benchmark.runner.factory import create_model

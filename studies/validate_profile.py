@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.job import JobInfo, run_job
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.records import read_table
 from benchmark.simulator.profile import load_profile
 from studies.calibrate import CalibrationError, harness_view, select

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.feedback import FeedbackInput, format_raw
+from benchmark.loop.feedback import FeedbackInput, format_raw
 from benchmark.paper_repo import PROMPTS, TEMPLATES
 from benchmark.validators.base import Finding
 

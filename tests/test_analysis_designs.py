@@ -85,6 +85,6 @@ def test_report_shows_design_section(fast_slow: Path, tmp_path: Path) -> None:
 
 def test_designs_are_ordered_as_the_loop_defines_them() -> None:
     from analysis.designs import DESIGN_ORDER
-    from benchmark.feedback import FORMATTERS
+    from benchmark.loop.feedback import FORMATTERS
 
     assert list(FORMATTERS) == DESIGN_ORDER

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.simulator import SimulatedModel
 from benchmark.simulator.behaviour import (
     SYNTAX_RULE,

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import ConfigError, load_settings, resolve_api_key
-from benchmark.prompts import check_prompt_set
+from benchmark.loop.prompts import check_prompt_set
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 ROOT = CONF.parent

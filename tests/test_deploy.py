@@ -17,10 +17,10 @@ import yaml
 
 from benchmark.config import ConfigError, DeployConfig, LoopConfig, PromptSetConfig, Settings
 from benchmark.deploy import main as janitor
-from benchmark.feedback import FeedbackInput, render_feedback
-from benchmark.loop import FeedbackLoop
+from benchmark.loop.feedback import FeedbackInput, render_feedback
+from benchmark.loop.feedback_loop import FeedbackLoop
 from benchmark.models.base import GenerateConfig
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.records import VALIDATOR_COLUMNS, attempt_id, outcome_columns
 from benchmark.validators.base import AttemptRef, Finding
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.feedback import FORMATTERS, FeedbackInput, readable_path, render_feedback
+from benchmark.loop.feedback import FORMATTERS, FeedbackInput, readable_path, render_feedback
 from benchmark.validators.base import CheckResult
 from benchmark.validators.cfn_lint import WarmLinter
 

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from benchmark.config import PINNED_CFN_LINT, ConfigError, load_settings
 from benchmark.job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
-from benchmark.loop import Attempt
-from benchmark.problems import load_dataset
+from benchmark.loop.feedback_loop import Attempt
+from benchmark.problems.dataset import load_dataset
 from benchmark.records import RecordWriter, read_table
 from benchmark.rescore import main as rescore
 from benchmark.runner.factory import create_model

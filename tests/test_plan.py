@@ -17,6 +17,7 @@ import pytest
 from analysis.report import build_report
 from benchmark.config import BudgetConfig, ConfigError
 from benchmark.job import JobInfo, run_job
+from benchmark.loop.prompts import generation_messages
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, GenerateConfig
 from benchmark.models.pricing import price_for
@@ -29,8 +30,7 @@ from benchmark.plan.job import (
 )
 from benchmark.plan.job import problem_texts as texts_of
 from benchmark.plan.sweep import budget_refusal, plan_settings
-from benchmark.problems import load_dataset
-from benchmark.prompts import generation_messages
+from benchmark.problems.dataset import load_dataset
 from benchmark.records import read_table
 from benchmark.runner.factory import prompt_cache
 from tests.loopback_usage import CountedUsage

@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.config import ConfigError
 from benchmark.job import JobInfo, run_job
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.provenance import config_hash
 from benchmark.records import read_table
 from studies.synthesize import compose_settings

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
-from benchmark.problems import Problem, load_dataset
+from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.simulator import (
     SimulatedModel,
     SimulatorSettings,
@@ -188,7 +188,7 @@ def test_same_seed_same_replies_other_seed_differs() -> None:
 def test_replies_are_identical_across_processes() -> None:
     script = (
         "import asyncio, hashlib\n"
-        "from benchmark.problems import load_dataset\n"
+        "from benchmark.problems.dataset import load_dataset\n"
         "from benchmark.models.base import CallContext, ChatMessage, GenerateConfig\n"
         "from benchmark.simulator import SimulatedModel, SimulatorSettings\n"
         "ps = {p.id: p for p in load_dataset('datasets/smoke')}\n"

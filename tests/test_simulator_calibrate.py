@@ -216,7 +216,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A synthetic run of the known-rates profile on every other paper33 problem, calibrated.
     Its tests share an xdist group: under `pytest -n` they run on one worker, which makes it
     once."""
-    from benchmark.problems import load_dataset
+    from benchmark.problems.dataset import load_dataset
     from studies.synthesize import synthesize
 
     root = tmp_path_factory.mktemp("synthetic")

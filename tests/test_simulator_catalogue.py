@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.simulator.behaviour import SimProblem
 from benchmark.simulator.catalogue import (
     CATALOGUE,

@@ -14,7 +14,7 @@ import yaml
 
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.provenance import config_hash
 from benchmark.runner.factory import create_model
 from benchmark.simulator import SimulatedModel, SimulatorSettings

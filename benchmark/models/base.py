@@ -12,8 +12,8 @@ Role = Literal["system", "user", "assistant"]
 
 
 class ProblemLike(Protocol):
-    """What a model may ask of a problem (`benchmark.problems.Problem` is one). A Protocol, not
-    an import, so that models/ stays a leaf that knows nothing of problems or datasets."""
+    """What a model may ask of a problem (`benchmark.problems.dataset.Problem` is one). A
+    Protocol, not an import, so that models/ stays a leaf that knows nothing of problems."""
 
     @property
     def id(self) -> str: ...

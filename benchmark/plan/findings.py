@@ -2,7 +2,7 @@
 
 The plan knows from the profile how many findings each repair turn feeds back; how many
 characters that is depends on the findings' messages and paths (27 to 900 characters for
-cfn-lint's) and on the design (`benchmark/feedback.py`). `finding_examples.yaml` beside this
+cfn-lint's) and on the design (`benchmark/loop/feedback.py`). `finding_examples.yaml` beside this
 module holds real findings, measured once: the simulator's own mistakes (its catalogue's
 sites) linted alone on paper33's reference templates with the pinned cfn-lint, up to
 `EXAMPLES_PER_RULE` of each rule. Regenerate it after a cfn-lint or catalogue change:
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmark.feedback import FeedbackInput, render_feedback
+from benchmark.loop.feedback import FeedbackInput, render_feedback
 from benchmark.validators.base import Finding
 
 EXAMPLES_FILE = Path(__file__).with_name("finding_examples.yaml")

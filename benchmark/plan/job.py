@@ -6,7 +6,7 @@ feedback design, giving the share of chains that reach each iteration and the fi
 repair turn feeds back. A simulated job is planned with its own profile; a real model with
 `planning.profile` (the hand-set default unless a profile calibrated on that model is given).
 
-Each call's prompt is rendered by the loop's own code (`benchmark.prompts`): the generation
+Each call's prompt is rendered by the loop's own code (`benchmark.loop.prompts`): the generation
 prompt with the problem's request; a repair with the previous template and feedback, alone
 (stateless) or after the whole history (conversation). A reply is the problem's reference
 template in the prompt set's output format in one fence (a problem without one: the others'
@@ -40,15 +40,15 @@ from typing import Any
 import numpy as np
 
 from benchmark.config import Settings
-from benchmark.extract import extract_template, keep_template
+from benchmark.loop.extract import extract_template, keep_template
+from benchmark.loop.prompts import generation_messages, repair_messages
 from benchmark.models.base import ChatMessage
 from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, price_for, tokens_cost
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.plan.findings import FeedbackSizer
-from benchmark.problems import Problem, load_dataset
-from benchmark.prompts import generation_messages, repair_messages
+from benchmark.problems.dataset import Problem, load_dataset
 
 LOOKBACK_BLOCKS = 20  # Anthropic looks this many blocks back from a breakpoint for a hit
 OPENAI_MIN_CACHED = 1024  # OpenAI caches prompts from this many tokens ...

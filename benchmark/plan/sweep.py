@@ -29,10 +29,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config import BudgetConfig, ConfigError, Settings, load_settings
+from benchmark.loop.prompts import check_prompt_set
 from benchmark.plan.findings import load_examples
 from benchmark.plan.job import JobPlan, plan_job
-from benchmark.problems import DatasetError
-from benchmark.prompts import check_prompt_set
+from benchmark.problems.dataset import DatasetError
 from benchmark.secrecy import scrub
 
 PLAN_FILE = "plan.json"

@@ -14,7 +14,7 @@ from benchmark.models.cache import CachedModel, ResponseCache
 from benchmark.models.prompt_cache import BatchCacheTtl, PromptCache, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
-from benchmark.problems import Problem
+from benchmark.problems.dataset import Problem
 from benchmark.secrecy import Redactor
 
 # why a provider has no batch mode, where there is more to say than that it has no batch API

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
-from benchmark.problems import Problem
+from benchmark.problems.dataset import Problem
 from benchmark.simulator.behaviour import (
     SYNTAX_RULE,
     Calibrated,

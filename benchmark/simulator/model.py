@@ -33,7 +33,7 @@ from benchmark.models.base import (
     ModelOutput,
     ProblemLike,
 )
-from benchmark.problems import Problem
+from benchmark.problems.dataset import Problem
 from benchmark.simulator.behaviour import (
     Behaviour,
     Chain,
@@ -195,7 +195,7 @@ def difficulty_of(problem: Problem) -> int | None:
         return problem.difficulty
     if problem.reference_template is None:
         return None
-    from benchmark.datasets.difficulty import template_metrics
+    from benchmark.problems.difficulty import template_metrics
 
     try:
         return template_metrics(problem.reference_template).difficulty

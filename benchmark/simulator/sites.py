@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.simulator.catalogue import CATALOGUE, find_sites
 from benchmark.simulator.mutations import Mutation
 from benchmark.simulator.template import parse_template

@@ -32,7 +32,7 @@ import yaml
 from botocore.exceptions import BotoCoreError
 
 from benchmark.config import ConfigError, DeployConfig
-from benchmark.intent import parse_template
+from benchmark.problems.intent_language import parse_template
 from benchmark.records import attempt_id
 from benchmark.secrecy import redact_url
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult

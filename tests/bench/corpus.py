@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
 from benchmark.simulator import Mutation, find_sites, parse_template, render, stable_rng
 from tests.bench import ROOT
 

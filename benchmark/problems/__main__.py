@@ -1,4 +1,4 @@
-"""`python -m benchmark.datasets check [DIR ...]` and `python -m benchmark.datasets import ...`
+"""`python -m benchmark.problems check [DIR ...]` and `python -m benchmark.problems import ...`
 (dpiaceval, generic, paper-protocol)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ LOCAL = DATASETS / "local"  # where imports go by default: users' copies, never 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.datasets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmark.problems", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="lint references, run intent checks, find vacuity")
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(dirs: list[Path]) -> int:
-    from benchmark.datasets.check import check_dataset, warm_lint
+    from benchmark.problems.check import check_dataset, warm_lint
 
     started = time.monotonic()
     lint = warm_lint()
@@ -106,21 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args.dirs)
-    from benchmark.datasets.output import DatasetImportError
+    from benchmark.problems.importers.output import DatasetImportError
 
     try:
         if args.source == "dpiaceval":
-            from benchmark.datasets.dpiaceval import import_dpiaceval
+            from benchmark.problems.importers.dpiaceval import import_dpiaceval
 
             report = import_dpiaceval(
                 args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
             )
         elif args.source == "paper-protocol":
-            from benchmark.datasets.paper_protocol import import_paper_protocol
+            from benchmark.problems.importers.paper_protocol import import_paper_protocol
 
             report = import_paper_protocol(args.repo, args.out, args.conf_dir, args.overwrite)
         else:
-            from benchmark.datasets.generic import import_generic, parse_mapping
+            from benchmark.problems.importers.generic import import_generic, parse_mapping
 
             report = import_generic(
                 args.input, args.out, parse_mapping(args.map), args.id_prefix, args.overwrite

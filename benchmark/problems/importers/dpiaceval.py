@@ -27,9 +27,10 @@ from typing import Any
 
 import yaml
 
-from benchmark.datasets.checkov import translate_policy
-from benchmark.datasets.difficulty import template_metrics
-from benchmark.datasets.output import (
+from benchmark.problems.dataset import DatasetError, Problem, parse_problem
+from benchmark.problems.difficulty import template_metrics
+from benchmark.problems.importers.checkov import translate_policy
+from benchmark.problems.importers.output import (
     DatasetImportError,
     ImportReport,
     read_rows,
@@ -40,8 +41,7 @@ from benchmark.datasets.output import (
     slug,
     write_problems,
 )
-from benchmark.intent import ParsedTemplate, evaluate, parse_template
-from benchmark.problems import DatasetError, Problem, parse_problem
+from benchmark.problems.intent_language import ParsedTemplate, evaluate, parse_template
 
 REQUIRED = ("row_number", "ground_truth_path", "prompt")
 SOURCE = "DPIaC-Eval (IaCGen, MIT)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmark.config import ConfigError, PromptSetConfig
 from benchmark.models.base import ChatMessage
-from benchmark.problems import Problem
+from benchmark.problems.dataset import Problem
 
 FORMAT_NAMES = {"yaml": "YAML", "json": "JSON"}
 _PLACEHOLDERS = {"prompt", "template", "feedback", "format_name", "format_tag"}

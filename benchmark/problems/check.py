@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.intent import evaluate_text, parse_template
-from benchmark.problems import DatasetError, NearMiss, Problem, load_dataset_files
+from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
+from benchmark.problems.intent_language import evaluate_text, parse_template
 
 EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.extract import Extraction, extract_template, keep_template
-from benchmark.feedback import FeedbackInput, render_feedback
+from benchmark.loop.extract import Extraction, extract_template, keep_template
+from benchmark.loop.feedback import FeedbackInput, render_feedback
+from benchmark.loop.prompts import generation_messages, repair_messages
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -18,8 +19,7 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.problems import Problem
-from benchmark.prompts import generation_messages, repair_messages
+from benchmark.problems.dataset import Problem
 from benchmark.validators.base import AttemptRef, CheckResult, Finding
 from benchmark.validators.suite import ValidatorSuite
 

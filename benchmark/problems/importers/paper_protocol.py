@@ -1,6 +1,6 @@
 """The paper's protocol from the authors' own script, replayable with any model.
 
-    python -m benchmark.datasets import paper-protocol <their repository root> \\
+    python -m benchmark.problems import paper-protocol <their repository root> \\
         --out datasets/local/paper-original
 
 Palavalli & Santolucito's `cfFilesBatching2.py` holds their 33 prompts and the two chat
@@ -36,10 +36,10 @@ import yaml
 from omegaconf import OmegaConf
 
 from benchmark.config import ConfigError, PromptSetConfig
-from benchmark.datasets.output import DatasetImportError, read_text, write_problems
+from benchmark.loop.prompts import check_prompt_set
 from benchmark.paper_repo import PROMPTS, SCRIPT, paper33_by_topic
-from benchmark.problems import DatasetError, Problem, parse_problem
-from benchmark.prompts import check_prompt_set
+from benchmark.problems.dataset import DatasetError, Problem, parse_problem
+from benchmark.problems.importers.output import DatasetImportError, read_text, write_problems
 
 NAME = "paper-original"  # the dataset's and the prompt set's name
 PAPER_MODEL = "openai/gpt-4o"  # the model of the paper's run
@@ -374,7 +374,7 @@ def _config_text(header: str, data: dict[str, Any]) -> str:
 def _config_path(path: Path) -> str:
     """A dataset path as the shipped configs write it: relative to the project root when under
     it (sweeps run from there), else absolute."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     resolved = path.resolve()
     return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved)
 
@@ -404,7 +404,7 @@ def import_paper_protocol(
         if path.exists() and not overwrite:
             raise DatasetImportError(f"{path}: exists; pass --overwrite to replace")
     header = (
-        f"Written by `python -m benchmark.datasets import paper-protocol` from {script}\n"
+        f"Written by `python -m benchmark.problems import paper-protocol` from {script}\n"
         "(read with ast, never run). The authors' words: keep this out of git."
     )
     dataset_text = _config_text(

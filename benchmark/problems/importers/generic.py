@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark.datasets.difficulty import template_metrics
-from benchmark.datasets.output import (
+from benchmark.problems.dataset import DatasetError, Problem, parse_problem
+from benchmark.problems.difficulty import template_metrics
+from benchmark.problems.importers.output import (
     DatasetImportError,
     ImportReport,
     read_rows,
@@ -24,7 +25,6 @@ from benchmark.datasets.output import (
     slug,
     write_problems,
 )
-from benchmark.problems import DatasetError, Problem, parse_problem
 
 FIELDS = (
     "id",

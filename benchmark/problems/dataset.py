@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from benchmark.intent import KINDS, Check, walk_ids
+from benchmark.problems.intent_language import KINDS, Check, walk_ids
 
 
 class DatasetError(ValueError):
@@ -197,7 +197,7 @@ def verify_reference(problem: Problem, where: str) -> None:
 
 def verify_difficulty(problem: Problem, where: str) -> None:
     """The stored difficulty must be the one computed from the reference template."""
-    from benchmark.datasets.difficulty import template_metrics
+    from benchmark.problems.difficulty import template_metrics
 
     if problem.reference_template is None or problem.difficulty is None:
         return

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from benchmark.problems import Problem, load_dataset
+from benchmark.problems.dataset import Problem, load_dataset
 
 
 class DatasetImportError(ValueError):
