@@ -92,7 +92,7 @@ paper-figures:  ## the paper's Fig. 5: RAW=<their repository, its JSON_run_v2, o
 import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<their repo> [OUT=runs/paper-gpt-4o]
 	@test -n "$(PAPER)" || \
 		{ echo "usage: make import-paper PAPER=<their repository root> [OUT=runs/paper-gpt-4o] [CFN_LINT=1.x.y] [AS_OF=YYYY-MM-DD]"; exit 2; }
-	$(PY) -m benchmark.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
+	$(PY) -m benchmark.replication.import_paper $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
 		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
 
 calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]

@@ -13,8 +13,9 @@ Also: the difference of the fitted A, k, C (per template scale; the paper's sums
 Like with like: each side states its origin (run, simulated, recorded), cfn-lint release and
 lint date, dataset, prompt set and output format. Two runs linted by different cfn-lint
 releases, or on dates more than a day apart (see `analysis.provenance`), are refused with the
-`benchmark.rescore` command that puts one side on the other's linter; --allow-lint-mismatch
-compares them anyway and the verdict opens with the mismatch. The paper's published means were
+`benchmark.replication.rescore` command that puts one side on the other's linter;
+--allow-lint-mismatch compares them anyway and the verdict opens with the mismatch. The paper's
+published means were
 linted in 2024 by an older cfn-lint; their verdict says so and points to `make import-paper`.
 
 Usage: python -m analysis.compare --baseline RUN|paper --candidate RUN [--out DIR]

@@ -3,8 +3,9 @@
     python -m analysis.drift RUN_A RUN_B [--out DIR]     # a run and its rescore
     python -m analysis.drift RUN --recorded [--out DIR]  # an imported (recorded) run
 
-Two runs: RUN_B holds RUN_A's templates judged again, e.g. `python -m benchmark.rescore RUN_A
---cfn-lint VERSION --as-of DATE`; rows are matched by `attempt_id`, which rescore keeps.
+Two runs: RUN_B holds RUN_A's templates judged again, e.g.
+`python -m benchmark.replication.rescore RUN_A --cfn-lint VERSION --as-of DATE`; rows are matched
+by `attempt_id`, which rescore keeps.
 `--recorded`: one imported run, whose attempts carry two lintings of each template: the
 authors' recorded findings (A, source `cfn-lint (recorded by the authors)`) and the configured
 cfn-lint's (B, source `cfn-lint`, the run's counts).
@@ -49,7 +50,7 @@ from analysis.load import (
 )
 from analysis.measures import ProblemData, percentile_ci, resample_weights
 from analysis.provenance import Provenance, origins
-from benchmark.paper_repo import RECORDED_SOURCE
+from benchmark.replication.paper_repo import RECORDED_SOURCE
 
 MEASURED = ["errors", "warnings", "clean"]
 JUDGED = ["errors", "warnings", "infos", "clean"]

@@ -326,10 +326,10 @@ class CacheConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """Spend limits for a whole sweep (benchmark/budget.py); null means no limit.
+    """Spend limits for a whole sweep (benchmark/runner/budget.py); null means no limit.
 
-    A sweep whose planned maximum cost (benchmark/plan/) exceeds `max_usd` is refused at start
-    unless `allow_partial`: then it runs until the ledger reaches `max_usd`."""
+    A sweep whose planned maximum cost (benchmark/runner/plan/) exceeds `max_usd` is refused at
+    start unless `allow_partial`: then it runs until the ledger reaches `max_usd`."""
 
     max_usd: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
@@ -337,7 +337,7 @@ class BudgetConfig(_Strict):
 
 
 class PlanningConfig(_Strict):
-    """How the plan estimates calls, tokens and cost before any call (benchmark/plan/)."""
+    """How the plan estimates calls, tokens and cost before any call (benchmark/runner/plan/)."""
 
     # the simulator profile that stands in for a real model: a name in conf/model/simulator/
     # or a path (a profile calibrated on a run of that model is the best stand-in); a

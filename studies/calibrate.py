@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from benchmark.problems.dataset import Problem, load_dataset
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 from benchmark.simulator.catalogue import covered_rules, find_sites
 from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.template import parse_template

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.budget import BudgetLedger
 from benchmark.config import Settings, load_settings
-from benchmark.job import JobInfo, JobSummary, Recorder, build_suite, write_summary
 from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelAPI
 from benchmark.problems.dataset import load_dataset
 from benchmark.progress import progress_bar
-from benchmark.records import RecordWriter
+from benchmark.records.tables import RecordWriter
+from benchmark.runner.budget import BudgetLedger
 from benchmark.runner.factory import create_model
+from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, build_suite, write_summary
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.job import JobInfo, run_job
 from benchmark.problems.dataset import load_dataset
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
 from benchmark.simulator.profile import load_profile
 from studies.calibrate import CalibrationError, harness_view, select
 from studies.synthesize import CONF_DIR, compose_settings

@@ -1,11 +1,11 @@
 """Synthetic data with known structure, for tests and demos of the analysis.
 
 `write_synthetic_run` writes a run folder exactly as a sweep would (one job folder per group,
-rows through `benchmark.records.RecordWriter`), or, with `recorded=True`, as an imported
+rows through `benchmark.records.tables.RecordWriter`), or, with `recorded=True`, as an imported
 published run (origin `recorded`: chains that go on after a clean template, and the authors'
 own findings beside the configured linter's); `write_relinted_run` writes the same templates
-judged by another linter, as `benchmark.rescore` would; `write_paper_raw` writes a folder in
-the layout of the paper authors' raw data. Nothing here is a measurement of any model.
+judged by another linter, as `benchmark.replication.rescore` would; `write_paper_raw` writes a
+folder in the layout of the paper authors' raw data. Nothing here is a measurement of any model.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.paper_repo import RECORDED_SOURCE
-from benchmark.records import ATTEMPT_KEY, RecordWriter, attempt_id, read_table
+from benchmark.records.tables import ATTEMPT_KEY, RecordWriter, attempt_id, read_table
+from benchmark.replication.paper_repo import RECORDED_SOURCE
 
 Curve = tuple[float, float, float]  # (A, k, C) of A·e^(−k(t−1)) + C
 
@@ -313,7 +313,8 @@ def write_relinted_run(
     drop_rules: Sequence[str] = (),
     seed: int = 0,
 ) -> Path:
-    """The templates of the run at `source` judged again, as `benchmark.rescore` writes it:
+    """The templates of the run at `source` judged again, as `benchmark.replication.rescore`
+    writes it:
     keys, attempt ids, templates and stop reasons kept; findings of `drop_rules` gone, one
     `add_rule` warning added to a template with probability `add_rate`; counts, `clean` and
     the lint provenance new. Job folders keep their names."""

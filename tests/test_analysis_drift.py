@@ -11,7 +11,7 @@ from analysis import drift
 from analysis.banner import RECORDED_BANNER
 from analysis.load import fill_chains, load_run
 from analysis.measures import per_iteration
-from benchmark.paper_repo import RECORDED_SOURCE
+from benchmark.replication.paper_repo import RECORDED_SOURCE
 from tests.synthetic_runs import (
     NEW_RULE,
     GroupSpec,

@@ -21,7 +21,7 @@ from analysis.paper import (
     raw_chains,
     raw_table,
 )
-from benchmark.paper_repo import parse_block, split_blocks
+from benchmark.replication.paper_repo import parse_block, split_blocks
 from tests.synthetic_runs import synthetic_paper_data, write_paper_raw
 
 MULTILINE = (

@@ -430,8 +430,8 @@ def test_batch_mode_needs_a_provider_with_a_batch_api(tmp_path: Path) -> None:
 def test_a_batch_job_records_what_an_online_job_does_at_the_batch_price(
     loopback: Callable[..., LoopbackServer], tmp_path: Path, provider: str
 ) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import deterministic_reply, settings_for
 
     model_id = {"openai": "openai/gpt-4o", "anthropic": "anthropic/claude-sonnet-4-5"}[provider]
@@ -494,7 +494,7 @@ def test_a_job_killed_while_its_batch_is_pending_resumes_without_resubmitting(
     import threading
     import time
 
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
     from tests.test_resilience import ROOT, reply, write_problems
 
     release = threading.Event()
@@ -557,8 +557,8 @@ def test_a_job_killed_while_its_batch_is_pending_resumes_without_resubmitting(
 def test_batch_mode_keeps_the_response_cache_and_the_budget(
     loopback: Callable[..., LoopbackServer], tmp_path: Path
 ) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import deterministic_reply, settings_for
 
     server = loopback(deterministic_reply)

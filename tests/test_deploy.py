@@ -21,7 +21,7 @@ from benchmark.loop.feedback import FeedbackInput, render_feedback
 from benchmark.loop.feedback_loop import FeedbackLoop
 from benchmark.models.base import GenerateConfig
 from benchmark.problems.dataset import load_dataset
-from benchmark.records import VALIDATOR_COLUMNS, attempt_id, outcome_columns
+from benchmark.records.tables import VALIDATOR_COLUMNS, attempt_id, outcome_columns
 from benchmark.validators.base import AttemptRef, Finding
 from benchmark.validators.cfn_lint import LintSettings, WarmLinter
 from benchmark.validators.cloudformation import (

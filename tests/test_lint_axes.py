@@ -21,12 +21,12 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import PINNED_CFN_LINT, ConfigError, load_settings
-from benchmark.job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
 from benchmark.loop.feedback_loop import Attempt
 from benchmark.problems.dataset import load_dataset
-from benchmark.records import RecordWriter, read_table
-from benchmark.rescore import main as rescore
+from benchmark.records.tables import RecordWriter, read_table
+from benchmark.replication.rescore import main as rescore
 from benchmark.runner.factory import create_model
+from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
 from benchmark.validators import cfn_lint_envs
 from benchmark.validators.base import Finding
 from benchmark.validators.cfn_lint import (

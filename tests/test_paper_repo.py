@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.paper_repo import (
+from benchmark.replication.paper_repo import (
     PAPER33,
     discover,
     paper33_by_topic,

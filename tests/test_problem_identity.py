@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import ConfigError
-from benchmark.job import JobInfo, run_job
 from benchmark.problems.dataset import load_dataset
-from benchmark.provenance import config_hash
-from benchmark.records import read_table
+from benchmark.records.provenance import config_hash
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
 from studies.synthesize import compose_settings
 
 SMOKE = Path(__file__).resolve().parent.parent / "datasets" / "smoke"

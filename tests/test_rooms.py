@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # read-side modules analysis may use: the records schema and reader, the authors' repository
 # layout (to read recorded findings), progress bars
-READ_SIDE = {"benchmark.records", "benchmark.paper_repo", "benchmark.progress"}
+READ_SIDE = {"benchmark.records.tables", "benchmark.replication.paper_repo", "benchmark.progress"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.records import RecordWriter, attempt_id, read_table
+from benchmark.records.tables import RecordWriter, attempt_id, read_table
 from benchmark.simulator.profile import load_profile, rates_from, write_profile
 from studies.calibrate import (
     CalibrationError,

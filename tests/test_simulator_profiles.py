@@ -15,7 +15,7 @@ import yaml
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
 from benchmark.problems.dataset import load_dataset
-from benchmark.provenance import config_hash
+from benchmark.records.provenance import config_hash
 from benchmark.runner.factory import create_model
 from benchmark.simulator import SimulatedModel, SimulatorSettings
 from benchmark.simulator.behaviour import Calibrated, Chain, HandSet
@@ -240,8 +240,8 @@ def test_repair_rates_drive_the_repair(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", available_profiles())
 def test_every_shipped_profile_runs_a_job(tmp_path: Path, name: str) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
 
     job = settings(
         f"model.id=simulated/{name}",

@@ -23,7 +23,7 @@ from benchmark.loop.feedback_loop import Attempt, FeedbackLoop, RecordedAttempt
 from benchmark.loop.prompts import check_prompt_set
 from benchmark.models.base import GenerateConfig
 from benchmark.problems.dataset import load_dataset
-from benchmark.records import JOURNAL, read_table
+from benchmark.records.tables import JOURNAL, read_table
 from benchmark.simulator import SimulatedModel, load_profile
 from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from benchmark.records import MAX_REPLY_CHARS  # replies beyond it are cut before any regex
+from benchmark.records.tables import MAX_REPLY_CHARS  # replies beyond it are cut before any regex
 
 _TAGGED = re.compile(r"<(template|cloudformation|cfn)>\s*(.*?)\s*</\1>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(

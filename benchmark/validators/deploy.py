@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError
 
 from benchmark.config import ConfigError, DeployConfig
 from benchmark.problems.intent_language import parse_template
-from benchmark.records import attempt_id
+from benchmark.records.tables import attempt_id
 from benchmark.secrecy import redact_url
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult
 from benchmark.validators.cloudformation import (

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchmark.models.batch import JOURNAL_FILE
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 from tests.bench import ROOT, Context, Row, Section, info
 from tests.bench.jobs import FAKE_KEY, SEED, Replies, Size, run_job, write_problems
 from tests.loopback import LoopbackServer

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.problems.dataset import load_dataset
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 from tests.bench import Context, Section, at_most, info
 from tests.bench.corpus import DATASET, build
 from tests.bench.jobs import run_job

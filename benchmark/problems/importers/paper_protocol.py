@@ -9,8 +9,8 @@ OpenAI API, runs cfn-lint and writes files). What is taken from it:
 
 - the prompts: the string literal argument of every `prompts_list.append(...)` call, in source
   order; prompt P (0-based) is paper topic P + 1, i.e. a paper33 problem (see
-  `benchmark.paper_repo.paper33_by_topic`). Anything else that fills `prompts_list` is an
-  error, not a guess;
+  `benchmark.replication.paper_repo.paper33_by_topic`). Anything else that fills `prompts_list`
+  is an error, not a guess;
 - the two `*.chat.completions.create(...)` calls: each one's system message (a literal) and
   user message (an f-string). The call whose f-string has one variable is the generation
   request, that variable becomes `{prompt}`; the other has two: the one assigned from
@@ -37,9 +37,9 @@ from omegaconf import OmegaConf
 
 from benchmark.config import ConfigError, PromptSetConfig
 from benchmark.loop.prompts import check_prompt_set
-from benchmark.paper_repo import PROMPTS, SCRIPT, paper33_by_topic
 from benchmark.problems.dataset import DatasetError, Problem, parse_problem
 from benchmark.problems.importers.output import DatasetImportError, read_text, write_problems
+from benchmark.replication.paper_repo import PROMPTS, SCRIPT, paper33_by_topic
 
 NAME = "paper-original"  # the dataset's and the prompt set's name
 PAPER_MODEL = "openai/gpt-4o"  # the model of the paper's run

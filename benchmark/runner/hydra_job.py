@@ -12,28 +12,28 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmark.budget import BudgetLedger
-from benchmark.call_health import CallHealth
 from benchmark.config import Settings
-from benchmark.job_totals import count_whole_job
 from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
-from benchmark.provenance import config_hash, provenance
-from benchmark.records import (
+from benchmark.records.job_totals import count_whole_job
+from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.reply_flags import ReplyFlags, reply_columns
+from benchmark.records.resume import recorded_chains
+from benchmark.records.tables import (
     RecordWriter,
     attempt_id,
     check_rows,
     finding_rows,
     outcome_columns,
 )
-from benchmark.reply_flags import ReplyFlags, reply_columns
-from benchmark.resume import recorded_chains
+from benchmark.runner.budget import BudgetLedger
+from benchmark.runner.call_health import CallHealth
 from benchmark.runner.factory import create_model
+from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
-from benchmark.sigterm import SigtermHandler
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
 from benchmark.validators.deploy import DeployJob, DeployValidator

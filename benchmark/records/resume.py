@@ -11,7 +11,7 @@ import pandas as pd
 from benchmark.config import ConfigError
 from benchmark.loop.feedback_loop import RecordedAttempt
 from benchmark.problems.dataset import Problem
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 
 ChainKey = tuple[str, int]  # (problem_id, sample)
 

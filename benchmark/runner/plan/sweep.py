@@ -4,7 +4,7 @@ In a multirun each job is its own process and knows only its own plan, so the sw
 made once, before any job starts, by a Hydra callback (`SweepPlan`, conf/config.yaml): it
 expands the sweep's overrides into its jobs exactly as the basic sweeper does, composes and
 plans each, and writes `<sweep>/plan.json` (every job and the total). `plan=true` stops there.
-The budget (`budget.max_usd` caps the whole sweep, benchmark/budget.py) is compared with the
+The budget (`budget.max_usd` caps the whole sweep, benchmark/runner/budget.py) is compared with the
 total's maximum cost. Each job also plans itself at start (`<job>/plan.json`, or the run
 folder's `plan.json` for a single run) and is refused when its own maximum exceeds the budget:
 for a single run that is the whole check; under another sweeper (whose jobs are not known in
@@ -30,9 +30,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config import BudgetConfig, ConfigError, Settings, load_settings
 from benchmark.loop.prompts import check_prompt_set
-from benchmark.plan.findings import load_examples
-from benchmark.plan.job import JobPlan, plan_job
 from benchmark.problems.dataset import DatasetError
+from benchmark.runner.plan.findings import load_examples
+from benchmark.runner.plan.job import JobPlan, plan_job
 from benchmark.secrecy import scrub
 
 PLAN_FILE = "plan.json"

@@ -12,7 +12,7 @@ import pandas as pd
 from benchmark.loop.extract import reply_truncated
 from benchmark.models.base import ModelOutput
 from benchmark.models.usage import flags_text
-from benchmark.records import MAX_REPLY_CHARS
+from benchmark.records.tables import MAX_REPLY_CHARS
 
 
 def reply_columns(output: ModelOutput | None) -> dict[str, Any]:

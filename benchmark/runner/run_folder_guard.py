@@ -5,9 +5,9 @@ Registered as a Hydra callback (conf/config.yaml), it runs in `on_run_start` /
 plan, and refuses in one line (exit code 2), writing nothing, when:
 - `resume=` names a folder that does not exist (a new sweep is `hydra.sweep.dir`'s job);
 - the folder already holds attempts recorded under other settings than a job of this command
-  would use (its config hash; benchmark/run_folder_check.py). The job checks again when it
-  opens its folder (benchmark/resume.py);
-- another process holds the folder's lock (benchmark/folder_lock.py): the line names it.
+  would use (its config hash; benchmark/runner/run_folder_check.py). The job checks again when it
+  opens its folder (benchmark/records/resume.py);
+- another process holds the folder's lock (benchmark/runner/folder_lock.py): the line names it.
 Otherwise it takes the lock (the sweep folder in a multirun, the run folder in a single run)
 and holds it until the run ends or the process exits. A lock whose holder died is taken over
 with a note.
@@ -34,10 +34,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.folder_lock import FolderLock, FolderLocked
-from benchmark.plan.sweep import sweep_job_overrides
 from benchmark.problems.dataset import DatasetError
-from benchmark.run_folder_check import recorded_hashes, resume_refusal
+from benchmark.runner.folder_lock import FolderLock, FolderLocked
+from benchmark.runner.plan.sweep import sweep_job_overrides
+from benchmark.runner.run_folder_check import recorded_hashes, resume_refusal
 
 
 def _refuse(message: str) -> NoReturn:

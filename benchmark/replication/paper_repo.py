@@ -22,7 +22,7 @@ whose intent checks and reference template stand for prompt P.
 Also accepted: the `JSON_run_v2` folder itself, one `JSONwork_batching{T}` folder, and a folder
 of `trial{T}/errorsCSV{I}.csv` files (lint text only, no templates).
 
-This module only reads; `benchmark.import_paper` turns the run into records and
+This module only reads; `benchmark.replication.import_paper` turns the run into records and
 `analysis.paper` into the paper's figures.
 """
 
@@ -51,7 +51,7 @@ _BLANK = re.compile(r"\n[ \t]*\n")
 _RULE = re.compile(r"^[EWI]\d+$")
 _LOCATION = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<column>\d+)$")
 _TOPIC = re.compile(r"\bpaper topic (\d+)\b")
-PAPER33 = Path(__file__).resolve().parent.parent / "datasets" / "paper33"
+PAPER33 = Path(__file__).resolve().parents[2] / "datasets" / "paper33"
 
 
 @dataclass(frozen=True)

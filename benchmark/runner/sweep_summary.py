@@ -18,7 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from benchmark.job import SUMMARY_FILE
+from benchmark.runner.hydra_job import SUMMARY_FILE
 from benchmark.secrecy import scrub
 
 SWEEP_FILE = "sweep.json"

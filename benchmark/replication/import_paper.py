@@ -1,6 +1,6 @@
 """The paper authors' published GPT-4o run, imported as a run folder that every analysis reads.
 
-    python -m benchmark.import_paper PAPER --out runs/paper-gpt-4o \\
+    python -m benchmark.replication.import_paper PAPER --out runs/paper-gpt-4o \\
         [--cfn-lint VERSION] [--as-of DATE] [--workers N]
 
 PAPER is their repository as downloaded (Mayur-Palavalli/LLM-IaC-generation), or its
@@ -28,7 +28,7 @@ checks, with the authors' own cfn-lint text kept beside it.
 
 Each distinct template text is linted once (about 5,000 of 9,900 in their run). The folder
 holds one job (`0/`) with the composed settings in `.hydra/config.yaml`, so
-`python -m benchmark.rescore` can re-lint it under another cfn-lint release or date.
+`python -m benchmark.replication.rescore` can re-lint it under another cfn-lint release or date.
 """
 
 from __future__ import annotations
@@ -49,8 +49,18 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import PROJECT_ROOT, Settings, load_settings
-from benchmark.job import JobSummary, build_suite, write_summary
-from benchmark.paper_repo import (
+from benchmark.problems.dataset import Problem
+from benchmark.problems.importers.output import DatasetImportError
+from benchmark.progress import progress_bar
+from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.tables import (
+    RecordWriter,
+    attempt_id,
+    check_rows,
+    finding_rows,
+    outcome_columns,
+)
+from benchmark.replication.paper_repo import (
     PAPER33,
     QUERIES,
     RECORDED_SOURCE,
@@ -65,12 +75,8 @@ from benchmark.paper_repo import (
     read_cells,
     read_template,
 )
-from benchmark.problems.dataset import Problem
-from benchmark.problems.importers.output import DatasetImportError
-from benchmark.progress import progress_bar
-from benchmark.provenance import config_hash, provenance
-from benchmark.records import RecordWriter, attempt_id, check_rows, finding_rows, outcome_columns
-from benchmark.run_folder_check import fingerprint_as_saved
+from benchmark.runner.hydra_job import JobSummary, build_suite, write_summary
+from benchmark.runner.run_folder_check import fingerprint_as_saved
 from benchmark.validators.suite import ValidatorSuite, Verdict
 
 MODEL = "openai/gpt-4o"
@@ -492,7 +498,7 @@ def _date(text: str) -> date:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.import_paper",
+        prog="python -m benchmark.replication.import_paper",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,6 +1,7 @@
 """Re-validate a finished run's stored templates with today's validators, without model calls.
 
-    python -m benchmark.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] [--as-of 2024-08-01]
+    python -m benchmark.replication.rescore runs/<sweep> [--out DIR] [--cfn-lint 1.4.2] \
+        [--as-of 2024-08-01]
 
 Each job folder is re-scored under its own saved settings (`.hydra/config.yaml`) into a new run
 folder with the same layout; saved settings that are not the ones its rows record (config hash,
@@ -29,12 +30,10 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings, load_settings
-from benchmark.job import prepare_suite
-from benchmark.paper_repo import RECORDED_SOURCE
 from benchmark.problems.dataset import DatasetError, Problem, load_dataset
 from benchmark.progress import progress_bar
-from benchmark.provenance import config_hash, provenance
-from benchmark.records import (
+from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.tables import (
     ATTEMPT_KEY,
     SCHEMAS,
     RecordWriter,
@@ -43,8 +42,10 @@ from benchmark.records import (
     outcome_columns,
     read_table,
 )
-from benchmark.run_folder_check import fingerprint_as_saved, rescore_refusal
-from benchmark.sigterm import SigtermHandler
+from benchmark.replication.paper_repo import RECORDED_SOURCE
+from benchmark.runner.hydra_job import prepare_suite
+from benchmark.runner.run_folder_check import fingerprint_as_saved, rescore_refusal
+from benchmark.runner.sigterm import SigtermHandler
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint import lint_columns
 from benchmark.validators.deploy import DeployJob
@@ -223,7 +224,7 @@ def lint_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.rescore",
+        prog="python -m benchmark.replication.rescore",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from benchmark.records import read_table
-from benchmark.reply_flags import ReplyFlags
+from benchmark.records.reply_flags import ReplyFlags
+from benchmark.records.tables import read_table
 
 # JobSummary fields that count the job's rows (the others describe this run)
 TOTALS = (

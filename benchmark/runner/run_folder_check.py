@@ -18,9 +18,9 @@ import yaml
 
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.problems.dataset import DatasetError, load_dataset
-from benchmark.provenance import config_hash
-from benchmark.records import read_table
-from benchmark.resume import changed_problems
+from benchmark.records.provenance import config_hash
+from benchmark.records.resume import changed_problems
+from benchmark.records.tables import read_table
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
 _SHOWN = 3  # differing settings named in a refusal

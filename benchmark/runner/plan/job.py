@@ -47,8 +47,8 @@ from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, price_for, tokens_cost
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
-from benchmark.plan.findings import FeedbackSizer
 from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.runner.plan.findings import FeedbackSizer
 
 LOOKBACK_BLOCKS = 20  # Anthropic looks this many blocks back from a breakpoint for a hit
 OPENAI_MIN_CACHED = 1024  # OpenAI caches prompts from this many tokens ...

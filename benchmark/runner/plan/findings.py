@@ -7,7 +7,7 @@ module holds real findings, measured once: the simulator's own mistakes (its cat
 sites) linted alone on paper33's reference templates with the pinned cfn-lint, up to
 `EXAMPLES_PER_RULE` of each rule. Regenerate it after a cfn-lint or catalogue change:
 
-    python -m benchmark.plan.findings datasets/paper33   # -> finding_examples.yaml
+    python -m benchmark.runner.plan.findings datasets/paper33   # -> finding_examples.yaml
 
 `FeedbackSizer` draws k of those findings (by the rules' weights in the profile), renders them
 with the design's formatter on the problem's own template and request, and averages the
@@ -179,15 +179,15 @@ def _row(f: Finding) -> dict[str, Any]:
 
 
 HEADER = (
-    "# Real cfn-lint findings for the plan's feedback sizes (benchmark/plan/findings.py):\n"
+    "# Real cfn-lint findings for the plan's feedback sizes (benchmark/runner/plan/findings.py):\n"
     "# the simulator's catalogue sites linted alone on their reference template. Regenerate:\n"
-    "#   python -m benchmark.plan.findings datasets/paper33\n"
+    "#   python -m benchmark.runner.plan.findings datasets/paper33\n"
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.plan.findings", description=__doc__.splitlines()[0]
+        prog="python -m benchmark.runner.plan.findings", description=__doc__.splitlines()[0]
     )
     parser.add_argument("dataset")
     parser.add_argument("--out", default=str(EXAMPLES_FILE))
