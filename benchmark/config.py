@@ -252,7 +252,7 @@ class LintConfig(_Strict):
     between releases and, through date-dependent rules, between days."""
 
     # null: the pinned cfn-lint, linted in process; another 1.x release runs in a cached
-    # environment of its own (benchmark/validators/cfn_lint_envs.py)
+    # environment of its own (benchmark/validators/cfn_lint/envs.py)
     cfn_lint_version: str | None = Field(default=None, pattern=r"^1\.\d+\.\d+$")
     as_of: date | None = None  # null: today; a date freezes the linter's clock to that day
     envs_dir: str = "runs/.cache/cfn-lint"  # where other releases' environments are built
@@ -274,7 +274,7 @@ class LintConfig(_Strict):
 
 
 class SecurityConfig(_Strict):
-    """Checkov's CloudFormation checks (benchmark/validators/security.py), an optional extra."""
+    """Checkov's CloudFormation checks (benchmark/validators/security_scan.py), optional."""
 
     enabled: bool = False
     workers: int = Field(default=1, ge=1)
@@ -282,7 +282,7 @@ class SecurityConfig(_Strict):
 
 
 class DeployConfig(_Strict):
-    """Deployability through the CloudFormation API (benchmark/validators/deploy.py), opt-in.
+    """Deployability through the CloudFormation API (validators/deploy/validator.py), opt-in.
 
     Credentials come only from boto3's standard chain (environment, `profile`, instance role);
     nothing here is a secret, and no credential is ever written to a run folder or a log.

@@ -18,7 +18,7 @@ from benchmark.simulator.sites import sample_sites
 
 
 def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.DataFrame:
-    from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     linter = WarmLinter(LintSettings())
     rows = []

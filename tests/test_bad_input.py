@@ -12,7 +12,7 @@ from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig
 from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import RecordWriter, attempt_id, finding_rows, read_table
-from benchmark.validators.cfn_lint import CfnLintValidator
+from benchmark.validators.cfn_lint.validator import CfnLintValidator
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import ScriptedModel

@@ -87,7 +87,7 @@ def test_unknown_prompt_placeholder_is_caught() -> None:
 
 
 def test_fingerprint_ignores_transport_and_keeps_what_changes_results() -> None:
-    from benchmark.records.provenance import config_hash
+    from benchmark.records.origin import config_hash
 
     base = config_hash(settings_for().result_fingerprint())
     same = [

@@ -22,7 +22,7 @@ from benchmark.replication import import_paper as importer
 from benchmark.replication.import_paper import main
 from benchmark.replication.paper_repo import RECORDED_SOURCE, TEMPLATES, paper33_by_topic
 from benchmark.replication.rescore import main as rescore
-from benchmark.validators.cfn_lint import CfnLintValidator, WarmLinter
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, WarmLinter
 from tests.paper_fixture import (
     CHAINS,
     DECOY,

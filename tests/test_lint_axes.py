@@ -27,15 +27,15 @@ from benchmark.records.tables import RecordWriter, read_table
 from benchmark.replication.rescore import main as rescore
 from benchmark.runner.factory import create_model
 from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
-from benchmark.validators import cfn_lint_envs
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import (
+from benchmark.validators.cfn_lint import envs as cfn_lint_envs
+from benchmark.validators.cfn_lint.envs import READY, ensure_env
+from benchmark.validators.cfn_lint.validator import (
     CfnLintValidator,
     LintSettings,
     WarmLinter,
     settings_problems,
 )
-from benchmark.validators.cfn_lint_envs import READY, ensure_env
 from tests.cfn_lint_cli import cli_json, full, unparsed
 from tests.conftest import ENV_BUILT_BY_FIXTURE, OTHER_CFN_LINT
 from tests.job_process import SMALL, run_job_process

@@ -11,7 +11,7 @@ from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelError
 from benchmark.problems.dataset import load_dataset
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 

@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.config import ConfigError
 from benchmark.problems.dataset import load_dataset
-from benchmark.records.provenance import config_hash
+from benchmark.records.origin import config_hash
 from benchmark.records.tables import read_table
 from benchmark.runner.hydra_job import JobInfo, run_job
 from studies.synthesize import compose_settings

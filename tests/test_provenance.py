@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.records.provenance import provenance
+from benchmark.records.origin import provenance
 from benchmark.records.tables import SCHEMAS, read_table
 from benchmark.runner.hydra_job import JobInfo, run_job
 from tests.test_config import settings_for

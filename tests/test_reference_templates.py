@@ -14,7 +14,7 @@ from benchmark.problems.check import EMPTY_TEMPLATE, apply_near_miss
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.problems.difficulty import template_metrics
 from benchmark.problems.intent_language import evaluate_text, parse_template
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 PAPER33 = load_dataset(DATASETS / "paper33")

@@ -15,7 +15,7 @@ from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, Mode
 from benchmark.models.cache import cache_key
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.openai_compatible import OpenAICompatibleModel
-from benchmark.records.provenance import config_hash
+from benchmark.records.origin import config_hash
 from benchmark.runner.factory import create_model
 from tests.loopback import LoopbackServer
 

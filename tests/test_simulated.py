@@ -24,7 +24,7 @@ from benchmark.simulator import (
 )
 from benchmark.simulator.catalogue import CLASSIC_KINDS
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {p.id: p for p in load_dataset(ROOT / "datasets" / "smoke")}

@@ -15,7 +15,7 @@ import yaml
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
 from benchmark.problems.dataset import load_dataset
-from benchmark.records.provenance import config_hash
+from benchmark.records.origin import config_hash
 from benchmark.runner.factory import create_model
 from benchmark.simulator import SimulatedModel, SimulatorSettings
 from benchmark.simulator.behaviour import Calibrated, Chain, HandSet

@@ -25,7 +25,7 @@ from benchmark.models.base import GenerateConfig
 from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import JOURNAL, read_table
 from benchmark.simulator import SimulatedModel, load_profile
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 

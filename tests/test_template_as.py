@@ -15,7 +15,7 @@ from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.loop.prompts import repair_messages
 from benchmark.models.base import GenerateConfig
 from benchmark.problems.dataset import load_dataset
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 

@@ -133,7 +133,7 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
 
 def warm_lint() -> Lint:
     """The pinned cfn-lint, in process, with the benchmark's default settings."""
-    from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     return WarmLinter(LintSettings()).lint
 

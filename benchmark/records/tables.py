@@ -70,7 +70,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("intent_total", pa.int32()),
             pa.field("security_passed", pa.int32()),  # Checkov checks (the security extra)
             pa.field("security_total", pa.int32()),
-            # deploy (benchmark/validators/deploy.py): null where not evaluated
+            # deploy (benchmark/validators/deploy/validator.py): null where not evaluated
             pa.field("deployable", pa.bool_()),
             pa.field("deploy_mode", pa.string()),  # changeset | stack
             pa.field("deploy_endpoint", pa.string()),  # an emulator's URL; null: AWS itself

@@ -52,7 +52,7 @@ from benchmark.config import PROJECT_ROOT, Settings, load_settings
 from benchmark.problems.dataset import Problem
 from benchmark.problems.importers.output import DatasetImportError
 from benchmark.progress import progress_bar
-from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.origin import config_hash, provenance
 from benchmark.records.tables import (
     RecordWriter,
     attempt_id,

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.problems.dataset import DatasetError, Problem, load_dataset
 from benchmark.progress import progress_bar
-from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.origin import config_hash, provenance
 from benchmark.records.tables import (
     ATTEMPT_KEY,
     SCHEMAS,
@@ -47,8 +47,8 @@ from benchmark.runner.hydra_job import prepare_suite
 from benchmark.runner.run_folder_check import fingerprint_as_saved, rescore_refusal
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.validators.base import AttemptRef
-from benchmark.validators.cfn_lint import lint_columns
-from benchmark.validators.deploy import DeployJob
+from benchmark.validators.cfn_lint.validator import lint_columns
+from benchmark.validators.deploy.validator import DeployJob
 
 CONFIG = Path(".hydra") / "config.yaml"
 

@@ -19,7 +19,7 @@ from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_f
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
 from benchmark.records.job_totals import count_whole_job
-from benchmark.records.provenance import config_hash, provenance
+from benchmark.records.origin import config_hash, provenance
 from benchmark.records.reply_flags import ReplyFlags, reply_columns
 from benchmark.records.resume import recorded_chains
 from benchmark.records.tables import (
@@ -35,10 +35,10 @@ from benchmark.runner.factory import create_model
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
-from benchmark.validators.cfn_lint import CfnLintValidator, lint_columns
-from benchmark.validators.deploy import DeployJob, DeployValidator
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, lint_columns
+from benchmark.validators.deploy.validator import DeployJob, DeployValidator
 from benchmark.validators.intent import IntentValidator
-from benchmark.validators.security import create_security_validator
+from benchmark.validators.security_scan import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
 
 SUMMARY_FILE = "job.json"

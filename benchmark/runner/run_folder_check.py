@@ -18,7 +18,7 @@ import yaml
 
 from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.problems.dataset import DatasetError, load_dataset
-from benchmark.records.provenance import config_hash
+from benchmark.records.origin import config_hash
 from benchmark.records.resume import changed_problems
 from benchmark.records.tables import read_table
 

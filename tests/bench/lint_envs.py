@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.progress import progress_bar
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
-from benchmark.validators.cfn_lint_envs import ensure_env
-from benchmark.validators.lint_pools import ENGINE_SCRIPT
+from benchmark.validators.cfn_lint.envs import ensure_env
+from benchmark.validators.cfn_lint.pools import ENGINE_SCRIPT
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, LintSettings
 from tests.bench import ROOT, Context, Row, Section, at_least, info
 from tests.bench.corpus import Template, build
 

@@ -138,7 +138,7 @@ def measure(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> dict[str,
     from benchmark.config import PINNED_CFN_LINT
     from benchmark.simulator.mutations import render
     from benchmark.simulator.sites import sample_sites
-    from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     linter = WarmLinter(LintSettings())
     seen: dict[str, list[Finding]] = {}

@@ -1,6 +1,7 @@
 """The deploy janitor: find and delete the stacks (and change sets) the harness left behind.
 
-    python -m benchmark.deploy cleanup --region us-east-1 [--sweep ID] [--job N] [--dry-run]
+    python -m benchmark.validators.deploy cleanup --region us-east-1 [--sweep ID] [--job N] \
+        [--dry-run]
 
 Everything the deploy validator creates is tagged `iac-feedback-bench:sweep` (the sweep folder's
 name), `:job` and `:attempt`; a stack without the sweep tag is never touched. Credentials come
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmark.validators.cloudformation import (
+from benchmark.validators.deploy.cloudformation import (
     API_ERRORS,
     ATTEMPT_TAG,
     JOB_TAG,
@@ -54,7 +55,7 @@ def cleanup(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.deploy",
+        prog="python -m benchmark.validators.deploy",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,7 +73,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.job is not None and args.sweep is None:
         parser.error("--job needs --sweep")
     return cleanup(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

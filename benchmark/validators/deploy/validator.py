@@ -36,7 +36,7 @@ from benchmark.problems.intent_language import parse_template
 from benchmark.records.tables import attempt_id
 from benchmark.secrecy import redact_url
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult
-from benchmark.validators.cloudformation import (
+from benchmark.validators.deploy.cloudformation import (
     API_ERRORS,
     SWEEP_TAG,
     VALIDATE_RULE,
@@ -53,7 +53,7 @@ from benchmark.validators.cloudformation import (
     tagged_stacks,
     wait_deleted,
 )
-from benchmark.validators.stack_ledger import StackLedger
+from benchmark.validators.deploy.ledger import StackLedger
 
 SOURCE = "deploy"
 STACK_PREFIX = "iacfb"
@@ -91,8 +91,9 @@ def announcement(config: DeployConfig, sweep_id: str) -> str:
         creates = f"each attempt CREATES ITS STACK'S REAL AWS RESOURCES, WHICH COSTS MONEY ({cap})"
     return (
         f"deploy: {config.mode} mode, {where}: {creates}; deleted after every attempt; "
-        f"tagged {SWEEP_TAG}={tag_value(sweep_id)}; leftovers: python -m benchmark.deploy "
-        f"cleanup --region {config.region} --sweep {tag_value(sweep_id)}"
+        f"tagged {SWEEP_TAG}={tag_value(sweep_id)}; leftovers: "
+        f"python -m benchmark.validators.deploy cleanup --region {config.region} "
+        f"--sweep {tag_value(sweep_id)}"
     )
 
 
@@ -317,7 +318,7 @@ class DeployValidator:
             _say(f"deploy: LEFT BEHIND: {reason}")
         if left:
             _say(
-                f"deploy: delete them with: python -m benchmark.deploy cleanup --region "
+                f"deploy: delete them with: python -m benchmark.validators.deploy cleanup --region "
                 f"{self.config.region} --sweep {tag_value(self.job.sweep_id)}"
             )
         self.ledger.close()

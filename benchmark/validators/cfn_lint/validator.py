@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import ConfigError, LintConfig
-from benchmark.validators import lint_engine
 from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, Finding, ValidationResult
-from benchmark.validators.lint_pools import ExternalPool, InProcessPool, LintPool
+from benchmark.validators.cfn_lint import engine as lint_engine
+from benchmark.validators.cfn_lint.pools import ExternalPool, InProcessPool, LintPool
 
 CFN_LINT_VERSION = version("cfn-lint")  # the installed release, which lints in process
 DEFAULT_ENVS_DIR = LintConfig().envs_dir

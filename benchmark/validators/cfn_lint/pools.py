@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchmark.validators import lint_engine
+from benchmark.validators.cfn_lint import engine as lint_engine
 
 WORKER_HASH_SEED = "0"
 STARTUP_TIMEOUT_S = 300.0  # importing cfn-lint and building its rules, on a loaded machine
@@ -256,7 +256,7 @@ class ExternalPool:
                 raise self._env_error
             if self._python is None:
                 # imported here: pebble's workers import this module and need none of it
-                from benchmark.validators.cfn_lint_envs import ensure_env
+                from benchmark.validators.cfn_lint.envs import ensure_env
 
                 try:
                     self._python = ensure_env(self.version, self.envs_dir)

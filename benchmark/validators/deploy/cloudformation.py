@@ -7,7 +7,7 @@ cannot be interrupted: setting `stop` ends every wait at once (SIGINT/SIGTERM), 
 are deleted right after.
 
 Everything created carries the tags `iac-feedback-bench:sweep`, `:job` and `:attempt`, so a
-janitor (`python -m benchmark.deploy cleanup`) can find what a killed process left.
+janitor (`python -m benchmark.validators.deploy cleanup`) can find what a killed process left.
 """
 
 from __future__ import annotations
