@@ -33,7 +33,7 @@ ENVS = ROOT / "runs" / ".cache" / "cfn-lint"
 _ALONE = """\
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from lint_engine import Engine
+from engine import Engine
 texts = json.load(open(sys.argv[2]))
 engine = Engine({"as_of": sys.argv[3]})
 for text in texts[:3]:

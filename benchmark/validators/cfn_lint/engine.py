@@ -3,7 +3,7 @@
 This module imports only the standard library, `cfnlint` and (for a frozen clock)
 `time_machine`, so an environment holding just one release of cfn-lint can run it:
 
-    <env>/bin/python -s -P lint_engine.py      # JSON lines on stdin/stdout
+    <env>/bin/python -s -P engine.py      # JSON lines on stdin/stdout
 
 The first line in is the settings (`{"regions": [...], "ignore_checks": [...],
 "include_checks": [...], "mandatory_checks": null, "as_of": "2024-08-01"}`); the engine

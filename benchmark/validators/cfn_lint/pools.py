@@ -8,7 +8,7 @@ messages embed set order).
 
 - `InProcessPool`: pebble processes spawned from this interpreter, so the installed (pinned)
   cfn-lint. Spawned children import the parent's cfn-lint, so this cannot run another release.
-- `ExternalPool`: `lint_engine.py` run as a script by the Python of another release's
+- `ExternalPool`: `engine.py` run as a script by the Python of another release's
   environment (`cfn_lint_envs`), JSON lines over its stdin and stdout, one thread per worker
   in this process waiting on it. Nothing of this project is on that interpreter's path.
 """
@@ -125,7 +125,7 @@ def _worker_environ() -> dict[str, str]:
 
 
 class _Worker:
-    """One `lint_engine.py` process and the threads that read its output."""
+    """One `engine.py` process and the threads that read its output."""
 
     def __init__(self, python: Path, settings: dict[str, Any]) -> None:
         # -s: no user site-packages; -P: the script's folder (this project) is not on sys.path

@@ -3,7 +3,7 @@
 Which cfn-lint judges and what its clock reads are settings (`lint.cfn_lint_version`,
 `lint.as_of`) and columns of every row (`cfn_lint_version`, `lint_as_of`). The pinned release
 lints in process; any other 1.x release lints in a cached environment of its own
-(`cfn_lint_envs`), through the same engine (`lint_engine`) run as a script there
+(`envs`), through the same engine (`engine`) run as a script there
 (`lint_pools`). The rules are built once per worker (`cfnlint.api.lint()` rebuilds them per
 call, 5-8x slower); one linter is never shared across threads.
 """
