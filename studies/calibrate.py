@@ -29,7 +29,6 @@ quite; read those intervals as a lower bound on the uncertainty.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,217 +37,34 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
 
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.records.tables import read_table
 from benchmark.simulator.catalogue import covered_rules, find_sites
 from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.template import parse_template
+from studies.calibration_fits import (
+    LEVEL,
+    MIN_EPISODES,
+    RuleFixes,
+    fit_fix_model,
+    mean_by_problem,
+    rounded,
+    share,
+)
+from studies.recorded_chains import (
+    CHAIN,
+    SYNTAX_RULE,
+    CalibrationError,
+    harness_view,
+    mentions,
+    parsed,
+    select,
+)
 
-LEVEL = 0.95
 COUNTED = ("E", "W")  # levels the simulator models (the paper's clean rule counts both)
-SYNTAX_RULE = "E0000"
-GROUP = ["model", "prompt_set", "protocol"]
-CHAIN = ["sweep_id", "job_id", "problem_id", "sample"]
-MIN_EPISODES = 20  # findings a rule needs for its own fix model; fewer: its level's, pooled
 MIN_SHARE_LISTED = 0.01  # uncovered rules at or above this share of findings are flagged
-BOOTSTRAP_RESAMPLES = 2000
-
-
-class CalibrationError(ValueError):
-    """A run that cannot be calibrated on. The message is one line."""
-
-
-# ---- intervals -------------------------------------------------------------------------------
-
-
-def share(count: int, n: int) -> dict[str, Any]:
-    """`count` of `n` with its Wilson interval (scipy), as a profile entry."""
-    entry: dict[str, Any] = {"count": int(count), "n": int(n)}
-    if n == 0:
-        return {**entry, "rate": None, "ci": None}
-    ci = stats.binomtest(int(count), int(n)).proportion_ci(LEVEL, method="wilson")
-    return {**entry, "rate": _round(count / n), "ci": [_round(ci.low), _round(ci.high)]}
-
-
-def mean_by_problem(totals: Sequence[float], sizes: Sequence[float], seed: int) -> dict[str, Any]:
-    """sum(totals) / sum(sizes) with a percentile bootstrap over problems (scipy)."""
-    t, n = np.asarray(totals, dtype=float), np.asarray(sizes, dtype=float)
-    entry: dict[str, Any] = {"count": _number(t.sum()), "n": _number(n.sum())}
-    if n.sum() == 0:
-        return {**entry, "mean": None, "ci": None, "problems": len(t)}
-    entry["mean"] = _round(t.sum() / n.sum())
-    entry["problems"] = len(t)
-    if len(t) < 2 or np.all(t / np.where(n > 0, n, 1) == t[0] / max(n[0], 1)):
-        entry["ci"] = None if len(t) < 2 else [entry["mean"], entry["mean"]]
-        return entry
-    result = stats.bootstrap(
-        (t, n),
-        lambda a, b, axis=-1: a.sum(axis=axis) / np.maximum(b.sum(axis=axis), 1e-12),
-        paired=True,
-        vectorized=True,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=LEVEL,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
-    entry["ci"] = [_round(low), _round(high)]
-    return entry
-
-
-def _round(x: float) -> float:
-    return float(round(float(x), 4))
-
-
-def _number(x: float) -> int | float:
-    return int(x) if float(x).is_integer() else _round(x)
-
-
-# ---- reading the run -------------------------------------------------------------------------
-
-
-def select(attempts: pd.DataFrame, where: Mapping[str, str]) -> pd.DataFrame:
-    """The attempts of one model x prompt set x protocol group (`where` picks it)."""
-    for key, value in where.items():
-        if key not in attempts:
-            raise CalibrationError(f"--where {key}={value}: no column {key!r} in attempts")
-        attempts = attempts[attempts[key].astype(str) == value]
-    groups = attempts[GROUP].drop_duplicates()
-    if len(groups) != 1:
-        listed = "; ".join(
-            ", ".join(f"{k}={v}" for k, v in row.items()) for row in groups.to_dict("records")
-        )
-        raise CalibrationError(
-            f"calibrate needs one model x prompt set x protocol group, found {len(groups)}"
-            + (f" ({listed}); pick one with --where KEY=VALUE" if len(groups) else "")
-        )
-    return attempts
-
-
-def harness_view(attempts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Each chain as the harness would have run it: up to its first clean attempt, and up to
-    its first attempt that was not scored (a model error or a lint failure ends a chain).
-    Returns the kept attempts and the number of chains that went on past a clean attempt."""
-    frame = attempts.sort_values([*CHAIN, "iteration"])
-    scored = (  # judged by the linter (a recorded run may publish counts without templates)
-        frame["model_error"].isna()
-        & frame["errors"].notna()
-        & (frame["stop_reason"].fillna("") != "lint_failure")
-    )
-    frame = frame.assign(_scored=scored, _clean=frame["clean"].fillna(False).astype(bool))
-    grouped = frame.groupby(CHAIN, sort=False)
-    # an attempt is kept if no earlier attempt of its chain was clean or unscored
-    ended_before = grouped["_clean"].transform(lambda s: s.shift(fill_value=False).cummax())
-    broke_before = grouped["_scored"].transform(lambda s: (~s).shift(fill_value=False).cummax())
-    unscored = ~frame["_scored"]
-    keep = ~ended_before & ~broke_before & ~unscored
-    past_clean = int((frame[ended_before].groupby(CHAIN).size() > 0).sum())
-    return frame[keep].drop(columns=["_scored", "_clean"]), past_clean
-
-
-def parsed(attempt: pd.Series, rules: Iterable[str]) -> bool:
-    if pd.notna(attempt.get("parse_ok")):
-        return bool(attempt["parse_ok"])
-    return SYNTAX_RULE not in set(rules)
-
-
-def mentions(feedback: Any, rule_id: str) -> bool:
-    """Whether the feedback names the rule (a recorded run without feedback text: assume yes)."""
-    if not isinstance(feedback, str):
-        return True
-    return re.search(rf"\b{re.escape(rule_id)}\b", feedback) is not None
-
-
-# ---- fix episodes and the two-class model ----------------------------------------------------
-
-
-@dataclass
-class RuleFixes:
-    """Per rule: exposures to a repair and what became of them."""
-
-    first: list[int] = field(default_factory=lambda: [0, 0])  # [fixed, exposed], 1st repair
-    later: list[int] = field(default_factory=lambda: [0, 0])
-    unmentioned: list[int] = field(default_factory=lambda: [0, 0])
-    fixed_after: Counter[int] = field(default_factory=Counter)  # repairs it took -> findings
-    open_after: Counter[int] = field(default_factory=Counter)  # repairs survived, then censored
-
-    def episodes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(repairs exposed, 1 if fixed at the last else 0) per finding."""
-        j = [k for k, n in self.fixed_after.items() for _ in range(n)]
-        j += [k for k, n in self.open_after.items() for _ in range(n)]
-        d = [1] * sum(self.fixed_after.values()) + [0] * sum(self.open_after.values())
-        return np.asarray(j, dtype=float), np.asarray(d, dtype=float)
-
-    def merge(self, other: RuleFixes) -> None:
-        for mine, theirs in (
-            (self.first, other.first),
-            (self.later, other.later),
-            (self.unmentioned, other.unmentioned),
-        ):
-            mine[0] += theirs[0]
-            mine[1] += theirs[1]
-        self.fixed_after.update(other.fixed_after)
-        self.open_after.update(other.open_after)
-
-
-def _loglik(params: np.ndarray, j: np.ndarray, d: np.ndarray) -> float:
-    """Log-likelihood of a two-class geometric mixture for finding lifetimes."""
-    pi, q = _sigmoid(params[0]), _sigmoid(params[1])
-    qs = q * _sigmoid(params[2])
-    fixed_p = pi * qs * (1 - qs) ** (j - 1) + (1 - pi) * q * (1 - q) ** (j - 1)
-    open_p = pi * (1 - qs) ** j + (1 - pi) * (1 - q) ** j
-    p = np.where(d == 1, fixed_p, open_p)
-    return float(np.sum(np.log(np.clip(p, 1e-300, None))))
-
-
-def _sigmoid(x: float) -> float:
-    return float(special.expit(x))
-
-
-def _logit(p: float) -> float:
-    return float(special.logit(min(max(p, 1e-4), 1 - 1e-4)))
-
-
-def fit_fix_model(fixes: RuleFixes) -> dict[str, Any]:
-    """Fit `fix` (and, if the data need it, a persistent share) to the finding lifetimes.
-
-    One class: q = fixed / exposures (the geometric MLE). Two classes: maximum likelihood
-    (scipy `minimize`, a few starts), kept only if a likelihood-ratio test at 95 % prefers it.
-    """
-    j, d = fixes.episodes()
-    exposures, fixed = float(j.sum()), float(d.sum())
-    unmentioned = fixes.unmentioned
-    base = {
-        "unmentioned": _round(unmentioned[0] / unmentioned[1]) if unmentioned[1] else 0.0,
-        "episodes": len(j),
-    }
-    if exposures == 0:
-        return {"fix": None, **base}
-    q = fixed / exposures
-    one = {"fix": _round(q), "persistent_share": 0.0, "persistent_fix": 0.0, **base}
-    if len(j) < MIN_EPISODES or fixed in (0.0, len(j)):
-        return one
-    one_ll = _loglik(np.array([-30.0, _logit(q), 0.0]), j, d)
-    best = None
-    for pi0, r0 in ((0.1, 0.1), (0.3, 0.05), (0.5, 0.2)):
-        start = np.array([_logit(pi0), _logit(min(0.99, q / (1 - pi0))), _logit(r0)])
-        result = optimize.minimize(lambda x: -_loglik(x, j, d), start, method="Nelder-Mead")
-        if best is None or result.fun < best.fun:
-            best = result
-    assert best is not None
-    if 2 * (-best.fun - one_ll) < stats.chi2.ppf(LEVEL, 2):
-        return one
-    pi, q2 = _sigmoid(best.x[0]), _sigmoid(best.x[1])
-    return {
-        "fix": _round(q2),
-        "persistent_share": _round(pi),
-        "persistent_fix": _round(q2 * _sigmoid(best.x[2])),
-        **base,
-    }
 
 
 # ---- the estimation --------------------------------------------------------------------------
@@ -450,7 +266,7 @@ def _repair(t: Tallies) -> dict[str, Any]:
         if size[rule] < MIN_EPISODES:
             pool, name = fallback(rule[:1])
             block["model"] = {**_fix_block(pool, name)["model"]}
-            block["model"]["unmentioned"] = _round(
+            block["model"]["unmentioned"] = rounded(
                 fx.unmentioned[0] / fx.unmentioned[1] if fx.unmentioned[1] else 0.0
             )
         if block["model"]["fix"] is None:  # never exposed to a repair that named it
@@ -521,9 +337,9 @@ def _stats(values: pd.Series) -> dict[str, Any] | None:
     v = values.astype(float)
     return {
         "n": len(v),
-        "mean": _round(v.mean()),
-        "p50": _round(v.quantile(0.5)),
-        "p90": _round(v.quantile(0.9)),
+        "mean": rounded(v.mean()),
+        "p50": rounded(v.quantile(0.5)),
+        "p90": rounded(v.quantile(0.9)),
     }
 
 
@@ -548,7 +364,7 @@ def _coverage(
         row: dict[str, Any] = {
             "rule": str(rule),
             "findings": int(n),
-            "share": _round(n / total),
+            "share": rounded(n / total),
             "covered": str(rule) in covered,
         }
         if problems:
@@ -558,7 +374,7 @@ def _coverage(
     infos = all_findings[all_findings["level"] == "I"]["rule_id"].value_counts()
     return {
         "findings": total,
-        "covered_share": _round(sum(r["share"] for r in rows if r["covered"])),
+        "covered_share": rounded(sum(r["share"] for r in rows if r["covered"])),
         "uncovered": uncovered,
         "uncovered_at_least_1pct": [r["rule"] for r in uncovered if r["share"] >= MIN_SHARE_LISTED],
         "generation_rules_uncovered": [r for r in generation_rules if r not in covered],

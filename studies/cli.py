@@ -10,9 +10,15 @@ from typing import Any
 from benchmark.config import ConfigError
 from benchmark.problems.dataset import DatasetError
 from benchmark.simulator.profile import ProfileError, write_profile
-from studies.calibrate import MIN_SHARE_LISTED, CalibrationError
+from studies import power
+from studies.calibrate import MIN_SHARE_LISTED, calibrate
 from studies.design import Design, PowerError, design_problems
-from studies.effects import LEVERS
+from studies.effects import LEVERS, Effect
+from studies.power_report import reached, write
+from studies.recorded_chains import CalibrationError
+from studies.sitecheck import check_sites
+from studies.synthesize import synthesize
+from studies.validate_profile import validate
 
 
 def _where(pairs: Sequence[str]) -> dict[str, str]:
@@ -26,7 +32,6 @@ def _where(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from studies.calibrate import calibrate
 
     profile = calibrate(
         args.run,
@@ -60,7 +65,6 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from studies.validate_profile import validate
 
     result = validate(
         args.profile,
@@ -87,7 +91,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace) -> int:
-    from studies.synthesize import synthesize
 
     summary = synthesize(
         args.profile,
@@ -108,9 +111,6 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 
 def _power(args: argparse.Namespace) -> int:
-    from studies import power
-    from studies.effects import Effect
-    from studies.power_report import reached, write
 
     if (args.effect is None) == (args.candidate is None):
         raise PowerError("give either --effect (k=+25%, C=-0.05, clean@5=+0.1) or --candidate")
@@ -164,7 +164,6 @@ def _folder(result: Any, two_profiles: bool) -> str:
 
 
 def _sites(args: argparse.Namespace) -> int:
-    from studies.sitecheck import check_sites
 
     table = check_sites(args.dataset, per_kind=args.per_kind, seed=args.seed)
     print(table.to_string(index=False))

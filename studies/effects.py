@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from analysis.fit import fit_decay
 from benchmark.simulator.chains import BoundProcess, ChainProcess
 from studies.design import Design, PowerError
 
@@ -131,7 +132,6 @@ class Calibration:
 
 def population_value(bound: BoundProcess, design: Design, effect: Effect, seed: int) -> float:
     """The target's value on a large simulated population (what a design estimates)."""
-    from analysis.fit import fit_decay
 
     per_problem = math.ceil(POPULATION_CHAINS / len(design.problems))
     drawn = bound.simulate(

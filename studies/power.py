@@ -31,6 +31,8 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
+from analysis.compare import Side, compare
+from analysis.measures import ProblemData
 from benchmark.progress import progress_bar
 from benchmark.simulator.chains import BoundProcess, ChainProcess
 from benchmark.simulator.profile import load_profile
@@ -92,8 +94,6 @@ class GroupDraws:
 
 def side(label: str, sums: dict[str, np.ndarray], r: int, samples: int, design: Design) -> Any:
     """Replicate r of one group as a `make compare` side (its problems' sums over samples)."""
-    from analysis.compare import Side
-    from analysis.measures import ProblemData
 
     chains = np.full((len(design.problems), design.iterations), float(samples))
     data = ProblemData(
@@ -168,7 +168,6 @@ class Replicates:
         self.detected: dict[int, int] = {}
 
     def power(self, n: int) -> float:
-        from analysis.compare import compare
 
         s = self.settings
         if n not in self.detected:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from analysis.render import Page, write_csv
 from studies.power import PowerResult
 
 CAVEAT = (
@@ -56,6 +57,7 @@ def summary_lines(result: PowerResult) -> list[str]:
 def figure(result: PowerResult) -> Any:
     """Power against samples per problem with Wilson 95 % bands, the design's own size, the
     wanted power and the answer."""
+    # deferred: matplotlib.pyplot takes ~0.8 s to import (measured); only figures need it
     import matplotlib.pyplot as plt
 
     t, design = result.table, result.design.samples
@@ -96,7 +98,6 @@ def _spaced(sizes: list[int], ratio: float = 1.2) -> list[int]:
 
 def write(result: PowerResult, out_dir: str | Path) -> tuple[Path, Path]:
     """power.md / power.html, power.csv and figures/power.png|svg (all labelled simulated)."""
-    from analysis.render import Page, write_csv
 
     out = Path(out_dir)
     page = Page(f"Power: {result.effect.label} on {result.profile}", out, simulated=True)

@@ -15,10 +15,10 @@ import pandas as pd
 from benchmark.progress import progress_bar
 from benchmark.simulator.mutations import render
 from benchmark.simulator.sites import sample_sites
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
 
 def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.DataFrame:
-    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     linter = WarmLinter(LintSettings())
     rows = []

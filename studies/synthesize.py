@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
 from benchmark.config import Settings, load_settings
 from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelAPI
@@ -29,8 +32,6 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 def compose_settings(overrides: Sequence[str]) -> Settings:
     """The harness's settings for these Hydra overrides (conf/config.yaml and its groups)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))

@@ -27,11 +27,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.banner import SIMULATED_BANNER
+from analysis.figures import save
+from analysis.load import fill_chains
+from analysis.measures import per_iteration
 from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import read_table
 from benchmark.runner.hydra_job import JobInfo, run_job
 from benchmark.simulator.profile import load_profile
-from studies.calibrate import CalibrationError, harness_view, select
+from studies.recorded_chains import CalibrationError, harness_view, select
 from studies.synthesize import CONF_DIR, compose_settings
 
 COMPARED = [
@@ -57,8 +61,6 @@ class Validation:
 
 
 def _measures(attempts: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    from analysis.load import fill_chains
-    from analysis.measures import per_iteration
 
     # the report counts an attempt only with a template; a recorded run may publish none
     attempts = attempts.assign(template=attempts["template"].fillna(""))
@@ -168,7 +170,6 @@ def validate(
 
 
 def _write(result: Validation, group: pd.DataFrame) -> None:
-    from analysis.banner import SIMULATED_BANNER
 
     out = result.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -207,9 +208,8 @@ def _write(result: Validation, group: pd.DataFrame) -> None:
 
 def figure(result: Validation) -> Path:
     """Source against simulated per iteration, one panel per measure, with 95 % intervals."""
+    # deferred: matplotlib.pyplot takes ~0.8 s to import (measured); only figures need it
     import matplotlib.pyplot as plt
-
-    from analysis.figures import save
 
     fig, axes = plt.subplots(1, len(COMPARED), figsize=(4.2 * len(COMPARED), 3.6))
     for ax, (measure, label) in zip(axes, COMPARED, strict=True):

@@ -13,13 +13,10 @@ import yaml
 
 from benchmark.records.tables import RecordWriter, attempt_id, read_table
 from benchmark.simulator.profile import load_profile, rates_from, write_profile
-from studies.calibrate import (
-    CalibrationError,
-    RuleFixes,
-    calibrate,
-    fit_fix_model,
-)
+from studies.calibrate import calibrate
+from studies.calibration_fits import RuleFixes, fit_fix_model
 from studies.cli import main
+from studies.recorded_chains import CalibrationError
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER33 = ROOT / "datasets" / "paper33"
