@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import figures
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
 from analysis.load import (
@@ -52,6 +53,7 @@ from analysis.provenance import (
     lint_mismatch,
     published,
 )
+from analysis.render import Page, write_csv
 from benchmark.progress import progress_bar
 
 COMPARED = ["errors", "warnings", "clean"]
@@ -554,8 +556,6 @@ def _verdict(
 
 def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
     """compare.md / compare.html, CSVs of both tables and the difference figure."""
-    from analysis import figures
-    from analysis.render import Page, write_csv
 
     out = Path(out_dir)
     sim = comparison.simulated

@@ -50,6 +50,7 @@ from analysis.load import (
 )
 from analysis.measures import ProblemData, percentile_ci, resample_weights
 from analysis.provenance import Provenance, origins
+from analysis.render import Page, write_csv
 from benchmark.replication.paper_repo import RECORDED_SOURCE
 
 MEASURED = ["errors", "warnings", "clean"]
@@ -351,7 +352,6 @@ def wide_table(part: pd.DataFrame) -> pd.DataFrame:
 
 def write(result: Drift, out_dir: str | Path, top: int = 20) -> tuple[Path, Path]:
     """drift.md / drift.html, CSVs and figures."""
-    from analysis.render import Page, write_csv
 
     out = Path(out_dir)
     sim = result.simulated

@@ -31,6 +31,7 @@ from pydantic import (
 from benchmark.models import parse_model_id
 from benchmark.problems.dataset import DatasetError, load_dataset
 from benchmark.secrecy import looks_like_key, redact_url
+from benchmark.simulator.profile import ProfileError, load_profile
 
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
@@ -416,7 +417,6 @@ def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None 
 
 
 def _profile_digest(model: ModelConfig) -> str:
-    from benchmark.simulator.profile import ProfileError, load_profile
 
     try:
         return load_profile(str(model.simulator.get("profile") or model.name)).digest

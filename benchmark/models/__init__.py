@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from benchmark.models.base import ModelAPI
+
 if TYPE_CHECKING:
     from benchmark.models.base import ModelAPI
 
@@ -41,7 +43,6 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
 def provider_class(provider: str) -> type[ModelAPI]:
     """The ModelAPI subclass for `provider`, importing its module on first use."""
-    from benchmark.models.base import ModelAPI
 
     try:
         target = PROVIDERS[provider]

@@ -8,6 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark.problems.check import check_dataset, warm_lint
+from benchmark.problems.importers.dpiaceval import import_dpiaceval
+from benchmark.problems.importers.generic import import_generic, parse_mapping
+from benchmark.problems.importers.output import DatasetImportError
+from benchmark.problems.importers.paper_protocol import import_paper_protocol
+
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke")
 LOCAL = DATASETS / "local"  # where imports go by default: users' copies, never committed
@@ -80,7 +86,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(dirs: list[Path]) -> int:
-    from benchmark.problems.check import check_dataset, warm_lint
 
     started = time.monotonic()
     lint = warm_lint()
@@ -106,22 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args.dirs)
-    from benchmark.problems.importers.output import DatasetImportError
 
     try:
         if args.source == "dpiaceval":
-            from benchmark.problems.importers.dpiaceval import import_dpiaceval
-
             report = import_dpiaceval(
                 args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
             )
         elif args.source == "paper-protocol":
-            from benchmark.problems.importers.paper_protocol import import_paper_protocol
-
             report = import_paper_protocol(args.repo, args.out, args.conf_dir, args.overwrite)
         else:
-            from benchmark.problems.importers.generic import import_generic, parse_mapping
-
             report = import_generic(
                 args.input, args.out, parse_mapping(args.map), args.id_prefix, args.overwrite
             )

@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
 from benchmark.problems.intent_language import evaluate_text, parse_template
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
 EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
 
@@ -133,7 +134,6 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
 
 def warm_lint() -> Lint:
     """The pinned cfn-lint, in process, with the benchmark's default settings."""
-    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     return WarmLinter(LintSettings()).lint
 

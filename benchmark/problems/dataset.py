@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from benchmark.problems.difficulty import template_metrics
 from benchmark.problems.intent_language import KINDS, Check, walk_ids
 
 
@@ -197,7 +198,6 @@ def verify_reference(problem: Problem, where: str) -> None:
 
 def verify_difficulty(problem: Problem, where: str) -> None:
     """The stored difficulty must be the one computed from the reference template."""
-    from benchmark.problems.difficulty import template_metrics
 
     if problem.reference_template is None or problem.difficulty is None:
         return

@@ -51,6 +51,7 @@ from omegaconf import OmegaConf
 from benchmark.config import PROJECT_ROOT, Settings, load_settings
 from benchmark.problems.dataset import Problem
 from benchmark.problems.importers.output import DatasetImportError
+from benchmark.problems.importers.paper_protocol import read_protocol
 from benchmark.progress import progress_bar
 from benchmark.records.origin import config_hash, provenance
 from benchmark.records.tables import (
@@ -238,8 +239,6 @@ def compose_settings(
     if workers is not None:
         raw["lint"]["workers"] = workers
     if repo.script is not None:
-        from benchmark.problems.importers.paper_protocol import read_protocol
-
         protocol = read_protocol(repo.script)
         raw["prompts"] = protocol.prompt_set()
         raw["model"]["response_format"] = protocol.response_format

@@ -16,6 +16,7 @@ from benchmark.models.ratelimit import RateLimiter
 from benchmark.models.retry import RetryingModel
 from benchmark.problems.dataset import Problem
 from benchmark.secrecy import Redactor
+from benchmark.simulator import ProfileError, SimulatedModel
 
 # why a provider has no batch mode, where there is more to say than that it has no batch API
 NO_BATCH = {
@@ -35,8 +36,6 @@ def create_model(
     cls = provider_class(model.provider)
     check_response_format(model.provider, model.response_format)
     if model.provider == "simulated":
-        from benchmark.simulator import ProfileError, SimulatedModel
-
         options = {"seed": settings.seed, **model.simulator}
         try:
             return SimulatedModel.from_options(model.name, problems, options, settings.lint.as_of)

@@ -10,12 +10,16 @@ checks this on paper33). A kind with no site on a template is never drawn there.
 
 from __future__ import annotations
 
+import importlib
+import json
+import pkgutil
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, cached_property
+from importlib.resources import files
 from typing import Any
 
 from benchmark.simulator.mutations import SYNTAX, Edit, Mutation
@@ -216,8 +220,6 @@ def _named(schema: Any) -> set[str]:
 @cache
 def extension_names(type_name: str) -> frozenset[str]:
     """Property names cfn-lint's extension schemas for `type_name` put extra checks on."""
-    import json
-    from importlib.resources import files
 
     folder = files("cfnlint.data.schemas.extensions") / type_name.lower().replace("::", "_")
     if not folder.is_dir():
@@ -246,7 +248,6 @@ def entangled(slot: Any, template: dict[str, Any]) -> bool:
 def regional_enums() -> frozenset[str]:
     """Lower-cased property names with a per-region enum in cfn-lint's extension schemas
     (`instancetype_enum.json`: InstanceType), wherever they appear."""
-    from importlib.resources import files
 
     root = files("cfnlint.data.schemas.extensions")
     return frozenset(
@@ -374,6 +375,7 @@ def unused_parameter(facts: Facts) -> list[Mutation]:
 @cache
 def zone_properties() -> frozenset[str]:
     """Resource types whose top-level AvailabilityZone cfn-lint's W3010 checks."""
+    # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
     from cfnlint.rules.resources.properties.AvailabilityZone import AvailabilityZone
 
     return frozenset(
@@ -430,9 +432,8 @@ def bad_pattern(facts: Facts) -> list[Mutation]:
 @cache
 def format_rules() -> dict[str, tuple[str, str]]:
     """cfn-lint's format keywords: format name -> (rule id, the pattern a value must match)."""
-    import importlib
-    import pkgutil
 
+    # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
     import cfnlint.rules.formats as package
     from cfnlint.rules.formats.FormatKeyword import FormatKeyword
 
@@ -598,6 +599,7 @@ def bad_join(facts: Facts) -> list[Mutation]:
 @cache
 def runtime_lifecycle() -> dict[str, dict[str, str | None]]:
     """cfn-lint's Lambda runtime table: runtime -> deprecated / create-block / update-block."""
+    # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
     from cfnlint.data import AdditionalSpecs
     from cfnlint.helpers import load_resource
 
@@ -683,6 +685,7 @@ def too_many_items(facts: Facts) -> list[Mutation]:
 @cache
 def secret_properties() -> frozenset[tuple[str, str]]:
     """(resource type, top-level property) pairs cfn-lint's W1011 treats as secrets."""
+    # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
     from cfnlint.rules.parameters.DynamicReferenceSecret import DynamicReferenceSecret
 
     out = set()

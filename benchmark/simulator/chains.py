@@ -55,6 +55,7 @@ from benchmark.simulator.behaviour import (
     SimulatorSettings,
 )
 from benchmark.simulator.catalogue import CATALOGUE, CLASSIC_KINDS, find_sites
+from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.profile import Profile
 from benchmark.simulator.template import parse_template
 
@@ -80,7 +81,6 @@ class ProblemShape:
 
 def problem_shapes(problems: Iterable[Problem], as_of: date | None = None) -> list[ProblemShape]:
     """The shapes of the problems the simulator can attempt (those with a reference template)."""
-    from benchmark.simulator.model import difficulty_of
 
     shapes = []
     for problem in problems:

@@ -34,6 +34,7 @@ from benchmark.models.base import (
     ProblemLike,
 )
 from benchmark.problems.dataset import Problem
+from benchmark.problems.difficulty import template_metrics
 from benchmark.simulator.behaviour import (
     Behaviour,
     Chain,
@@ -195,7 +196,6 @@ def difficulty_of(problem: Problem) -> int | None:
         return problem.difficulty
     if problem.reference_template is None:
         return None
-    from benchmark.problems.difficulty import template_metrics
 
     try:
         return template_metrics(problem.reference_template).difficulty

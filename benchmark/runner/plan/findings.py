@@ -29,9 +29,14 @@ from typing import Any
 
 import numpy as np
 import yaml
+from tqdm import tqdm
 
+from benchmark.config import PINNED_CFN_LINT
 from benchmark.loop.feedback import FeedbackInput, render_feedback
+from benchmark.simulator.mutations import render
+from benchmark.simulator.sites import sample_sites
 from benchmark.validators.base import Finding
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
 EXAMPLES_FILE = Path(__file__).with_name("finding_examples.yaml")
 EXAMPLES_PER_RULE = 6
@@ -133,12 +138,6 @@ class FeedbackSizer:
 def measure(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> dict[str, Any]:
     """Lint up to `per_kind` sites of each mutation kind alone on their reference template
     (sitecheck's sample) and keep up to EXAMPLES_PER_RULE findings of each rule."""
-    from tqdm import tqdm
-
-    from benchmark.config import PINNED_CFN_LINT
-    from benchmark.simulator.mutations import render
-    from benchmark.simulator.sites import sample_sites
-    from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 
     linter = WarmLinter(LintSettings())
     seen: dict[str, list[Finding]] = {}

@@ -48,7 +48,12 @@ from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, price_for, 
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
+from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
+from benchmark.simulator.model import difficulty_of
+from benchmark.simulator.profile import load_profile
+from benchmark.simulator.template import parse_template, serialise
 
 LOOKBACK_BLOCKS = 20  # Anthropic looks this many blocks back from a breakpoint for a hit
 OPENAI_MIN_CACHED = 1024  # OpenAI caches prompts from this many tokens ...
@@ -178,9 +183,6 @@ class DrawnChains:
 
 
 def draw_chains(settings: Settings, problems: Sequence[Problem], profile_ref: str) -> DrawnChains:
-    from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
-    from benchmark.simulator.model import difficulty_of
-    from benchmark.simulator.profile import load_profile
 
     profile = load_profile(profile_ref)
     options = settings.model.simulator if settings.model.provider == "simulated" else {}
@@ -220,7 +222,6 @@ class ProblemText:
 def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[ProblemText]:
     """Per problem, the reply a model is expected to write: its reference template in the
     prompt set's output format (a problem without one: the others' mean length)."""
-    from benchmark.simulator.template import parse_template, serialise
 
     fmt = settings.prompts.output_format
     written: dict[str, str] = {}
@@ -348,8 +349,6 @@ def _bases(settings: Settings) -> list[PriceBasis]:
 
 def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
     """The plan of one job's configuration (see the module docstring)."""
-    from benchmark.runner.factory import prompt_cache
-    from benchmark.simulator.profile import load_profile
 
     model, loop = settings.model, settings.loop
     simulated = model.provider == "simulated"

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hydra import compose
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
@@ -34,6 +36,7 @@ from benchmark.problems.dataset import DatasetError
 from benchmark.runner.plan.findings import load_examples
 from benchmark.runner.plan.job import JobPlan, plan_job
 from benchmark.secrecy import scrub
+from benchmark.simulator.profile import ProfileError
 
 PLAN_FILE = "plan.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -135,7 +138,6 @@ def budget_refusal(
 
 def plan_settings(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
     """`plan_job`, with a bad profile or dataset as a ConfigError (one line)."""
-    from benchmark.simulator.profile import ProfileError
 
     try:
         return plan_job(settings, job_id, overrides)
@@ -261,7 +263,6 @@ def _short(path: str) -> str:
 def sweep_job_overrides(config: DictConfig) -> list[list[str]] | None:
     """Each job's overrides, in job order, as the basic sweeper makes them (None under
     another sweeper: its jobs are not known in advance)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     sweeper = config.hydra.get("sweeper", {})
     if sweeper.get("_target_", BASIC_SWEEPER) != BASIC_SWEEPER:
@@ -274,7 +275,6 @@ def sweep_job_overrides(config: DictConfig) -> list[list[str]] | None:
 
 def plan_overrides(config_name: str, jobs: Sequence[Sequence[str]]) -> SweepPlan:
     """Compose and plan every job (inside a running Hydra app)."""
-    from hydra import compose
 
     plans, failed = [], {}
     settings = None

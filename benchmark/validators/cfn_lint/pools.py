@@ -30,6 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from pebble import ProcessPool
+
 from benchmark.validators.cfn_lint import engine as lint_engine
 
 WORKER_HASH_SEED = "0"
@@ -79,7 +81,6 @@ class InProcessPool:
     """Warm engines of the installed cfn-lint in spawned worker processes (pebble)."""
 
     def __init__(self, settings: dict[str, Any], workers: int) -> None:
-        from pebble import ProcessPool
 
         # Workers are spawned lazily and replaced after a crash, each reading the environment
         # as it starts: the seed stays set for this process's lifetime so every worker gets it.
