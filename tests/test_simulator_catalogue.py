@@ -12,13 +12,8 @@ import pytest
 
 from benchmark.problems.dataset import load_dataset
 from benchmark.simulator.behaviour import SimProblem
-from benchmark.simulator.catalogue import (
-    CATALOGUE,
-    covered_rules,
-    find_sites,
-    runtime_lifecycle,
-    runtime_rule,
-)
+from benchmark.simulator.catalogue import CATALOGUE, covered_rules, find_sites
+from benchmark.simulator.lint_data import runtime_lifecycle, runtime_rule
 from benchmark.simulator.mutations import decode, render
 from benchmark.simulator.template import parse_template
 from studies.sitecheck import check_sites
