@@ -21,16 +21,8 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.models.batch import (
-    JOURNAL_FILE,
-    BatchGone,
-    BatchingModel,
-    BatchJournal,
-    BatchState,
-    Lost,
-    Result,
-    request_key,
-)
+from benchmark.models.batch import BatchGone, BatchingModel, BatchState, Lost, Result
+from benchmark.models.batch_journal import JOURNAL_FILE, BatchJournal, request_key
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.openai_batch import OpenAIBatchWire
 from tests.loopback import Fault, LoopbackServer

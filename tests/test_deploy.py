@@ -24,15 +24,9 @@ from benchmark.records.tables import VALIDATOR_COLUMNS, attempt_id, outcome_colu
 from benchmark.validators.base import AttemptRef, Finding
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from benchmark.validators.deploy.cleanup import main as janitor
-from benchmark.validators.deploy.cloudformation import (
-    ATTEMPT_TAG,
-    CHANGE_SET_RULE,
-    JOB_TAG,
-    RESOURCE_RULE,
-    SWEEP_TAG,
-    VALIDATE_RULE,
-)
+from benchmark.validators.deploy.cloudformation import CHANGE_SET_RULE, RESOURCE_RULE, VALIDATE_RULE
 from benchmark.validators.deploy.ledger import StackLedger
+from benchmark.validators.deploy.tags import ATTEMPT_TAG, JOB_TAG, SWEEP_TAG
 from benchmark.validators.deploy.validator import DeployJob, DeployValidator
 from benchmark.validators.suite import ValidatorSuite
 from tests.cfn_loopback import FakeCloudFormation

@@ -24,15 +24,10 @@ from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import read_table
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.hydra_job import JobInfo, run_job
-from benchmark.runner.plan.job import (
-    anthropic_usage,
-    chain_messages,
-    count_tokens,
-    draw_chains,
-    plan_job,
-)
+from benchmark.runner.plan.job import chain_messages, draw_chains, plan_job
 from benchmark.runner.plan.job import problem_texts as texts_of
 from benchmark.runner.plan.sweep import budget_refusal, plan_settings
+from benchmark.runner.plan.token_usage import anthropic_usage, count_tokens
 from tests.loopback_usage import CountedUsage
 from tests.test_job import settings_for
 

@@ -9,7 +9,8 @@ from typing import Any
 from benchmark.config import BedrockConfig, ConfigError, Settings
 from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import ModelAPI
-from benchmark.models.batch import BATCH_WIRES, BatchingModel, BatchJournal, batch_wire
+from benchmark.models.batch import BATCH_WIRES, BatchingModel, batch_wire
+from benchmark.models.batch_journal import BatchJournal
 from benchmark.models.cache import CachedModel, ResponseCache
 from benchmark.models.prompt_cache import BatchCacheTtl, PromptCache, min_cacheable_tokens
 from benchmark.models.ratelimit import RateLimiter

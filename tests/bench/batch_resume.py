@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmark.models.batch import JOURNAL_FILE
+from benchmark.models.batch_journal import JOURNAL_FILE
 from benchmark.records.tables import read_table
 from tests.bench import ROOT, Context, Row, Section, info
 from tests.bench.jobs import FAKE_KEY, SEED, Replies, Size, run_job, write_problems

@@ -16,15 +16,12 @@ import sys
 
 from benchmark.validators.deploy.cloudformation import (
     API_ERRORS,
-    ATTEMPT_TAG,
-    JOB_TAG,
-    SWEEP_TAG,
     NoCredentials,
     delete_tagged,
     describe_error,
     make_client,
-    tagged_stacks,
 )
+from benchmark.validators.deploy.tags import ATTEMPT_TAG, JOB_TAG, SWEEP_TAG, tagged_stacks
 
 
 def cleanup(args: argparse.Namespace) -> int:

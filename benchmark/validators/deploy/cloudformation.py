@@ -13,7 +13,6 @@ janitor (`python -m benchmark.validators.deploy cleanup`) can find what a killed
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,12 +25,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from benchmark.validators.deploy.tags import TAG_PREFIX
+
 Mode = Literal["changeset", "stack"]
 
-TAG_PREFIX = "iac-feedback-bench"
-SWEEP_TAG = f"{TAG_PREFIX}:sweep"
-JOB_TAG = f"{TAG_PREFIX}:job"
-ATTEMPT_TAG = f"{TAG_PREFIX}:attempt"
 
 # rule ids of deploy findings name the stage that failed
 VALIDATE_RULE = "D1001"  # ValidateTemplate rejected the template
@@ -55,20 +52,6 @@ API_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 TEMPLATE_ERRORS = frozenset({"ValidationError", "InsufficientCapabilitiesException"})
 MAX_RESOURCE_FAILURES = 5  # the first failed resources are the causes; the rest are cancelled
 CANCELLED = "Resource creation cancelled"
-_TAG_VALUE = re.compile(r"[^\w .:/=+\-@]")
-
-
-def tag_value(text: str) -> str:
-    """`text` as a valid tag value (letters, digits, spaces and `_.:/=+-@`; 256 characters)."""
-    return _TAG_VALUE.sub("_", text)[:256]
-
-
-def attempt_tags(sweep_id: str, job_id: int, attempt_id: str) -> list[dict[str, str]]:
-    return [
-        {"Key": SWEEP_TAG, "Value": tag_value(sweep_id)},
-        {"Key": JOB_TAG, "Value": str(job_id)},
-        {"Key": ATTEMPT_TAG, "Value": attempt_id},
-    ]
 
 
 def make_client(
@@ -465,22 +448,6 @@ def _deletion_state(client: Any, ref: StackRef) -> tuple[str, str]:
     if status == "DELETE_FAILED":
         return "failed", f"stack {ref.name} DELETE_FAILED: {stack.get('StackStatusReason') or '?'}"
     return "pending", f"stack {ref.name} still {status}"
-
-
-def tagged_stacks(client: Any, sweep: str | None = None, job: int | None = None) -> list[dict]:
-    """Live stacks carrying the harness's sweep tag; only `sweep`'s (and `job`'s) if given."""
-    found = []
-    for page in client.get_paginator("describe_stacks").paginate():
-        for stack in page["Stacks"]:
-            tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
-            if SWEEP_TAG not in tags or stack["StackStatus"] == "DELETE_COMPLETE":
-                continue
-            if sweep is not None and tags[SWEEP_TAG] != tag_value(sweep):
-                continue
-            if job is not None and tags.get(JOB_TAG) != str(job):
-                continue
-            found.append({**stack, "TagMap": tags})
-    return found
 
 
 def delete_tagged(

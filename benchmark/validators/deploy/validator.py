@@ -38,22 +38,19 @@ from benchmark.secrecy import redact_url
 from benchmark.validators.base import AttemptRef, Finding, ValidationResult
 from benchmark.validators.deploy.cloudformation import (
     API_ERRORS,
-    SWEEP_TAG,
     VALIDATE_RULE,
     Deployer,
     DeployOutcome,
     LiveStacks,
     NoCredentials,
-    attempt_tags,
     delete_tagged,
     describe_error,
     make_client,
     request_deletion,
-    tag_value,
-    tagged_stacks,
     wait_deleted,
 )
 from benchmark.validators.deploy.ledger import StackLedger
+from benchmark.validators.deploy.tags import SWEEP_TAG, attempt_tags, tag_value, tagged_stacks
 
 SOURCE = "deploy"
 STACK_PREFIX = "iacfb"
