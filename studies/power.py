@@ -31,7 +31,8 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from analysis.compare import Side, compare
+from analysis.compare import compare
+from analysis.compare_sides import Side
 from analysis.measures import ProblemData
 from benchmark.progress import progress_bar
 from benchmark.simulator.chains import BoundProcess, ChainProcess
