@@ -13,9 +13,10 @@ Also: the difference of the fitted A, k, C (per template scale; the paper's sums
 Like with like: each side states its origin (run, simulated, recorded), cfn-lint release and
 lint date, dataset, prompt set and output format. Two runs linted by different cfn-lint
 releases, or on dates more than a day apart (see `analysis.provenance`), are refused with the
-`benchmark.rescore` command that puts one side on the other's linter; --allow-lint-mismatch
-compares them anyway and the verdict opens with the mismatch. The paper's published means were
-linted in 2024 by an older cfn-lint; their verdict says so and points to `make import-paper`.
+`benchmark.replication.rescore` command that puts one side on the other's linter;
+--allow-lint-mismatch compares them anyway and the verdict opens with the mismatch. The paper's
+published means were linted in 2024 by an older cfn-lint; their verdict says so and points to
+`make import-paper`.
 
 Usage: python -m analysis.compare --baseline RUN|paper --candidate RUN [--out DIR]
        [--allow-lint-mismatch]
@@ -25,189 +26,40 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER, recorded_banner
-from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
-from analysis.load import (
-    GROUP_KEYS,
-    fill_chains,
-    group_label,
-    group_list,
-    load_run,
-    went_on_after_clean,
+from analysis import figures
+from analysis.banner import SIMULATED_BANNER, recorded_banner
+from analysis.compare_sides import (
+    LintMismatchError,
+    Side,
+    paper_side,
+    run_side,
+    went_on_note,  # noqa: F401  (analysis/report.py imports it from here)
 )
-from analysis.measures import ProblemData, percentile_ci, resample_weights
-from analysis.paper import CITATION, baseline_per_template, import_raw, raw_chains
+from analysis.compare_verdict import derived_value, favoured_side, verdict_sentences
+from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration
+from analysis.measures import percentile_ci, resample_weights
 from analysis.provenance import (
     LintMismatch,
-    Provenance,
     context_notes,
     lint_mismatch,
-    published,
 )
-from analysis.verdict import opening_sentence
+from analysis.render import Page, write_csv
 from benchmark.progress import progress_bar
 
 COMPARED = ["errors", "warnings", "clean"]
 FEW_PROBLEMS = 10
-LOWER_IS_BETTER = {"errors": True, "warnings": True, "clean": False}
 NAMES = {
     "errors": "errors per template",
     "warnings": "warnings per template",
     "clean": "clean fraction",
 }
-
-
-CLEAN_NOTE = (
-    "Clean fraction: the share of templates clean at iteration n, as the paper counts it (its "
-    "loop went on after a clean template, so its count can fall). Chains this harness runs "
-    "stop at their first clean attempt and are filled forward, so for them clean at n is "
-    "clean by n."
-)
-PAPER_LINTED = "linted in 2024 by an older cfn-lint release"
-IMPORT_HINT = (
-    "To compare like with like, import the authors' run, `make import-paper PAPER=<their "
-    "repository>` (their templates, linted by the configured cfn-lint), and compare against "
-    "that run folder."
-)
-
-
-def paper_provenance(raw: str | Path | None = None) -> Provenance:
-    """The paper as a side: its published means, or the authors' lint text read from `raw`."""
-    return published(
-        "baseline",
-        lint=f"cfn-lint of 2024: {PAPER_LINTED} (version not recorded)",
-        dataset="the paper's 33 prompts × 5 queries",
-        prompt_set="the authors' prompts",
-        output_format="json (OpenAI JSON mode)",
-        origin="recorded" if raw else "published",
-        words=f"recorded (the authors' lint text in {raw})" if raw else "published (Fig. 5 means)",
-        source=str(raw) if raw else None,
-    )
-
-
-def paper_lint_note(candidate: Provenance | None) -> str:
-    """What the verdict says about a comparison with the paper's figures."""
-    theirs = f" than the candidate's ({candidate.lint_text})" if candidate else ""
-    if candidate is not None and candidate.recorded:
-        hint = (
-            "Where the candidate is the authors' own run, imported, both sides hold the same "
-            "templates and the whole difference is the linter's (`python -m analysis.drift "
-            f"{candidate.path or 'RUN'} --recorded` shows it rule by rule)."
-        )
-    else:
-        hint = IMPORT_HINT
-    return (
-        f"The paper's figures were {PAPER_LINTED}"
-        f"{theirs}: newer releases add rules and some rules read the clock, so part of any "
-        f"difference is the linter's, not the model's. {hint}"
-    )
-
-
-class LintMismatchError(ValueError):
-    """The sides were linted differently; the message is the one-line refusal."""
-
-    def __init__(self, mismatch: LintMismatch) -> None:
-        super().__init__(mismatch.message)
-        self.mismatch = mismatch
-
-
-@dataclass
-class Side:
-    """One side of a comparison: problem-level data, or a fixed per-iteration table."""
-
-    label: str
-    data: ProblemData | None = None
-    table: pd.DataFrame | None = None  # iteration + per-template errors, warnings, clean
-    simulated: bool = False
-    notes: list[str] = field(default_factory=list)
-    provenance: Provenance | None = None  # origin, linter, dataset, ... of its rows
-
-    @property
-    def recorded(self) -> bool:
-        return self.provenance is not None and self.provenance.recorded
-
-    @property
-    def is_paper(self) -> bool:
-        return self.provenance is not None and self.provenance.published is not None
-
-    @property
-    def iterations(self) -> np.ndarray:
-        if self.data is not None:
-            return self.data.iterations
-        assert self.table is not None
-        return self.table["iteration"].to_numpy(dtype=int)
-
-    def point(self, measure: str, iterations: np.ndarray) -> np.ndarray:
-        if self.data is not None:
-            index = np.searchsorted(self.data.iterations, iterations)
-            return self.data.point(measure)[index]
-        assert self.table is not None
-        return self.table.set_index("iteration").loc[iterations, measure].to_numpy(dtype=float)
-
-
-def paper_side(raw: str | Path | None = None, samples_per_prompt: int = 5) -> Side:
-    """The paper as a baseline: the shipped table, or its raw data when a folder is given."""
-    if raw is None:
-        return Side(
-            "paper (published Fig. 5 means)",
-            table=baseline_per_template(),
-            notes=[f"Baseline: {CITATION} Sums over 165 templates divided by 165.", CLEAN_NOTE],
-            provenance=paper_provenance(),
-        )
-    imported = import_raw(raw)
-    chains = raw_chains(imported, samples_per_prompt)
-    data = ProblemData.from_chains(chains, ("paper",))
-    notes = [f"Baseline: raw data of {CITATION} ({imported.layout})", *imported.notes]
-    notes.append(CLEAN_NOTE)
-    return Side("paper (raw data)", data=data, notes=notes, provenance=paper_provenance(raw))
-
-
-def run_side(
-    run_dir: str | Path,
-    where: dict[str, str] | None = None,
-    stopped: str = "carry",
-    group_keys: list[str] = GROUP_KEYS,
-) -> Side:
-    """One model × prompt set × protocol of a run; `where` picks it when the run has several."""
-    run = load_run(run_dir)
-    attempts = run.attempts
-    for key, value in (where or {}).items():
-        if key not in attempts:
-            raise ValueError(f"unknown column {key!r} in --where")
-        attempts = attempts[attempts[key].astype(str) == value]
-    if attempts.empty:
-        raise ValueError(f"{run_dir}: no attempts match {where}")
-    chains = fill_chains(attempts, stopped, group_keys)  # type: ignore[arg-type]
-    groups = group_list(chains, group_keys)
-    if len(groups) != 1:
-        listed = "; ".join(group_label(g) for g in groups)
-        raise ValueError(
-            f"{run_dir}: {len(groups)} groups ({listed}); pick one with --*-where KEY=VALUE"
-        )
-    simulated = bool(attempts["simulated"].fillna(False).astype(bool).any())
-    data = ProblemData.from_chains(chains, groups[0])
-    label = f"{group_label(groups[0], group_keys)} ({Path(run_dir).name})"
-    provenance = Provenance.of_attempts(attempts, "side", str(run_dir))
-    notes = []
-    went_on = went_on_after_clean(attempts, group_keys)
-    if went_on:
-        notes.append(went_on_note(label, went_on))
-    return Side(label, data=data, simulated=simulated, notes=notes, provenance=provenance)
-
-
-def went_on_note(label: str, chains: int) -> str:
-    return (
-        f"{label}: {chains} chains went on after a clean template, as the paper's loop did "
-        "(a clean template was queried again and could come back unclean), so its clean "
-        "fraction at n can fall; chains this harness runs stop at their first clean attempt."
-    )
 
 
 @dataclass
@@ -368,7 +220,7 @@ def compare(
                     "diff": c_point[i] - b_point[i],
                     "ci_low": low[i],
                     "ci_high": high[i],
-                    "favours": _favours(measure, c_point[i] - b_point[i], low[i], high[i]),
+                    "favours": favoured_side(measure, c_point[i] - b_point[i], low[i], high[i]),
                 }
             )
         mean_diff = (c_reps - b_reps).mean(axis=1, keepdims=True)
@@ -383,7 +235,7 @@ def compare(
                 "ci_low": float(o_low[0]),
                 "ci_high": float(o_high[0]),
                 "ci_level": overall_level,
-                "favours": _favours(measure, diff, o_low[0], o_high[0]),
+                "favours": favoured_side(measure, diff, o_low[0], o_high[0]),
             }
         )
         b_params, b_draws = _param_draws(baseline, t, b_point, b_reps[:n_fit], rng, progress)
@@ -405,7 +257,7 @@ def compare(
                 }
             )
         for name, fn in (("half-life", half_life), ("plateau iteration", plateau_iteration)):
-            b, c = _derived(b_params, fn), _derived(c_params, fn)
+            b, c = derived_value(b_params, fn), derived_value(c_params, fn)
             fit_rows.append(
                 {
                     "measure": NAMES[measure],
@@ -420,7 +272,7 @@ def compare(
     per_iteration = pd.DataFrame(rows)
     fits = pd.DataFrame(fit_rows)
     overall = pd.DataFrame(overall_rows)
-    outcome, verdict = _verdict(baseline, candidate, per_iteration, overall, fits, paired)
+    outcome, verdict = verdict_sentences(baseline, candidate, per_iteration, overall, fits, paired)
     if mismatch is not None:
         verdict = f"{mismatch.opening} {verdict}"
     return Comparison(
@@ -437,125 +289,8 @@ def compare(
     )
 
 
-def _favours(measure: str, diff: float, low: float, high: float) -> str:
-    """Which side a difference favours when its CI excludes zero, else '–'."""
-    if not (low > 0 or high < 0):
-        return "–"
-    return "candidate" if (diff < 0) == LOWER_IS_BETTER[measure] else "baseline"
-
-
-def _derived(params: np.ndarray | None, fn: Callable[[float], object]) -> float:
-    if params is None:
-        return float("nan")
-    value = fn(float(params[1]))
-    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _ranges(values: list[int]) -> str:
-    """[1, 2, 3, 5] → '1–3, 5'."""
-    parts: list[str] = []
-    start = prev = None
-    for v in sorted(values):
-        if start is None:
-            start = prev = v
-        elif v == prev + 1:
-            prev = v
-        else:
-            parts.append(f"{start}–{prev}" if prev != start else f"{start}")
-            start = prev = v
-    if start is not None:
-        parts.append(f"{start}–{prev}" if prev != start else f"{start}")
-    return ", ".join(parts)
-
-
-def _fmt(value: float, measure: str) -> str:
-    return f"{value:.0%}" if measure == "clean fraction" else f"{value:.2f}"
-
-
-def _verdict(
-    baseline: Side,
-    candidate: Side,
-    per: pd.DataFrame,
-    overall: pd.DataFrame,
-    fits: pd.DataFrame,
-    paired: bool,
-) -> tuple[str, str]:
-    """Outcome from the three mean-over-iterations differences (Bonferroni CIs), then detail."""
-    n = len(per)
-    better = int((per["favours"] == "candidate").sum())
-    worse = int((per["favours"] == "baseline").sum())
-    wins = overall.loc[overall["favours"] == "candidate", "measure"].tolist()
-    losses = overall.loc[overall["favours"] == "baseline", "measure"].tolist()
-    if wins and not losses:
-        outcome = "clearly better" if len(wins) >= 2 else "better"
-    elif losses and not wins:
-        outcome = "clearly worse" if len(losses) >= 2 else "worse"
-    elif wins and losses:
-        outcome = "mixed"
-    else:
-        outcome = "not clearly different"
-    level = overall["ci_level"].iloc[0]
-    opening = opening_sentence(baseline.label, candidate.label, outcome, overall, level)
-    if baseline.simulated or candidate.simulated:  # the banner's words before any judgement
-        opening = f"{SIMULATED_BANNER}. {opening}"
-    sentences = [opening + (" (bootstrap paired by problem)." if paired else ".")]
-    averaged = "; ".join(
-        f"{row.measure} {_fmt(row.candidate, row.measure)} vs {_fmt(row.baseline, row.measure)} "
-        f"(difference {row.diff:+.2f}, {level:.1%} CI {row.ci_low:+.2f} to {row.ci_high:+.2f})"
-        for row in overall.itertuples()
-    )
-    first, last = per["iteration"].min(), per["iteration"].max()
-    sentences.append(f"Averaged over iterations {first}–{last}: {averaged}.")
-    detail = []
-    for side, count in (("candidate", better), ("baseline", worse)):
-        ahead = [
-            f"{measure} at {_ranges(its)}"
-            for measure, its in (
-                per[per["favours"] == side].groupby("measure", sort=False)["iteration"].apply(list)
-            ).items()
-        ]
-        where = f" ({'; '.join(ahead)})" if ahead else ""
-        detail.append(f"the {side}'s favour in {count}{where}")
-    sentences.append(
-        f"Iteration by iteration, the 95 % CI excludes zero in {detail[0]}, and in "
-        f"{detail[1]}, of {n} comparisons."
-    )
-    errors = fits[fits["measure"] == "errors per template"].set_index("param")
-    k = errors.loc["k"] if "k" in errors.index else None
-    if k is not None and np.isfinite(k["diff"]):
-        if k["ci_low"] > 0:
-            pace = "faster than"
-        elif k["ci_high"] < 0:
-            pace = "slower than"
-        else:
-            pace = "at a rate not distinguishable from"
-        sentences.append(
-            f"Its errors decay {pace} the baseline's (k = {k['candidate']:.2f} vs "
-            f"{k['baseline']:.2f} per iteration, difference 95 % CI {k['ci_low']:+.2f} to "
-            f"{k['ci_high']:+.2f})."
-        )
-    c = errors.loc["C"] if "C" in errors.index else None
-    if c is not None and np.isfinite(c["diff"]):
-        sentences.append(
-            f"Its fitted error plateau C is {c['candidate']:.2f} against {c['baseline']:.2f} "
-            f"errors per template (95 % CI of the difference {c['ci_low']:+.2f} to "
-            f"{c['ci_high']:+.2f})."
-        )
-    if baseline.is_paper or candidate.is_paper:
-        other = candidate if baseline.is_paper else baseline
-        sentences.append(paper_lint_note(other.provenance))
-    for who, side in (("baseline", baseline), ("candidate", candidate)):
-        if side.recorded:
-            sentences.append(f"The {who} is {RECORDED_BANNER}.")
-    if baseline.simulated or candidate.simulated:
-        sentences.append(f"{SIMULATED_BANNER}: this comparison says nothing about any model.")
-    return outcome, " ".join(sentences)
-
-
 def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
     """compare.md / compare.html, CSVs of both tables and the difference figure."""
-    from analysis import figures
-    from analysis.render import Page, write_csv
 
     out = Path(out_dir)
     sim = comparison.simulated

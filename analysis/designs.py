@@ -35,7 +35,7 @@ from analysis.measures import LABELS, ProblemData, per_iteration, problem_data, 
 from analysis.security import compliance_by_iteration, has_security
 
 DESIGN_KEYS = ["model", "prompt_set", "protocol"]
-# the feedback designs in the order benchmark.feedback defines them (a test keeps them equal)
+# the feedback designs in the order benchmark.loop.feedback defines them (a test keeps them equal)
 DESIGN_ORDER = ["raw", "structured", "explained", "excerpt", "errors-only", "intent"]
 CLEAN_AT = (1, 5, 10)
 FIT_SERIES = LABELS[("errors", "mean")]

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 
 GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
 # the linter whose findings decide `clean` and are fed back; findings of other sources (the

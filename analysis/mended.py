@@ -8,7 +8,7 @@ from collections import Counter
 
 import pandas as pd
 
-from benchmark.records import MAX_REPLY_CHARS
+from benchmark.records.tables import MAX_REPLY_CHARS
 
 
 def usage_flag_counts(attempts: pd.DataFrame) -> Counter[str]:

@@ -4,8 +4,9 @@ Baseline: Palavalli & Santolucito, "Using a Feedback Loop for LLM-based Infrastr
 Generation", arXiv:2411.19043 (2024), Fig. 5: per iteration, the mean over 6 trials of the sum
 over 165 templates (33 prompts × 5 queries) of cfn-lint errors, warnings, and clean templates.
 
-Raw data: the authors' lint text as they published it, read by `benchmark.paper_repo` (their
-repository root, its `JSON_run_v2` folder, or `trial{T}/errorsCSV{I}.csv` folders): one row
+Raw data: the authors' lint text as they published it, read by
+`benchmark.replication.paper_repo` (their repository root, its `JSON_run_v2` folder, or
+`trial{T}/errorsCSV{I}.csv` folders): one row
 per template holding that template's default-format cfn-lint output; an empty cell is a clean
 template. Counted as the paper did: findings = blank-line-separated blocks; a block whose rule
 (first token) starts with `W` is a warning, every other block an error; sums over templates,
@@ -20,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.paper_repo import TEMPLATES, discover, parse_block, read_cells, split_blocks
+from benchmark.replication.paper_repo import (
+    TEMPLATES,
+    discover,
+    parse_block,
+    read_cells,
+    split_blocks,
+)
 
 CITATION = (
     "Palavalli, M. A., & Santolucito, M. (2024). Using a Feedback Loop for LLM-based "
@@ -79,8 +86,9 @@ def counted_level(block: str) -> str:
 
 
 def import_raw(folder: str | Path, templates: int | None = None) -> PaperRaw:
-    """Read the authors' lint text as published (`benchmark.paper_repo.discover` lists the
-    layouts: their repository root, `JSON_run_v2`, `trial*/errorsCSV*.csv`). `templates`, if
+    """Read the authors' lint text as published
+    (`benchmark.replication.paper_repo.discover` lists the layouts: their repository root,
+    `JSON_run_v2`, `trial*/errorsCSV*.csv`). `templates`, if
     given, is the required row count of every file."""
     repo = discover(folder)
     notes: list[str] = []

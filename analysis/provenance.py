@@ -12,8 +12,9 @@ when each was judged by one known cfn-lint release, the same one, and every lint
 carries a recorded lint date (`lint_as_of`) within LINT_DATE_SPAN_DAYS (1) of every other: a
 run that crosses midnight is one lint date, a sweep spread over a week, or a run and another
 linted a month later, are not. Rows written before `lint_as_of` existed have no known date and
-are never alike with anything until re-scored (`python -m benchmark.rescore RUN --cfn-lint
-VERSION --as-of DATE`, which freezes the linter's clock to DATE).
+are never alike with anything until re-scored
+(`python -m benchmark.replication.rescore RUN --cfn-lint VERSION --as-of DATE`, which freezes the
+linter's clock to DATE).
 """
 
 from __future__ import annotations
@@ -261,7 +262,7 @@ def installed_cfn_lint() -> str | None:
 
 @dataclass(frozen=True)
 class Rescore:
-    """One `benchmark.rescore` call that puts a run folder on a given linter and date."""
+    """One `benchmark.replication.rescore` call: a run folder onto a given linter and date."""
 
     path: str
     cfn_lint: str
@@ -275,7 +276,7 @@ class Rescore:
     @property
     def command(self) -> str:
         return (
-            f"python -m benchmark.rescore {self.path} --cfn-lint {self.cfn_lint} "
+            f"python -m benchmark.replication.rescore {self.path} --cfn-lint {self.cfn_lint} "
             f"--as-of {self.as_of} --out {self.out}"
         )
 

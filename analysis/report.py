@@ -173,7 +173,7 @@ def lint_note(provenances: dict[tuple, Provenance], run_path: str) -> str | None
         return (
             f"Lint date not recorded for {undated} row{'s' if undated != 1 else ''} (written "
             "before lint_as_of): cfn-lint's findings depend on the date, so make compare "
-            "refuses this run until it is re-scored: `python -m benchmark.rescore "
+            "refuses this run until it is re-scored: `python -m benchmark.replication.rescore "
             f"{run_path} --cfn-lint {release or 'VERSION'} --as-of DATE` (DATE: the lint date "
             "of the runs it is to be compared with)."
         )

@@ -45,19 +45,21 @@ Entry = Tool | HydraApp | dict[str, Tool]  # a command, or a group of them (impo
 # (cli.main's dispatch): importing every tool up front would cost seconds of start-up (pandas,
 # matplotlib, cfn-lint, boto3) for every command, `--help` included.
 IMPORTS: dict[str, Tool] = {
-    "paper-run": Tool("benchmark.import_paper", "the authors' recorded run as a run folder"),
+    "paper-run": Tool(
+        "benchmark.replication.import_paper", "the authors' recorded run as a run folder"
+    ),
     "paper-protocol": Tool(
-        "benchmark.datasets.__main__",
+        "benchmark.problems.__main__",
         "the authors' prompts and requests as a dataset and prompt set",
         ("import", "paper-protocol"),
     ),
     "dpiaceval": Tool(
-        "benchmark.datasets.__main__",
+        "benchmark.problems.__main__",
         "DPIaC-Eval as a dataset, with its Checkov intents",
         ("import", "dpiaceval"),
     ),
     "generic": Tool(
-        "benchmark.datasets.__main__",
+        "benchmark.problems.__main__",
         "any CSV or JSONL prompt list as a dataset",
         ("import", "generic"),
     ),
@@ -89,29 +91,27 @@ COMMANDS: dict[str, Entry] = {
     "compare": Tool("analysis.compare", "a candidate run against a baseline run or the paper"),
     "drift": Tool("analysis.drift", "the same templates linted two ways"),
     "paper-figures": Tool("analysis.paper_figures", "the paper's Fig. 5 from their data"),
-    "rescore": Tool("benchmark.rescore", "re-lint a run's templates into a new run folder"),
+    "rescore": Tool(
+        "benchmark.replication.rescore", "re-lint a run's templates into a new run folder"
+    ),
     "import": IMPORTS,
     "check": Tool(
-        "benchmark.datasets.__main__", "datasets' references lint-clean and intact", ("check",)
+        "benchmark.problems.__main__", "datasets' references lint-clean and intact", ("check",)
     ),
-    "calibrate": Tool(
-        "benchmark.models.simulator.cli", "a simulator profile from a run", ("calibrate",)
-    ),
+    "calibrate": Tool("studies.cli", "a simulator profile from a run", ("calibrate",)),
     "validate-profile": Tool(
-        "benchmark.models.simulator.cli",
+        "studies.cli",
         "a simulator profile against its source run",
         ("validate-profile",),
     ),
-    "synthesize": Tool(
-        "benchmark.models.simulator.cli", "a simulated run of a profile", ("synthesize",)
+    "synthesize": Tool("studies.cli", "a simulated run of a profile", ("synthesize",)),
+    "power": Tool("studies.cli", "SIMULATED power of compare for an effect", ("power",)),
+    "sites": Tool("studies.cli", "lint the simulator's sites on a dataset", ("sites",)),
+    "cleanup": Tool(
+        "benchmark.validators.deploy.cleanup",
+        "delete the stacks a deploying sweep left",
+        ("cleanup",),
     ),
-    "power": Tool(
-        "benchmark.models.simulator.cli", "SIMULATED power of compare for an effect", ("power",)
-    ),
-    "sites": Tool(
-        "benchmark.models.simulator.cli", "lint the simulator's sites on a dataset", ("sites",)
-    ),
-    "cleanup": Tool("benchmark.deploy", "delete the stacks a deploying sweep left", ("cleanup",)),
 }
 
 

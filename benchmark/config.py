@@ -29,8 +29,9 @@ from pydantic import (
 )
 
 from benchmark.models import parse_model_id
-from benchmark.problems import DatasetError, load_dataset
+from benchmark.problems.dataset import DatasetError, load_dataset
 from benchmark.secrecy import looks_like_key, redact_url
+from benchmark.simulator.profile import ProfileError, load_profile
 
 # conf/hydra/launcher/*.yaml deliberately share the plugins' names, so Hydra validates them
 # against the plugins' schemas; its note that this matching is deprecated is noise here. Set on
@@ -161,7 +162,7 @@ class ModelConfig(_Strict):
     batch_max_requests: int | None = Field(default=None, ge=1)  # null: the provider's limit
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
-    # setting of a hand-set profile (benchmark/models/simulator/behaviour.py: SimulatorSettings)
+    # setting of a hand-set profile (benchmark/simulator/behaviour.py: SimulatorSettings)
     simulator: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
@@ -230,7 +231,7 @@ class PromptSetConfig(_Strict):
     # Python's json.dumps(json.loads(text)) on one line, and the text `null` when it is not
     # JSON (the paper's script stored, linted and sent back its templates this way)
     template_as: Literal["written", "json_dumps"] = "written"
-    # feedback design (benchmark/feedback.py)
+    # feedback design (benchmark/loop/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
     # sources whose failures are also fed back: failed checks ("intent", "security") or
     # deployment errors ("deploy"); none by default
@@ -252,7 +253,7 @@ class LintConfig(_Strict):
     between releases and, through date-dependent rules, between days."""
 
     # null: the pinned cfn-lint, linted in process; another 1.x release runs in a cached
-    # environment of its own (benchmark/validators/cfn_lint_envs.py)
+    # environment of its own (benchmark/validators/cfn_lint/envs.py)
     cfn_lint_version: str | None = Field(default=None, pattern=r"^1\.\d+\.\d+$")
     as_of: date | None = None  # null: today; a date freezes the linter's clock to that day
     envs_dir: str = "runs/.cache/cfn-lint"  # where other releases' environments are built
@@ -274,7 +275,7 @@ class LintConfig(_Strict):
 
 
 class SecurityConfig(_Strict):
-    """Checkov's CloudFormation checks (benchmark/validators/security.py), an optional extra."""
+    """Checkov's CloudFormation checks (benchmark/validators/security_scan.py), optional."""
 
     enabled: bool = False
     workers: int = Field(default=1, ge=1)
@@ -282,7 +283,7 @@ class SecurityConfig(_Strict):
 
 
 class DeployConfig(_Strict):
-    """Deployability through the CloudFormation API (benchmark/validators/deploy.py), opt-in.
+    """Deployability through the CloudFormation API (validators/deploy/validator.py), opt-in.
 
     Credentials come only from boto3's standard chain (environment, `profile`, instance role);
     nothing here is a secret, and no credential is ever written to a run folder or a log.
@@ -326,10 +327,10 @@ class CacheConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """Spend limits for a whole sweep (benchmark/budget.py); null means no limit.
+    """Spend limits for a whole sweep (benchmark/runner/budget.py); null means no limit.
 
-    A sweep whose planned maximum cost (benchmark/plan/) exceeds `max_usd` is refused at start
-    unless `allow_partial`: then it runs until the ledger reaches `max_usd`."""
+    A sweep whose planned maximum cost (benchmark/runner/plan/) exceeds `max_usd` is refused at
+    start unless `allow_partial`: then it runs until the ledger reaches `max_usd`."""
 
     max_usd: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
@@ -337,7 +338,7 @@ class BudgetConfig(_Strict):
 
 
 class PlanningConfig(_Strict):
-    """How the plan estimates calls, tokens and cost before any call (benchmark/plan/)."""
+    """How the plan estimates calls, tokens and cost before any call (benchmark/runner/plan/)."""
 
     # the simulator profile that stands in for a real model: a name in conf/model/simulator/
     # or a path (a profile calibrated on a run of that model is the best stand-in); a
@@ -416,7 +417,6 @@ def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None 
 
 
 def _profile_digest(model: ModelConfig) -> str:
-    from benchmark.models.simulator.profile import ProfileError, load_profile
 
     try:
         return load_profile(str(model.simulator.get("profile") or model.name)).digest

@@ -12,10 +12,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import ConfigError, Settings, load_settings, resolve_api_key
-from benchmark.job import JobInfo, JobSummary, run_job, write_summary
-from benchmark.plan.sweep import format_plan, plan_settings, single
-from benchmark.problems import DatasetError
-from benchmark.prompts import check_prompt_set
+from benchmark.loop.prompts import check_prompt_set
+from benchmark.problems.dataset import DatasetError
+from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job, write_summary
+from benchmark.runner.plan.sweep import format_plan, plan_settings, single
 from benchmark.secrecy import redact_urls
 
 log = logging.getLogger("benchmark")
@@ -51,7 +51,7 @@ def _fail(job: JobInfo, message: str, code: int, multirun: bool) -> None:
 
 
 def _planned(settings: Settings, job: JobInfo, overrides: list[str]) -> bool:
-    """Plan this job before any call (benchmark/plan/) and write its plan.json; False when
+    """Plan this job before any call (benchmark/runner/plan/) and write its plan.json; False when
     `plan=true` says to stop there. A maximum cost above `budget.max_usd` is a ConfigError
     unless `budget.allow_partial` (a multirun's total was checked before its jobs started)."""
     plan = single(settings, plan_settings(settings, job.job_id, overrides))

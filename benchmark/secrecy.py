@@ -8,7 +8,7 @@ Three kinds are told apart:
 - a *key-like value*: text shaped like a provider key (OpenAI `sk-`/`sk-proj-`, Anthropic
   `sk-ant-`, AWS access key ids `AKIA`/`ASIA`, GitHub, Google, Hugging Face, Slack tokens,
   JWTs, Bedrock API keys) or a long high-entropy token. These are refused wherever they are
-  typed (benchmark/secret_guard.py, ProviderConfig): the harness reads keys from the
+  typed (benchmark/runner/secret_guard.py, ProviderConfig): the harness reads keys from the
   environment only.
 - *credentials in a URL* (`https://user:pass@host`): allowed, because a server may take no
   other kind (basic auth on a proxy), so the URL with its credentials is what the calls use;

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from benchmark.config import ConfigError
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
-from benchmark.validators.cfn_lint_envs import ensure_env
+from benchmark.validators.cfn_lint.envs import ensure_env
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from tests.loopback import LoopbackServer
 from tests.loopback_tls import TlsFiles, self_signed
 

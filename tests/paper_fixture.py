@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.feedback import FeedbackInput, format_raw
-from benchmark.paper_repo import PROMPTS, TEMPLATES
+from benchmark.loop.feedback import FeedbackInput, format_raw
+from benchmark.replication.paper_repo import PROMPTS, TEMPLATES
 from benchmark.validators.base import Finding
 
 DECOY = "DECOY_RAN"  # the script writes this file next to itself if it is ever executed

@@ -14,7 +14,7 @@ from benchmark.models.base import (
     ModelOutput,
 )
 from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, ValidationResult
-from benchmark.validators.cfn_lint import CFN_LINT_VERSION, WarmLinter, lint_columns
+from benchmark.validators.cfn_lint.validator import CFN_LINT_VERSION, WarmLinter, lint_columns
 
 Reply = str | ModelError | Callable[[list[ChatMessage], CallContext], str]
 

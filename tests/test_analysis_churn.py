@@ -7,8 +7,8 @@ from pathlib import Path
 from analysis.churn import churn_by_iteration, transitions
 from analysis.load import fill_chains, load_run
 from analysis.rules import rule_frequency, rule_matrix
-from analysis.synthetic import attempt_row, finding_row, write_job
-from benchmark.paper_repo import RECORDED_SOURCE
+from benchmark.replication.paper_repo import RECORDED_SOURCE
+from tests.synthetic_runs import attempt_row, finding_row, write_job
 
 BUCKET = "Resources/Bucket/Properties/BucketName"
 ROLE = "Resources/Role/Properties/Policies/0"

@@ -8,7 +8,7 @@ import pytest
 
 from analysis import compare as cmp
 from analysis.banner import SIMULATED_BANNER
-from analysis.synthetic import GroupSpec, write_synthetic_run
+from tests.synthetic_runs import GroupSpec, write_synthetic_run
 
 PLAIN = GroupSpec(model="synthetic/plain", errors=(3.0, 0.8, 0.4), warnings=(1.2, 0.6, 0.3))
 STRONG = GroupSpec(model="synthetic/strong", errors=(1.0, 1.6, 0.02), warnings=(0.3, 1.2, 0.01))

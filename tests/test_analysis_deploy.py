@@ -11,7 +11,7 @@ from analysis import report
 from analysis.churn import churn_by_iteration
 from analysis.deploy import deploy_by_iteration, has_deploy, stage_failures
 from analysis.load import fill_chains, load_run
-from analysis.synthetic import attempt_row, finding_row, write_job
+from tests.synthetic_runs import attempt_row, finding_row, write_job
 
 TIMEOUT = "deploy: change set still CREATE_IN_PROGRESS after 900s"
 

@@ -11,7 +11,7 @@ import pytest
 from analysis import report
 from analysis.designs import compare_designs, has_designs
 from analysis.load import load_run
-from analysis.synthetic import design_groups, write_synthetic_run
+from tests.synthetic_runs import design_groups, write_synthetic_run
 
 pytestmark = pytest.mark.xdist_group("designs")  # one worker writes the synthetic run
 
@@ -85,6 +85,6 @@ def test_report_shows_design_section(fast_slow: Path, tmp_path: Path) -> None:
 
 def test_designs_are_ordered_as_the_loop_defines_them() -> None:
     from analysis.designs import DESIGN_ORDER
-    from benchmark.feedback import FORMATTERS
+    from benchmark.loop.feedback import FORMATTERS
 
     assert list(FORMATTERS) == DESIGN_ORDER

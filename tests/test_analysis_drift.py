@@ -11,7 +11,8 @@ from analysis import drift
 from analysis.banner import RECORDED_BANNER
 from analysis.load import fill_chains, load_run
 from analysis.measures import per_iteration
-from analysis.synthetic import (
+from benchmark.replication.paper_repo import RECORDED_SOURCE
+from tests.synthetic_runs import (
     NEW_RULE,
     GroupSpec,
     attempt_row,
@@ -20,7 +21,6 @@ from analysis.synthetic import (
     write_relinted_run,
     write_synthetic_run,
 )
-from benchmark.paper_repo import RECORDED_SOURCE
 
 
 @pytest.fixture(scope="module")

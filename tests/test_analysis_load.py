@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from analysis.load import chain_status, fill_chains, load_run
-from analysis.synthetic import attempt_row, write_job
+from tests.synthetic_runs import attempt_row, write_job
 
 
 def _write(tmp_path: Path) -> Path:

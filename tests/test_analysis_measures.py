@@ -9,7 +9,7 @@ import pytest
 
 from analysis.load import fill_chains, load_run, went_on_after_clean
 from analysis.measures import per_iteration, wide_table
-from analysis.synthetic import attempt_row, write_job
+from tests.synthetic_runs import attempt_row, write_job
 
 
 def _value(long, measure: str, stat: str, iteration: int) -> tuple[float, float, float]:

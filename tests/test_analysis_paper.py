@@ -21,8 +21,8 @@ from analysis.paper import (
     raw_chains,
     raw_table,
 )
-from analysis.synthetic import synthetic_paper_data, write_paper_raw
-from benchmark.paper_repo import parse_block, split_blocks
+from benchmark.replication.paper_repo import parse_block, split_blocks
+from tests.synthetic_runs import synthetic_paper_data, write_paper_raw
 
 MULTILINE = (
     'E3012 Property "Tags", at Resources/Bucket/Properties, should be of type List,\n'

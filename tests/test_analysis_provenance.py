@@ -12,7 +12,7 @@ from analysis import compare as cmp
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
 from analysis.load import load_run
 from analysis.provenance import Provenance, lint_mismatch, origins
-from analysis.synthetic import GroupSpec, attempt_row, write_job, write_synthetic_run
+from tests.synthetic_runs import GroupSpec, attempt_row, write_job, write_synthetic_run
 
 DAY = date(2025, 3, 1)
 
@@ -67,7 +67,7 @@ def test_a_different_release_is_refused_with_the_command_that_mends_it(tmp_path:
     assert mismatch is not None
     assert "\n" not in mismatch.message
     assert (
-        "python -m benchmark.rescore runs/newer --cfn-lint 1.58.0 --as-of 2025-03-01 "
+        "python -m benchmark.replication.rescore runs/newer --cfn-lint 1.58.0 --as-of 2025-03-01 "
         "--out runs/newer-cfn-lint-1.58.0-2025-03-01" in mismatch.message
     )
     assert (
@@ -118,7 +118,9 @@ def test_compare_across_lint_versions_exits_non_zero(
     assert cmp.main([*args, *out]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert f"benchmark.rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
+    assert (
+        f"benchmark.replication.rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
+    )
     assert not (tmp_path / "cmp").exists()
 
     assert cmp.main([*args, *out, "--allow-lint-mismatch"]) == 0
@@ -180,16 +182,18 @@ def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
     newer = _side(tmp_path, "newer", [DAY], version="1.59.0")
     note = lint_note({("a",): one, ("b",): newer}, "runs/x")
     assert note is not None and note.startswith("Not linted alike")
-    assert "benchmark.rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
+    assert (
+        "benchmark.replication.rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
+    )
     old = lint_note({("a",): _side(tmp_path, "old", [None])}, "runs/old")
     assert old is not None and old.startswith("Lint date not recorded for 1 row (written")
-    assert "python -m benchmark.rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
+    assert "python -m benchmark.replication.rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
 
 
 def test_the_authors_raw_lint_text_is_a_recorded_side(
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
-    from analysis.synthetic import synthetic_paper_cells, write_paper_raw
+    from tests.synthetic_runs import synthetic_paper_cells, write_paper_raw
 
     cells = synthetic_paper_cells(trials=2, iterations=10, templates=20, seed=2)
     raw = write_paper_raw(tmp_path / "repo", cells, layout="repository")

@@ -20,7 +20,7 @@ from analysis.security import (
     failed_table,
     has_security,
 )
-from analysis.synthetic import GroupSpec, attempt_row, check_row, write_job, write_synthetic_run
+from tests.synthetic_runs import GroupSpec, attempt_row, check_row, write_job, write_synthetic_run
 
 TIMEOUT = "security: checkov timed out after 60s"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.loop import Attempt, FeedbackLoop
+from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
 from benchmark.models.base import GenerateConfig
-from benchmark.problems import load_dataset
-from benchmark.records import RecordWriter, attempt_id, finding_rows, read_table
-from benchmark.validators.cfn_lint import CfnLintValidator
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import RecordWriter, attempt_id, finding_rows, read_table
+from benchmark.validators.cfn_lint.validator import CfnLintValidator
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import ScriptedModel

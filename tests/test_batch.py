@@ -21,16 +21,8 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.models.batch import (
-    JOURNAL_FILE,
-    BatchGone,
-    BatchingModel,
-    BatchJournal,
-    BatchState,
-    Lost,
-    Result,
-    request_key,
-)
+from benchmark.models.batch import BatchGone, BatchingModel, BatchState, Lost, Result
+from benchmark.models.batch_journal import JOURNAL_FILE, BatchJournal, request_key
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.openai_batch import OpenAIBatchWire
 from tests.loopback import Fault, LoopbackServer
@@ -412,7 +404,7 @@ def test_wire_reports_a_vanished_batch(
 
 
 def test_batch_mode_needs_a_provider_with_a_batch_api(tmp_path: Path) -> None:
-    from benchmark.models.factory import create_model
+    from benchmark.runner.factory import create_model
     from tests.test_job import settings_for
 
     settings = settings_for(
@@ -430,8 +422,8 @@ def test_batch_mode_needs_a_provider_with_a_batch_api(tmp_path: Path) -> None:
 def test_a_batch_job_records_what_an_online_job_does_at_the_batch_price(
     loopback: Callable[..., LoopbackServer], tmp_path: Path, provider: str
 ) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import deterministic_reply, settings_for
 
     model_id = {"openai": "openai/gpt-4o", "anthropic": "anthropic/claude-sonnet-4-5"}[provider]
@@ -494,7 +486,7 @@ def test_a_job_killed_while_its_batch_is_pending_resumes_without_resubmitting(
     import threading
     import time
 
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
     from tests.test_resilience import ROOT, reply, write_problems
 
     release = threading.Event()
@@ -557,8 +549,8 @@ def test_a_job_killed_while_its_batch_is_pending_resumes_without_resubmitting(
 def test_batch_mode_keeps_the_response_cache_and_the_budget(
     loopback: Callable[..., LoopbackServer], tmp_path: Path
 ) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import deterministic_reply, settings_for
 
     server = loopback(deterministic_reply)

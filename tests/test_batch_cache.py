@@ -15,10 +15,11 @@ import pytest
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.anthropic_batch import AnthropicBatchWire
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelOutput
-from benchmark.models.batch import JOURNAL_FILE, BatchingModel, BatchJournal, request_key
-from benchmark.models.factory import batch_cache_ttl
+from benchmark.models.batch import BatchingModel
+from benchmark.models.batch_journal import JOURNAL_FILE, BatchJournal, request_key
 from benchmark.models.pricing import cost_usd, price_for
 from benchmark.models.prompt_cache import BatchCacheTtl, PromptCache
+from benchmark.runner.factory import batch_cache_ttl
 from tests.loopback import LoopbackServer
 from tests.loopback_batch import BatchScript
 from tests.loopback_usage import CountedUsage

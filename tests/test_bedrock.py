@@ -16,9 +16,9 @@ from benchmark.models import provider_class
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.bedrock import BedrockModel, _keep_unmodelled_usage, _output
 from benchmark.models.cache import cacheable
-from benchmark.models.factory import create_model
 from benchmark.models.pricing import cost_usd, price_for
 from benchmark.models.retry import RetryingModel
+from benchmark.runner.factory import create_model
 from tests.loopback import Fault, LoopbackServer, Reply, Usage, bedrock_model_id
 from tests.test_config import settings_for
 

@@ -13,7 +13,7 @@ import pytest
 
 from benchmark.config import ConfigError
 from benchmark.models.bedrock import BEARER_AUTH, BEARER_ENV, BedrockModel
-from benchmark.models.factory import create_model
+from benchmark.runner.factory import create_model
 from tests.loopback import Fault
 from tests.loopback_tls import TlsFiles
 from tests.test_bedrock import AWS_CREDENTIALS, MODEL, REGION, call, call_error, isolate_aws

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from benchmark.job import JobInfo, run_job
-from benchmark.records import TABLES, read_table
+from benchmark.records.tables import TABLES, read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
 from tests.loopback import Fault, Usage
 from tests.loopback_tls import TlsFiles
 from tests.test_bedrock import AWS_CREDENTIALS, MODEL, REGION, isolate_aws

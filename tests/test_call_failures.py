@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.call_health import CallHealth
 from benchmark.config import resolve_api_key
-from benchmark.job import JobInfo, run_job
-from benchmark.loop import Attempt
+from benchmark.loop.feedback_loop import Attempt
 from benchmark.models._http import connection_failure, display_url
-from benchmark.problems import Problem
-from benchmark.records import read_table
-from benchmark.sweep import exit_code
+from benchmark.problems.dataset import Problem
+from benchmark.records.tables import read_table
+from benchmark.runner.call_health import CallHealth
+from benchmark.runner.hydra_job import JobInfo, run_job
+from benchmark.runner.sweep_summary import exit_code
 from tests.job_process import ROOT, SMALL, run_job_process
 from tests.loopback import Fault, LoopbackServer
 from tests.test_job import CLEAN, settings_for

@@ -18,9 +18,9 @@ import yaml
 from pebble import ProcessExpired
 
 from benchmark.config import PINNED_CFN_LINT, ConfigError
-from benchmark.feedback import FeedbackInput, format_raw
+from benchmark.loop.feedback import FeedbackInput, format_raw
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import (
+from benchmark.validators.cfn_lint.validator import (
     CFN_LINT_VERSION,
     CfnLintValidator,
     LintSettings,

@@ -1,4 +1,4 @@
-"""The chain model (benchmark/models/simulator/chains.py) against what a profile's rates imply:
+"""The chain model (benchmark/simulator/chains.py) against what a profile's rates imply:
 closed forms where they exist, and the simulator's own behaviour (`behaviour.py`, mutation by
 mutation) on the paper's problems otherwise."""
 
@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.models.simulator import SimulatedModel
-from benchmark.models.simulator.behaviour import (
+from benchmark.problems.dataset import load_dataset
+from benchmark.simulator import SimulatedModel
+from benchmark.simulator.behaviour import (
     SYNTAX_RULE,
     Chain,
     FixModel,
     Rates,
     SimulatorSettings,
 )
-from benchmark.models.simulator.chains import ChainProcess, ProblemShape, problem_shapes
-from benchmark.models.simulator.profile import load_profile
-from benchmark.problems import load_dataset
+from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
+from benchmark.simulator.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = load_dataset(ROOT / "datasets" / "paper33")

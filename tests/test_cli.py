@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 
 import benchmark.run
 from benchmark import cli
-from benchmark.records import read_table
-from benchmark.sweep import SweepSummary
+from benchmark.records.tables import read_table
+from benchmark.runner.sweep_summary import SweepSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 IACBENCH = Path(sys.executable).parent / "iacbench"  # the console script of this environment

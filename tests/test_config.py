@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import ConfigError, load_settings, resolve_api_key
-from benchmark.prompts import check_prompt_set
+from benchmark.loop.prompts import check_prompt_set
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 ROOT = CONF.parent
@@ -87,7 +87,7 @@ def test_unknown_prompt_placeholder_is_caught() -> None:
 
 
 def test_fingerprint_ignores_transport_and_keeps_what_changes_results() -> None:
-    from benchmark.provenance import config_hash
+    from benchmark.records.origin import config_hash
 
     base = config_hash(settings_for().result_fingerprint())
     same = [

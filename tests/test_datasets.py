@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from benchmark.datasets.__main__ import main
-from benchmark.datasets.check import apply_near_miss, check_dataset
-from benchmark.datasets.difficulty import difficulty_level, template_metrics
-from benchmark.problems import DatasetError, NearMiss, load_dataset
+from benchmark.problems.__main__ import main
+from benchmark.problems.check import apply_near_miss, check_dataset
+from benchmark.problems.dataset import DatasetError, NearMiss, load_dataset
+from benchmark.problems.difficulty import difficulty_level, template_metrics
 from benchmark.validators.base import Finding
 from tests.job_process import run_job_process
 

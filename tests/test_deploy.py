@@ -16,24 +16,18 @@ import pytest
 import yaml
 
 from benchmark.config import ConfigError, DeployConfig, LoopConfig, PromptSetConfig, Settings
-from benchmark.deploy import main as janitor
-from benchmark.feedback import FeedbackInput, render_feedback
-from benchmark.loop import FeedbackLoop
+from benchmark.loop.feedback import FeedbackInput, render_feedback
+from benchmark.loop.feedback_loop import FeedbackLoop
 from benchmark.models.base import GenerateConfig
-from benchmark.problems import load_dataset
-from benchmark.records import VALIDATOR_COLUMNS, attempt_id, outcome_columns
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import VALIDATOR_COLUMNS, attempt_id, outcome_columns
 from benchmark.validators.base import AttemptRef, Finding
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
-from benchmark.validators.cloudformation import (
-    ATTEMPT_TAG,
-    CHANGE_SET_RULE,
-    JOB_TAG,
-    RESOURCE_RULE,
-    SWEEP_TAG,
-    VALIDATE_RULE,
-)
-from benchmark.validators.deploy import DeployJob, DeployValidator
-from benchmark.validators.stack_ledger import StackLedger
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
+from benchmark.validators.deploy.cleanup import main as janitor
+from benchmark.validators.deploy.cloudformation import CHANGE_SET_RULE, RESOURCE_RULE, VALIDATE_RULE
+from benchmark.validators.deploy.ledger import StackLedger
+from benchmark.validators.deploy.tags import ATTEMPT_TAG, JOB_TAG, SWEEP_TAG
+from benchmark.validators.deploy.validator import DeployJob, DeployValidator
 from benchmark.validators.suite import ValidatorSuite
 from tests.cfn_loopback import FakeCloudFormation
 from tests.scripted import InlineLint, ScriptedModel
@@ -284,7 +278,7 @@ def test_a_hanging_deletion_is_reported_not_hidden(fake, tmp_path, capsys) -> No
     assert "still DELETE_IN_PROGRESS" in result.failure
     assert len(v.leftovers) == 1 and len(fake.live_stacks()) == 1
     err = capsys.readouterr().err
-    assert "LEFT BEHIND" in err and "python -m benchmark.deploy cleanup" in err
+    assert "LEFT BEHIND" in err and "python -m benchmark.validators.deploy cleanup" in err
     assert StackLedger(tmp_path).undeleted() == [fake.live_stacks()[0].name]
 
 
@@ -495,10 +489,10 @@ def test_the_region_is_the_configured_one_never_the_environments(fake, tmp_path,
 
 
 def test_the_start_line_says_what_each_mode_creates_and_costs() -> None:
-    from benchmark.validators.deploy import announcement
+    from benchmark.validators.deploy.validator import announcement
 
     free = announcement(DeployConfig(enabled=True), "s1")
     paid = announcement(DeployConfig(enabled=True, mode="stack", max_stacks=7), "s1")
     assert "change set" in free and "no cost" in free and "MONEY" not in free
     assert "REAL AWS RESOURCES, WHICH COSTS MONEY" in paid and "at most 7 this sweep" in paid
-    assert "python -m benchmark.deploy cleanup --region us-east-1 --sweep s1" in paid
+    assert "python -m benchmark.validators.deploy cleanup --region us-east-1 --sweep s1" in paid

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from analysis.report import build_report
-from benchmark.records import read_table
-from benchmark.rescore import main as rescore_main
+from benchmark.records.tables import read_table
+from benchmark.replication.rescore import main as rescore_main
 from tests.cfn_loopback import FakeCloudFormation
 from tests.conftest import FAKE_AWS
 

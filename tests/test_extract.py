@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmark.extract import MAX_REPLY_CHARS, extract_template
+from benchmark.loop.extract import MAX_REPLY_CHARS, extract_template
 
 YAML_T = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  B:\n    Type: AWS::S3::Bucket\n"
 JSON_T = '{\n  "Resources": {"B": {"Type": "AWS::S3::Bucket"}}\n}'

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.feedback import FORMATTERS, FeedbackInput, readable_path, render_feedback
+from benchmark.loop.feedback import FORMATTERS, FeedbackInput, readable_path, render_feedback
 from benchmark.validators.base import CheckResult
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 
 TEMPLATE = (Path(__file__).parent / "templates" / "bad_properties.yaml").read_text()
 REQUEST = "Create a bucket and a subnet in the VPC."

@@ -16,13 +16,13 @@ import yaml
 
 from analysis.compare import main as compare_main
 from analysis.report import main as report_main
-from benchmark import import_paper as importer
-from benchmark.datasets.__main__ import main as datasets_main
-from benchmark.import_paper import main
-from benchmark.paper_repo import RECORDED_SOURCE, TEMPLATES, paper33_by_topic
-from benchmark.records import read_table
-from benchmark.rescore import main as rescore
-from benchmark.validators.cfn_lint import CfnLintValidator, WarmLinter
+from benchmark.problems.__main__ import main as datasets_main
+from benchmark.records.tables import read_table
+from benchmark.replication import import_paper as importer
+from benchmark.replication.import_paper import main
+from benchmark.replication.paper_repo import RECORDED_SOURCE, TEMPLATES, paper33_by_topic
+from benchmark.replication.rescore import main as rescore
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, WarmLinter
 from tests.paper_fixture import (
     CHAINS,
     DECOY,

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from benchmark.datasets.__main__ import main
-from benchmark.datasets.check import check_dataset
-from benchmark.datasets.checkov import jmespath_of, translate_policy
-from benchmark.datasets.dpiaceval import REPEATED_POLICY_ID, import_dpiaceval
-from benchmark.datasets.generic import import_generic, parse_mapping
-from benchmark.datasets.output import DatasetImportError, ImportReport, problem_yaml
-from benchmark.intent import evaluate_text
-from benchmark.problems import load_dataset, load_dataset_files
+from benchmark.problems.__main__ import main
+from benchmark.problems.check import check_dataset
+from benchmark.problems.dataset import load_dataset, load_dataset_files
+from benchmark.problems.importers.checkov import jmespath_of, translate_policy
+from benchmark.problems.importers.dpiaceval import REPEATED_POLICY_ID, import_dpiaceval
+from benchmark.problems.importers.generic import import_generic, parse_mapping
+from benchmark.problems.importers.output import DatasetImportError, ImportReport, problem_yaml
+from benchmark.problems.intent_language import evaluate_text
 from tests.dpiaceval_fixture import IDS, PROMPT_ONLY, QUEUE, VM, dpiaceval_layout
 
 
@@ -194,7 +194,7 @@ def test_check_datasets_skips_prompt_only_problems_with_a_note(
     assert report.problems == 5 and report.prompt_only == list(PROMPT_ONLY)
     failing = {line.split(": ")[0] for line in report.failures}
     assert failing and not any(pid in line for line in failing for pid in PROMPT_ONLY)
-    monkeypatch.setattr("benchmark.datasets.check.warm_lint", lambda: lambda text: [])
+    monkeypatch.setattr("benchmark.problems.check.warm_lint", lambda: lambda text: [])
     assert main(["check", str(tmp_path / "out")]) == 1  # imports lack near misses
     notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
     assert notes == [

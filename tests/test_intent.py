@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from benchmark.intent import Check, evaluate, evaluate_text, normalise, parse_template
+from benchmark.problems.intent_language import (
+    Check,
+    evaluate,
+    evaluate_text,
+    normalise,
+    parse_template,
+)
 from benchmark.validators.base import Validator
 from benchmark.validators.intent import IntentValidator
 

@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import load_settings, resolve_api_key
-from benchmark.job import JobInfo, run_job
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN = '```json\n{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}\n```'

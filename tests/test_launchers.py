@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.records import read_table
-from benchmark.sweep import expected_jobs
+from benchmark.records.tables import read_table
+from benchmark.runner.sweep_summary import expected_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = [

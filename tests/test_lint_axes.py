@@ -21,21 +21,21 @@ import yaml
 from tqdm import tqdm
 
 from benchmark.config import PINNED_CFN_LINT, ConfigError, load_settings
-from benchmark.job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
-from benchmark.loop import Attempt
-from benchmark.models.factory import create_model
-from benchmark.problems import load_dataset
-from benchmark.records import RecordWriter, read_table
-from benchmark.rescore import main as rescore
-from benchmark.validators import cfn_lint_envs
+from benchmark.loop.feedback_loop import Attempt
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import RecordWriter, read_table
+from benchmark.replication.rescore import main as rescore
+from benchmark.runner.factory import create_model
+from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, prepare_suite, run_job
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import (
+from benchmark.validators.cfn_lint import envs as cfn_lint_envs
+from benchmark.validators.cfn_lint.envs import READY, ensure_env
+from benchmark.validators.cfn_lint.validator import (
     CfnLintValidator,
     LintSettings,
     WarmLinter,
     settings_problems,
 )
-from benchmark.validators.cfn_lint_envs import READY, ensure_env
 from tests.cfn_lint_cli import cli_json, full, unparsed
 from tests.conftest import ENV_BUILT_BY_FIXTURE, OTHER_CFN_LINT
 from tests.job_process import SMALL, run_job_process
@@ -386,7 +386,7 @@ def test_rescoring_with_an_older_release_and_a_frozen_date_equals_its_cli(
 def test_a_job_on_an_older_release_records_it_and_the_day_it_linted(
     old_python: Path, envs_dir: Path, tmp_path: Path
 ) -> None:
-    from benchmark.models.simulator.synthesize import compose_settings
+    from studies.synthesize import compose_settings
 
     run = tmp_path / "run"
     overrides = ["loop.samples=2", "loop.max_iterations=3", "progress=false", "lint.workers=1"]

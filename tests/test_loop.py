@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.loop import Attempt, FatalModelError, FeedbackLoop
+from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop
 from benchmark.models.base import GenerateConfig, ModelError
-from benchmark.problems import load_dataset
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.problems.dataset import load_dataset
+from benchmark.validators.cfn_lint.validator import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 

@@ -13,13 +13,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import load_settings
-from benchmark.datasets.__main__ import main
-from benchmark.datasets.output import DatasetImportError
-from benchmark.datasets.paper_protocol import read_protocol
-from benchmark.job import JobInfo, run_job
-from benchmark.paper_repo import paper33_by_topic
-from benchmark.problems import load_dataset
-from benchmark.records import read_table
+from benchmark.problems.__main__ import main
+from benchmark.problems.dataset import load_dataset
+from benchmark.problems.importers.output import DatasetImportError
+from benchmark.problems.importers.paper_protocol import read_protocol
+from benchmark.records.tables import read_table
+from benchmark.replication.paper_repo import paper33_by_topic
+from benchmark.runner.hydra_job import JobInfo, run_job
 from tests.loopback import LoopbackServer
 from tests.paper_fixture import DECOY, TYPO, fixture_prompt, write_script
 

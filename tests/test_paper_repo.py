@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.synthetic import write_paper_raw
-from benchmark.paper_repo import (
+from benchmark.replication.paper_repo import (
     PAPER33,
     discover,
     paper33_by_topic,
@@ -16,6 +15,7 @@ from benchmark.paper_repo import (
     prompt_and_query,
     read_cells,
 )
+from tests.synthetic_runs import write_paper_raw
 
 CELL = (
     "E3002 Additional properties are not allowed ('Tags' was unexpected)\n"

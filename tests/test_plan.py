@@ -1,4 +1,4 @@
-"""The plan (benchmark/plan/): its numbers against a tiny sweep's records on the loopback
+"""The plan (benchmark/runner/plan/): its numbers against a tiny sweep's records on the loopback
 servers, its cache and price arithmetic, the budget's refusal, plan=true, and the report."""
 
 from __future__ import annotations
@@ -16,23 +16,18 @@ import pytest
 
 from analysis.report import build_report
 from benchmark.config import BudgetConfig, ConfigError
-from benchmark.job import JobInfo, run_job
+from benchmark.loop.prompts import generation_messages
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, GenerateConfig
-from benchmark.models.factory import prompt_cache
 from benchmark.models.pricing import price_for
-from benchmark.plan.job import (
-    anthropic_usage,
-    chain_messages,
-    count_tokens,
-    draw_chains,
-    plan_job,
-)
-from benchmark.plan.job import problem_texts as texts_of
-from benchmark.plan.sweep import budget_refusal, plan_settings
-from benchmark.problems import load_dataset
-from benchmark.prompts import generation_messages
-from benchmark.records import read_table
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import read_table
+from benchmark.runner.factory import prompt_cache
+from benchmark.runner.hydra_job import JobInfo, run_job
+from benchmark.runner.plan.job import chain_messages, draw_chains, plan_job
+from benchmark.runner.plan.job import problem_texts as texts_of
+from benchmark.runner.plan.sweep import budget_refusal, plan_settings
+from benchmark.runner.plan.token_usage import anthropic_usage, count_tokens
 from tests.loopback_usage import CountedUsage
 from tests.test_job import settings_for
 

@@ -12,25 +12,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.models.simulator import cli
-from benchmark.models.simulator.chains import ChainProcess
-from benchmark.models.simulator.effects import (
+from benchmark.simulator.chains import ChainProcess
+from benchmark.simulator.profile import load_profile
+from studies import cli
+from studies.design import Design, PowerError, design_problems
+from studies.effects import (
     Effect,
-    PowerError,
     calibrate_effect,
     population_value,
 )
-from benchmark.models.simulator.power import (
-    Design,
+from studies.power import (
     GroupDraws,
     PowerResult,
     Settings,
     analyse,
-    design_problems,
     search,
     wilson,
 )
-from benchmark.models.simulator.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = design_problems("paper33")

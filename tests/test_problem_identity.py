@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import ConfigError
-from benchmark.job import JobInfo, run_job
-from benchmark.models.simulator.synthesize import compose_settings
-from benchmark.problems import load_dataset
-from benchmark.provenance import config_hash
-from benchmark.records import read_table
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.origin import config_hash
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
+from studies.synthesize import compose_settings
 
 SMOKE = Path(__file__).resolve().parent.parent / "datasets" / "smoke"
 IDS = sorted(p.stem for p in SMOKE.glob("*.yaml"))

@@ -370,8 +370,8 @@ def test_conversation_job_records_cache_reads_writes_and_costs_less(
     loopback: Callable[..., LoopbackServer], tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from benchmark.config import resolve_api_key
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import settings_for
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")

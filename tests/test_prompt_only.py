@@ -10,11 +10,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from benchmark.config import Settings, load_settings
-from benchmark.datasets.dpiaceval import import_dpiaceval
-from benchmark.job import JobInfo, JobSummary, run_job
-from benchmark.models.simulated import SimulatedModel
-from benchmark.problems import load_dataset
-from benchmark.records import read_table
+from benchmark.problems.dataset import load_dataset
+from benchmark.problems.importers.dpiaceval import import_dpiaceval
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job
+from benchmark.simulator import SimulatedModel
 from tests.dpiaceval_fixture import IDS, PROMPT_ONLY, dpiaceval_layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.job import JobInfo, run_job
-from benchmark.provenance import provenance
-from benchmark.records import SCHEMAS, read_table
+from benchmark.records.origin import provenance
+from benchmark.records.tables import SCHEMAS, read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
 from tests.test_config import settings_for
 from tests.test_records import rows
 

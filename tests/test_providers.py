@@ -706,7 +706,7 @@ def test_provider_class() -> None:
 
 
 def test_provider_class_simulated_is_lazy() -> None:
-    pytest.importorskip("benchmark.models.simulated")
+    pytest.importorskip("benchmark.simulator")
     cls = provider_class("simulated")
     assert issubclass(cls, ModelAPI) and cls.provider == "simulated"
 

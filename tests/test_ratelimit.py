@@ -293,8 +293,8 @@ def test_calls_against_a_tight_limit_all_succeed_and_the_limiter_reads_it(
 def test_a_job_against_a_tight_limit_loses_no_attempt(
     loopback: Callable[..., LoopbackServer], tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
     from tests.test_job import DIRTY, settings_for
 
     limit = RateLimit(requests=3, tokens=5_000, window_s=0.5)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmark.records import ATTEMPT_KEY, JOURNAL, SCHEMAS, RecordWriter, attempt_id, read_table
+from benchmark.records.tables import (
+    ATTEMPT_KEY,
+    JOURNAL,
+    SCHEMAS,
+    RecordWriter,
+    attempt_id,
+    read_table,
+)
 
 
 def key(problem: str, iteration: int, job: int = 0) -> dict:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.datasets.check import EMPTY_TEMPLATE, apply_near_miss
-from benchmark.datasets.difficulty import template_metrics
-from benchmark.intent import evaluate_text, parse_template
-from benchmark.problems import Problem, load_dataset
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.problems.check import EMPTY_TEMPLATE, apply_near_miss
+from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.problems.difficulty import template_metrics
+from benchmark.problems.intent_language import evaluate_text, parse_template
+from benchmark.validators.cfn_lint.validator import WarmLinter
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 PAPER33 = load_dataset(DATASETS / "paper33")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from analysis import report
-from analysis.synthetic import design_groups, write_synthetic_run
 from tests.chromium import BINARY, Browser
+from tests.synthetic_runs import design_groups, write_synthetic_run
 
 pytestmark = pytest.mark.skipif(
     BINARY is None, reason="chromium is not installed (apt-get install -y chromium)"

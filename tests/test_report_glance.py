@@ -19,8 +19,8 @@ from analysis import compare as cmp
 from analysis import multiples, render, report
 from analysis.banner import SIMULATED_BANNER
 from analysis.measures import ProblemData
-from analysis.synthetic import GroupSpec, design_groups, write_synthetic_run
 from analysis.verdict import opening_sentence
+from tests.synthetic_runs import GroupSpec, design_groups, write_synthetic_run
 from tests.test_analysis_deploy import _hand_run
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.records import read_table
-from benchmark.rescore import main as rescore
+from benchmark.records.tables import read_table
+from benchmark.replication.rescore import main as rescore
 from tests.job_process import SMALL, run_job_process
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.records import ATTEMPT_KEY, JOURNAL, read_table
+from benchmark.records.tables import ATTEMPT_KEY, JOURNAL, read_table
 from tests.loopback import Fault
 
 ROOT = Path(__file__).resolve().parent.parent

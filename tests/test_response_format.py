@@ -13,10 +13,10 @@ from omegaconf import OmegaConf
 from benchmark.config import ConfigError, load_settings
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelAPI
 from benchmark.models.cache import cache_key
-from benchmark.models.factory import create_model
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.openai_compatible import OpenAICompatibleModel
-from benchmark.provenance import config_hash
+from benchmark.records.origin import config_hash
+from benchmark.runner.factory import create_model
 from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent

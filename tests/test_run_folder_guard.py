@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.folder_lock import LOCK_FILE, FolderLock
-from benchmark.rescore import main as rescore
+from benchmark.replication.rescore import main as rescore
+from benchmark.runner.folder_lock import LOCK_FILE, FolderLock
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ("loop.samples=1", "loop.max_iterations=2", "dataset.limit=1", "progress=false")
@@ -98,7 +98,8 @@ def test_a_stale_lock_is_taken_over_with_a_note(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from benchmark.folder_lock import FolderLock; "
+            "import sys; from pathlib import Path; "
+            "from benchmark.runner.folder_lock import FolderLock; "
             f"FolderLock(Path({str(folder)!r})).acquire(); print('held', flush=True); "
             "sys.stdin.read()",
         ],

@@ -16,9 +16,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from benchmark.config import ConfigError
-from benchmark.folder_lock import Holder
-from benchmark.job import JobInfo, run_job
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
+from benchmark.runner.folder_lock import Holder
+from benchmark.runner.hydra_job import JobInfo, run_job
+from benchmark.runner.secret_guard import refusal
 from benchmark.secrecy import (
     Redactor,
     is_secret_key,
@@ -26,7 +27,6 @@ from benchmark.secrecy import (
     redact_command,
     redact_urls,
 )
-from benchmark.secret_guard import refusal
 from tests.test_config import CONF, GROUPS, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.validators import security
+from benchmark.validators import security_scan as security
 from benchmark.validators.base import ValidationResult
-from benchmark.validators.security import (
+from benchmark.validators.security_scan import (
     SKIP_MESSAGE,
     SecurityValidator,
     create_security_validator,

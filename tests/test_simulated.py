@@ -14,17 +14,17 @@ import pytest
 import yaml
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
-from benchmark.models.simulated import (
+from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.simulator import (
     SimulatedModel,
     SimulatorSettings,
     find_sites,
     parse_template,
     render,
 )
-from benchmark.models.simulator.catalogue import CLASSIC_KINDS
-from benchmark.problems import Problem, load_dataset
+from benchmark.simulator.catalogue import CLASSIC_KINDS
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.validators.cfn_lint.validator import WarmLinter
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {p.id: p for p in load_dataset(ROOT / "datasets" / "smoke")}
@@ -188,9 +188,9 @@ def test_same_seed_same_replies_other_seed_differs() -> None:
 def test_replies_are_identical_across_processes() -> None:
     script = (
         "import asyncio, hashlib\n"
-        "from benchmark.problems import load_dataset\n"
+        "from benchmark.problems.dataset import load_dataset\n"
         "from benchmark.models.base import CallContext, ChatMessage, GenerateConfig\n"
-        "from benchmark.models.simulated import SimulatedModel, SimulatorSettings\n"
+        "from benchmark.simulator import SimulatedModel, SimulatorSettings\n"
         "ps = {p.id: p for p in load_dataset('datasets/smoke')}\n"
         "m = SimulatedModel('default', problems=ps, settings=SimulatorSettings(seed=3))\n"
         "h = hashlib.sha256()\n"

@@ -11,15 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.models.simulator.calibrate import (
-    CalibrationError,
-    RuleFixes,
-    calibrate,
-    fit_fix_model,
-)
-from benchmark.models.simulator.cli import main
-from benchmark.models.simulator.profile import load_profile, rates_from, write_profile
-from benchmark.records import RecordWriter, attempt_id, read_table
+from benchmark.records.tables import RecordWriter, attempt_id, read_table
+from benchmark.simulator.profile import load_profile, rates_from, write_profile
+from studies.calibrate import calibrate
+from studies.calibration_fits import RuleFixes, fit_fix_model
+from studies.cli import main
+from studies.recorded_chains import CalibrationError
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER33 = ROOT / "datasets" / "paper33"
@@ -216,8 +213,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A synthetic run of the known-rates profile on every other paper33 problem, calibrated.
     Its tests share an xdist group: under `pytest -n` they run on one worker, which makes it
     once."""
-    from benchmark.models.simulator.synthesize import synthesize
-    from benchmark.problems import load_dataset
+    from benchmark.problems.dataset import load_dataset
+    from studies.synthesize import synthesize
 
     root = tmp_path_factory.mktemp("synthetic")
     ids = [p.id for p in load_dataset(PAPER33)][::2]

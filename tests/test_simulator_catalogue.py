@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.models.simulator.behaviour import SimProblem
-from benchmark.models.simulator.catalogue import (
-    CATALOGUE,
-    covered_rules,
-    find_sites,
-    runtime_lifecycle,
-    runtime_rule,
-)
-from benchmark.models.simulator.mutations import decode, render
-from benchmark.models.simulator.sitecheck import check_sites
-from benchmark.models.simulator.template import parse_template
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
+from benchmark.simulator.behaviour import SimProblem
+from benchmark.simulator.catalogue import CATALOGUE, covered_rules, find_sites
+from benchmark.simulator.lint_data import runtime_lifecycle, runtime_rule
+from benchmark.simulator.mutations import decode, render
+from benchmark.simulator.template import parse_template
+from studies.sitecheck import check_sites
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = [

@@ -14,18 +14,18 @@ import yaml
 
 from benchmark.config import ConfigError
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig
-from benchmark.models.factory import create_model
-from benchmark.models.simulator import SimulatedModel, SimulatorSettings
-from benchmark.models.simulator.behaviour import Calibrated, Chain, HandSet
-from benchmark.models.simulator.profile import (
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.origin import config_hash
+from benchmark.runner.factory import create_model
+from benchmark.simulator import SimulatedModel, SimulatorSettings
+from benchmark.simulator.behaviour import Calibrated, Chain, HandSet
+from benchmark.simulator.profile import (
     ProfileError,
     available_profiles,
     load_profile,
     rates_from,
 )
-from benchmark.models.simulator.synthesize import compose_settings
-from benchmark.problems import load_dataset
-from benchmark.provenance import config_hash
+from studies.synthesize import compose_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {p.id: p for p in load_dataset(ROOT / "datasets" / "smoke")}
@@ -240,8 +240,8 @@ def test_repair_rates_drive_the_repair(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", available_profiles())
 def test_every_shipped_profile_runs_a_job(tmp_path: Path, name: str) -> None:
-    from benchmark.job import JobInfo, run_job
-    from benchmark.records import read_table
+    from benchmark.records.tables import read_table
+    from benchmark.runner.hydra_job import JobInfo, run_job
 
     job = settings(
         f"model.id=simulated/{name}",

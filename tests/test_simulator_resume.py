@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 
 from benchmark.config import LoopConfig
-from benchmark.loop import Attempt, FeedbackLoop, RecordedAttempt
+from benchmark.loop.feedback_loop import Attempt, FeedbackLoop, RecordedAttempt
+from benchmark.loop.prompts import check_prompt_set
 from benchmark.models.base import GenerateConfig
-from benchmark.models.simulator import SimulatedModel, load_profile
-from benchmark.problems import load_dataset
-from benchmark.prompts import check_prompt_set
-from benchmark.records import JOURNAL, read_table
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import JOURNAL, read_table
+from benchmark.simulator import SimulatedModel, load_profile
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, LintSettings
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 

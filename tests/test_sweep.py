@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmark.records import ATTEMPT_KEY, read_table
+from benchmark.records.tables import ATTEMPT_KEY, read_table
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEYS = {

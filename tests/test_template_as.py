@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import LoopConfig, PromptSetConfig
-from benchmark.extract import Extraction, as_json_dumps, extract_template
-from benchmark.loop import Attempt, FeedbackLoop
+from benchmark.loop.extract import Extraction, as_json_dumps, extract_template
+from benchmark.loop.feedback_loop import Attempt, FeedbackLoop
+from benchmark.loop.prompts import repair_messages
 from benchmark.models.base import GenerateConfig
-from benchmark.problems import load_dataset
-from benchmark.prompts import repair_messages
-from benchmark.validators.cfn_lint import WarmLinter
+from benchmark.problems.dataset import load_dataset
+from benchmark.validators.cfn_lint.validator import WarmLinter
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import records
-from benchmark.job import SUMMARY_FILE, JobInfo, run_job
-from benchmark.models.simulator.synthesize import compose_settings
-from benchmark.records import JOURNAL, RecordWriter, read_table
+from benchmark.records import tables as records
+from benchmark.records.tables import JOURNAL, RecordWriter, read_table
+from benchmark.runner.hydra_job import SUMMARY_FILE, JobInfo, run_job
+from studies.synthesize import compose_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # runs simulated jobs (lint workers)

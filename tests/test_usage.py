@@ -14,7 +14,6 @@ import anthropic
 import openai
 import pytest
 
-from benchmark.budget import BudgetLedger
 from benchmark.models.anthropic import AnthropicModel
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelOutput
 from benchmark.models.bedrock import _output as bedrock_output
@@ -22,6 +21,7 @@ from benchmark.models.cache import ResponseCache
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.pricing import cost_usd, price_for
 from benchmark.models.usage import MAX_CALL_TOKENS, add_counts, count_flaw, flags_text
+from benchmark.runner.budget import BudgetLedger
 from tests.loopback import LoopbackServer
 from tests.loopback_usage import RawUsage
 

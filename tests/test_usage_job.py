@@ -14,8 +14,8 @@ import pytest
 
 from analysis.mended import mended_notes
 from analysis.report import build_report
-from benchmark.job import SUMMARY_FILE, JobInfo, JobSummary, run_job
-from benchmark.records import MAX_REPLY_CHARS, read_table
+from benchmark.records.tables import MAX_REPLY_CHARS, read_table
+from benchmark.runner.hydra_job import SUMMARY_FILE, JobInfo, JobSummary, run_job
 from tests.loopback import LoopbackServer
 from tests.loopback_usage import RawUsage
 from tests.test_job import CLEAN, DIRTY, deterministic_reply, settings_for

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from benchmark.models.base import ModelAPI
+
 if TYPE_CHECKING:
     from benchmark.models.base import ModelAPI
 
@@ -17,7 +19,7 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "benchmark.models.anthropic:AnthropicModel",
     "openai": "benchmark.models.openai:OpenAIModel",
     "openai-compatible": "benchmark.models.openai_compatible:OpenAICompatibleModel",
-    "simulated": "benchmark.models.simulated:SimulatedModel",
+    "simulated": "benchmark.simulator:SimulatedModel",
     "bedrock": "benchmark.models.bedrock:BedrockModel",
 }
 
@@ -41,7 +43,6 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
 def provider_class(provider: str) -> type[ModelAPI]:
     """The ModelAPI subclass for `provider`, importing its module on first use."""
-    from benchmark.models.base import ModelAPI
 
     try:
         target = PROVIDERS[provider]

@@ -210,7 +210,7 @@ class SDKModel(ModelAPI):
         """A timeout or a failed/dropped connection (refused, DNS, TLS, reset, closed early).
 
         Failing to reach the server at all, a connect timeout included, is kind "connection"
-        and names the endpoint (a job stops after a run of them: benchmark/call_health.py);
+        and names the endpoint (a job stops after a run of them: benchmark/runner/call_health.py);
         a server that was reached but did not answer in time is kind "timeout"."""
         where = f" at {self.endpoint}" if self.endpoint else ""
         why = connection_failure(exc)

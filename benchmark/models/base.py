@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
-if TYPE_CHECKING:
-    from benchmark.problems import Problem
-
 Role = Literal["system", "user", "assistant"]
+
+
+class ProblemLike(Protocol):
+    """What a model may ask of a problem (`benchmark.problems.dataset.Problem` is one). A
+    Protocol, not an import, so that models/ stays a leaf that knows nothing of problems."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def reference_template(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,7 @@ class ModelAPI(ABC):
     def simulated(self) -> bool:
         return False
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         """Why this model cannot attempt `problem`, or None. Real models attempt every problem;
         the simulator needs a reference template. The job skips such problems with a note."""
         return None

@@ -28,17 +28,12 @@ One module per provider's batch wire (anthropic_batch.py, openai_batch.py) imple
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import importlib
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from benchmark.models.base import (
     CallContext,
@@ -47,14 +42,12 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ProblemLike,
 )
+from benchmark.models.batch_journal import BatchJournal, request_key
 from benchmark.models.prompt_cache import BatchCacheTtl, Ttl
 from benchmark.models.retry import retry_policy, retryable
 
-if TYPE_CHECKING:
-    from benchmark.problems import Problem
-
-JOURNAL_FILE = "batches.jsonl"
 RESUBMIT_LOST = 1  # an expired or cancelled request is resubmitted this many times
 T = TypeVar("T")
 
@@ -127,94 +120,6 @@ def batch_wire(provider: ModelAPI) -> BatchWire:
 
 class BatchGone(Exception):
     """The provider no longer knows the batch (e.g. results past their retention)."""
-
-
-def request_key(context: CallContext, params: dict[str, Any]) -> str:
-    """What identifies a request across runs: the chain position and what the model reads
-    (the request's content without its prompt-cache marks)."""
-    material = [context.problem_id, context.sample, context.iteration, _unmarked(params)]
-    text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _unmarked(value: Any) -> Any:
-    """`value` without `cache_control`; a lone text block becomes its text, as the API reads it."""
-    if isinstance(value, dict):
-        return {k: _unmarked(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        items = [_unmarked(v) for v in value]
-        lone = items[0] if len(items) == 1 and isinstance(items[0], dict) else {}
-        if lone.keys() == {"type", "text"} and lone["type"] == "text":
-            return lone["text"]
-        return items
-    return value
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A request's place in one batch; `because`: why it was resubmitted (None: first)."""
-
-    batch_id: str
-    custom_id: str
-    because: str | None = None
-
-
-class BatchJournal:
-    """`batches.jsonl`: every batch created (id and requests) and how it ended, fsynced."""
-
-    def __init__(self, folder: str | Path) -> None:
-        self.path = Path(folder) / JOURNAL_FILE
-        self._history: dict[str, list[Submission]] = {}  # request key -> its submissions
-        self.ended: dict[str, str] = {}
-        self.created = 0  # batches this journal recorded, earlier runs included
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(json.JSONDecodeError, KeyError, TypeError):
-                    self._load(json.loads(line))
-
-    def _load(self, entry: dict[str, Any]) -> None:
-        if entry["event"] == "submitted":
-            self.created += 1
-            for request in entry["requests"]:
-                submission = Submission(
-                    entry["batch_id"], request["custom_id"], request.get("because")
-                )
-                self._history.setdefault(request["key"], []).append(submission)
-        elif entry["event"] == "ended":
-            self.ended[entry["batch_id"]] = entry["status"]
-
-    def history(self, key: str) -> list[Submission]:
-        """The batches a request was submitted in, oldest first."""
-        return list(self._history.get(key, []))
-
-    def _append(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._load(entry)
-
-    def submitted(
-        self,
-        batch_id: str,
-        round_no: int,
-        requests: list[dict[str, Any]],
-        cache_ttl: Ttl | None = None,
-    ) -> None:
-        self._append(
-            {
-                "event": "submitted",
-                "batch_id": batch_id,
-                "round": round_no,
-                "at": datetime.now(UTC).isoformat(),
-                "cache_ttl": cache_ttl,  # the prompt-cache TTL its requests wrote with
-                "requests": requests,
-            }
-        )
-
-    def finished(self, batch_id: str, status: str) -> None:
-        self._append({"event": "ended", "batch_id": batch_id, "status": status})
 
 
 @dataclass(eq=False)
@@ -292,7 +197,7 @@ class BatchingModel(ModelAPI):
     def status(self) -> str | None:
         return self._status
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
 
     # -- calls -----------------------------------------------------------------------------

@@ -18,12 +18,15 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelAPI, ModelOutput
-
-if TYPE_CHECKING:
-    from benchmark.problems import Problem
+from benchmark.models.base import (
+    CallContext,
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ProblemLike,
+)
 
 REFUSAL_FINISH_REASONS = frozenset({"refusal", "content_filter"})
 
@@ -110,7 +113,7 @@ class CachedModel(ModelAPI):
     def simulated(self) -> bool:
         return self.inner.simulated
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
 
     async def generate(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from tenacity import (
     AsyncRetrying,
@@ -23,11 +22,9 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ProblemLike,
 )
 from benchmark.models.ratelimit import RateLimiter
-
-if TYPE_CHECKING:
-    from benchmark.problems import Problem
 
 # Transient by nature, but repeating the same request cannot help.
 NOT_RETRIED = frozenset({"context_length"})
@@ -104,7 +101,7 @@ class RetryingModel(ModelAPI):
     def simulated(self) -> bool:
         return self.inner.simulated
 
-    def skip_reason(self, problem: Problem) -> str | None:
+    def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
 
     def chain_opened(self) -> None:

@@ -1,0 +1,1 @@
+"""Validators: one protocol (base.py), a suite, cfn-lint, intent checks, security scan, deploy."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.intent import evaluate_text
+from benchmark.problems.intent_language import evaluate_text
 from benchmark.validators.base import AttemptRef, CheckResult, ValidationResult
 
 SOURCE = "intent"

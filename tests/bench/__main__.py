@@ -35,7 +35,7 @@ BENCHMARKS = (
 
 
 def machine() -> dict[str, Any]:
-    from benchmark.provenance import provenance
+    from benchmark.records.origin import provenance
 
     return {
         "cpu_count": os.cpu_count(),

@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from benchmark.models.batch import JOURNAL_FILE
-from benchmark.records import read_table
+from benchmark.models.batch_journal import JOURNAL_FILE
+from benchmark.records.tables import read_table
 from tests.bench import ROOT, Context, Row, Section, info
 from tests.bench.jobs import FAKE_KEY, SEED, Replies, Size, run_job, write_problems
 from tests.loopback import LoopbackServer

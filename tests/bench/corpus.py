@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from benchmark.models.simulated import Mutation, find_sites, parse_template, render, stable_rng
-from benchmark.problems import load_dataset
+from benchmark.problems.dataset import load_dataset
+from benchmark.simulator import Mutation, find_sites, parse_template, render, stable_rng
 from tests.bench import ROOT
 
 DATASET = ROOT / "datasets" / "paper33"

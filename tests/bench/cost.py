@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.problems import load_dataset
-from benchmark.records import read_table
+from benchmark.problems.dataset import load_dataset
+from benchmark.records.tables import read_table
 from tests.bench import Context, Section, at_most, info
 from tests.bench.corpus import DATASET, build
 from tests.bench.jobs import run_job

@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmark.progress import progress_bar
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings, WarmLinter
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, LintSettings, WarmLinter
 from tests.bench import ROOT, Context, Row, Section, at_least, info
 from tests.bench.corpus import Template, build, sample
 
@@ -66,7 +66,7 @@ def api_keys(template: Template, mandatory: list[str]) -> list[Key]:
     from cfnlint.api import lint
     from cfnlint.config import ManualArgs
 
-    from benchmark.validators.cfn_lint import finding_from_match
+    from benchmark.validators.cfn_lint.validator import finding_from_match
 
     config = ManualArgs(regions=list(REGIONS), mandatory_checks=mandatory)
     config["config_file"] = os.devnull  # type: ignore[typeddict-unknown-key]  # no .cfnlintrc

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.progress import progress_bar
-from benchmark.validators.cfn_lint import CfnLintValidator, LintSettings
-from benchmark.validators.cfn_lint_envs import ensure_env
-from benchmark.validators.lint_pools import ENGINE_SCRIPT
+from benchmark.validators.cfn_lint.envs import ensure_env
+from benchmark.validators.cfn_lint.pools import ENGINE_SCRIPT
+from benchmark.validators.cfn_lint.validator import CfnLintValidator, LintSettings
 from tests.bench import ROOT, Context, Row, Section, at_least, info
 from tests.bench.corpus import Template, build
 
@@ -33,7 +33,7 @@ ENVS = ROOT / "runs" / ".cache" / "cfn-lint"
 _ALONE = """\
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from lint_engine import Engine
+from engine import Engine
 texts = json.load(open(sys.argv[2]))
 engine = Engine({"as_of": sys.argv[3]})
 for text in texts[:3]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.records import read_table
+from benchmark.records.tables import read_table
 from tests.bench import Context, Row, Section, at_least, at_most, info
 from tests.bench.jobs import Replies, Size, command, run_job, write_problems
 from tests.loopback import LoopbackServer

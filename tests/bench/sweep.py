@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.validators.cfn_lint import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from tests.bench import Context, Section, at_least, info
 from tests.bench.jobs import JobRun, Replies, Size, command, run_job, template, write_problems
 from tests.loopback import LoopbackServer

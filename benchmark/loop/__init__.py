@@ -1,0 +1,1 @@
+"""The feedback loop: prompts, extraction of a template from a reply, feedback designs, the loop."""

@@ -1,0 +1,1 @@
+"""Problems: loading and checking datasets, the intent-check language, importers."""

@@ -1,0 +1,148 @@
+"""The dataset check behind `make check-datasets`: every problem is usable and no check is vacuous.
+
+For each problem: the file loads (schema, unique ids, difficulty equal to the computed one); the
+reference template is clean under the pinned cfn-lint (no errors, no warnings) and passes all its
+intent checks; every intent check fails on a template with empty `Resources`; every near miss (a
+plausible wrong template, written as edits of the reference) fails at least one check.
+
+Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
+without a reference there is nothing to check them against.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
+from benchmark.problems.intent_language import evaluate_text, parse_template
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
+
+EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
+
+Lint = Callable[[str], list[Any]]  # template text -> findings with .level, .rule_id, .line
+
+
+@dataclass
+class DatasetReport:
+    directory: Path
+    problems: int = 0
+    failures: list[str] = field(default_factory=list)
+    prompt_only: list[str] = field(default_factory=list)  # ids skipped: nothing to check them on
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _segments(path: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in path.strip("/").split("/")]
+
+
+def _walk(node: Any, segments: list[str | int], path: str) -> Any:
+    for segment in segments:
+        try:
+            node = node[segment]
+        except (KeyError, IndexError, TypeError):
+            raise KeyError(f"path '{path}' is not in the reference template") from None
+    return node
+
+
+def apply_near_miss(template: dict[str, Any], near_miss: NearMiss) -> dict[str, Any]:
+    """The reference template (as written, plain values) with the near miss's edits applied."""
+    edited = copy.deepcopy(template)
+    for path in near_miss.delete:
+        *parents, last = _segments(path)
+        container = _walk(edited, parents, path)
+        _walk(container, [last], path)  # must exist
+        del container[last]
+    for path, value in near_miss.replace.items():
+        *parents, last = _segments(path)
+        container = _walk(edited, parents, path)
+        if isinstance(container, list) and last == len(container):
+            container.append(value)  # one past the end: a new list item
+            continue
+        if isinstance(container, list):
+            _walk(container, [last], path)
+        container[last] = value
+    return edited
+
+
+def problem_failures(problem: Problem, lint: Lint) -> list[str]:
+    """Everything wrong with one loaded problem, each as one line."""
+    if problem.reference_template is None:
+        return [
+            "field 'reference_template': missing (every checked problem needs one; "
+            "a prompt-only problem says why in 'no_reference')"
+        ]
+    failures: list[str] = []
+    if problem.difficulty is None:
+        failures.append("field 'difficulty': missing (compute it from the reference template)")
+    if not problem.intent_checks:
+        failures.append("field 'intent_checks': no intent checks")
+    if not problem.near_misses:
+        failures.append("field 'near_misses': no near misses")
+    for finding in lint(problem.reference_template):
+        if finding.level in ("E", "W"):
+            failures.append(
+                f"field 'reference_template': cfn-lint {finding.rule_id} line {finding.line}: "
+                f"{finding.message}"
+            )
+    parsed, outcomes = evaluate_text(problem.intent_checks, problem.reference_template)
+    if not parsed.ok:
+        return [*failures, f"field 'reference_template': does not parse: {parsed.error}"]
+    for check, outcome in zip(problem.intent_checks, outcomes, strict=True):
+        if not outcome.passed:
+            failures.append(f"intent check '{check.id}': fails on the reference template")
+    _, outcomes = evaluate_text(problem.intent_checks, EMPTY_TEMPLATE)
+    for check, outcome in zip(problem.intent_checks, outcomes, strict=True):
+        if outcome.passed:
+            failures.append(f"intent check '{check.id}': passes on an empty template (vacuous)")
+    assert parsed.written is not None
+    for index, near_miss in enumerate(problem.near_misses):
+        where = f"near_misses[{index}]"
+        try:
+            edited = apply_near_miss(parsed.written, near_miss)
+        except KeyError as exc:
+            failures.append(f"field '{where}': {exc.args[0]}")
+            continue
+        _, outcomes = evaluate_text(problem.intent_checks, json.dumps(edited))
+        if all(outcome.passed for outcome in outcomes):
+            failures.append(f"field '{where}': every intent check passes ({near_miss.why})")
+    return failures
+
+
+def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
+    report = DatasetReport(Path(directory))
+    try:
+        loaded = load_dataset_files(directory)
+    except DatasetError as exc:
+        report.failures.append(str(exc))
+        return report
+    report.problems = len(loaded)
+    for problem, path in loaded:
+        if problem.no_reference is not None:
+            report.prompt_only.append(problem.id)
+            continue
+        report.failures.extend(f"{path}: {line}" for line in problem_failures(problem, lint))
+    return report
+
+
+def warm_lint() -> Lint:
+    """The pinned cfn-lint, in process, with the benchmark's default settings."""
+
+    return WarmLinter(LintSettings()).lint
+
+
+def near_miss_lint_clean(problem: Problem, lint: Lint) -> list[bool]:
+    """Per near miss: is it lint-clean too (wrong, yet cfn-lint has nothing to say)?"""
+    assert problem.reference_template is not None
+    written = parse_template(problem.reference_template).written or {}
+    return [
+        not any(f.level in ("E", "W") for f in lint(json.dumps(apply_near_miss(written, nm))))
+        for nm in problem.near_misses
+    ]

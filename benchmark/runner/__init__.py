@@ -1,0 +1,1 @@
+"""The runner: what turns a configured job into recorded attempts."""

@@ -1,0 +1,1 @@
+"""Deployment as a validator: CloudFormation calls, the stack ledger, the janitor (cleanup)."""
