@@ -160,7 +160,9 @@ def recipe_variables(makefile: str) -> set[str]:
 def test_make_help_lists_every_variable_a_target_reads() -> None:
     variables = recipe_variables((ROOT / "Makefile").read_text())
     assert {"BASELINE_WHERE", "CANDIDATE_WHERE", "ARGS", "IACBENCH", "NAME"} <= variables
-    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True)
+    shown = subprocess.run(
+        ["make", "-s", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True
+    )
     assert shown.returncode == 0, shown.stderr
     listed = set(re.findall(r"\b([A-Z][A-Z0-9_]*)=", shown.stdout.split("variables", 1)[1]))
     assert variables - listed == set()
@@ -170,6 +172,9 @@ def test_every_target_that_runs_the_harness_calls_iacbench() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert not re.search(r"\$\(PY\) -m (benchmark|analysis)", makefile)
     shown = subprocess.run(
-        ["make", "-n", "sweep", "PY=/venv/bin/python"], cwd=ROOT, capture_output=True, text=True
+        ["make", "-n", "--no-print-directory", "sweep", "PY=/venv/bin/python"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert shown.stdout.startswith("/venv/bin/iacbench sweep model.id=simulated/default,")
