@@ -13,7 +13,7 @@ Also: the difference of the fitted A, k, C (per template scale; the paper's sums
 Like with like: each side states its origin (run, simulated, recorded), cfn-lint release and
 lint date, dataset, prompt set and output format. Two runs linted by different cfn-lint
 releases, or on dates more than a day apart (see `analysis.provenance`), are refused with the
-`benchmark.replication.rescore` command that puts one side on the other's linter;
+`iacbench rescore` command that puts one side on the other's linter;
 --allow-lint-mismatch compares them anyway and the verdict opens with the mismatch. The paper's
 published means were linted in 2024 by an older cfn-lint; their verdict says so and points to
 `make import-paper`.
@@ -40,7 +40,6 @@ from analysis.compare_sides import (
     Side,
     paper_side,
     run_side,
-    went_on_note,  # noqa: F401  (analysis/report.py imports it from here)
 )
 from analysis.compare_verdict import derived_value, favoured_side, verdict_sentences
 from analysis.fit import bootstrap_params, fit_decay, half_life, plateau_iteration

@@ -13,7 +13,7 @@ carries a recorded lint date (`lint_as_of`) within LINT_DATE_SPAN_DAYS (1) of ev
 run that crosses midnight is one lint date, a sweep spread over a week, or a run and another
 linted a month later, are not. Rows written before `lint_as_of` existed have no known date and
 are never alike with anything until re-scored
-(`python -m benchmark.replication.rescore RUN --cfn-lint VERSION --as-of DATE`, which freezes the
+(`iacbench rescore RUN --cfn-lint VERSION --as-of DATE`, which freezes the
 linter's clock to DATE).
 """
 
@@ -276,7 +276,7 @@ class Rescore:
     @property
     def command(self) -> str:
         return (
-            f"python -m benchmark.replication.rescore {self.path} --cfn-lint {self.cfn_lint} "
+            f"iacbench rescore {self.path} --cfn-lint {self.cfn_lint} "
             f"--as-of {self.as_of} --out {self.out}"
         )
 

@@ -67,7 +67,7 @@ def test_a_different_release_is_refused_with_the_command_that_mends_it(tmp_path:
     assert mismatch is not None
     assert "\n" not in mismatch.message
     assert (
-        "python -m benchmark.replication.rescore runs/newer --cfn-lint 1.58.0 --as-of 2025-03-01 "
+        "iacbench rescore runs/newer --cfn-lint 1.58.0 --as-of 2025-03-01 "
         "--out runs/newer-cfn-lint-1.58.0-2025-03-01" in mismatch.message
     )
     assert (
@@ -119,7 +119,7 @@ def test_compare_across_lint_versions_exits_non_zero(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert (
-        f"benchmark.replication.rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
+        f"iacbench rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
     )
     assert not (tmp_path / "cmp").exists()
 
@@ -183,11 +183,11 @@ def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
     note = lint_note({("a",): one, ("b",): newer}, "runs/x")
     assert note is not None and note.startswith("Not linted alike")
     assert (
-        "benchmark.replication.rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
+        "iacbench rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
     )
     old = lint_note({("a",): _side(tmp_path, "old", [None])}, "runs/old")
     assert old is not None and old.startswith("Lint date not recorded for 1 row (written")
-    assert "python -m benchmark.replication.rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
+    assert "iacbench rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old
 
 
 def test_the_authors_raw_lint_text_is_a_recorded_side(

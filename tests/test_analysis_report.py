@@ -89,7 +89,7 @@ def test_recorded_run_is_labelled_and_its_caveats_stated(tmp_path: Path) -> None
         assert "analysis.drift" in text and "--recorded" in text
         assert "Not linted alike" in text
         assert "chains went on after a clean template" in text
-        assert f"benchmark.replication.rescore {run} --cfn-lint 1.58.0 --as-of 2025-01-01" in text
+        assert f"iacbench rescore {run} --cfn-lint 1.58.0 --as-of 2025-01-01" in text
         assert "the whole difference is the linter" in text  # against the paper's means
     assert 'class="recorded"' in html and 'class="banner"' not in html
     assert md.count("cfn-lint 1.40.0, linted 2025-01-01") >= 1
