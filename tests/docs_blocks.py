@@ -18,6 +18,8 @@ FENCE = re.compile(r"^(`{3,})([^\n`]*)\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTA
 MARKER = re.compile(r"<!--\s*(run(?::\s*slow)?|output)\s*-->\s*$")
 INLINE_CODE = re.compile(r"`([^`]+)`")  # a span may wrap onto the next line
 MAKE = re.compile(r"(?<![\w.-])make ((?:[a-z][a-z-]*)(?:\s+[A-Z_]+=\S*)*)")
+# `iacbench COMMAND [ARGS]` (or .venv/bin/iacbench ...): the console script, benchmark/cli.py
+IACBENCH = re.compile(r"(?<![\w.-])iacbench ([a-z][a-z-]*)((?:[ \t]+[^\s`#|;&]+)*)")
 PYTHON_M = re.compile(r"python -m ([A-Za-z_][\w.]*)((?:[ \t]+[^\s`#|;&]+)*)")
 
 
@@ -88,6 +90,17 @@ def code_texts(path: Path) -> list[str]:
     prose = FENCE.sub("", text)
     pieces += [re.sub(r"\s+", " ", span) for span in INLINE_CODE.findall(prose)]
     return pieces
+
+
+def iacbench_mentions(path: Path) -> list[Mention]:
+    """The `iacbench` commands a file names (`target`: the command, `args`: the rest)."""
+    found = []
+    for piece in code_texts(path):
+        for line in piece.splitlines() or [piece]:
+            code = line.split(" # ", 1)[0]
+            for match in IACBENCH.finditer(code):
+                found.append(Mention(path, match.group(0), match.group(1), match.group(2).split()))
+    return found
 
 
 def mentions(path: Path) -> tuple[list[Mention], list[Mention]]:

@@ -118,9 +118,7 @@ def test_compare_across_lint_versions_exits_non_zero(
     assert cmp.main([*args, *out]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert (
-        f"iacbench rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
-    )
+    assert f"iacbench rescore {runs['newer']} --cfn-lint 1.58.0 --as-of 2025-01-01" in err
     assert not (tmp_path / "cmp").exists()
 
     assert cmp.main([*args, *out, "--allow-lint-mismatch"]) == 0
@@ -182,9 +180,7 @@ def test_report_notes_a_run_not_linted_alike(tmp_path: Path) -> None:
     newer = _side(tmp_path, "newer", [DAY], version="1.59.0")
     note = lint_note({("a",): one, ("b",): newer}, "runs/x")
     assert note is not None and note.startswith("Not linted alike")
-    assert (
-        "iacbench rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
-    )
+    assert "iacbench rescore runs/x --cfn-lint" in note and "--as-of 2025-03-01" in note
     old = lint_note({("a",): _side(tmp_path, "old", [None])}, "runs/old")
     assert old is not None and old.startswith("Lint date not recorded for 1 row (written")
     assert "iacbench rescore runs/old --cfn-lint 1.58.0 --as-of DATE" in old

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.cli import COMMANDS, HydraApp
 from tests.docs_blocks import (
     ROOT,
     Block,
     doc_files,
     expected_lines,
+    iacbench_mentions,
     makefile_targets_and_variables,
     mentions,
     normalise,
@@ -86,6 +88,68 @@ def _runnable_module(name: str) -> bool:
     if spec.submodule_search_locations is None:
         return True
     return importlib.util.find_spec(f"{name}.__main__") is not None
+
+
+def _iacbench_help(words: tuple[str, ...]) -> str:
+    """`iacbench WORDS --help` (in process: the CLI imports a tool only to run it)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmark", *words, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, f"iacbench {' '.join(words)} --help: {out.stderr[-500:]}"
+    return out.stdout
+
+
+@pytest.mark.parametrize("path", DOCS, ids=_id)
+def test_every_iacbench_command_is_one_it_has(path: Path) -> None:
+    wrong = []
+    for mention in iacbench_mentions(path):
+        entry = COMMANDS.get(mention.target)
+        if entry is None:
+            wrong.append(mention.text)
+        elif isinstance(entry, dict) and mention.args and mention.args[0] not in entry:
+            wrong.append(mention.text)  # a group (import) with a source it does not have
+    assert not wrong, f"{_id(path)} names iacbench commands it does not have: {wrong}"
+
+
+@pytest.mark.slow  # one process per command named
+def test_every_flag_of_an_iacbench_command_is_one_it_takes() -> None:
+    flags: dict[tuple[str, ...], set[str]] = {}
+    for path in DOCS:
+        for mention in iacbench_mentions(path):
+            entry = COMMANDS.get(mention.target)
+            if entry is None or isinstance(entry, HydraApp):
+                continue  # unknown: the test above; run/sweep/plan take Hydra overrides
+            grouped = isinstance(entry, dict) and mention.args
+            words = (mention.target, mention.args[0]) if grouped else (mention.target,)
+            named = set(re.findall(r"--[a-z][a-z0-9-]*", " ".join(mention.args)))
+            flags.setdefault(words, set()).update(named)
+    wrong = []
+    for words, named in sorted(flags.items()):
+        if named:
+            text = _iacbench_help(words)
+            wrong += [
+                f"iacbench {' '.join(words)} {flag}" for flag in sorted(named) if flag not in text
+            ]
+    assert not wrong, f"the docs name flags their iacbench commands do not take: {wrong}"
+
+
+def test_the_iacbench_checker_catches_a_stale_command(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Run `iacbench comapre --baseline paper`, then\n"
+        "```bash\niacbench import nowhere x.csv\n.venv/bin/iacbench rescore runs/x\n```\n"
+    )
+    found = [(m.target, m.args) for m in iacbench_mentions(page)]
+    assert found == [  # the blocks first, then the inline spans
+        ("import", ["nowhere", "x.csv"]),
+        ("rescore", ["runs/x"]),
+        ("comapre", ["--baseline", "paper"]),
+    ]
+    assert "comapre" not in COMMANDS and "nowhere" not in COMMANDS["import"]
 
 
 def test_the_checker_catches_a_stale_command(tmp_path: Path) -> None:
