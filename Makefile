@@ -24,7 +24,7 @@
 #: EFFECT=                    power: the effect to detect, e.g. k=+20%
 #: SAMPLES=5                  power: samples per problem
 #: EXTRAS=dev,docs            install: optional dependency groups, comma-separated (+security: checkov)
-#: UV=uv UV_VERSION=0.13.9    install, lock, upgrade: the uv to use (installed if missing)
+#: UV=uv UV_VERSION=0.13.9    install, lock, upgrade: the uv to use (pip installs it if missing)
 #: TEST_WORKERS=auto PYTEST_ARGS=  test, test-all: pytest -n and more pytest arguments
 #: BENCH_ARGS=                bench: arguments of tests.bench
 #: SITE=site                  docs: the folder the site is built into
@@ -38,7 +38,9 @@ ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev,docs
-UV      ?= uv
+# uv on the PATH, else the uv module (pip's install of uv gives `python3 -m uv` at once, where a
+# pyenv shim for the uv command would still need a rehash)
+UV      ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 UV_VERSION ?= 0.13.9
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
@@ -59,7 +61,7 @@ help:  ## list the targets and the variables they read
 # --compile-bytecode: every job, lint worker and test process imports from .pyc files, which it
 # would otherwise compile afresh each time where PYTHONDONTWRITEBYTECODE is set or .venv is read-only
 install:  ## .venv with exactly the versions in uv.lock, the project and EXTRAS (dev,docs), compiled
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet 'uv==$(UV_VERSION)'
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==$(UV_VERSION)'
 	$(UV) sync --frozen --compile-bytecode --python python3 \
 		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
 
