@@ -225,7 +225,7 @@ class Calibrated:
             extra = max(r.findings_mean[level] - 1.0, 0.0)
             # Imported here, not at the top: scipy.stats costs about a second of start-up,
             # and every simulated job imports this module but only calibrated profiles draw.
-            from scipy.stats import poisson
+            from scipy.stats import poisson  # deferred: start-up cost (above)
 
             # 1 + Poisson(mean - 1) by inversion (scipy's ppf gives -1 at u = 0)
             count = 1 + max(0, int(poisson.ppf(rng.random(), extra))) if extra > 0 else 1

@@ -112,7 +112,7 @@ def format_rules() -> dict[str, tuple[str, str]]:
     """cfn-lint's format keywords: format name -> (rule id, the pattern a value must match)."""
 
     # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
-    import cfnlint.rules.formats as package
+    import cfnlint.rules.formats as package  # deferred: cfn-lint import cost
     from cfnlint.rules.formats.FormatKeyword import FormatKeyword
 
     out: dict[str, tuple[str, str]] = {}
@@ -135,8 +135,8 @@ def format_rules() -> dict[str, tuple[str, str]]:
 def runtime_lifecycle() -> dict[str, dict[str, str | None]]:
     """cfn-lint's Lambda runtime table: runtime -> deprecated / create-block / update-block."""
     # deferred: importing cfn-lint takes ~0.7 s (measured); only linting needs it
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
+    from cfnlint.data import AdditionalSpecs  # deferred: cfn-lint import cost
+    from cfnlint.helpers import load_resource  # deferred: cfn-lint import cost
 
     return load_resource(AdditionalSpecs, "LmbdRuntimeLifecycle.json")
 

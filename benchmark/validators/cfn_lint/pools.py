@@ -257,7 +257,7 @@ class ExternalPool:
                 raise self._env_error
             if self._python is None:
                 # imported here: pebble's workers import this module and need none of it
-                from benchmark.validators.cfn_lint.envs import ensure_env
+                from benchmark.validators.cfn_lint.envs import ensure_env  # deferred (above)
 
                 try:
                     self._python = ensure_env(self.version, self.envs_dir)
