@@ -20,7 +20,7 @@ from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.problems.dataset import DatasetError, load_dataset
 from benchmark.records.origin import config_hash
 from benchmark.records.resume import changed_problems
-from benchmark.records.tables import read_table
+from benchmark.records.tables import SCHEMAS, read_table
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
 _SHOWN = 3  # differing settings named in a refusal
@@ -43,11 +43,11 @@ def recorded_problems(attempts: pd.DataFrame) -> dict[str, str]:
     return dict(zip(known["problem_id"].astype(str), known["problem_sha256"], strict=True))
 
 
-def recorded_hashes(job_dir: Path) -> set[str]:
-    """The config hashes of `job_dir`'s attempts (none for a folder without rows)."""
+def recorded_attempts(job_dir: Path) -> pd.DataFrame:
+    """`job_dir`'s attempts (none for a folder that does not exist)."""
     if not job_dir.is_dir():
-        return set()
-    return set(read_table(job_dir, "attempts")["config_hash"].dropna())
+        return SCHEMAS["attempts"].empty_table().to_pandas()
+    return read_table(job_dir, "attempts")
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -83,12 +83,12 @@ def saved_fingerprint(job_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def resume_refusal(job_dir: Path, label: str, settings: Settings) -> str | None:
-    """One line refusing to write `settings`' attempts into `job_dir`, or None when its rows
-    (if any) were all made under the same settings, from the same problems."""
-    if not job_dir.is_dir():
-        return None
-    attempts = read_table(job_dir, "attempts")
+def resume_refusal(
+    job_dir: Path, label: str, settings: Settings, attempts: pd.DataFrame
+) -> str | None:
+    """One line refusing to write `settings`' attempts into `job_dir`, whose rows are
+    `attempts`, or None when they (if any) were all made under the same settings, from the
+    same problems."""
     recorded = set(attempts["config_hash"].dropna())
     if not recorded:
         return None

@@ -37,7 +37,7 @@ from benchmark.config import ConfigError, Settings, load_settings
 from benchmark.problems.dataset import DatasetError
 from benchmark.runner.folder_lock import FolderLock, FolderLocked
 from benchmark.runner.plan.sweep import sweep_dir_named, sweep_job_overrides
-from benchmark.runner.run_folder_check import recorded_hashes, resume_refusal
+from benchmark.runner.run_folder_check import recorded_attempts, resume_refusal
 
 
 def _refuse(message: str) -> NoReturn:
@@ -65,7 +65,8 @@ class FolderCheck:
 
     def refusal(self) -> str | None:
         for job_dir, (label, overrides) in self.jobs.items():
-            if not recorded_hashes(job_dir):
+            attempts = recorded_attempts(job_dir)  # read once: for the check and the refusal
+            if attempts["config_hash"].dropna().empty:
                 continue  # nothing recorded there: nothing to mix with (and nothing to compose)
             if job_dir not in self._settings:
                 self._settings[job_dir] = job_settings(self.config_name, overrides)
@@ -73,7 +74,7 @@ class FolderCheck:
             if settings is None:
                 continue
             try:
-                refused = resume_refusal(job_dir, label, settings)
+                refused = resume_refusal(job_dir, label, settings, attempts)
             except ConfigError:
                 continue  # its fingerprint cannot be made: the job fails with that line
             if refused:
