@@ -95,6 +95,10 @@ def _table() -> tuple[tuple[str, str, Capabilities], ...]:
     rows = []
     for entry in data["models"]:
         caps = Capabilities.from_json({**entry, "source": "table"})
+        unknown = (caps.efforts or frozenset()) - set(EFFORTS)
+        unknown |= (caps.thinking or frozenset()) - set(THINKING_MODES)
+        if unknown:  # a typo would refuse a setting the model has
+            raise ValueError(f"{TABLE.name}: {entry['match']}: unknown values {sorted(unknown)}")
         rows.append((str(entry["provider"]), str(entry["match"]), caps))
     return tuple(rows)
 
