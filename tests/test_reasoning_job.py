@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from benchmark.config import ConfigError
@@ -23,9 +25,11 @@ from benchmark.models.base import (
     ModelError,
     ModelOutput,
 )
-from benchmark.records.tables import read_table
+from benchmark.records.resume import recorded_chains
+from benchmark.records.tables import SCHEMAS, read_table
 from benchmark.runner import hydra_job
 from benchmark.runner.capability_check import CAPABILITIES_FILE, check_capabilities
+from benchmark.runner.factory import job_label
 from benchmark.runner.hydra_job import JobInfo, run_job
 from tests.job_process import run_job_process
 from tests.test_job import CLEAN, DIRTY, settings_for
@@ -219,3 +223,28 @@ def test_the_cli_refuses_an_effort_from_the_table_with_one_line(tmp_path: Path) 
     assert len(errors) == 1 and "model.effort=high is not supported" in errors[0]
     assert "Traceback" not in done.stderr
     assert read_table(tmp_path / "run", "attempts").empty
+
+
+def test_the_job_names_its_reasoning_knobs_when_set() -> None:
+    plain = _settings("~model.effort", "~model.thinking")
+    assert job_label(plain, "anthropic/claude-test").split()[-1] == "n=3"
+    label = job_label(_settings("model.thinking=2048"), "anthropic/claude-test")
+    assert label.endswith("n=3 effort=high thinking=2048")
+
+
+def test_a_folder_from_before_the_reasoning_columns_reads_as_null(tmp_path: Path) -> None:
+    new = {"truncation", "effort", "thinking", "thinking_display", "model_api"}
+    new |= {"reasoning_tokens", "service_tier", "speed", "reasoning_carry"}
+    schema = SCHEMAS["attempts"]
+    old = pa.schema([f for f in schema if f.name not in new])
+    row = {f.name: None for f in old}
+    row.update(attempt_id="a", sweep_id="s", job_id=0, model="m/x", provider="m")
+    row.update(prompt_set="p", protocol="conversation", max_iterations=3, problem_id="p1")
+    row.update(sample=0, iteration=1, reply="r", template="t", feedback="f", truncated=True)
+    part = tmp_path / "attempts" / "part-1-00000.parquet"
+    part.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=old), part)
+    rows = read_table(tmp_path, "attempts")
+    assert set(rows.columns) >= new and rows[sorted(new)].isna().all(axis=None)
+    recorded = recorded_chains(tmp_path, "h")
+    assert recorded.partial[("p1", 0)][0].carry == ()
