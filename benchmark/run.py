@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.config import ConfigError, Settings, load_settings, resolve_api_key
 from benchmark.loop.prompts import check_prompt_set
 from benchmark.problems.dataset import DatasetError
+from benchmark.runner.factory import job_label
 from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job, write_summary
 from benchmark.runner.plan.sweep import format_plan, plan_settings, single
 from benchmark.secrecy import redact_urls
@@ -104,6 +105,8 @@ def main(cfg: DictConfig) -> None:
             file=sys.stderr,
             flush=True,
         )
+    if settings.model.effort is not None or settings.model.thinking is not None:
+        log.info("job %s: %s", job.job_id, job_label(settings, settings.model.id))
     try:
         summary = asyncio.run(run_job(settings, job, api_key))
     except (ConfigError, DatasetError) as exc:

@@ -31,6 +31,7 @@ class RecordedAttempt:
     reply: str
     template: str
     feedback: str
+    carry: tuple[dict[str, Any], ...] = ()  # the reply's reasoning items (ModelOutput.carry)
 
 
 @dataclass(frozen=True)
@@ -134,26 +135,33 @@ class FeedbackLoop:
             assert attempt.output is not None and attempt.extraction is not None
             assert attempt.feedback is not None
             previous = RecordedAttempt(
-                attempt.output.text, attempt.extraction.template, attempt.feedback
+                attempt.output.text,
+                attempt.extraction.template,
+                attempt.feedback,
+                tuple(attempt.output.carry),
             )
-            messages = self.next_messages(
-                messages, previous.reply, previous.template, previous.feedback
-            )
+            messages = self.next_messages(messages, previous)
             iteration += 1
 
     def next_messages(
-        self, messages: list[ChatMessage], reply: str, template: str, feedback: str
+        self, messages: list[ChatMessage], previous: RecordedAttempt
     ) -> list[ChatMessage]:
         """The messages of the repair call that follows a reply and its feedback."""
         return repair_messages(
-            self.prompts, self.loop.protocol, messages, reply, template, feedback
+            self.prompts,
+            self.loop.protocol,
+            messages,
+            previous.reply,
+            previous.template,
+            previous.feedback,
+            previous.carry,
         )
 
     def resume_point(self, problem: Problem, recorded: Sequence[RecordedAttempt]) -> Resume:
         """Where a chain with these recorded attempts (iterations 1..n, none final) goes on."""
         messages = generation_messages(self.prompts, problem)
         for row in recorded:
-            messages = self.next_messages(messages, row.reply, row.template, row.feedback)
+            messages = self.next_messages(messages, row)
         last = recorded[-1] if recorded else None
         return Resume(iteration=len(recorded) + 1, messages=messages, previous=last)
 

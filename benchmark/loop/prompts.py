@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchmark.config import ConfigError, PromptSetConfig
 from benchmark.models.base import ChatMessage
 from benchmark.problems.dataset import Problem
@@ -45,12 +47,14 @@ def repair_messages(
     reply: str,
     template: str,
     feedback: str,
+    carry: tuple[dict[str, Any], ...] = (),
 ) -> list[ChatMessage]:
     """Messages for the next repair call.
 
     stateless (the paper's): only the previous template and the lint output, no problem text,
     under the prompt set's repair system prompt (its generation one when it has none).
-    conversation (IaCGen's): the whole history, the model's reply, then the feedback.
+    conversation (IaCGen's): the whole history, the model's reply (with `carry`, the reasoning
+    items it came with, for the provider to send back), then the feedback.
     """
     template = template.rstrip("\n")
     if protocol == "stateless":
@@ -58,4 +62,4 @@ def repair_messages(
         system = prompts.repair_system if prompts.repair_system is not None else prompts.system
         return [ChatMessage("system", system), ChatMessage("user", text)]
     followup = _fill(prompts.repair_followup, prompts, template=template, feedback=feedback)
-    return [*history, ChatMessage("assistant", reply), ChatMessage("user", followup)]
+    return [*history, ChatMessage("assistant", reply, carry), ChatMessage("user", followup)]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
+from benchmark.models.capabilities import EFFORTS as EFFORTS  # re-exported: the contract's home
+from benchmark.models.capabilities import Capabilities
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
 Role = Literal["system", "user", "assistant"]
+
+# finish reasons that mean "stopped at max_tokens": Anthropic's stop_reason, Chat Completions'
+# finish_reason, Responses' incomplete_details.reason (Bedrock's stopReason is the first)
+TOKEN_LIMIT_REASONS = frozenset({"max_tokens", "length", "max_output_tokens"})
 
 
 class ProblemLike(Protocol):
@@ -24,8 +30,14 @@ class ProblemLike(Protocol):
 
 @dataclass(frozen=True)
 class ChatMessage:
+    """One turn. `carry` holds provider-specific items of an assistant turn that must be sent
+    back with it for reasoning to carry across turns (Anthropic thinking blocks with their
+    signatures, OpenAI Responses reasoning items), in API dict form. Only the provider that
+    produced them reads them; one that does not understand them ignores them."""
+
     role: Role
     content: str
+    carry: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,9 @@ class GenerateConfig:
     max_tokens: int
     seed: int | None = None
     response_format: str | None = None  # json_object / json_schema, where the provider has it
+    effort: str | None = None  # one of EFFORTS; None: the provider's default (send nothing)
+    thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
+    thinking_display: str | None = None  # "summarized" | "omitted" (Anthropic); None: default
 
 
 @dataclass(frozen=True)
@@ -66,7 +81,12 @@ class ModelOutput:
     Made from whatever a server sent, it judges its own figures (benchmark/models/usage.py):
     one that is not an integer, negative or absurd becomes None, and `usage_flags` says
     which and why ({"output_tokens": "not an integer"}), as for a missing input or output
-    count."""
+    count.
+
+    `output_tokens` is ALL billed output, reasoning included; `reasoning_tokens` is its share
+    spent reasoning (a provider that reports reasoning apart adds it into `output_tokens`), so
+    cost at the output rate already prices reasoning. `carry` is what the next turn's
+    assistant ChatMessage.carry gets."""
 
     text: str
     finish_reason: str | None = None
@@ -80,6 +100,16 @@ class ModelOutput:
     batch_id: str | None = None  # the provider batch that answered it (batch mode)
     cache_write_1h_tokens: int | None = None
     usage_flags: dict[str, str] = field(default_factory=dict)  # figure -> why it was dropped
+    reasoning_tokens: int | None = None  # of output_tokens: spent reasoning (None: unreported)
+    carry: list[dict[str, Any]] = field(default_factory=list)
+    thinking_display: str | None = None  # as reported
+    service_tier: str | None = None  # as reported
+    speed: str | None = None  # as reported
+
+    @property
+    def hit_token_limit(self) -> bool:
+        """The reply stopped at max_tokens (it may be cut short)."""
+        return self.finish_reason in TOKEN_LIMIT_REASONS
 
     def __post_init__(self) -> None:
         # setdefault: an output read back from the response cache keeps its first reasons
@@ -132,6 +162,17 @@ class ModelAPI(ABC):
     @property
     def simulated(self) -> bool:
         return False
+
+    @property
+    def api(self) -> str:
+        """Which API the provider speaks ("messages", "chat", "responses", "converse",
+        "simulated"); recorded on rows as `model_api`. "" where it does not say."""
+        return ""
+
+    async def fetch_capabilities(self) -> Capabilities | None:
+        """What the provider's Models API says this model supports (None: it says nothing).
+        Called at most once per job, by the start-of-job check, which caches the answer."""
+        return None
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         """Why this model cannot attempt `problem`, or None. Real models attempt every problem;

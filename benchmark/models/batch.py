@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 from benchmark.models.base import (
     CallContext,
+    Capabilities,
     ChatMessage,
     GenerateConfig,
     ModelAPI,
@@ -199,6 +200,13 @@ class BatchingModel(ModelAPI):
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
+
+    @property
+    def api(self) -> str:
+        return self.inner.api
+
+    async def fetch_capabilities(self) -> Capabilities | None:
+        return await self.inner.fetch_capabilities()
 
     # -- calls -----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """A content-addressed response cache on disk (SQLite), in front of any real provider.
 
 The key holds everything that can change the reply: provider, model, endpoint, temperature,
-max tokens, seed, response format, every message (system prompt included), the output format,
+max tokens, seed, response format, effort, thinking and its display, every message (system
+prompt included, and the reasoning items carried on assistant turns), the output format,
 and the chain position (problem, sample, iteration). The position is there because a stateless
 repair can send the very same messages twice, in one chain or in two problems' chains, and a
 sampling model would not answer twice alike: a rerun served from the cache must replay each
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from benchmark.models.base import (
     CallContext,
+    Capabilities,
     ChatMessage,
     GenerateConfig,
     ModelAPI,
@@ -51,8 +53,12 @@ def cache_key(
         "sample": context.sample,
         "iteration": context.iteration,
     }
-    if config.response_format is not None:  # absent when unset: older entries stay valid
-        material["response_format"] = config.response_format
+    # each absent when unset, so that older entries stay valid
+    for name in ("response_format", "effort", "thinking", "thinking_display"):
+        if getattr(config, name) is not None:
+            material[name] = getattr(config, name)
+    if any(m.carry for m in messages):  # reasoning carried back changes the answer
+        material["carry"] = [list(m.carry) for m in messages]
     text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -115,6 +121,13 @@ class CachedModel(ModelAPI):
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
+
+    @property
+    def api(self) -> str:
+        return self.inner.api
+
+    async def fetch_capabilities(self) -> Capabilities | None:
+        return await self.inner.fetch_capabilities()
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

@@ -69,6 +69,17 @@ def response_format_param(kind: str) -> dict[str, Any]:
     raise ValueError(f"unknown response_format {kind!r}")
 
 
+# model families that speak the Responses API by default (reasoning models: their reasoning
+# items carry across turns there); every other model speaks Chat Completions
+RESPONSES_FAMILIES = re.compile(r"^(gpt-5|gpt-6|o1|o3|o4)")
+
+
+def default_api(name: str) -> str:
+    """`model.api: auto` for an OpenAI model: "responses" for the reasoning families (gpt-5*,
+    gpt-6*, o1/o3/o4*), "chat" for the rest."""
+    return "responses" if RESPONSES_FAMILIES.match(name) else "chat"
+
+
 class OpenAIModel(SDKModel):
     """A model behind OpenAI's Chat Completions API. Concurrency is capped per instance."""
 
@@ -89,8 +100,11 @@ class OpenAIModel(SDKModel):
         max_retries: int = 0,
         max_concurrency: int = 8,
         rate_limiter: RateLimiter | None = None,
+        api: str = "chat",
     ) -> None:
         super().__init__(name, api_key=api_key, max_concurrency=max_concurrency)
+        if api != "chat":  # stand-in until the Responses API lands here (issue 19)
+            raise ValueError(f"model.api={api} is not available for {name} in this build")
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -99,6 +113,10 @@ class OpenAIModel(SDKModel):
             http_client=self.http_client(openai.DefaultAsyncHttpxClient, rate_limiter),
         )
         self.endpoint = display_url(str(self._client.base_url))
+
+    @property
+    def api(self) -> str:
+        return "chat"
 
     @property
     def client(self) -> openai.AsyncOpenAI:

@@ -17,6 +17,7 @@ from tenacity import (
 
 from benchmark.models.base import (
     CallContext,
+    Capabilities,
     ChatMessage,
     GenerateConfig,
     ModelAPI,
@@ -103,6 +104,13 @@ class RetryingModel(ModelAPI):
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         return self.inner.skip_reason(problem)
+
+    @property
+    def api(self) -> str:
+        return self.inner.api
+
+    async def fetch_capabilities(self) -> Capabilities | None:
+        return await self.inner.fetch_capabilities()
 
     def chain_opened(self) -> None:
         self.inner.chain_opened()

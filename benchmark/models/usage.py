@@ -26,10 +26,12 @@ COUNTS = (
     "cached_tokens",
     "cache_write_tokens",
     "cache_write_1h_tokens",
+    "reasoning_tokens",
 )
 REPORTED = frozenset({"input_tokens", "output_tokens"})
 SECONDS = ("latency_s",)
-TEXTS = ("finish_reason", "request_id", "batch_id")  # optional text: null or a string
+# optional text: null or a string
+TEXTS = ("finish_reason", "request_id", "batch_id", "thinking_display", "service_tier", "speed")
 JUDGED = (*COUNTS, *SECONDS, *TEXTS)
 
 

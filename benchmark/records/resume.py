@@ -11,6 +11,7 @@ import pandas as pd
 from benchmark.config import ConfigError
 from benchmark.loop.feedback_loop import RecordedAttempt
 from benchmark.problems.dataset import Problem
+from benchmark.records.reasoning import carry_items
 from benchmark.records.tables import read_table
 
 ChainKey = tuple[str, int]  # (problem_id, sample)
@@ -69,7 +70,8 @@ def recorded_chains(job_dir: Path, config_hash: str, problems: Sequence[Problem]
         for expected, row in enumerate(chain.itertuples(index=False), start=1):
             if row.iteration != expected or row.feedback is None or row.template is None:
                 break  # only an unbroken run of iterations 1..n can be continued
-            rows.append(RecordedAttempt(row.reply, row.template, row.feedback))
+            carry = carry_items(row.reasoning_carry)
+            rows.append(RecordedAttempt(row.reply, row.template, row.feedback, carry))
         if rows:
             found.partial[key] = rows
     return found

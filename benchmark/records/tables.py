@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 TABLES = ("attempts", "findings", "checks")
 # the longest reply searched for a template (benchmark/loop/extract.py); a longer one is cut there
-# and its attempt marked `truncated`
+# and its attempt marked `truncated` (truncation "reply_chars")
 MAX_REPLY_CHARS = 2_000_000
 JOURNAL = "journal.jsonl"
 _TS = pa.timestamp("us", tz="UTC")
@@ -93,7 +93,21 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("retries", pa.int32()),  # transient failures retried before the reply
             # figures the reply gave that were dropped as unsound: "output_tokens=not an integer"
             pa.field("usage_flags", pa.string()),
-            pa.field("truncated", pa.bool_()),  # reply longer than MAX_REPLY_CHARS: cut there
+            # the reply was cut: truncation says where (null: it was not)
+            pa.field("truncated", pa.bool_()),
+            # max_tokens: stopped at the token limit; reply_chars: cut at MAX_REPLY_CHARS
+            pa.field("truncation", pa.string()),
+            # reasoning (benchmark/records/reasoning.py); null where not set or not reported
+            pa.field("effort", pa.string()),  # model.effort as sent
+            pa.field("thinking", pa.string()),  # off | adaptive | budget:<n>
+            pa.field("thinking_display", pa.string()),  # summarized | omitted
+            pa.field("model_api", pa.string()),  # messages | chat | responses | converse | ...
+            pa.field("reasoning_tokens", pa.int64()),  # of output_tokens: spent reasoning
+            pa.field("service_tier", pa.string()),  # as the provider reported it
+            pa.field("speed", pa.string()),  # as the provider reported it
+            # JSON list of the reply's carry items (thinking blocks, reasoning items), sent
+            # back with it on the next turn; read back on resume
+            pa.field("reasoning_carry", pa.string()),
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's

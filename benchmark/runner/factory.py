@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import BedrockConfig, ConfigError, Settings
+from benchmark.config import BedrockConfig, ConfigError, ModelConfig, Settings
 from benchmark.models import PROVIDERS, provider_class
-from benchmark.models.base import ModelAPI
+from benchmark.models.base import GenerateConfig, ModelAPI
 from benchmark.models.batch import BATCH_WIRES, BatchingModel, batch_wire
 from benchmark.models.batch_journal import BatchJournal
 from benchmark.models.cache import CachedModel, ResponseCache
@@ -61,17 +61,22 @@ def create_model(
         options: dict[str, Any] = {}
         if model.provider == "anthropic":
             options["prompt_cache"] = prompt_cache(settings)
+        if model.provider == "openai":
+            options["api"] = model.resolved_api()  # auto: by family (models.openai.default_api)
         if transport.adapt_to_rate_limits and not model.batch:
             options["rate_limiter"] = limiter  # the provider shows it every response's headers
-        provider = cls(  # type: ignore[call-arg]
-            model.name,
-            api_key=api_key or "not-needed",
-            base_url=transport.base_url,
-            timeout_s=transport.timeout_s,
-            max_retries=0,  # RetryingModel retries; the SDK's own retries would stack on top
-            max_concurrency=transport.max_concurrency,
-            **options,
-        )
+        try:
+            provider = cls(  # type: ignore[call-arg]
+                model.name,
+                api_key=api_key or "not-needed",
+                base_url=transport.base_url,
+                timeout_s=transport.timeout_s,
+                max_retries=0,  # RetryingModel retries; the SDK's own would stack on top
+                max_concurrency=transport.max_concurrency,
+                **options,
+            )
+        except ValueError as exc:  # a setting this provider cannot take
+            raise ConfigError(f"config error at 'model': {exc}") from None
     wrapped: ModelAPI
     if model.batch:
         if work_dir is None:
@@ -106,6 +111,31 @@ def create_model(
             holds_secret=lambda text: redactor.text(text)[1] > 0,
         )
     return wrapped
+
+
+def generate_config(model: ModelConfig, sample: int, max_tokens: int) -> GenerateConfig:
+    """What every call of sample `sample` sends: `max_tokens` as resolved at job start (auto
+    and per-effort overrides), the seed + sample, and the reasoning knobs as configured."""
+    return GenerateConfig(
+        model.temperature,
+        max_tokens,
+        None if model.seed is None else model.seed + sample,
+        model.response_format,
+        effort=model.effort,
+        thinking=model.thinking,
+        thinking_display=model.thinking_display,
+    )
+
+
+def job_label(settings: Settings, model_id: str) -> str:
+    """The progress bar's label: model, prompt set, protocol, iterations, and the reasoning
+    knobs that are set."""
+    loop, model = settings.loop, settings.model
+    knobs = [f"effort={model.effort}"] if model.effort is not None else []
+    knobs += [f"thinking={model.thinking}"] if model.thinking is not None else []
+    return " ".join(
+        [model_id, settings.prompts.name, loop.protocol, f"n={loop.max_iterations}", *knobs]
+    )
 
 
 def prompt_cache(settings: Settings) -> PromptCache:

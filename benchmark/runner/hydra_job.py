@@ -14,12 +14,13 @@ from tqdm import tqdm
 
 from benchmark.config import Settings
 from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
-from benchmark.models.base import GenerateConfig, ModelAPI, ModelOutput
+from benchmark.models.base import ModelAPI, ModelOutput
 from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
 from benchmark.records.job_totals import count_whole_job
 from benchmark.records.origin import config_hash, provenance
+from benchmark.records.reasoning import reasoning_columns
 from benchmark.records.reply_flags import ReplyFlags, reply_columns
 from benchmark.records.resume import recorded_chains
 from benchmark.records.tables import (
@@ -31,7 +32,8 @@ from benchmark.records.tables import (
 )
 from benchmark.runner.budget import BudgetLedger
 from benchmark.runner.call_health import CallHealth
-from benchmark.runner.factory import create_model
+from benchmark.runner.capability_check import check_capabilities
+from benchmark.runner.factory import create_model, generate_config, job_label
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
@@ -155,6 +157,7 @@ class Recorder:
         bar: tqdm,
         summary: JobSummary,
         ledger: BudgetLedger,
+        max_tokens: int | None = None,
     ) -> None:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
@@ -167,7 +170,8 @@ class Recorder:
             "dataset": settings.dataset.name,
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
-            "max_tokens": settings.model.max_tokens,
+            # as sent: `auto` and per-effort overrides resolved
+            "max_tokens": max_tokens or settings.model.resolved_max_tokens(),
             "response_format": settings.model.response_format,
             "config_hash": config_hash(settings.result_fingerprint()),
             **provenance(),
@@ -223,6 +227,13 @@ class Recorder:
             "cache_hit": hit if out else None,
             "retries": int(out.extra["retries"]) if out and "retries" in out.extra else None,
             **reply_columns(out),
+            **reasoning_columns(
+                self.settings.model.effort,
+                self.settings.model.thinking,
+                self.settings.model.thinking_display,
+                self.model.api,
+                out,
+            ),
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
             "seed": self.seed(attempt.sample),
@@ -363,6 +374,12 @@ async def _run_job(
     fingerprint = config_hash(settings.result_fingerprint())
     recorded = recorded_chains(job.output_dir, fingerprint, problems)
     model = create_model(settings, {p.id: p for p in problems}, api_key, job.output_dir)
+    try:  # before any generation call: a setting the model does not support is one line
+        caps = await check_capabilities(model, settings.model, job.output_dir)
+    except BaseException:
+        await model.aclose()
+        raise
+    max_tokens = settings.model.resolved_max_tokens(caps.max_output_tokens if caps else None)
     summary = JobSummary(model=model.id, simulated=model.simulated)
     problems = _runnable(model, problems, summary)
     summary.resumed_attempts = recorded.attempts
@@ -381,19 +398,10 @@ async def _run_job(
             else:
                 plan.append((problem, sample, recorded.partial.get((problem.id, sample), [])))
     total = sum(loop_cfg.max_iterations - len(done) for _, _, done in plan)
-    label = f"{model.id} {settings.prompts.name} {loop_cfg.protocol} n={loop_cfg.max_iterations}"
+    label = job_label(settings, model.id)
     bar = progress_bar(
         total=total, desc=label, unit="att", disable=not settings.progress, leave=True
     )
-
-    def generate_config(sample: int) -> GenerateConfig:
-        seed = None if settings.model.seed is None else settings.model.seed + sample
-        return GenerateConfig(
-            settings.model.temperature,
-            settings.model.max_tokens,
-            seed,
-            settings.model.response_format,
-        )
 
     health = CallHealth(model.id, settings.model.provider_config().stop_after_connection_failures)
 
@@ -404,8 +412,15 @@ async def _run_job(
             summary.budget_stop = ledger.exhausted()
         return summary.budget_stop is None
 
-    loop = FeedbackLoop(model, suite, settings.prompts, loop_cfg, generate_config, may_start)
-    recorder = Recorder(settings, job, model, writer, bar, summary, ledger)
+    loop = FeedbackLoop(
+        model,
+        suite,
+        settings.prompts,
+        loop_cfg,
+        lambda sample: generate_config(settings.model, sample, max_tokens),
+        may_start,
+    )
+    recorder = Recorder(settings, job, model, writer, bar, summary, ledger, max_tokens)
 
     def on_attempt(attempt: Attempt) -> None:
         recorder(attempt)

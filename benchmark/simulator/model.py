@@ -33,6 +33,7 @@ from benchmark.models.base import (
     ModelOutput,
     ProblemLike,
 )
+from benchmark.models.capabilities import EFFORTS, THINKING_MODES, Capabilities
 from benchmark.problems.dataset import Problem
 from benchmark.problems.difficulty import template_metrics
 from benchmark.simulator.behaviour import (
@@ -103,6 +104,16 @@ class SimulatedModel(ModelAPI):
     @property
     def simulated(self) -> bool:
         return True
+
+    @property
+    def api(self) -> str:
+        return "simulated"
+
+    async def fetch_capabilities(self) -> Capabilities:
+        """Every effort and thinking mode: the simulator models them all through its profile."""
+        return Capabilities(
+            efforts=frozenset(EFFORTS), thinking=frozenset(THINKING_MODES), source="simulator"
+        )
 
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext

@@ -203,7 +203,7 @@ def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[Probl
     mean = (
         int(np.mean([len(t) for t in written.values()]))
         if written
-        else int(settings.model.max_tokens * cpt)
+        else int(settings.model.table_max_tokens() * cpt)
     )
     out = []
     for p in problems:
@@ -281,7 +281,7 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
         notes.append(f"no price for {model.id} in {PRICE_TABLE.name}: cost unknown")
     bases = _bases(settings)
     cache = prompt_cache(settings) if model.provider == "anthropic" else None
-    reply_tokens = [min(len(t.reply) / cpt, model.max_tokens) for t in texts]
+    reply_tokens = [min(len(t.reply) / cpt, model.table_max_tokens()) for t in texts]
 
     expected = {basis: Usage() for basis in bases}
     cost_expected: dict[str, float | None] = dict.fromkeys(bases, 0.0)
@@ -412,7 +412,7 @@ def _maximum(
     model, loop, prompts = settings.model, settings.loop, settings.prompts
     cpt = GENEROUS_CHARS_PER_TOKEN
     most = max(int(drawn.fed_back.max()), 1)
-    reply = model.max_tokens
+    reply = model.table_max_tokens()
     total_in = 0.0
     for p, text in enumerate(texts):
         longest = "·" * round(sizer.size(p, most, longest=True))
