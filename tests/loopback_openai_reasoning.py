@@ -124,6 +124,14 @@ class ReasoningServer(LoopbackServer):
             self.carried += carried
         return None
 
+    def response_body(self, reply: Reply, req: dict[str, Any]) -> dict[str, Any]:
+        """The Responses API body answering `req` with `reply` (a batch result's `body`)."""
+        with self._lock:
+            index = self._batch_answers
+            self._batch_answers += 1
+        entry = LoggedRequest(index, "openai", RESPONSES_PATHS[0], {}, req)
+        return self._response(entry, req, reply).to_dict(mode="json")
+
     def _success_answer(
         self, entry: LoggedRequest, req: dict[str, Any], reply: Reply, rid: str
     ) -> _Answer:

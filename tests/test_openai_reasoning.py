@@ -12,6 +12,7 @@ import pytest
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.openai import OpenAIModel, default_api
+from benchmark.models.openai_batch import OpenAIBatchWire
 from benchmark.models.openai_compatible import OpenAICompatibleModel
 from benchmark.models.template_schema import TEMPLATE_JSON_SCHEMA
 from tests.loopback import Reply
@@ -229,3 +230,21 @@ def test_no_capabilities_from_the_models_api(server: ReasoningServer) -> None:
     assert "capabilities" not in openai.types.Model.model_fields
     assert asyncio.run(model(server).fetch_capabilities()) is None
     assert server.requests == []
+
+
+# -- batch mode ----------------------------------------------------------------------------
+
+
+def test_batch_of_responses_requests_goes_to_v1_responses(server: ReasoningServer) -> None:
+    """A Responses model's batch names /v1/responses, sends the online body and reads each
+    result as a Response (reasoning, carry and truncation included)."""
+    wire = OpenAIBatchWire(model(server, api="responses"))
+    assert wire.endpoint == "/v1/responses"
+    assert OpenAIBatchWire(model(server)).endpoint == "/v1/chat/completions"
+    params = wire.params(FIRST, config(effort="high"), CTX)
+    assert params["reasoning"] == {"effort": "high"} and params["store"] is False
+    body = server.response_body(Reply(TEMPLATE), params)
+    line = {"custom_id": "c1", "response": {"status_code": 200, "request_id": "r1", "body": body}}
+    out = wire._result(line)
+    assert isinstance(out, ModelOutput) and out.text == TEMPLATE and out.request_id == "r1"
+    assert out.reasoning_tokens == REASONING_TOKENS["high"] and out.carry[0]["type"] == "reasoning"
