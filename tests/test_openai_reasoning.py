@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import Response, ResponseOutputRefusal
 
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.openai import OpenAIModel, default_api
@@ -248,3 +249,22 @@ def test_batch_of_responses_requests_goes_to_v1_responses(server: ReasoningServe
     out = wire._result(line)
     assert isinstance(out, ModelOutput) and out.text == TEMPLATE and out.request_id == "r1"
     assert out.reasoning_tokens == REASONING_TOKENS["high"] and out.carry[0]["type"] == "reasoning"
+
+
+def test_failed_response_is_a_transient_error_and_refusal_is_kept(server: ReasoningServer) -> None:
+    chosen = model(server, api="responses")
+    failed = Response.model_validate(
+        {
+            **server.response_body(Reply("x"), {"model": "gpt-6.2-sol"}),
+            "status": "failed",
+            "error": {"code": "server_error", "message": "the model broke"},
+        }
+    )
+    with pytest.raises(ModelError) as info:
+        chosen.response_output(failed, 0.1)
+    assert info.value.kind == "server" and not info.value.fatal
+    assert "server_error the model broke" in str(info.value)
+    refused = Response.model_validate(server.response_body(Reply("x"), {"model": "m"}))
+    refused.output[1].content = [ResponseOutputRefusal(type="refusal", refusal="I can't.")]
+    out = chosen.response_output(refused, 0.1)
+    assert out.extra["refusal"] == "I can't." and out.text == ""
