@@ -124,6 +124,18 @@ class ReasoningServer(LoopbackServer):
             self.carried += carried
         return None
 
+    def process(self, api: Any, body: dict[str, Any], path: str, rid: str) -> tuple[int, Any]:
+        """One request inside a batch; a Responses one is answered (or refused) as online."""
+        if not _is_responses(path):
+            return super().process(api, body, path, rid)
+        entry = LoggedRequest(-1, "openai", path, {}, body)
+        problem = self._refusal(body, responses=True)
+        reply = self._reply_for(body, path) if problem is None else None
+        if reply is None:
+            answer = self._fault_answer(entry, problem or Fault(500, message="no reply"), rid)
+            return answer.status, json.loads(answer.payload)
+        return 200, self.response_body(reply, body)
+
     def response_body(self, reply: Reply, req: dict[str, Any]) -> dict[str, Any]:
         """The Responses API body answering `req` with `reply` (a batch result's `body`)."""
         with self._lock:

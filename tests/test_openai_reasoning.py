@@ -268,3 +268,23 @@ def test_failed_response_is_a_transient_error_and_refusal_is_kept(server: Reason
     refused.output[1].content = [ResponseOutputRefusal(type="refusal", refusal="I can't.")]
     out = chosen.response_output(refused, 0.1)
     assert out.extra["refusal"] == "I can't." and out.text == ""
+
+
+def test_batch_of_responses_through_the_batch_api(server: ReasoningServer) -> None:
+    """Submitted, polled and read back through the loopback's Batch API, end to end."""
+    wire = OpenAIBatchWire(model(server, api="responses"))
+
+    async def go() -> dict[str, Any]:
+        try:
+            requests = [(f"c{n}", wire.params(FIRST, config(effort="low"), CTX)) for n in (0, 1)]
+            batch_id = await wire.submit(requests)
+            while not (await wire.poll(batch_id)).ended:
+                pass
+            return await wire.results(batch_id)
+        finally:
+            await wire.aclose()
+
+    results = asyncio.run(go())
+    assert [b.endpoint for b in server.batch.batches.values()] == ["/v1/responses"]
+    assert {results["c0"].text, results["c1"].text} == {TEMPLATE, "Resources: {}\n"}
+    assert all(r.carry and r.reasoning_tokens == REASONING_TOKENS["low"] for r in results.values())
