@@ -144,7 +144,7 @@ def test_responses_two_turns_carry_reasoning(server: ReasoningServer) -> None:
     assert body["instructions"] == "You write CloudFormation."
     assert body["reasoning"] == {"effort": "low"} and body["max_output_tokens"] == 4096
     assert [i.get("type") for i in body["input"]] == ["message", "reasoning", "message", "message"]
-    assert "temperature" in body and "seed" not in body
+    assert "temperature" not in body and "seed" not in body  # a reasoning model, reasoning
 
 
 def test_responses_turn_without_its_reasoning_is_refused_by_the_server(
@@ -198,6 +198,28 @@ def test_responses_errors_are_classified_as_on_chat() -> None:
         error = one(model(server, api="responses"), config(effort="low"))
     assert isinstance(error, ModelError) and error.fatal and error.kind == "invalid_request"
     assert "unsupported_value" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "effort", "temperature", "sent"),
+    [
+        ("gpt-6.2-sol", "high", 1.0, False),  # reasoning: 1.0 is its own, left out
+        ("gpt-6.2-sol", None, 1.0, False),  # the default effort may reason
+        ("gpt-6.2-sol", "none", 1.0, True),  # not reasoning: sampling applies
+        ("gpt-6.2-sol", "high", 0.3, True),  # sent, for the API to refuse, never dropped
+        ("gpt-4o", None, 1.0, True),
+    ],
+)
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_temperature_left_out_only_where_a_reasoning_model_samples_at_1(
+    server: ReasoningServer, name: str, effort: str | None, temperature: float, sent: bool, api: str
+) -> None:
+    chosen = OpenAIModel(name, api_key=KEY, base_url=server.openai_base_url, api=api)  # type: ignore[arg-type]
+    one(chosen, config(effort=effort, temperature=temperature))
+    body = server.requests[0].body
+    assert ("temperature" in body) is sent
+    if sent:
+        assert body["temperature"] == temperature
 
 
 # -- choosing the API; capabilities --------------------------------------------------------

@@ -8,7 +8,8 @@ model's default). OpenAI has no thinking switch of its own: `thinking="off"` is 
 Replies report `reasoning_tokens` (part of `output_tokens`, as OpenAI bills them),
 `service_tier`, and the raw finish reason ("length" / "max_output_tokens": cut at the limit).
 The output cap is `max_completion_tokens` on Chat Completions (reasoning models reject the
-deprecated `max_tokens`) and `max_output_tokens` on Responses.
+deprecated `max_tokens`) and `max_output_tokens` on Responses. A reasoning family that reasons
+gets no `temperature` when it is 1.0 (see `sends_temperature`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ def default_api(name: str) -> Api:
     return "responses" if REASONING_FAMILY.match(name.removeprefix("ft:")) else "chat"
 
 
+def sends_temperature(name: str, config: GenerateConfig) -> bool:
+    """Whether `temperature` goes out. A reasoning family (see `default_api`) takes none
+    while it reasons ("when reasoning effort is not none, remove temperature", OpenAI's
+    deployment checklist); 1.0 is what it samples at anyway, so it is left out then. Any
+    other value is sent, for the API to refuse in one line rather than be dropped unseen."""
+    reasoning = REASONING_FAMILY.match(name.removeprefix("ft:")) and config.effort != "none"
+    return not (reasoning and config.temperature == 1.0)
+
+
 class OpenAIModel(SDKModel):
     """A model behind OpenAI's Chat Completions API (`api="chat"`) or Responses API
     (`api="responses"`). Concurrency is capped per instance."""
@@ -129,7 +139,14 @@ class OpenAIModel(SDKModel):
         ModelError (fatal) for a reasoning setting OpenAI has no knob for."""
         config = self._reasoning(config)
         if self._api == "responses":
-            return responses_params(self.name, messages, config)
+            kwargs = responses_params(self.name, messages, config)
+        else:
+            kwargs = self._chat_params(messages, config)
+        if not sends_temperature(self.name, config):
+            del kwargs["temperature"]
+        return kwargs
+
+    def _chat_params(self, messages: list[ChatMessage], config: GenerateConfig) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
