@@ -68,6 +68,11 @@ class _Batch:
     polls: int = 0
     output_file_id: str | None = None
     error_file_id: str | None = None
+    path: str | None = None  # the endpoint its requests go to (None: the API's chat path)
+
+    @property
+    def endpoint(self) -> str:
+        return self.path or CHAT_PATH[self.api]
 
     @property
     def lost_kinds(self) -> set[str]:
@@ -148,6 +153,7 @@ class BatchService:
         batch_id: str,
         requests: list[tuple[str, dict[str, Any]]],
         input_file_id: str | None = None,
+        path: str | None = None,
     ) -> _Batch:
         batch = _Batch(
             api,
@@ -157,10 +163,11 @@ class BatchService:
             input_file_id,
             time.time(),
             self.server.usage.clock(),
+            path=path,
         )
         from tests.loopback import request_key  # the same identity as online faults
 
-        path = CHAT_PATH[api]
+        path = batch.endpoint
         for _, body in requests:
             with self._lock:
                 key = request_key(body, path)
@@ -189,7 +196,7 @@ class BatchService:
 
     def _answer(self, batch: _Batch) -> None:
         """Answer an ending batch's requests, as run concurrently since its submission."""
-        path = CHAT_PATH[batch.api]
+        path = batch.endpoint
         with self._answering:
             if batch.answered:
                 return
@@ -297,7 +304,13 @@ class BatchService:
             return self._not_found("openai", f"file {body.get('input_file_id')}")
         lines = [json.loads(line) for line in content.decode().splitlines() if line.strip()]
         requests = [(line["custom_id"], line["body"]) for line in lines]
-        batch = self._create("openai", self._new_id("batch_loop_"), requests, body["input_file_id"])
+        batch = self._create(
+            "openai",
+            self._new_id("batch_loop_"),
+            requests,
+            body["input_file_id"],
+            path=str(body.get("endpoint") or CHAT_PATH["openai"]),
+        )
         return 200, self._openai_object(batch, ended=False), "application/json"
 
     def _openai_retrieve(self, batch_id: str) -> tuple[int, Any, str]:
@@ -349,7 +362,7 @@ class BatchService:
         return {
             "id": batch.id,
             "object": "batch",
-            "endpoint": "/v1/chat/completions",
+            "endpoint": batch.endpoint,
             "errors": None,
             "input_file_id": batch.input_file_id,
             "completion_window": "24h",

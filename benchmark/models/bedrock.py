@@ -26,6 +26,12 @@ checkov (1.35.x) predates the cache fields and its parser drops them, so they ar
 raw body too when the parsed reply lacks them. This model sends no cache points itself, and
 Converse splits no TTL out of the writes: they are priced as 5-minute writes.
 
+Reasoning (benchmark/models/bedrock_reasoning.py): effort and thinking go to Anthropic models
+through `additionalModelRequestFields`; their reasoning blocks are carried to the next turn.
+Converse reports no reasoning share of `outputTokens` (`reasoning_tokens` is None; the count
+includes it). Structured output (`model.response_format=json_schema`) would need Converse's
+`outputConfig`, which the locked botocore does not model: it is refused at start, saying so.
+
 Not here: batch mode (Bedrock's batch inference is a separate job API over S3; `model.batch`
 is refused at start) and rate-limit pacing (Bedrock sends no rate-limit headers, so
 `adapt_to_rate_limits` has nothing to pace by: up to `max_concurrency` calls run; a
@@ -48,6 +54,16 @@ from botocore.config import Config
 
 from benchmark.models._http import BODY_SHAPE_ERRORS, SDKModel, display_url
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
+from benchmark.models.bedrock_reasoning import (
+    WIRE_MESSAGES,
+    carried,
+    inject_wire_messages,
+    keep_reasoning_blocks,
+    plain_messages,
+    reasoning_fields,
+    stash_wire_messages,
+    wire_messages,
+)
 from benchmark.models.usage import add_counts
 
 # Error codes -> (kind, fatal). Transient ones are retried by RetryingModel.
@@ -82,6 +98,11 @@ class BedrockModel(SDKModel):
 
     provider = "bedrock"
     request_id_header: ClassVar[str] = "x-amzn-RequestId"
+    # why `model.response_format` values are refused, said at start (runner/factory.py)
+    response_format_note: ClassVar[str] = (
+        f"Bedrock's structured output is Converse's outputConfig, which botocore "
+        f"{botocore.__version__} (locked beside checkov) does not model"
+    )
 
     def __init__(
         self,
@@ -143,9 +164,11 @@ class BedrockModel(SDKModel):
         self.region = region
         self._client = client
         self.endpoint = display_url(client.meta.endpoint_url)
-        self._client.meta.events.register(
-            "after-call.bedrock-runtime.Converse", _keep_unmodelled_usage
-        )
+        events = self._client.meta.events
+        events.register("after-call.bedrock-runtime.Converse", _keep_unmodelled_usage)
+        events.register("after-call.bedrock-runtime.Converse", keep_reasoning_blocks)
+        events.register("before-parameter-build.bedrock-runtime.Converse", stash_wire_messages)
+        events.register("before-call.bedrock-runtime.Converse", inject_wire_messages)
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="bedrock")
 
     def scrub(self, text: str) -> str:
@@ -154,21 +177,37 @@ class BedrockModel(SDKModel):
             text = text.replace(secret, "***")
         return text
 
-    async def generate(
-        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
-    ) -> ModelOutput:
+    @property
+    def api(self) -> str:
+        return "converse"
+
+    def request(self, messages: list[ChatMessage], config: GenerateConfig) -> dict[str, Any]:
+        """The `converse` parameters of one call; ModelError (fatal) for a reasoning setting
+        this model cannot take here."""
+        try:
+            fields = reasoning_fields(self.name, config)
+        except ValueError as exc:
+            raise self.error("invalid_request", str(exc), fatal=True) from None
+        wire = wire_messages(messages)
+        plain = plain_messages(wire)
         request: dict[str, Any] = {
             "modelId": self.name,
-            "messages": [
-                {"role": m.role, "content": [{"text": m.content}]}
-                for m in messages
-                if m.role != "system"
-            ],
+            "messages": plain,
             "inferenceConfig": {"maxTokens": config.max_tokens, "temperature": config.temperature},
         }
+        if wire != plain:  # reasoning blocks go into the body past botocore's validation
+            request[WIRE_MESSAGES] = wire
         system = [{"text": m.content} for m in messages if m.role == "system"]
         if system:
             request["system"] = system
+        if fields:
+            request["additionalModelRequestFields"] = fields
+        return request
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        request = self.request(messages, config)
         loop = asyncio.get_running_loop()
         async with self._gate.slot():
             response, latency = await loop.run_in_executor(self._pool, self._converse, request)
@@ -268,4 +307,5 @@ def _output(response: dict[str, Any], latency: float) -> ModelOutput:
         latency_s=latency,
         request_id=response.get("ResponseMetadata", {}).get("RequestId"),
         extra=extra,
+        carry=carried(blocks),
     )

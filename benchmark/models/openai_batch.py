@@ -1,4 +1,6 @@
-"""OpenAI's Batch API over Chat Completions, through the official SDK.
+"""OpenAI's Batch API over Chat Completions or the Responses API (the model's `api`), through
+the official SDK. A batch of Responses requests goes to `/v1/responses` with the same body as
+online (`store=False`, encrypted reasoning included) and its results are Response objects.
 
 `client.files.create(purpose="batch")` uploads the requests as JSONL ({custom_id, method,
 url, body}); `client.batches.create(endpoint="/v1/chat/completions")` starts the batch;
@@ -18,6 +20,7 @@ from typing import Any
 import openai
 import pydantic
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 
 from benchmark.models._http import BODY_DECODE_ERRORS
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
@@ -25,7 +28,8 @@ from benchmark.models.batch import BatchGone, BatchState, Lost, Result
 from benchmark.models.openai import OpenAIModel
 from benchmark.models.prompt_cache import Ttl
 
-ENDPOINT = "/v1/chat/completions"
+ENDPOINTS = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
+ENDPOINT = ENDPOINTS["chat"]
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 LOST_CODES = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
@@ -37,6 +41,7 @@ class OpenAIBatchWire:
     def __init__(self, model: OpenAIModel) -> None:
         self.model = model
         self.client = model.client
+        self.endpoint = ENDPOINTS[model.api]
 
     def params(
         self,
@@ -52,7 +57,7 @@ class OpenAIBatchWire:
 
     async def submit(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> str:
         lines = [
-            json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body})
+            json.dumps({"custom_id": cid, "method": "POST", "url": self.endpoint, "body": body})
             for cid, body in requests
         ]
         data = ("\n".join(lines) + "\n").encode()
@@ -61,7 +66,7 @@ class OpenAIBatchWire:
         )
         batch = await self._call(
             self.client.batches.create(
-                input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h"
+                input_file_id=upload.id, endpoint=self.endpoint, completion_window="24h"
             )
         )
         return batch.id
@@ -102,11 +107,13 @@ class OpenAIBatchWire:
         body = response.get("body") or {}
         if status == 200 and not error:
             try:
-                completion = ChatCompletion.model_validate(body)
+                if self.model.api == "responses":
+                    output = self.model.response_output(Response.model_validate(body), None)
+                else:
+                    completion = ChatCompletion.model_validate(body)
+                    output = self.model.completion_output(completion, None)
             except pydantic.ValidationError as exc:
                 return self.model.bad_response(exc)
-            try:
-                output = self.model.completion_output(completion, None)
             except ModelError as exc:
                 return exc
             output.request_id = response.get("request_id") or output.request_id

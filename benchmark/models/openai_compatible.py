@@ -3,7 +3,9 @@
 `base_url` is required and must include the API prefix, e.g. `http://localhost:11434/v1`
 (Ollama) or `http://localhost:8000/v1` (vLLM). Local servers usually ignore the key, so an
 empty `api_key` is replaced by the dummy "not-needed" (the SDK refuses an empty one).
-The output cap is sent as `max_tokens`, which these servers understand.
+The output cap is sent as `max_tokens`, which these servers understand. `model.effort` is sent
+as `reasoning_effort` (as to OpenAI; vLLM and Ollama take it for their reasoning models); a
+server that rejects it answers with its error, reported like any bad request.
 """
 
 from __future__ import annotations

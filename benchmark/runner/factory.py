@@ -182,7 +182,9 @@ def check_response_format(provider: str, response_format: str | None) -> None:
     if response_format is None or response_format in provider_class(provider).response_formats:
         return
     able = [p for p in PROVIDERS if response_format in provider_class(p).response_formats]
+    note = getattr(provider_class(provider), "response_format_note", None)  # the why, if said
     raise ConfigError(
         f"config error at 'model.response_format': provider {provider} cannot send "
-        f"{response_format}; providers that can: {', '.join(able) or 'none'}"
+        f"{response_format}{f' ({note})' if note else ''}; providers that can: "
+        f"{', '.join(able) or 'none'}"
     )
