@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
+if TYPE_CHECKING:  # the capabilities module imports nothing of this one; typing only
+    from benchmark.models.capabilities import Capabilities
+
 Role = Literal["system", "user", "assistant"]
+
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")  # ordered low -> high
+# finish_reason values that mean "stopped at the token limit": Anthropic's stop_reason, Chat
+# Completions' finish_reason, Responses' incomplete_details.reason (Bedrock's is the first)
+TOKEN_LIMIT_REASONS = frozenset({"max_tokens", "length", "max_output_tokens"})
 
 
 class ProblemLike(Protocol):
@@ -24,8 +32,13 @@ class ProblemLike(Protocol):
 
 @dataclass(frozen=True)
 class ChatMessage:
+    """One turn. `carry`: provider items of an assistant turn that must go back with it for
+    reasoning to carry across turns (Anthropic thinking blocks with their signatures, in API
+    dict form); only the provider that produced them reads them."""
+
     role: Role
     content: str
+    carry: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,9 @@ class GenerateConfig:
     max_tokens: int
     seed: int | None = None
     response_format: str | None = None  # json_object / json_schema, where the provider has it
+    effort: str | None = None  # one of EFFORTS; None: the provider's default (nothing sent)
+    thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
+    thinking_display: str | None = None  # "summarized" | "omitted"; None: the model's default
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,16 @@ class ModelOutput:
     batch_id: str | None = None  # the provider batch that answered it (batch mode)
     cache_write_1h_tokens: int | None = None
     usage_flags: dict[str, str] = field(default_factory=dict)  # figure -> why it was dropped
+    reasoning_tokens: int | None = None  # of output_tokens, the share spent reasoning
+    carry: list[dict[str, Any]] = field(default_factory=list)  # ChatMessage.carry next turn
+    thinking_display: str | None = None
+    service_tier: str | None = None
+    speed: str | None = None
+
+    @property
+    def hit_token_limit(self) -> bool:
+        """The reply stopped at the token limit (its template may be cut)."""
+        return self.finish_reason in TOKEN_LIMIT_REASONS
 
     def __post_init__(self) -> None:
         # setdefault: an output read back from the response cache keeps its first reasons
@@ -132,6 +158,15 @@ class ModelAPI(ABC):
     @property
     def simulated(self) -> bool:
         return False
+
+    @property
+    def api(self) -> str:
+        """Which API the provider speaks ("messages", "chat", ...); recorded as `model_api`."""
+        return ""
+
+    async def fetch_capabilities(self) -> Capabilities | None:
+        """What the provider's Models API says the model supports (None: it says nothing)."""
+        return None
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         """Why this model cannot attempt `problem`, or None. Real models attempt every problem;
