@@ -17,38 +17,12 @@ from benchmark.models._http import (
 )
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.ratelimit import RateLimiter, openai_limits
+from benchmark.models.template_schema import TEMPLATE_JSON_SCHEMA
 
 # Error codes whose (kind, fatal) differ from what their HTTP status says.
 _CODE_KINDS: dict[str, tuple[str, bool]] = {
     "context_length_exceeded": ("context_length", False),  # a 400 that is not the job's fault
     "insufficient_quota": ("quota", True),  # a 429 that retrying cannot fix
-}
-
-
-# `model.response_format=json_schema`: the shape of a CloudFormation template, loose enough
-# for every valid one (strict mode would demand every property be listed and required).
-TEMPLATE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "AWSTemplateFormatVersion": {"type": "string"},
-        "Description": {"type": "string"},
-        "Metadata": {"type": "object"},
-        "Parameters": {"type": "object"},
-        "Mappings": {"type": "object"},
-        "Conditions": {"type": "object"},
-        "Transform": {"type": ["string", "array"]},
-        "Rules": {"type": "object"},
-        "Resources": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {"Type": {"type": "string"}, "Properties": {"type": "object"}},
-                "required": ["Type"],
-            },
-        },
-        "Outputs": {"type": "object"},
-    },
-    "required": ["Resources"],
 }
 
 
@@ -62,7 +36,7 @@ def response_format_param(kind: str) -> dict[str, Any]:
             "json_schema": {
                 "name": "cloudformation_template",
                 "description": "An AWS CloudFormation template",
-                "schema": TEMPLATE_SCHEMA,
+                "schema": TEMPLATE_JSON_SCHEMA,
                 "strict": False,
             },
         }
