@@ -5,6 +5,7 @@ output, a reply cut at max_tokens, refusals in one line, and the Models API's ca
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, Mode
 from benchmark.models.capabilities import Capabilities
 from benchmark.models.prompt_cache import PromptCache
 from benchmark.models.template_schema import TEMPLATE_JSON_SCHEMA
-from tests.loopback import LoopbackServer
+from tests.loopback import Fault, LoggedRequest, LoopbackServer
 from tests.loopback_anthropic_reasoning import ReasoningApi, Turn, capabilities, sdk_efforts
 
 KEY = "sk-ant-loopback-test-key"
@@ -224,6 +225,43 @@ def test_a_call_the_sdk_would_refuse_unstreamed_streams(serve: Callable[..., Any
     bodies = posts(server)
     assert [b.get("stream") for b in bodies] == [True, None, None]
     assert out.text == small.text == off.text == "Resources: {}"
+
+
+OVERLOAD = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+OVERLOADED = f"event: error\ndata: {json.dumps(OVERLOAD)}\n\n".encode()  # mid-stream, after 200
+
+
+def cut_before_the_end(entry: LoggedRequest) -> Any:
+    """A stream that stops before saying why (no message_delta, no message_stop)."""
+    status, payload, kind = ReasoningApi([Turn("Resources: {}")])(entry)
+    kept = [
+        e for e in payload.split(b"\n\n") if b"message_delta" not in e and b"message_stop" not in e
+    ]
+    return status, b"\n\n".join(kept), kind
+
+
+@pytest.mark.parametrize(
+    ("server_kw", "kind", "fatal"),
+    [
+        ({"faults": {0: Fault(429, retry_after=2)}}, "rate_limit", False),
+        ({"faults": {0: Fault(401)}}, "auth", True),
+        ({"faults": {0: Fault.reset()}}, "connection", False),
+        ({"faults": {0: Fault.truncated()}}, "bad_response", False),
+        ({"route": lambda entry: (200, OVERLOADED, "text/event-stream")}, "overloaded", False),
+        ({"route": cut_before_the_end}, "bad_response", False),
+    ],
+    ids=["429", "401", "reset", "truncated", "error-event", "cut-stream"],
+)
+def test_a_streamed_call_fails_as_an_unstreamed_one_would(
+    loopback: Callable[..., LoopbackServer], server_kw: dict[str, Any], kind: str, fatal: bool
+) -> None:
+    server = loopback(["unused"], **server_kw)
+    with pytest.raises(ModelError) as caught:
+        call(model_at(server), (ASK, config(thinking="adaptive")))
+    assert (caught.value.kind, caught.value.fatal) == (kind, fatal)
+    assert "\n" not in str(caught.value) and KEY not in str(caught.value)
+    if kind == "rate_limit":
+        assert caught.value.retry_after == 2
 
 
 def test_json_schema_output_sends_the_template_schema(serve: Callable[..., Any]) -> None:

@@ -59,6 +59,21 @@ from benchmark.models.usage import add_counts
 
 log = logging.getLogger(__name__)
 
+# error object type -> the HTTP status an online call would have met (a batch result's error,
+# or an error event inside a stream that began 200 OK)
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
 
 class AnthropicModel(SDKModel):
     """A Claude model. Concurrency is capped per instance; retries are the caller's."""
@@ -196,10 +211,16 @@ class AnthropicModel(SDKModel):
         """The final message of a streamed call, and its request id."""
         try:
             async with self._client.messages.stream(**params) as stream:
-                return await stream.get_final_message(), stream.request_id
+                msg = await stream.get_final_message()
+                request_id = stream.request_id
+        except AssertionError:  # the SDK asserts a message_start arrived
+            raise self.bad_response(RuntimeError("the stream sent no message")) from None
         except (*BODY_SHAPE_ERRORS, RuntimeError, ValueError) as exc:
             # events out of order or of the wrong shape (the SDK's accumulator raises these)
             raise self.bad_response(exc) from None
+        if getattr(msg, "stop_reason", None) is None:  # never told why it stopped: cut short
+            raise self.bad_response(RuntimeError("the stream ended before its message_delta"))
+        return msg, request_id
 
     async def fetch_capabilities(self) -> Capabilities | None:
         """The Models API's capabilities for this model (None, with a logged reason, when it
@@ -220,8 +241,11 @@ class AnthropicModel(SDKModel):
         if isinstance(exc, anthropic.APIResponseValidationError):
             return self.bad_response(exc)
         if isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            if status < 400:  # an error event in a stream: its type says what status it means
+                status = ERROR_STATUS.get(exc.type or "", 500)
             return self.api_error(
-                exc.status_code,
+                status,
                 exc.type or "",
                 exc.api_message or "",
                 exc.response.headers,
