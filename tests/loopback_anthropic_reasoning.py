@@ -7,7 +7,8 @@
 `POST /v1/messages` answers as the Messages API does with `output_config` (effort, format) and
 `thinking` (disabled, adaptive, enabled with budget_tokens; display summarized / omitted):
 thinking and redacted_thinking blocks with signatures, `usage.output_tokens_details`,
-`service_tier` and `speed`, a scripted `stop_reason` (e.g. max_tokens), and, for
+`service_tier` and `speed`, a scripted `stop_reason`, `max_tokens` (the text cut) when the
+turn's thinking and text tokens pass the request's `max_tokens`, and, for
 `"stream": true`, the same message as server-sent events. Every reply, event and Models API
 object is built from the SDK's own types (`anthropic.types`) and dumped, so the wire cannot
 drift from what the SDK reads.
@@ -227,11 +228,17 @@ class ReasoningApi:
                 block.signature = f"sig-{digest}"
             else:
                 block.data = f"redacted-{digest}"
-        text = t.TextBlock(type="text", text=turn.text)
         reasoning = turn.thinking_tokens if thinks else 0
+        # thinking counts toward max_tokens: what it leaves is all the text may use
+        room = max(0, body.get("max_tokens", 0) - reasoning)
+        stop_reason, words, spent = turn.stop_reason, turn.text, turn.text_tokens
+        if spent > room:  # cut where the limit falls, as the API does
+            words = words[: len(words) * room // spent]
+            stop_reason, spent = "max_tokens", room
+        text = t.TextBlock(type="text", text=words)
         usage = t.Usage(
             input_tokens=INPUT_TOKENS,
-            output_tokens=reasoning + turn.text_tokens,
+            output_tokens=reasoning + spent,
             output_tokens_details=t.OutputTokensDetails(thinking_tokens=reasoning),
             service_tier=self.service_tier,  # type: ignore[arg-type]
             speed=self.speed,  # type: ignore[arg-type]
@@ -242,7 +249,7 @@ class ReasoningApi:
             role="assistant",
             model=body.get("model", "unknown"),
             content=[*blocks, text],
-            stop_reason=turn.stop_reason,  # type: ignore[arg-type]
+            stop_reason=stop_reason,  # type: ignore[arg-type]
             stop_sequence=None,
             usage=usage,
         )

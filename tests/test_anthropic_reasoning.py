@@ -285,6 +285,22 @@ def test_a_reply_stopped_at_max_tokens_hit_the_token_limit(serve: Callable[..., 
     assert whole.finish_reason == "end_turn" and not whole.hit_token_limit
 
 
+def test_thinking_that_eats_the_budget_cuts_the_reply_and_says_so(
+    serve: Callable[..., Any],
+) -> None:
+    template = "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
+    turn = Turn(template, thinking_tokens=3_500, text_tokens=1_000)
+    _, server = serve([turn, turn])
+    cut, whole = call(
+        model_at(server),
+        (ASK, config(max_tokens=4096, thinking="adaptive")),
+        (ASK, config(max_tokens=8192, thinking="adaptive")),
+    )
+    assert cut.hit_token_limit and cut.output_tokens == 4096 and cut.reasoning_tokens == 3_500
+    assert len(cut.text) < len(template)
+    assert not whole.hit_token_limit and whole.text == template
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
