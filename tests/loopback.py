@@ -25,6 +25,10 @@ counted ones with prompt caching (`CountedUsage`), or malformed ones sent as giv
 
 A faulted call never consumes a scripted reply; `server.injected` counts the faults injected,
 by `Fault.kind`.
+
+`route` answers the requests it knows before anything else (no faults, no script): a callable
+`(LoggedRequest) -> (status, JSON body or bytes, content type) | None`, such as the Anthropic
+reasoning API of tests/loopback_anthropic_reasoning.py.
 """
 
 from __future__ import annotations
@@ -185,6 +189,7 @@ _DROP = _Answer(0, {})
 
 ReplyScript = Sequence[str | Reply] | Callable[[dict[str, Any], str], str | Reply]
 FaultHook = Mapping[int, Fault] | Callable[[Any, str, int], Fault | None]
+Route = Callable[["LoggedRequest"], "tuple[int, Any, str] | None"]
 
 # (error type, code) per status, in each API's vocabulary.
 _OPENAI_ERRORS: dict[int, tuple[str, str | None]] = {
@@ -235,7 +240,9 @@ class LoopbackServer:
         rate_limit: RateLimit | None = None,
         batches: BatchScript | None = None,
         tls: TlsFiles | None = None,
+        route: Route | None = None,
     ) -> None:
+        self.route = route  # answers the requests it knows first (see the module docstring)
         self.tls = tls  # serve HTTPS with this certificate (tests/loopback_tls.py)
         self.replies = replies if replies is not None else []
         self.batch = BatchService(self, batches)  # the batch APIs (loopback_batch.py)
@@ -389,13 +396,12 @@ class LoopbackServer:
     def respond(self, entry: LoggedRequest) -> _Answer:
         """How to answer one logged request."""
         rid = f"req_loop_{entry.index:04d}"
+        if self.route is not None and (routed := self.route(entry)) is not None:
+            return _handled_answer(entry.api, rid, routed)
         if entry.api is not None and BatchService.api_for(entry.path):
             handled = self.batch.handle(entry)
             if handled is not None:
-                status, body, content_type = handled
-                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-                header = "x-request-id" if entry.api == "openai" else "request-id"
-                return _Answer(status, {header: rid}, payload, content_type=content_type)
+                return _handled_answer(entry.api, rid, handled)
             entry.api = None  # a batch path with no such route: answered 404 below
         if entry.api is None:
             self.errors.append(f"unknown path {entry.path}")
@@ -530,6 +536,14 @@ def bedrock_model_id(path: str) -> str | None:
     """The model id of a Converse path, decoded (`/model/a.b-v1%3A0/converse` -> `a.b-v1:0`)."""
     match = BEDROCK_PATH.fullmatch(path.split("?", 1)[0].rstrip("/"))
     return unquote(match["model"]) if match else None
+
+
+def _handled_answer(api: Api | None, rid: str, handled: tuple[int, Any, str]) -> _Answer:
+    """A batch route's or `route`'s (status, JSON body or bytes, content type) as an answer."""
+    status, body, content_type = handled
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    header = "x-request-id" if api == "openai" else "request-id"
+    return _Answer(status, {header: rid}, payload, content_type=content_type)
 
 
 def _json_answer(status: int, headers: dict[str, str], body: Any) -> _Answer:

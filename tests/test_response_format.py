@@ -70,6 +70,19 @@ def test_a_provider_without_it_is_refused_at_start(model_id: str) -> None:
     assert "model.response_format" in message and "openai" in message and "\n" not in message
 
 
+def test_anthropic_takes_the_template_schema_but_not_json_mode() -> None:
+    settings = settings_for(
+        "model.id=anthropic/claude-sonnet-4-5", "model.response_format=json_schema"
+    )
+    model = create_model(settings, {}, "sk-test")  # not refused (Anthropic: output_config.format)
+    assert model.id == "anthropic/claude-sonnet-4-5"
+    settings = settings_for(
+        "model.id=anthropic/claude-sonnet-4-5", "model.response_format=json_object"
+    )
+    with pytest.raises(ConfigError, match="cannot send json_object"):
+        create_model(settings, {}, "sk-test")
+
+
 def test_json_mode_with_a_yaml_prompt_set_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"model\.response_format.*yaml"):
         settings_for("prompts=structured", "model.response_format=json_object")

@@ -14,24 +14,10 @@ from typing import Any
 import anthropic
 
 from benchmark.models._http import BODY_DECODE_ERRORS, BODY_SHAPE_ERRORS
-from benchmark.models.anthropic import AnthropicModel, message_output
+from benchmark.models.anthropic import ERROR_STATUS, AnthropicModel, message_output
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError
 from benchmark.models.batch import BatchGone, BatchState, Lost, Result
 from benchmark.models.prompt_cache import Ttl
-
-# error object type -> the HTTP status an online call would have met
-ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
 
 
 class AnthropicBatchWire:

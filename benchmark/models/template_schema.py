@@ -1,12 +1,15 @@
-"""The JSON schema of a CloudFormation template, sent with `model.response_format=json_schema`
-by every provider that takes a schema (OpenAI Chat Completions and Responses, Anthropic)."""
+"""The JSON schema `model.response_format=json_schema` sends: a CloudFormation template.
+
+One schema for every provider that takes one (OpenAI's `response_format.json_schema`,
+Anthropic's `output_config.format`), so structured output means the same on each. It is loose
+enough for every valid template: resource names and properties are free (a strict schema would
+have to list every property of every resource type).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Loose enough for every valid template (strict mode would demand every property be listed
-# and required).
 TEMPLATE_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
