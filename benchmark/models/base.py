@@ -9,6 +9,7 @@ from typing import ClassVar, Literal, Protocol
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
 Role = Literal["system", "user", "assistant"]
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")  # ordered low -> high
 
 
 class ProblemLike(Protocol):
@@ -36,6 +37,9 @@ class GenerateConfig:
     max_tokens: int
     seed: int | None = None
     response_format: str | None = None  # json_object / json_schema, where the provider has it
+    effort: str | None = None  # one of EFFORTS; None: the provider's default (send nothing)
+    thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
+    thinking_display: str | None = None  # "summarized" | "omitted"; None: provider default
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class ModelOutput:
     batch_id: str | None = None  # the provider batch that answered it (batch mode)
     cache_write_1h_tokens: int | None = None
     usage_flags: dict[str, str] = field(default_factory=dict)  # figure -> why it was dropped
+    reasoning_tokens: int | None = None  # of output_tokens, the share spent reasoning
 
     def __post_init__(self) -> None:
         # setdefault: an output read back from the response cache keeps its first reasons
