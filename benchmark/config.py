@@ -164,6 +164,12 @@ class ModelConfig(_Strict):
     # the simulator: profile (a name in conf/model/simulator/ or a path), latency_s, and any
     # setting of a hand-set profile (benchmark/simulator/behaviour.py: SimulatorSettings)
     simulator: dict[str, Any] = Field(default_factory=dict)
+    # reasoning effort (models/base.py EFFORTS) and thinking ("off", "adaptive" or a token
+    # budget); null: the provider's default (nothing sent)
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    thinking: Literal["off", "adaptive"] | int | None = None
+    # a price table of your own in prices.yaml's format, over the shipped one (billing only)
+    prices: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -384,9 +390,13 @@ class Settings(_Strict):
             "batch",
             "batch_poll_s",
             "batch_max_requests",
+            "prices",
         ):
             data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().endpoint
+        for new_axis in ("effort", "thinking"):  # absent at null: old runs keep their hash
+            if data["model"][new_axis] is None:
+                data["model"].pop(new_axis)
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
