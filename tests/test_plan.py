@@ -175,7 +175,7 @@ def test_refusal_is_one_line_naming_cost_budget_and_the_way_out() -> None:
     assert "$12.35" in line and "budget.max_usd=$5" in line and "budget.allow_partial=true" in line
     assert budget_refusal(12.3, BudgetConfig(max_usd=5, allow_partial=True)) is None
     assert budget_refusal(4.9, BudgetConfig(max_usd=5)) is None
-    assert budget_refusal(None, BudgetConfig(max_usd=5)) is None  # no price: the job warns
+    assert budget_refusal(None, BudgetConfig(max_usd=5)) is None  # no price: SweepPlan.refusal
     assert budget_refusal(12.3, BudgetConfig()) is None
 
 

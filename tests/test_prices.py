@@ -95,6 +95,7 @@ def test_a_user_price_file_goes_over_the_shipped_table_row_by_row(tmp_path: Path
     assert model_price(settings, "anthropic/claude-opus-5-5") == shipped
     plan = plan_job(settings_for(f"model.id={UNPRICED}", f"model.prices={mine}", *SMALL))
     assert plan.priced and plan.cost.expected and plan.cost.maximum
+    assert f"price of {UNPRICED} from {mine} (model.prices)" in plan.notes
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,15 @@ def no_price_note(model_id: str) -> str:
     return f"no price for {model_id}: cost will be null"
 
 
+def price_notes(settings: Settings, price: Price | None) -> list[str]:
+    """What a plan says of the job's price: none known, or one from the user's table."""
+    if price is None:
+        return [no_price_note(settings.model.id)]
+    if settings.model.id in (user_prices(settings) or {}):
+        return [f"price of {settings.model.id} from {settings.model.prices} (model.prices)"]
+    return []
+
+
 def unpriced_budget_refusal(budget: BudgetConfig, unpriced: Iterable[str]) -> str | None:
     """One line refusing `budget.max_usd` for models it cannot count; None when there is no
     dollar budget or every model has a price."""

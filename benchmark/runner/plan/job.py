@@ -59,7 +59,7 @@ from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
 from benchmark.runner.plan.token_usage import Usage, anthropic_usage, count_tokens, openai_usage
-from benchmark.runner.prices import model_price, no_price_note
+from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 from benchmark.simulator.model import difficulty_of
@@ -309,8 +309,7 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
     )
     feedback = _feedback_chars(drawn, sizer)
     price = model_price(settings)
-    if price is None:
-        notes.append(no_price_note(model.id))
+    notes.extend(price_notes(settings, price))
     bases = _bases(settings)
     cache = prompt_cache(settings) if model.provider == "anthropic" else None
     reasoning = float(effort.reasoning_tokens or 0)
