@@ -392,7 +392,9 @@ def test_make_plan_per_effort_prices_every_job_of_today_s_models(tmp_path: Path)
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    jobs = json.loads((sweep / "plan.json").read_text())["jobs"]
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert plan["method"]["reasoning_tokens"].startswith("ASSUMED, not measured")
+    jobs = plan["jobs"]
     assert [(j["model"], j["effort"]) for j in jobs] == [
         (m, e)
         for m in ("anthropic/claude-opus-5-5", "openai/gpt-6.2-sol", "openai/gpt-6-sol")

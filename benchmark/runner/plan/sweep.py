@@ -104,7 +104,12 @@ class SweepPlan:
                     "maximum at 3 characters a token; no offline tokenizer in the SDKs"
                 ),
                 "feedback_examples": measured,
-                "prices": "benchmark/models/prices.yaml",
+                "prices": "benchmark/models/prices.yaml (model.prices: a user's table over it)",
+                "reasoning_tokens": (
+                    "ASSUMED, not measured: per call, the profile's hand-set effort section at "
+                    "model.effort / model.thinking (benchmark/simulator/effort.py); in output "
+                    "tokens and cost"
+                ),
                 "not_counted": "retried failed requests (not billed), response-cache hits",
             },
             "jobs": [j.as_dict() for j in self.jobs],
