@@ -381,7 +381,7 @@ def test_make_plan_per_effort_prices_every_job_of_today_s_models(tmp_path: Path)
             "make",
             "plan",
             f"PY={sys.executable}",
-            "MODELS=anthropic/claude-opus-5-5,openai/gpt-6.2-sol,openai/gpt-6-sol",
+            "MODELS=anthropic/claude-opus-5-5,openai/gpt-6.2-sol,openai/gpt-6-astra",
             "ITERS=3",
             f"ARGS={args}",
         ],
@@ -397,12 +397,12 @@ def test_make_plan_per_effort_prices_every_job_of_today_s_models(tmp_path: Path)
     jobs = plan["jobs"]
     assert [(j["model"], j["effort"]) for j in jobs] == [
         (m, e)
-        for m in ("anthropic/claude-opus-5-5", "openai/gpt-6.2-sol", "openai/gpt-6-sol")
+        for m in ("anthropic/claude-opus-5-5", "openai/gpt-6.2-sol", "openai/gpt-6-astra")
         for e in ("low", "high")
     ]
     for job in jobs:
         assert job["reasoning_tokens_assumed"]["expected"] > 0
-        priced = job["model"] != "openai/gpt-6-sol"
+        priced = job["model"] != "openai/gpt-6-astra"
         assert (job["cost_usd"]["online"]["expected"] is not None) == priced
     assert "reasoning (assumed)" in done.stdout
-    assert "note: no price for openai/gpt-6-sol: cost will be null" in done.stdout
+    assert "note: no price for openai/gpt-6-astra: cost will be null" in done.stdout

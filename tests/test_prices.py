@@ -35,7 +35,7 @@ SDK_MODELS = {
     "anthropic": set(get_args(get_args(ModelParam)[0])),
     "openai": set(get_args(ChatModel)),
 }
-UNPRICED = "openai/gpt-6-sol"  # named by the SDK; no OpenAI page with its price was read
+UNPRICED = "openai/gpt-6-astra"  # named by the SDK; no OpenAI page with its price was read
 
 
 def test_today_s_models_have_prices_with_their_page_and_date() -> None:
