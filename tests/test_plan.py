@@ -406,3 +406,12 @@ def test_make_plan_per_effort_prices_every_job_of_today_s_models(tmp_path: Path)
         assert (job["cost_usd"]["online"]["expected"] is not None) == priced
     assert "reasoning (assumed)" in done.stdout
     assert "note: no price for openai/gpt-6-astra: cost will be null" in done.stdout
+
+
+def test_the_maximum_bills_every_input_token_as_an_openai_cache_write_where_billed() -> None:
+    common = ("dataset.limit=1", "loop.samples=1", "loop.max_iterations=2", "planning.draws=20")
+    plan = plan_job(settings_for("model.id=openai/gpt-6.2-sol", *common))
+    price = price_for("openai/gpt-6.2-sol")
+    assert price is not None and price.cache_write and price.cache_write > price.input
+    most = plan.input_tokens.maximum * price.cache_write + plan.output_tokens.maximum * price.output
+    assert plan.cost.maximum == pytest.approx(most / 1e6)

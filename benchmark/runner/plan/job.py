@@ -483,8 +483,11 @@ def _maximum(
     costs: dict[str, float | None] = {}
     for basis in bases:
         rate = price.basis(basis) if price is not None else None
+        # a cache write where one can be billed: Anthropic where the harness marks prefixes,
+        # OpenAI (it caches by itself) where its row bills writes
         caching = model.provider == "anthropic" and model.prompt_cache == "auto"
         one_hour = caching and _ttl(settings, basis == "batch") == "1h"
+        caching = caching or (model.provider == "openai" and bool(rate and rate.cache_write))
         worst = Usage(
             usage_in,
             usage_out,
