@@ -17,6 +17,7 @@ from benchmark.problems.dataset import DatasetError
 from benchmark.runner.factory import job_label
 from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job, write_summary
 from benchmark.runner.plan.sweep import format_plan, plan_settings, single
+from benchmark.runner.prices import model_price, no_price_note, unpriced_budget_refusal
 from benchmark.secrecy import redact_urls
 
 log = logging.getLogger("benchmark")
@@ -91,6 +92,11 @@ def main(cfg: DictConfig) -> None:
     )
     try:
         settings = load_settings(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+        if model_price(settings) is None:  # the job's first line, or its refusal
+            refused = unpriced_budget_refusal(settings.budget, [settings.model.id])
+            if refused:
+                raise ConfigError(refused)
+            print(no_price_note(settings.model.id), file=sys.stderr, flush=True)
         check_prompt_set(settings.prompts)
         if not _planned(settings, job, list(hydra_cfg.overrides.task)):
             return  # plan=true: the plan is all this job does

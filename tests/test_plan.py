@@ -175,7 +175,7 @@ def test_refusal_is_one_line_naming_cost_budget_and_the_way_out() -> None:
     assert "$12.35" in line and "budget.max_usd=$5" in line and "budget.allow_partial=true" in line
     assert budget_refusal(12.3, BudgetConfig(max_usd=5, allow_partial=True)) is None
     assert budget_refusal(4.9, BudgetConfig(max_usd=5)) is None
-    assert budget_refusal(None, BudgetConfig(max_usd=5)) is None  # no price: the job warns
+    assert budget_refusal(None, BudgetConfig(max_usd=5)) is None  # no price: SweepPlan.refusal
     assert budget_refusal(12.3, BudgetConfig()) is None
 
 
@@ -351,3 +351,67 @@ def test_allow_partial_runs_to_the_budget_and_the_report_compares_plan_and_actua
     assert planned.loc["0", "calls_actual"] == len(attempts) < planned.loc["0", "calls_max"]
     assert planned.loc["0", "cost_actual"] == pytest.approx(attempts["cost_usd"].sum())
     assert planned.loc["total", "calls_expected"] == planned.loc["0", "calls_expected"]
+
+
+# ---- reasoning effort ----------------------------------------------------------------------
+
+
+def test_the_plan_assumes_reasoning_per_effort_and_prices_it() -> None:
+    common = ("dataset.limit=2", "loop.samples=1", "loop.max_iterations=3", "planning.draws=50")
+    plans = {
+        effort: plan_job(settings_for("model.id=anthropic/claude-opus-5-5", effort, *common))
+        for effort in ("model.effort=low", "model.effort=high", "model.thinking=off")
+    }
+    low, high, off = plans.values()
+    assert (low.reasoning_per_call, high.reasoning_per_call) == (600, 3500)  # default.yaml
+    assert 0 < low.reasoning_tokens < high.reasoning_tokens  # type: ignore[operator]
+    assert high.calls.expected < low.calls.expected  # fewer first-try mistakes: fewer repairs
+    assert high.output_tokens.expected > high.reasoning_tokens  # reasoning is output
+    assert high.cost.expected > low.cost.expected > 0  # type: ignore[operator]
+    assert off.reasoning_tokens == 0 and off.cost.expected is not None
+    plain = plan_job(settings_for("model.id=anthropic/claude-opus-5-5", *common))
+    assert plain.reasoning_tokens is None  # no effort, no thinking: nothing assumed
+
+
+def test_make_plan_per_effort_prices_every_job_of_today_s_models(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = f"model.effort=low,high dataset.limit=1 planning.draws=20 hydra.sweep.dir={sweep}"
+    done = subprocess.run(
+        [
+            "make",
+            "plan",
+            f"PY={sys.executable}",
+            "MODELS=anthropic/claude-opus-5-5,openai/gpt-6.2-sol,openai/gpt-6-astra",
+            "ITERS=3",
+            f"ARGS={args}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert plan["method"]["reasoning_tokens"].startswith("ASSUMED, not measured")
+    jobs = plan["jobs"]
+    assert [(j["model"], j["effort"]) for j in jobs] == [
+        (m, e)
+        for m in ("anthropic/claude-opus-5-5", "openai/gpt-6.2-sol", "openai/gpt-6-astra")
+        for e in ("low", "high")
+    ]
+    for job in jobs:
+        assert job["reasoning_tokens_assumed"]["expected"] > 0
+        priced = job["model"] != "openai/gpt-6-astra"
+        assert (job["cost_usd"]["online"]["expected"] is not None) == priced
+    assert "reasoning (assumed)" in done.stdout
+    assert "note: no price for openai/gpt-6-astra: cost will be null" in done.stdout
+
+
+def test_the_maximum_bills_every_input_token_as_an_openai_cache_write_where_billed() -> None:
+    common = ("dataset.limit=1", "loop.samples=1", "loop.max_iterations=2", "planning.draws=20")
+    plan = plan_job(settings_for("model.id=openai/gpt-6.2-sol", *common))
+    price = price_for("openai/gpt-6.2-sol")
+    assert price is not None and price.cache_write and price.cache_write > price.input
+    most = plan.input_tokens.maximum * price.cache_write + plan.output_tokens.maximum * price.output
+    assert plan.cost.maximum == pytest.approx(most / 1e6)

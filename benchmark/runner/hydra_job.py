@@ -12,10 +12,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmark.config import Settings
+from benchmark.config import ConfigError, Settings
 from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
 from benchmark.models.base import ModelAPI, ModelOutput
-from benchmark.models.pricing import PRICE_TABLE, cost_usd, price_basis, price_for
+from benchmark.models.pricing import cost_usd, price_basis
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.progress import in_terminal, progress_bar
 from benchmark.records.job_totals import count_whole_job
@@ -34,6 +34,7 @@ from benchmark.runner.budget import BudgetLedger
 from benchmark.runner.call_health import CallHealth
 from benchmark.runner.capability_check import check_capabilities
 from benchmark.runner.factory import create_model, generate_config, job_label
+from benchmark.runner.prices import model_price, unpriced_budget_refusal
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
@@ -161,7 +162,7 @@ class Recorder:
     ) -> None:
         self.settings, self.job, self.model = settings, job, model
         self.writer, self.bar, self.summary, self.ledger = writer, bar, summary, ledger
-        self.price = price_for(model.id)
+        self.price = model_price(settings, model.id)
         self.redactor = Redactor.from_environment([settings.model.provider_config().api_key_env])
         self.base = key_base(settings, job, model)
         self.constant = {
@@ -333,19 +334,6 @@ def _runnable(model: ModelAPI, problems: list[Problem], summary: JobSummary) -> 
     return [p for p in problems if p.id not in skipped]
 
 
-def _check_prices(model: ModelAPI, budget: BudgetLedger) -> None:
-    if price_for(model.id) is not None:
-        return
-    _warn(
-        f"no price for {model.id} in {PRICE_TABLE.name}: its cost is recorded as null, not 0"
-        + (
-            "; budget.max_usd cannot count its spend (use budget.max_tokens)"
-            if budget.max_usd is not None
-            else ""
-        )
-    )
-
-
 async def run_job(settings: Settings, job: JobInfo, api_key: str | None) -> JobSummary:
     """Run every chain of this job's configuration; rows land under `job.output_dir`.
 
@@ -370,6 +358,12 @@ async def _run_job(
     settings: Settings, job: JobInfo, api_key: str | None, suite: ValidatorSuite
 ) -> JobSummary:
     started = time.monotonic()
+    # the model's price first: a bad model.prices file, or a dollar budget that cannot count
+    # an unpriced model's spend, stops the job here in one line (run.py printed the note)
+    if model_price(settings) is None:
+        refused = unpriced_budget_refusal(settings.budget, [settings.model.id])
+        if refused:
+            raise ConfigError(refused)
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     fingerprint = config_hash(settings.result_fingerprint())
     recorded = recorded_chains(job.output_dir, fingerprint, problems)
@@ -385,7 +379,6 @@ async def _run_job(
     summary.resumed_attempts = recorded.attempts
     budget = settings.budget
     ledger = BudgetLedger(job.ledger_dir, job.job_id, budget.max_usd, budget.max_tokens)
-    _check_prices(model, ledger)
     writer = RecordWriter(job.output_dir)
     summary.torn_journal_lines = writer.torn_lines
     loop_cfg = settings.loop

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from benchmark.simulator.catalogue import CLASSIC_KINDS
+from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 from benchmark.simulator.mutations import Mutation
 
 # Rules that are hard to fix (which value does a missing property need? which zone?), so the
@@ -87,7 +88,9 @@ def mentions(feedback: str, rule_id: str) -> bool:
 
 
 class Behaviour(Protocol):
-    def first_draw(self, problem: SimProblem, chain: Chain) -> tuple[Mutation, ...]: ...
+    def first_draw(
+        self, problem: SimProblem, chain: Chain, effort: EffortLevel = NO_EFFECT
+    ) -> tuple[Mutation, ...]: ...
 
     def repair(
         self, problem: SimProblem, previous: tuple[Mutation, ...], feedback: str, chain: Chain
@@ -137,9 +140,11 @@ class HandSet:
 
     settings: SimulatorSettings
 
-    def first_draw(self, problem: SimProblem, chain: Chain) -> tuple[Mutation, ...]:
+    def first_draw(
+        self, problem: SimProblem, chain: Chain, effort: EffortLevel = NO_EFFECT
+    ) -> tuple[Mutation, ...]:
         s, rng = self.settings, chain.rng()
-        if rng.random() < s.clean_start_probability:
+        if rng.random() < effort.clean_chance(s.clean_start_probability):
             return ()
         active: tuple[Mutation, ...] = ()
         for _ in range(rng.randint(s.min_mutations, s.max_mutations)):
@@ -216,12 +221,14 @@ class Rates:
 class Calibrated:
     rates: Rates
 
-    def first_draw(self, problem: SimProblem, chain: Chain) -> tuple[Mutation, ...]:
+    def first_draw(
+        self, problem: SimProblem, chain: Chain, effort: EffortLevel = NO_EFFECT
+    ) -> tuple[Mutation, ...]:
         r, rng = self.rates, chain.rng()
         broken = rng.random() < r.generation_parse_failure
         active: tuple[Mutation, ...] = ()
         level = r.level_key(problem.difficulty)
-        if rng.random() >= r.clean[level]:
+        if rng.random() >= effort.clean_chance(r.clean[level]):
             extra = max(r.findings_mean[level] - 1.0, 0.0)
             # Imported here, not at the top: scipy.stats costs about a second of start-up,
             # and every simulated job imports this module but only calibrated profiles draw.

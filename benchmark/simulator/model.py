@@ -44,6 +44,7 @@ from benchmark.simulator.behaviour import (
     SimulatorSettings,
 )
 from benchmark.simulator.catalogue import find_sites
+from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, EffortModel
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
 from benchmark.simulator.template import parse_template
@@ -75,6 +76,7 @@ class SimulatedModel(ModelAPI):
     ) -> None:
         super().__init__(name)
         self.profile = profile
+        self.effort = profile.effort if profile is not None else EffortModel({})
         self.behaviour: Behaviour
         if profile is not None:
             self.behaviour, self.settings = profile.behaviour(options or {})
@@ -118,12 +120,17 @@ class SimulatedModel(ModelAPI):
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        """The next template of the chain. `config` is ignored: the seed is in the settings."""
+        """The next template of the chain. Of `config` only effort and thinking count (through
+        the profile's effort section, simulator/effort.py): the seed is in the settings."""
         started = time.perf_counter()
+        try:
+            effort = self.effort.level(config.effort, config.thinking)
+        except EffortError as exc:
+            raise ModelError(f"simulated/{self.name}: {exc}", fatal=True) from None
         if self.settings.latency_s:
             await asyncio.sleep(self.settings.latency_s)
         problem = self.problem(context.problem_id)
-        active = self.next_state(problem, context)
+        active = self.next_state(problem, context, effort)
         template = render(problem.template, active, context.output_format)
         lead = "here is the template." if context.iteration == 1 else "here is the fixed template."
         text = (
@@ -134,21 +141,26 @@ class SimulatedModel(ModelAPI):
             f"{self.settings.seed}\0{self.name}\0{context.problem_id}\0"
             f"{context.sample}\0{context.iteration}".encode()
         ).hexdigest()
+        reasoning = effort.reasoning_tokens
         return ModelOutput(
             text=text,
             finish_reason="stop",
             input_tokens=sum(word_count(m.content) for m in messages),
-            output_tokens=word_count(text),
+            output_tokens=round(word_count(text) * effort.output) + (reasoning or 0),
+            reasoning_tokens=reasoning,
             latency_s=time.perf_counter() - started,
             request_id=f"sim-{call_id[:24]}",
             extra={"simulator_rules": ",".join(m.rule_id for m in active)},
         )
 
-    def next_state(self, problem: SimProblem, context: CallContext) -> tuple[Mutation, ...]:
-        """The active mutations of this call's reply, from what the context carries."""
+    def next_state(
+        self, problem: SimProblem, context: CallContext, effort: EffortLevel = NO_EFFECT
+    ) -> tuple[Mutation, ...]:
+        """The active mutations of this call's reply, from what the context carries (effort
+        moves only a first draw: a repair follows the feedback as before)."""
         chain = Chain(self.settings.seed, problem.id, context.sample, context.iteration)
         if context.iteration <= 1:
-            return self.behaviour.first_draw(problem, chain)
+            return self.behaviour.first_draw(problem, chain, effort)
         where = f"{problem.id} sample {context.sample} iteration {context.iteration}"
         if context.previous_template is None or context.previous_feedback is None:
             raise ModelError(
@@ -159,7 +171,7 @@ class SimulatedModel(ModelAPI):
         if context.previous_template.strip() == "null":
             # the loop kept an unparseable reply as `null` (template_as: json_dumps, as the
             # paper's script did): nothing of the previous template is left, so draw anew
-            return self.behaviour.first_draw(problem, chain)
+            return self.behaviour.first_draw(problem, chain, effort)
         previous = self.decode(problem.id, context.previous_template, context.output_format)
         if previous is None:
             raise ModelError(

@@ -28,6 +28,7 @@ from benchmark.simulator.behaviour import (
     Rates,
     SimulatorSettings,
 )
+from benchmark.simulator.effort import EffortError, EffortModel, effort_model
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
 KINDS = ("hand-set", "rates")
@@ -68,6 +69,11 @@ class Profile:
     @property
     def label(self) -> str:
         return str(self.data.get("label", ""))
+
+    @property
+    def effort(self) -> EffortModel:
+        """Its hand-set effort section (simulator/effort.py); none: effort has no effect."""
+        return effort_model(self.data, str(self.path))
 
     def behaviour(self, options: Mapping[str, Any]) -> tuple[Behaviour, SimulatorSettings]:
         """The behaviour this profile describes, with `model.simulator` options applied.
@@ -116,6 +122,10 @@ def load_profile(ref: str) -> Profile:
         raise ProfileError(f"{path}: 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
     name = str(data.get("name") or path.stem)
     profile = Profile(name, kind, data, path, hashlib.sha256(raw).hexdigest())
+    try:
+        profile.effort  # noqa: B018 - checked now, in one line, not in the middle of a sweep
+    except EffortError as exc:
+        raise ProfileError(str(exc)) from None
     if kind == "rates":
         rates_from(data, path)  # fail now, in one line, not in the middle of a sweep
     return profile

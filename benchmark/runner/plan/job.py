@@ -22,6 +22,14 @@ lives minutes, a batch round can take hours). Reads across a problem's samples a
 (they start together). Costs are `pricing.tokens_cost` on the expected usage, online and at
 batch prices (with batch mode's cache TTL: 1 hour unless fixed).
 
+Reasoning (an ASSUMPTION, labelled so): a call at `model.effort` / `model.thinking` spends the
+reasoning tokens the planning profile's hand-set `effort` section gives that level
+(`simulator/effort.py`), its reply grows by the level's output multiplier, and a first
+generation's chance of a mistake moves by its `mistakes` multiplier. Reasoning is output (as
+providers bill it), so it is in the output tokens and the cost; a call's output is capped at
+`model.max_tokens` (a note says where the assumed reasoning would not fit). A profile without
+an effort section plans no reasoning.
+
 Maximum: every chain runs to the iteration limit, every reply is `model.max_tokens` long,
 every feedback as long as the most findings any drawn chain fed back (rendered from the
 longest of the draws), prompts counted generously (3 characters a token), and every input
@@ -32,6 +40,7 @@ neither are response-cache hits (a rerun costs less).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,14 +52,16 @@ from benchmark.loop.extract import extract_template, keep_template
 from benchmark.loop.prompts import generation_messages, repair_messages
 from benchmark.models.base import ChatMessage
 from benchmark.models.batch import BATCH_WIRES
-from benchmark.models.pricing import PRICE_TABLE, Price, PriceBasis, price_for
+from benchmark.models.pricing import Price, PriceBasis
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
 from benchmark.runner.plan.token_usage import Usage, anthropic_usage, count_tokens, openai_usage
+from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
+from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.profile import load_profile
 from benchmark.simulator.template import parse_template, serialise
@@ -96,6 +107,11 @@ class JobPlan:
     generation_input_tokens: dict[str, float]  # problem id -> tokens of its generation call
     overrides: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    effort: str | None = None  # model.effort
+    thinking: str | int | None = None  # model.thinking
+    reasoning_tokens: float | None = None  # expected, ASSUMED (the profile's effort section)
+    reasoning_per_call: int | None = None  # ... per call; None: the profile does not model it
+    priced: bool = True  # False: no price for the model, its cost is null
 
     @property
     def cost(self) -> Bounds:
@@ -130,6 +146,13 @@ class JobPlan:
                 k: round(v, 2) for k, v in self.generation_input_tokens.items()
             },
             "notes": self.notes,
+            "effort": self.effort,
+            "thinking": self.thinking,
+            "reasoning_tokens_assumed": {
+                "expected": None if self.reasoning_tokens is None else round(self.reasoning_tokens),
+                "per_call": self.reasoning_per_call,
+            },
+            "priced": self.priced,
         }
 
 
@@ -149,11 +172,19 @@ class DrawnChains:
     rules: tuple[str, ...]
 
 
-def draw_chains(settings: Settings, problems: Sequence[Problem], profile_ref: str) -> DrawnChains:
-
+def draw_chains(
+    settings: Settings,
+    problems: Sequence[Problem],
+    profile_ref: str,
+    effort: EffortLevel = NO_EFFECT,
+) -> DrawnChains:
+    """The profile's chains; `effort` moves the chance of a clean generation."""
     profile = load_profile(profile_ref)
     options = settings.model.simulator if settings.model.provider == "simulated" else {}
     process = ChainProcess.from_profile(profile, options)
+    if effort.mistakes != 1.0:
+        clean = {k: effort.clean_chance(v) for k, v in process.clean.items()}
+        process = dataclasses.replace(process, clean=clean)
     with_sites = {s.id: s for s in problem_shapes(problems, settings.lint.as_of)}
     shapes = [with_sites.get(p.id) or ProblemShape(p.id, difficulty_of(p), None) for p in problems]
     bound = process.bind(shapes)
@@ -262,7 +293,8 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
         raise ValueError(f"dataset {settings.dataset.name}: no problem this model can attempt")
     ref = _profile_ref(settings)
     profile = load_profile(ref)
-    drawn = draw_chains(settings, problems, ref)
+    effort = profile.effort.level(model.effort, model.thinking)
+    drawn = draw_chains(settings, problems, ref, effort)
     texts = problem_texts(settings, problems)
     cpt = settings.planning.chars_per_token
     iterations, samples = loop.max_iterations, loop.samples
@@ -276,12 +308,20 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
         settings.planning.seed,
     )
     feedback = _feedback_chars(drawn, sizer)
-    price = price_for(model.id)
-    if price is None:
-        notes.append(f"no price for {model.id} in {PRICE_TABLE.name}: cost unknown")
+    price = model_price(settings)
+    notes.extend(price_notes(settings, price))
     bases = _bases(settings)
     cache = prompt_cache(settings) if model.provider == "anthropic" else None
-    reply_tokens = [min(len(t.reply) / cpt, model.table_max_tokens()) for t in texts]
+    reasoning = float(effort.reasoning_tokens or 0)
+    cap = model.table_max_tokens()  # `auto` resolved by the rule and the capability table
+    wanted = [len(t.reply) / cpt * effort.output + reasoning for t in texts]
+    reply_tokens = [min(w, cap) for w in wanted]
+    if reasoning and max(wanted) > cap:
+        notes.append(
+            f"{model.id} effort={model.effort}: the assumed reasoning ({reasoning:,.0f} tokens) "
+            f"and reply would pass max_tokens={cap}: replies may be cut"
+        )
+    reasoning_expected = 0.0
 
     expected = {basis: Usage() for basis in bases}
     cost_expected: dict[str, float | None] = dict.fromkeys(bases, 0.0)
@@ -308,6 +348,7 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
                 cost_expected[basis] = (
                     None if cost is None or previous is None else previous + weight * cost
                 )
+            reasoning_expected += weight * min(reasoning, cap)
             row = per_iteration[t - 1]
             row["chains"] += weight
             row["input_tokens"] += weight * count_tokens(path[-1], cpt)
@@ -351,6 +392,11 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
         },
         overrides=list(overrides),
         notes=notes,
+        effort=model.effort,
+        thinking=model.thinking,
+        reasoning_tokens=reasoning_expected if effort.reasoning_tokens is not None else None,
+        reasoning_per_call=effort.reasoning_tokens,
+        priced=price is not None,
     )
 
 
@@ -438,8 +484,11 @@ def _maximum(
     costs: dict[str, float | None] = {}
     for basis in bases:
         rate = price.basis(basis) if price is not None else None
+        # a cache write where one can be billed: Anthropic where the harness marks prefixes,
+        # OpenAI (it caches by itself) where its row bills writes
         caching = model.provider == "anthropic" and model.prompt_cache == "auto"
         one_hour = caching and _ttl(settings, basis == "batch") == "1h"
+        caching = caching or (model.provider == "openai" and bool(rate and rate.cache_write))
         worst = Usage(
             usage_in,
             usage_out,

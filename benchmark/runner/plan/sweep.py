@@ -37,6 +37,7 @@ from benchmark.loop.prompts import check_prompt_set
 from benchmark.problems.dataset import DatasetError
 from benchmark.runner.plan.findings import load_examples
 from benchmark.runner.plan.job import JobPlan, plan_job
+from benchmark.runner.prices import unpriced_budget_refusal
 from benchmark.secrecy import scrub
 from benchmark.simulator.profile import ProfileError
 
@@ -71,6 +72,7 @@ class SweepPlan:
         return {
             "jobs": len(self.jobs),
             "chains": sum(j.chains for j in self.jobs),
+            "reasoning_tokens_assumed": add([j.reasoning_tokens for j in self.jobs]),
             "calls": both(lambda j: j.calls),
             "input_tokens": both(lambda j: j.input_tokens),
             "output_tokens": both(lambda j: j.output_tokens),
@@ -82,8 +84,12 @@ class SweepPlan:
         return self.total()["cost_usd"]["billed"]["maximum"]
 
     def refusal(self) -> str | None:
-        """The one line that refuses this sweep, or None."""
-        return budget_refusal(self.max_cost, self.budget, complete=not self.failed)
+        """The one line that refuses this sweep, or None: a dollar budget that cannot count
+        an unpriced model's spend, or a planned maximum above it."""
+        unpriced = [j.model for j in self.jobs if not j.priced]
+        return unpriced_budget_refusal(self.budget, unpriced) or budget_refusal(
+            self.max_cost, self.budget, complete=not self.failed
+        )
 
     def as_dict(self) -> dict[str, Any]:
         measured, _ = load_examples()
@@ -98,7 +104,12 @@ class SweepPlan:
                     "maximum at 3 characters a token; no offline tokenizer in the SDKs"
                 ),
                 "feedback_examples": measured,
-                "prices": "benchmark/models/prices.yaml",
+                "prices": "benchmark/models/prices.yaml (model.prices: a user's table over it)",
+                "reasoning_tokens": (
+                    "ASSUMED, not measured: per call, the profile's hand-set effort section at "
+                    "model.effort / model.thinking (benchmark/simulator/effort.py); in output "
+                    "tokens and cost"
+                ),
                 "not_counted": "retried failed requests (not billed), response-cache hits",
             },
             "jobs": [j.as_dict() for j in self.jobs],
@@ -124,8 +135,8 @@ def budget_refusal(
     max_cost: float | None, budget: BudgetConfig, complete: bool = True
 ) -> str | None:
     """One line when the planned maximum cost exceeds `budget.max_usd` (and partial runs are
-    not allowed); None otherwise, also when the maximum is unknown (a model without a price:
-    the job warns that `budget.max_usd` cannot count it)."""
+    not allowed); None otherwise, also when the maximum is unknown (a model without a price,
+    which `SweepPlan.refusal` refuses on its own under a dollar budget)."""
     if budget.max_usd is None or budget.allow_partial or max_cost is None:
         return None
     if max_cost <= budget.max_usd:
@@ -162,6 +173,10 @@ def _n(v: float | None) -> str:
     return "?" if v is None else f"{v:,.0f}"
 
 
+def _assumed(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
 def _usd(v: float | None) -> str:
     return "n/a" if v is None else f"${v:,.2f}"
 
@@ -175,6 +190,7 @@ def format_plan(plan: SweepPlan) -> str:
     head = [
         "job",
         "model",
+        "effort",
         "prompts",
         "protocol",
         "n",
@@ -182,6 +198,7 @@ def format_plan(plan: SweepPlan) -> str:
         "calls",
         "input tokens",
         "output tokens",
+        "reasoning (assumed)",
         "cost online",
         "cost batch",
         "billed",
@@ -193,6 +210,7 @@ def format_plan(plan: SweepPlan) -> str:
             [
                 str(j.job_id),
                 j.model,
+                _effort(j),
                 j.prompt_set,
                 j.protocol,
                 str(j.max_iterations),
@@ -200,6 +218,7 @@ def format_plan(plan: SweepPlan) -> str:
                 _pair(j.calls, _n),
                 _pair(j.input_tokens, _n),
                 _pair(j.output_tokens, _n),
+                _assumed(j.reasoning_tokens),
                 _pair(j.cost_usd["online"], _usd),
                 _pair(batch, _usd) if batch else "-",
                 j.billed,
@@ -218,10 +237,12 @@ def format_plan(plan: SweepPlan) -> str:
             "",
             "",
             "",
+            "",
             str(t["chains"]),
             pair(t["calls"], _n),
             pair(t["input_tokens"], _n),
             pair(t["output_tokens"], _n),
+            _assumed(t["reasoning_tokens_assumed"]),
             pair(cost.get("online"), _usd),
             pair(cost.get("batch"), _usd),
             pair(cost["billed"], _usd),
@@ -243,12 +264,21 @@ def format_plan(plan: SweepPlan) -> str:
         "SDKs). Maximum: every chain makes loop.max_iterations calls (1 generation + n-1 "
         "repairs), every reply max_tokens long, every input token at its highest rate. "
         "Retried failed requests (not billed) and response-cache hits are not counted. "
-        "Billed: batch prices where model.batch=true.",
+        "Billed: batch prices where model.batch=true. Reasoning (assumed): expected reasoning "
+        "tokens from the profile's hand-set effort section, an assumption, not measured; part "
+        "of the output tokens and the cost ('-': not modelled: no model.effort or model.thinking "
+        "set, or a profile without an effort section).",
         *(f"note: {n}" for n in notes),
         *(f"job {k}: not planned: {why}" for k, why in plan.failed.items()),
     ]
     wrapped = [textwrap.fill(line, 100, subsequent_indent="  ") for line in footer]
     return "\n".join([*lines, "", *wrapped])
+
+
+def _effort(j: JobPlan) -> str:
+    """The job's effort, with its thinking where set ("-": the provider's defaults)."""
+    parts = [j.effort or ""] + ([f"thinking={j.thinking}"] if j.thinking is not None else [])
+    return " ".join(p for p in parts if p) or "-"
 
 
 def _short(path: str) -> str:
