@@ -301,7 +301,8 @@ def _one_line(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(root)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"config error at '{where}': {first['msg']}{more}"
+    why = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a ValueError
+    return f"config error at '{where}': {why}{more}"
 
 
 def load_settings(raw: dict[str, Any]) -> Settings:

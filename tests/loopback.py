@@ -251,6 +251,7 @@ class LoopbackServer:
         self.faults = faults
         self.usage = usage or Usage()
         self.requests: list[LoggedRequest] = []
+        self.model_lookups: list[LoggedRequest] = []  # Models API GETs (no route: 404)
         self.errors: list[str] = []  # server-side problems (script exhausted, bad path, ...)
         self.injected: Counter[str] = Counter()  # faults injected, by Fault.kind
         self.in_flight = 0
@@ -345,6 +346,14 @@ class LoopbackServer:
         raw: bytes = b"",
     ) -> LoggedRequest:
         with self._lock:
+            if method == "GET" and path.startswith("/v1/models"):
+                # a job's capability check (Models API) before its calls: logged apart, so that
+                # `requests` and call indexes count the model calls alone
+                entry = LoggedRequest(-1, api, path, headers, body)
+                entry.method, entry.raw = method, raw
+                self.model_lookups.append(entry)
+                self.in_flight += 1
+                return entry
             entry = LoggedRequest(len(self.requests), api, path, headers, body)
             entry.method, entry.raw = method, raw
             self.requests.append(entry)
@@ -403,6 +412,9 @@ class LoopbackServer:
             if handled is not None:
                 return _handled_answer(entry.api, rid, handled)
             entry.api = None  # a batch path with no such route: answered 404 below
+        if entry.index < 0:  # a Models API lookup no route answered: the model is unknown
+            body = {"error": {"message": f"no model at {entry.path}", "type": "not_found_error"}}
+            return _json_answer(404, {}, body)
         if entry.api is None:
             self.errors.append(f"unknown path {entry.path}")
             body = {"error": {"message": f"no route {entry.path}", "type": "not_found"}}

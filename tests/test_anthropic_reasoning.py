@@ -367,7 +367,10 @@ def test_capabilities_come_from_the_models_api(
     assert unknown is None
     (record,) = [r for r in caplog.records if "claude-nope" in r.getMessage()]
     assert "404" in record.getMessage() and "\n" not in record.getMessage()
-    assert [r.path for r in server.requests] == [f"/v1/models/{MODEL}", "/v1/models/claude-nope"]
+    assert [r.path for r in server.model_lookups] == [
+        f"/v1/models/{MODEL}",
+        "/v1/models/claude-nope",
+    ]
 
 
 def test_an_effort_the_model_lacks_is_refused_by_the_api_as_fatal(
