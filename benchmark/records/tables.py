@@ -94,6 +94,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             # figures the reply gave that were dropped as unsound: "output_tokens=not an integer"
             pa.field("usage_flags", pa.string()),
             pa.field("truncated", pa.bool_()),  # reply longer than MAX_REPLY_CHARS: cut there
+            # issue 19 (reasoning models; the core helper owns these, this is a stand-in)
+            pa.field("truncation", pa.string()),  # max_tokens | reply_chars; null: not cut
+            pa.field("effort", pa.string()),  # model.effort; null: the provider's default
+            pa.field("thinking", pa.string()),  # off | adaptive | budget:<n>; null: default
+            pa.field("thinking_display", pa.string()),
+            pa.field("model_api", pa.string()),  # messages | chat | responses | converse | ...
+            pa.field("reasoning_tokens", pa.int64()),  # of output_tokens: spent reasoning
+            pa.field("service_tier", pa.string()),
+            pa.field("speed", pa.string()),
+            pa.field("reasoning_carry", pa.string()),
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's
