@@ -64,19 +64,14 @@ def with_axes(attempts: pd.DataFrame, group_keys: list[str]) -> tuple[pd.DataFra
 
 
 def label(group: tuple, keys: list[str]) -> str:
-    """`model · effort=low · thinking=adaptive · protocol · max_iterations=10 [· prompt set]`."""
-    named = dict(zip(keys, group, strict=True))
-    parts = [f"{named['side']}:"] if "side" in named else []
-    parts += [
-        str(named["model"]),
-        f"effort={named['effort']}",
-        f"thinking={named['thinking']}",
-        str(named["protocol"]),
-        f"max_iterations={named['limit']}",
-    ]
-    if "prompt_set" in named:
-        parts.append(str(named["prompt_set"]))
-    return " · ".join(parts).replace(": · ", ": ")
+    """`model · effort=low · thinking=adaptive · protocol · max_iterations=10 [· prompt set]`
+    (the keys given, in their order; a comparison's side first, as `baseline:`)."""
+    named = {"effort": "effort={}", "thinking": "thinking={}", "limit": "max_iterations={}"}
+    parts = [named.get(key, "{}").format(value) for key, value in zip(keys, group, strict=True)]
+    text = " · ".join(parts)
+    if keys and keys[0] == "side":
+        text = text.replace(" · ", ": ", 1)
+    return text
 
 
 @dataclass
