@@ -133,9 +133,11 @@ def _chain_costs(attempts: pd.DataFrame, keys: list[str], k: int) -> pd.DataFram
 
 
 def _priced(attempts: pd.DataFrame) -> bool:
-    """Every attempt that recorded tokens has a cost (one without is a call of unknown price)."""
-    called = attempts["input_tokens"].notna() | attempts["output_tokens"].notna()
-    return bool(attempts.loc[called, "cost_usd"].notna().all()) and bool(called.any())
+    """Every call has a cost: no attempt with a reply or token counts lacks one (the rule of
+    `benchmark.records.job_totals`: one call of unknown price leaves the total unknown)."""
+    reply = attempts["reply"] if "reply" in attempts else pd.Series(None, index=attempts.index)
+    called = reply.notna() | attempts["input_tokens"].notna() | attempts["output_tokens"].notna()
+    return bool(called.any()) and bool(attempts.loc[called, "cost_usd"].notna().all())
 
 
 def cost_table(

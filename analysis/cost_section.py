@@ -34,7 +34,7 @@ METHOD = (
     "is dominated when another costs no more and is at least as clean, and better on one."
 )
 NO_PRICE_NOTE = (
-    "{groups}: no price (some attempts have tokens but no cost), so left off the dollar axis "
+    "{groups}: no price (some calls have no recorded cost), so left off the dollar axis "
     "and out of the dollar front, never counted as $0; add prices with model.prices=PATH."
 )
 

@@ -16,6 +16,7 @@ from analysis.load import load_run
 from analysis.mended import mended_notes
 from analysis.pass_at_k import group_pass_k, pass_at_k, pass_hat_k
 from analysis.report import build_report
+from analysis.verdict import budget_sentence
 from benchmark import cli
 from tests.synthetic_runs import GroupSpec, attempt_row, write_job, write_synthetic_run
 
@@ -225,3 +226,15 @@ def test_compare_shows_effort_as_an_axis_with_cost_and_pass_k(tmp_path: Path) ->
     diff = pd.read_csv(tmp_path / "cmp" / "compare_cost_diff.csv").set_index("figure")
     assert diff.loc["dollars per problem", "diff"] == pytest.approx(0.01)
     assert diff.loc["dollars per problem", "favours"] == "baseline"
+
+
+def test_the_budget_sentence_warns_when_the_cost_ci_passes_the_budget() -> None:
+    best = {"group": "m · effort=high", "k": 3, "clean": 0.9, "clean_low": 0.8,
+            "clean_high": 1.0, "usd": 0.04, "usd_low": 0.03, "usd_high": 0.06}  # fmt: skip
+    text = budget_sentence(0.05, best, None, None, "clean", 0.95)
+    assert "It is the only priced setting within the budget." in text
+    assert "Its cost's 95% CI reaches $0.0600, above the budget" in text
+    runner = {**best, "group": "m · effort=low", "k": 5, "clean": 0.7, "usd_high": 0.045}
+    text = budget_sentence(0.07, best, runner, (0.2, 0.05, 0.35), "clean", 0.95)
+    assert "It is ahead of the next, m · effort=low stopped at iteration 5" in text
+    assert "above the budget" not in text
