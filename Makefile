@@ -9,7 +9,8 @@
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
 #: ARGS=                      more arguments: Hydra overrides, or power's options
-#: RUN=                       a run folder (report, calibrate, validate-profile)
+#: RUN=                       a run folder (report, frontier, calibrate, validate-profile)
+#: BUDGET=                    frontier: dollars per problem, e.g. 0.05 (none: the whole front)
 #: BASELINE= CANDIDATE=       compare's sides: a run folder, or paper for the baseline
 #: BASELINE_WHERE= CANDIDATE_WHERE=  compare: pick one group of a side, e.g. prompt_set=paper
 #: ALLOW_LINT_MISMATCH=       compare: 1 to compare runs linted by different cfn-lint releases
@@ -50,7 +51,7 @@ SITE    ?= site
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report compare drift paper-figures import-paper calibrate validate-profile power clean-runs docs docs-serve
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs docs docs-serve
 
 help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -113,6 +114,10 @@ run:  ## a single job with the defaults (ARGS: overrides)
 report:  ## HTML + Markdown report of a sweep: make report RUN=runs/<sweep>
 	@test -n "$(RUN)" || { echo "usage: make report RUN=<run folder>"; exit 2; }
 	$(IACBENCH) report $(RUN)
+
+frontier:  ## most clean templates for a budget: make frontier RUN=runs/<sweep> [BUDGET=<usd per problem>]
+	@test -n "$(RUN)" || { echo "usage: make frontier RUN=<run folder> [BUDGET=<usd per problem>]"; exit 2; }
+	$(IACBENCH) frontier $(RUN) $(if $(BUDGET),--budget $(BUDGET))
 
 compare:  ## make compare BASELINE=<run|paper> CANDIDATE=<run> [BASELINE_WHERE=k=v] [CANDIDATE_WHERE=k=v] [ALLOW_LINT_MISMATCH=1]
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || \

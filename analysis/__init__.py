@@ -6,7 +6,9 @@ introduced findings), `rules` (rule frequency by iteration), `paper` (the paper'
 baseline and raw-data importer), `provenance` (origin, cfn-lint release and lint date of a
 run's rows; the like-with-like rule), `compare` (model vs baseline), `drift` (the same
 templates linted two ways), `designs` (feedback designs compared), `security` (Checkov
-compliance per iteration), `figures`, `report`.
+compliance per iteration), `cost_frontier` (what a clean template costs per
+effort and iteration limit; the Pareto front), `frontier` (the best setting for a budget),
+`pass_at_k` (pass@k and pass^k over samples), `figures`, `report`.
 """
 
 from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER

@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import figures
+from analysis import figures, pass_at_k
 from analysis.banner import SIMULATED_BANNER, recorded_banner
+from analysis.compare_cost import compare_cost_section
 from analysis.compare_sides import (
     LintMismatchError,
     Side,
@@ -288,8 +289,11 @@ def compare(
     )
 
 
-def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
-    """compare.md / compare.html, CSVs of both tables and the difference figure."""
+def write(
+    comparison: Comparison, out_dir: str | Path, n_boot: int = 2000, seed: int = 0
+) -> tuple[Path, Path]:
+    """compare.md / compare.html, CSVs of both tables and the difference figure; for two runs
+    also cost efficiency and pass@k (`n_boot` resamples)."""
 
     out = Path(out_dir)
     sim = comparison.simulated
@@ -322,6 +326,24 @@ def write(comparison: Comparison, out_dir: str | Path) -> tuple[Path, Path]:
     page.heading("Fitted decay y = A·e^(−k(t−1)) + C (candidate − baseline)")
     page.table(comparison.fits, floatfmt="{:.3f}")
     origin = comparison.origin
+    sides = {"baseline": comparison.baseline, "candidate": comparison.candidate}
+    if all(side.attempts is not None for side in sides.values()):
+        costs, diff, passk = compare_cost_section(
+            page,
+            {who: side.attempts for who, side in sides.items()},  # type: ignore[misc]
+            {who: side.chains for who, side in sides.items() if side.chains is not None},
+            n_boot,
+            seed,
+        )
+        write_csv(costs, out / "compare_cost.csv", sim, origin)
+        write_csv(diff, out / "compare_cost_diff.csv", sim, origin)
+        write_csv(passk, out / "compare_pass_at_k.csv", sim, origin)
+    elif comparison.candidate.chains is not None:  # the paper: no samples or costs per problem
+        page.heading("pass@k and pass^k over samples (candidate)")
+        page.text(pass_at_k.NOTE, note=True)
+        part = pass_at_k.group_pass_k(comparison.candidate.chains, n_boot, seed)
+        if not part.empty:
+            page.table(pass_at_k.display(part), caption="candidate: per iteration, value [95 % CI]")
     write_csv(comparison.per_iteration, out / "compare_per_iteration.csv", sim, origin)
     write_csv(comparison.fits, out / "compare_fits.csv", sim, origin)
     write_csv(comparison.overall, out / "compare_overall.csv", sim, origin)
@@ -393,7 +415,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m analysis.compare"
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(args.candidate) / "report" / "compare"
-    md, html_path = write(result, out)
+    md, html_path = write(result, out, args.n_boot, args.seed)
     if result.simulated:
         print(f"\n*** {SIMULATED_BANNER} ***\n")
     for notice in result.recorded_notices:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.cost_frontier import with_axes
 from analysis.load import (
     GROUP_KEYS,
     fill_chains,
@@ -91,6 +92,8 @@ class Side:
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
     provenance: Provenance | None = None  # origin, linter, dataset, ... of its rows
+    attempts: pd.DataFrame | None = None  # a run's side: its rows (cost, pass@k)
+    chains: pd.DataFrame | None = None  # and its filled chains
 
     @property
     def recorded(self) -> bool:
@@ -140,7 +143,7 @@ def run_side(
 ) -> Side:
     """One model × prompt set × protocol of a run; `where` picks it when the run has several."""
     run = load_run(run_dir)
-    attempts = run.attempts
+    attempts, group_keys = with_axes(run.attempts, group_keys)
     for key, value in (where or {}).items():
         if key not in attempts:
             raise ValueError(f"unknown column {key!r} in --where")
@@ -162,7 +165,15 @@ def run_side(
     went_on = went_on_after_clean(attempts, group_keys)
     if went_on:
         notes.append(went_on_note(label, went_on))
-    return Side(label, data=data, simulated=simulated, notes=notes, provenance=provenance)
+    return Side(
+        label,
+        data=data,
+        simulated=simulated,
+        notes=notes,
+        provenance=provenance,
+        attempts=attempts,
+        chains=chains,
+    )
 
 
 def went_on_note(label: str, chains: int) -> str:

@@ -12,7 +12,14 @@ from analysis.banner import RECORDED_BANNER, SIMULATED_BANNER
 from analysis.compare_sides import Side, paper_lint_note
 from analysis.verdict import opening_sentence
 
-LOWER_IS_BETTER = {"errors": True, "warnings": True, "clean": False}
+LOWER_IS_BETTER = {
+    "errors": True,
+    "warnings": True,
+    "clean": False,
+    "intent": False,  # the cost section's figures (analysis.compare_cost)
+    "usd": True,
+    "tokens": True,
+}
 
 
 def favoured_side(measure: str, diff: float, low: float, high: float) -> str:

@@ -27,11 +27,21 @@ def mended_notes(attempts: pd.DataFrame) -> list[str]:
             f"{flagged} attempts had usage figures from the server that were missing or "
             f"unsound, recorded as null ({kinds}); a call with a null token count has no cost."
         )
-    truncated = attempts.get("truncated", pd.Series(dtype=object))
-    cut = int(truncated.fillna(False).astype(bool).sum())
+    truncated = attempts.get("truncated", pd.Series(dtype=object)).fillna(False).astype(bool)
+    # `truncation` says why (issue 19): reply_chars is this cut; max_tokens is the model
+    # stopped at its token limit, counted per group in the cost section. Rows written before
+    # the column have only `truncated`, which meant this cut.
+    kind = attempts.get("truncation", pd.Series(None, index=attempts.index, dtype=object))
+    cut = int((truncated & (kind.isna() | (kind == "reply_chars"))).sum())
     if cut:
         notes.append(
             f"{cut} attempts had replies cut at {MAX_REPLY_CHARS:,} characters: the template "
             f"was looked for in the first {MAX_REPLY_CHARS:,} only."
+        )
+    limited = int((kind == "max_tokens").sum())
+    if limited:
+        notes.append(
+            f"{limited} attempts stopped at the model's token limit (truncation max_tokens): "
+            "their templates may be cut; raise model.max_tokens or use model.max_tokens=auto."
         )
     return notes

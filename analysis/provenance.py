@@ -88,6 +88,10 @@ class Provenance:
     output_formats: tuple[str, ...] = ()
     response_formats: tuple[str, ...] = ()
     recorded_from: str | None = None  # summary of `recorded_from` of the recorded rows
+    efforts: tuple[str, ...] = ()  # model.effort (issue 19); null: the provider's default
+    thinkings: tuple[str, ...] = ()  # model.thinking: off | adaptive | budget:<n>
+    thinking_displays: tuple[str, ...] = ()
+    model_apis: tuple[str, ...] = ()  # messages | chat | responses | converse | simulated
     published: str | None = None  # a published table: how it was linted, in words
     origin_words: str | None = None  # a published table: its origin, in words
 
@@ -119,6 +123,10 @@ class Provenance:
             prompt_sets=_distinct(attempts.get("prompt_set")),
             output_formats=_distinct(attempts.get("output_format")),
             response_formats=_distinct(attempts.get("response_format")),
+            efforts=_distinct(attempts.get("effort")),
+            thinkings=_distinct(attempts.get("thinking")),
+            thinking_displays=_distinct(attempts.get("thinking_display")),
+            model_apis=_distinct(attempts.get("model_api")),
             recorded_from=summarize_sources(sources) if sources is not None else None,
         )
 
@@ -204,8 +212,17 @@ class Provenance:
             text += f" (response_format {', '.join(self.response_formats)})"
         return text
 
+    @property
+    def thinking_text(self) -> str:
+        """`adaptive (display summarized)`; `–` where not recorded or the provider's default."""
+        text = ", ".join(self.thinkings) or "–"
+        if self.thinking_displays:
+            text += f" (display {', '.join(self.thinking_displays)})"
+        return text
+
     def row(self) -> dict[str, str]:
-        """One table row: side, origin, dataset, prompt set, output format, cfn-lint."""
+        """One table row: side, origin, dataset, prompt set, output format, cfn-lint, and
+        the reasoning settings (effort, thinking, the API spoken)."""
         return {
             "side": self.label,
             "run": self.path or "–",
@@ -213,6 +230,9 @@ class Provenance:
             "dataset": ", ".join(self.datasets) or "–",
             "prompt set": ", ".join(self.prompt_sets) or "–",
             "output format": self.format_text,
+            "effort": ", ".join(self.efforts) or "–",
+            "thinking": self.thinking_text,
+            "model api": ", ".join(self.model_apis) or "–",
             "cfn-lint and lint date": self.lint_text,
         }
 
@@ -221,7 +241,8 @@ class Provenance:
         r = self.row()
         return (
             f"{self.label}: origin {r['origin']}; {r['cfn-lint and lint date']}; dataset "
-            f"{r['dataset']}; prompt set {r['prompt set']}; output format {r['output format']}"
+            f"{r['dataset']}; prompt set {r['prompt set']}; output format {r['output format']}; "
+            f"effort {r['effort']}; thinking {r['thinking']}; model api {r['model api']}"
         )
 
 
@@ -366,5 +387,16 @@ def context_notes(baseline: Provenance, candidate: Provenance) -> list[str]:
             notes.append(
                 f"The {name} differ ({baseline.label}: {', '.join(a) or '–'}; "
                 f"{candidate.label}: {', '.join(b) or '–'})."
+            )
+    for name, a, b in (
+        ("efforts", baseline.efforts, candidate.efforts),
+        ("thinking settings", baseline.thinkings, candidate.thinkings),
+        ("model APIs", baseline.model_apis, candidate.model_apis),
+    ):
+        if a != b and not (baseline.published or candidate.published):
+            notes.append(
+                f"The {name} differ ({baseline.label}: {', '.join(a) or '–'}; "
+                f"{candidate.label}: {', '.join(b) or '–'}): a legitimate axis, compared "
+                "here, so the differences below include its effect (and its cost)."
             )
     return notes

@@ -27,6 +27,8 @@ from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS
 from analysis.compare_sides import went_on_note
+from analysis.cost_frontier import with_axes
+from analysis.cost_section import cost_section, pass_k_section
 from analysis.deploy import deploy_section, has_deploy
 from analysis.designs import design_table, has_designs
 from analysis.fit import bootstrap_params, fit_decay, summarize
@@ -158,6 +160,7 @@ def build_report(
 ) -> Report:
     """Read the run, compute everything, write report.md / report.html / CSVs / figures."""
     run = load_run(run_dir)
+    run.attempts, group_keys = with_axes(run.attempts, group_keys)
     out = Path(out_dir) if out_dir else Path(run_dir) / "report"
     sim = run.simulated
     detail = f"{run.simulated_rows} of {len(run.attempts)} attempt rows are simulated"
@@ -220,6 +223,9 @@ def build_report(
     )
     planned = plan_section(page, run_dir, run)
     labels = {g: group_label(g, group_keys) for g in datasets}
+
+    costs = cost_section(page, run.attempts, n_boot, seed, stopped)
+    passk = pass_k_section(page, chains, labels, group_keys, n_boot, seed)
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
@@ -317,7 +323,14 @@ def build_report(
                 )
         paper_section(page, data, part, label, sim, n_boot, fit_boot, seed, provenances[group])
 
-    files = {"per_iteration.csv": long, "fits.csv": fits, "churn.csv": churn, "rules.csv": rules}
+    files = {
+        "per_iteration.csv": long,
+        "fits.csv": fits,
+        "churn.csv": churn,
+        "rules.csv": rules,
+        "cost_frontier.csv": costs.table,
+        "pass_at_k.csv": passk,
+    }
     if planned is not None:
         files["plan.csv"] = planned
     if designs is not None:

@@ -21,12 +21,18 @@ def _values(series: pd.Series) -> str:
     return ", ".join(values) if values else "–"
 
 
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or nulls where the run was written before it."""
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
 def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
     """Bullet lines describing the sweep: configuration, scale, versions, cost."""
     a = run.attempts
     provenance = Provenance.of_attempts(a, "run", str(run.path))
     samples = a.groupby(["model", "prompt_set", "protocol", "problem_id"])["sample"].nunique()
     cost = a["cost_usd"]
+    reasoning = _column(a, "reasoning_tokens")
     priced = int(cost.notna().sum())
     stops = a["stop_reason"].dropna().value_counts()
     lines = [
@@ -48,7 +54,11 @@ def what_ran(run: Run, status: pd.DataFrame) -> list[str]:
         f"{_values(a['benchmark_version'])}; git {_values(a['git_sha'].str[:10])}"
         + (" (dirty tree)" if a["git_dirty"].fillna(False).astype(bool).any() else ""),
         f"tokens: {int(a['input_tokens'].fillna(0).sum()):,} in, "
-        f"{int(a['output_tokens'].fillna(0).sum()):,} out",
+        f"{int(a['output_tokens'].fillna(0).sum()):,} out"
+        + (f" (of which {int(reasoning.sum()):,} reasoning)" if reasoning.notna().any() else ""),
+        f"reasoning: effort {_values(_column(a, 'effort'))}; thinking "
+        f"{_values(_column(a, 'thinking'))} (display {_values(_column(a, 'thinking_display'))}); "
+        f"model api {_values(_column(a, 'model_api'))}",
         f"cost: ${cost.sum():.2f} over {priced} priced attempts"
         + (f" ({len(a) - priced} attempts without a known price)" if priced < len(a) else ""),
         f"sweeps: {_values(a['sweep_id'])}; "

@@ -43,3 +43,52 @@ def opening_sentence(
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def budget_sentence(
+    budget: float,
+    best: dict,
+    runner: dict | None,
+    diff: tuple[float, float, float] | None,
+    measure: str,
+    level: float,
+) -> str:
+    """The frontier's answer, which says no more than its CIs: the setting with the highest
+    `measure`@k among those whose dollars per problem fit `budget`, "ahead" of the next one
+    only when the CI of their paired difference excludes zero, and a warning when its cost's
+    CI reaches above the budget. `best` / `runner`: rows of the cost table."""
+    pct = f"{level:.0%}"
+    head = (
+        f"For ${budget:g} per problem, {best['group']} stopped at iteration {best['k']} gives "
+        f"the most {measure} templates: {measure}@{best['k']} {_ci(best, measure, '{:.2f}')} "
+        f"at ${_ci(best, 'usd', '{:.4f}')} per problem."
+    )
+    if runner is None or diff is None:
+        tail = " It is the only priced setting within the budget."
+    else:
+        point, low, high = diff
+        other = (
+            f"the next, {runner['group']} stopped at iteration {runner['k']} "
+            f"({measure}@{runner['k']} {runner[measure]:.2f})"
+        )
+        if low > 0:
+            tail = (
+                f" It is ahead of {other} by {point:+.2f} ({pct} CI of the paired difference "
+                f"{low:+.2f} to {high:+.2f})."
+            )
+        else:
+            tail = (
+                f" Its lead over {other} is not distinguishable: the {pct} CI of the paired "
+                f"difference, {low:+.2f} to {high:+.2f}, includes zero, so either may give more."
+            )
+    if best["usd_high"] > budget:
+        tail += (
+            f" Its cost's {pct} CI reaches ${best['usd_high']:.4f}, above the budget: on other "
+            "problems it may not fit."
+        )
+    return head + tail
+
+
+def _ci(row: dict, name: str, fmt: str) -> str:
+    value, low, high = (fmt.format(row[n]) for n in (name, f"{name}_low", f"{name}_high"))
+    return f"{value} [{low}, {high}]"

@@ -88,6 +88,9 @@ COMMANDS: dict[str, Entry] = {
         ("iacbench plan model.id=openai/gpt-4o,simulated/default dataset=paper33",),
     ),
     "report": Tool("analysis.report", "HTML + Markdown report of a run folder"),
+    "frontier": Tool(
+        "analysis.frontier", "which setting gives the most clean templates for a budget"
+    ),
     "compare": Tool("analysis.compare", "a candidate run against a baseline run or the paper"),
     "drift": Tool("analysis.drift", "the same templates linted two ways"),
     "paper-figures": Tool("analysis.paper_figures", "the paper's Fig. 5 from their data"),

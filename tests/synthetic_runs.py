@@ -69,6 +69,17 @@ class GroupSpec:
     output_format: str = "yaml"
     response_format: str | None = None
     origin: str | None = None  # None: `simulated` or `run` from write_synthetic_run's flag
+    # reasoning models (issue 19): recorded as given; None leaves the column null, as in runs
+    # written before it (and as the provider's default is recorded)
+    effort: str | None = None
+    thinking: str | None = None
+    thinking_display: str | None = None
+    model_api: str | None = None
+    max_iterations: int | None = None  # None: write_synthetic_run's `max_iterations`
+    cost_usd: float | None = 0.002  # per attempt; None: no price for this model
+    output_tokens: int = 600  # per attempt, reasoning included
+    reasoning_tokens: int | None = None  # per attempt, of output_tokens
+    truncation_rate: float = 0.0  # share of attempts cut at the token limit (truncation set)
 
 
 DESIGNS = ["raw", "structured", "explained", "excerpt", "errors-only", "intent"]
@@ -146,8 +157,10 @@ def write_synthetic_run(
     ids = list(problem_ids) if problem_ids else [f"problem-{i:03d}" for i in range(problems)]
     factors = rng.gamma(4.0, 0.25, size=len(ids))
     start = datetime(2025, 1, 1, tzinfo=UTC)
+    default_iterations = max_iterations
     for job, spec in enumerate(groups):
         writer = RecordWriter(root / str(job), compact_every=10_000)
+        max_iterations = spec.max_iterations or default_iterations
         base = {
             "sweep_id": sweep_id,
             "job_id": job,
@@ -156,6 +169,13 @@ def write_synthetic_run(
             "prompt_set": spec.prompt_set,
             "protocol": spec.protocol,
             "max_iterations": max_iterations,
+        }
+        reasoning = {
+            "effort": spec.effort,
+            "thinking": spec.thinking,
+            "thinking_display": spec.thinking_display,
+            "model_api": spec.model_api,
+            "reasoning_tokens": spec.reasoning_tokens,
         }
         origin = spec.origin or ("recorded" if recorded else "simulated" if simulated else "run")
         for pid, factor in zip(ids, factors, strict=True):
@@ -179,8 +199,9 @@ def write_synthetic_run(
                         "lint_as_of": spec.lint_as_of,
                         "git_sha": "0" * 40,
                         "input_tokens": 900,
-                        "output_tokens": 600,
-                        "cost_usd": 0.002,
+                        "output_tokens": spec.output_tokens,
+                        "cost_usd": spec.cost_usd,
+                        **reasoning,
                         "started_at": start + timedelta(seconds=iteration),
                         "finished_at": start + timedelta(seconds=iteration + 1),
                         "seed": seed,
@@ -223,6 +244,8 @@ def write_synthetic_run(
                             checkov_version="3.2.0",
                         )
                     last = iteration == max_iterations
+                    if spec.truncation_rate and rng.random() < spec.truncation_rate:
+                        row.update(truncation="max_tokens", truncated=True)
                     row.update(
                         template="Resources: {}",
                         parse_ok=True,
