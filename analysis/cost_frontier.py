@@ -137,7 +137,14 @@ def _priced(attempts: pd.DataFrame) -> bool:
     `benchmark.records.job_totals`: one call of unknown price leaves the total unknown)."""
     reply = attempts["reply"] if "reply" in attempts else pd.Series(None, index=attempts.index)
     called = reply.notna() | attempts["input_tokens"].notna() | attempts["output_tokens"].notna()
-    return bool(called.any()) and bool(attempts.loc[called, "cost_usd"].notna().all())
+    costs = attempts.loc[called, "cost_usd"]
+    if (
+        "simulated" in attempts
+        and attempts["simulated"].fillna(False).astype(bool).all()
+        and costs.eq(0).all()
+    ):
+        return False  # the free simulator: $0 is no price (model.simulator.price_as gives one)
+    return bool(called.any()) and bool(costs.notna().all())
 
 
 def cost_table(

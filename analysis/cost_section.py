@@ -33,6 +33,10 @@ METHOD = (
     "written before they were recorded. 95 % CIs: percentile bootstrap over problems. A setting "
     "is dominated when another costs no more and is at least as clean, and better on one."
 )
+FREE_SIMULATOR_NOTE = (
+    "{groups}: the simulator costs nothing, so left off the dollar axis; to see a dollar front, "
+    "bill its tokens at a real model's prices: ARGS='model.simulator.price_as=<provider/model>'."
+)
 NO_PRICE_NOTE = (
     "{groups}: no price (some calls have no recorded cost), so left off the dollar axis "
     "and out of the dollar front, never counted as $0; add prices with model.prices=PATH."
@@ -107,9 +111,14 @@ def cost_section(
             note=True,
         )
     page.text(METHOD, note=True)
-    unpriced = finals.loc[~finals["priced"], "group"].tolist()
+    free = ~finals["priced"] & finals["simulated"].astype(bool)
+    unpriced = finals.loc[~finals["priced"] & ~free, "group"].tolist()
     if unpriced:
         page.text(NO_PRICE_NOTE.format(groups="; ".join(unpriced)), note=True)
+    if free.any():
+        page.text(
+            FREE_SIMULATOR_NOTE.format(groups="; ".join(finals.loc[free, "group"])), note=True
+        )
     cuts = truncations(attempts, costs.keys)
     page.table(
         display_table(finals, cuts),

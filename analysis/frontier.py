@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m analysis.frontier
     if unpriced:
         print(f"\n{NO_PRICE} (left off the dollar figures, never counted as $0): "
               + "; ".join(unpriced))  # fmt: skip
+        if simulated:
+            print("(the simulator costs nothing: ARGS='model.simulator.price_as=<provider/model>' "
+                  "bills its tokens at that model's prices, for a demonstration)")  # fmt: skip
     if simulated:
         print(f"\n*** {SIMULATED_BANNER} ***")
     return 0

@@ -243,6 +243,7 @@ class Settings(_Strict):
         ):
             data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().endpoint
+        data["model"]["simulator"].pop("price_as", None)  # billing only, like prices
         for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version

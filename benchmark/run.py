@@ -17,7 +17,12 @@ from benchmark.problems.dataset import DatasetError
 from benchmark.runner.factory import job_label
 from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job, write_summary
 from benchmark.runner.plan.sweep import format_plan, plan_settings, single
-from benchmark.runner.prices import model_price, no_price_note, unpriced_budget_refusal
+from benchmark.runner.prices import (
+    model_price,
+    no_price_note,
+    price_as_note,
+    unpriced_budget_refusal,
+)
 from benchmark.secrecy import redact_urls
 
 log = logging.getLogger("benchmark")
@@ -97,6 +102,8 @@ def main(cfg: DictConfig) -> None:
             if refused:
                 raise ConfigError(refused)
             print(no_price_note(settings.model.id), file=sys.stderr, flush=True)
+        elif (note := price_as_note(settings)) is not None:
+            print(note, file=sys.stderr, flush=True)
         check_prompt_set(settings.prompts)
         if not _planned(settings, job, list(hydra_cfg.overrides.task)):
             return  # plan=true: the plan is all this job does

@@ -238,3 +238,12 @@ def test_the_budget_sentence_warns_when_the_cost_ci_passes_the_budget() -> None:
     text = budget_sentence(0.07, best, runner, (0.2, 0.05, 0.35), "clean", 0.95)
     assert "It is ahead of the next, m · effort=low stopped at iteration 5" in text
     assert "above the budget" not in text
+
+
+def test_the_free_simulator_is_left_off_the_dollar_axis_unless_billed(tmp_path: Path) -> None:
+    run = load_run(_priced_run(tmp_path / "run"))
+    free = run.attempts.assign(simulated=True, cost_usd=0.0)
+    table = cost_table(free, n_boot=50).table
+    assert not table["priced"].any() and table["usd"].isna().all()
+    billed = run.attempts.assign(simulated=True)  # model.simulator.price_as: real prices
+    assert cost_table(billed, n_boot=50).table.query("model != 'other/unpriced'")["priced"].all()

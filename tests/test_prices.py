@@ -21,6 +21,7 @@ from benchmark.models.pricing import (
     load_prices,
     price_for,
 )
+from benchmark.records.tables import read_table
 from benchmark.runner.plan.job import plan_job
 from benchmark.runner.plan.sweep import single
 from benchmark.runner.prices import model_price, no_price_note, unpriced_budget_refusal
@@ -181,3 +182,29 @@ def test_a_dollar_budget_refuses_an_unpriced_model_at_start_in_one_line(
     assert UNPRICED in lines[-1] and not list(tmp_path.rglob("*.parquet"))
     if not multirun:
         assert len(lines) == 1
+
+
+def test_a_simulated_job_billed_at_a_real_model_s_prices_says_so(tmp_path: Path) -> None:
+    """`model.simulator.price_as` bills the simulator's tokens at a real model's prices, so
+    that the cost sections can be demonstrated offline; it is billing only (same hash)."""
+    stand_in = "anthropic/claude-opus-5-5"
+    free = settings_for("model.id=simulated/default", *SMALL)
+    billed = settings_for(
+        "model.id=simulated/default", f"model.simulator.price_as={stand_in}", *SMALL
+    )
+    assert model_price(free) == price_for("simulated/default")
+    assert model_price(billed) == price_for(stand_in) and price_for(stand_in) is not None
+    assert billed.result_fingerprint() == free.result_fingerprint()
+    assert plan_job(billed).cost.expected and not plan_job(free).cost.expected
+    done = run(
+        "model.id=simulated/default",
+        f"model.simulator.price_as={stand_in}",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.splitlines()[0].startswith(
+        f"simulated/default billed at {stand_in}'s prices (model.simulator.price_as)"
+    )
+    rows = read_table(tmp_path / "run", "attempts")
+    assert rows["simulated"].all() and rows["cost_usd"].gt(0).all()

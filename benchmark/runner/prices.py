@@ -39,8 +39,32 @@ def user_prices(settings: Settings) -> dict[str, Price] | None:
 
 def model_price(settings: Settings, model_id: str | None = None) -> Price | None:
     """The price of `model_id` (default: the job's model) with the user's table over the
-    shipped one; None where neither has it."""
-    return price_for(model_id or settings.model.id, user_prices(settings))
+    shipped one; None where neither has it. The simulator is free unless
+    `model.simulator.price_as` names a model whose prices bill its tokens (a demonstration)."""
+    model_id = model_id or settings.model.id
+    stand_in = simulated_price_as(settings)
+    if stand_in is not None and model_id == settings.model.id:
+        model_id = stand_in
+    return price_for(model_id, user_prices(settings))
+
+
+def simulated_price_as(settings: Settings) -> str | None:
+    """The model whose prices bill a simulated job (`model.simulator.price_as`), or None."""
+    if settings.model.provider != "simulated":
+        return None
+    value = settings.model.simulator.get("price_as")
+    return None if value is None else str(value)
+
+
+def price_as_note(settings: Settings) -> str | None:
+    """The job's first line when a simulated job is billed at a real model's prices."""
+    stand_in = simulated_price_as(settings)
+    if stand_in is None:
+        return None
+    return (
+        f"{settings.model.id} billed at {stand_in}'s prices (model.simulator.price_as): a "
+        "demonstration of the cost sections, not what any model costs"
+    )
 
 
 def no_price_note(model_id: str) -> str:

@@ -33,7 +33,8 @@ from benchmark.simulator.effort import EffortError, EffortModel, effort_model
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
 KINDS = ("hand-set", "rates")
 # model.simulator keys that apply to every profile (the rest are hand-set settings)
-COMMON_OPTIONS = ("profile", "seed", "latency_s")
+# (price_as is billing only: benchmark/runner/prices.py reads it)
+COMMON_OPTIONS = ("profile", "seed", "latency_s", "price_as")
 
 
 class ProfileError(ValueError):
