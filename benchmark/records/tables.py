@@ -112,6 +112,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("git_dirty", pa.bool_()),
             pa.field("cfn_lint_version", pa.string()),  # the cfn-lint that judged this row
             pa.field("lint_as_of", pa.date32()),  # the date cfn-lint's clock read while linting
+            # its findings came from a lint cache (the persistent one, or this process's memory),
+            # not a fresh lint: the same findings, cheaper; null where nothing was linted
+            pa.field("lint_cached", pa.bool_()),
             pa.field("anthropic_version", pa.string()),
             pa.field("openai_version", pa.string()),
             pa.field("checkov_version", pa.string()),
