@@ -156,7 +156,7 @@ class LintCache:
         self.clock = clock
         self.hits = 0
         self.stores = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _failed closes while holding it
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
