@@ -121,6 +121,28 @@ def test_a_hit_of_another_release_is_its_fresh_lint(
     assert pinned.linted == 1
 
 
+def test_a_run_the_cache_answers_whole_starts_no_lint_worker(tmp_path: Path) -> None:
+    path = tmp_path / "lint.sqlite"
+
+    async def judge(lint: CfnLintValidator) -> list:
+        try:
+            await lint.prepare()
+            return [(await lint.validate(LAMBDA)).findings]
+        finally:
+            lint.close()
+
+    fresh = asyncio.run(judge(CfnLintValidator(workers=1, result_cache=LintCache(path))))
+    warm = CfnLintValidator(workers=1, result_cache=LintCache(path))
+
+    async def no_worker(*args: object) -> None:
+        raise AssertionError("a lint worker was asked")
+
+    warm._pool.describe = no_worker  # type: ignore[method-assign]
+    warm._pool.lint = no_worker  # type: ignore[method-assign]
+    assert asyncio.run(judge(warm)) == fresh
+    assert warm.description is not None and warm.stats.linted == 0
+
+
 # ---- the key ---------------------------------------------------------------------------------
 
 

@@ -124,6 +124,8 @@ _CREATE = (
     "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, findings TEXT NOT NULL,"
     " as_of TEXT NOT NULL, used INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS results_used ON results (used)",
+    # what a release and rule set describe (regions, rule ids): a job's start-up check
+    "CREATE TABLE IF NOT EXISTS descriptions (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
 
@@ -255,6 +257,31 @@ class LintCache:
                 self._failed(exc)
                 return
         self.stores += 1
+
+    def get_description(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute(
+                    "SELECT value FROM descriptions WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return None
+        return json.loads(row[0]) if row else None
+
+    def put_description(self, key: str, description: dict[str, Any]) -> None:
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO descriptions (key, value) VALUES (?, ?)",
+                    (key, json.dumps(description)),
+                )
+            except sqlite3.Error as exc:
+                self._failed(exc)
 
     def _evict(self) -> None:
         """Keep at most `max_entries`: the least recently used go first (then the oldest)."""

@@ -229,9 +229,11 @@ class CfnLintValidator:
 
     async def prepare(self) -> None:
         """Start a warm worker (building the release's environment on first use) and refuse,
-        with one line, settings that release would reject. Awaited before any chain starts."""
+        with one line, settings that release would reject. Awaited before any chain starts.
+        The persistent cache keeps what a release and rule set describe, so a run it answers
+        whole starts no worker at all."""
         try:
-            description = await self._pool.describe()
+            description = await self._described()
         except ConfigError:
             raise
         except Exception as exc:  # a worker that cannot start would fail every attempt
@@ -250,6 +252,18 @@ class CfnLintValidator:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise ConfigError(problems[0] + more)
         self.description = description
+
+    async def _described(self) -> dict[str, Any]:
+        """What the release knows (version, regions, rule ids): from the cache, else a worker."""
+        if self.result_cache is None:
+            return await self._pool.describe()
+        key = (await self.linter()).key("", date.min)  # no template: the release itself
+        stored = self.result_cache.get_description(key)
+        if stored is not None:
+            return stored
+        description = await self._pool.describe()
+        self.result_cache.put_description(key, description)
+        return description
 
     def cache_key(self, text: str, as_of: date) -> str:
         """The in-memory cache's key: this process's rule set cannot change under it, so the
