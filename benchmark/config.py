@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from pydantic import (
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -116,7 +117,17 @@ class LintConfig(_Strict):
     include_checks: list[str] = Field(default_factory=list)
     workers: int = Field(default=2, ge=1)
     task_timeout_s: float = Field(default=60.0, gt=0)
-    cache_size: int = Field(default=4096, ge=0)
+    cache_size: int = Field(default=4096, ge=0)  # results kept in this process's memory
+    # the persistent lint cache, shared by every process (validators/cfn_lint/result_cache.py)
+    cache: Literal["on", "off"] = "on"
+    cache_path: str = "runs/.cache/lint.sqlite"  # $IACBENCH_LINT_CACHE stands in for this default
+    cache_max_entries: int = Field(default=100_000, ge=1)  # the least recently used go first
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        """`lint.cache=true|false` (or YAML 1.1's bare on/off, read as booleans) means on/off."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @property
     def resolved_version(self) -> str:
@@ -244,7 +255,15 @@ class Settings(_Strict):
             data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().endpoint
         data["model"]["simulator"].pop("price_as", None)  # billing only, like prices
-        for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
+        for transport_only in (
+            "workers",
+            "task_timeout_s",
+            "cache_size",
+            "envs_dir",
+            "cache",
+            "cache_path",
+            "cache_max_entries",
+        ):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")

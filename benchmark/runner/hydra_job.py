@@ -79,7 +79,8 @@ class JobSummary:
     cost_usd: float | None = 0.0
     model_errors: int = 0
     lint_failures: int = 0
-    lint_cache_hits: int = 0
+    lint_cache_hits: int = 0  # lint results a cache answered (memory or the persistent one)
+    lint_calls: int = 0  # templates cfn-lint itself linted (no cache had them)
     response_cache_hits: int = 0
     retries: int = 0
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
@@ -466,6 +467,7 @@ async def _run_job(
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
+                summary.lint_calls = validator.stats.linted
             if isinstance(validator, DeployValidator):
                 summary.deploy_leftovers = len(validator.leftovers)
         await model.aclose()
