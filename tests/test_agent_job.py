@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from benchmark.config import ConfigError, load_settings
 from benchmark.loop.agent_tools import SCHEMA, SUBMIT, VALIDATE
+from benchmark.loop.prompts import check_prompt_set
 from benchmark.models.base import ModelAPI
 from benchmark.problems.dataset import load_dataset
 from benchmark.records.origin import config_hash
@@ -220,3 +221,13 @@ def test_schema_lookup_of_an_unknown_type_or_property_names_close_ones() -> None
     assert text.startswith("error: unknown resource type") and "AWS::S3::Bucket" in text
     prop = resource_schema("AWS::S3::Bucket", "Versioning", ["us-east-1"], 8000)
     assert prop.startswith("error:") and "VersioningConfiguration" in prop
+
+
+def test_every_prompt_set_has_an_agent_text_with_known_placeholders() -> None:
+    for path in sorted((ROOT / "conf" / "prompts").glob("*.yaml")):
+        settings = settings_for("loop.protocol=agent", f"prompts={path.stem}")
+        check_prompt_set(settings.prompts)
+        assert "{prompt}" in settings.prompts.agent_text
+    bad = settings_for("loop.protocol=agent", "+prompts.agent='do {promt}'")
+    with pytest.raises(ConfigError, match=r"prompts\.agent"):
+        check_prompt_set(bad.prompts)

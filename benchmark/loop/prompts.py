@@ -22,7 +22,8 @@ def check_prompt_set(prompts: PromptSetConfig) -> None:
     dummy = dict.fromkeys(_PLACEHOLDERS, "")
     fields = ("system", "repair_system", "generation", "repair", "repair_followup", "agent")
     for field in fields:
-        text = getattr(prompts, field)
+        # the agent text as it will be sent: the set's own or the shared default
+        text = prompts.agent_text if field == "agent" else getattr(prompts, field)
         if text is None:
             continue
         try:
