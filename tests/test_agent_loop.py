@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.loop.agent import AgentLoop
-from benchmark.loop.agent_tools import NO_FINDINGS, REMINDER, SCHEMA, SUBMIT, VALIDATE
+from benchmark.loop.agent_tools import NO_FINDINGS, REMINDER, SCHEMA, SUBMIT, VALIDATE, cap
 from benchmark.loop.feedback_loop import Attempt
 from benchmark.models.base import GenerateConfig, ModelError
 from benchmark.problems.dataset import load_dataset
@@ -224,3 +224,12 @@ def test_a_model_error_ends_the_chain_with_a_row(lint, problem) -> None:
     model = ToolScriptedModel([ModelError("boom", kind="server")])
     rows = run(model, lint, problem)
     assert [(r.stop_reason, r.error_kind) for r in rows] == [("model_error", "server")]
+
+
+@pytest.mark.parametrize("max_chars", [100, 150, 1000])
+def test_a_capped_tool_result_fits_and_says_how_much_was_cut(max_chars: int) -> None:
+    text = "x" * 5000
+    capped = cap(text, max_chars)
+    kept = capped.index("\n[cut")
+    assert len(capped) <= max_chars and f"{5000 - kept} of 5000 characters" in capped
+    assert cap("short", max_chars) == "short"

@@ -102,8 +102,9 @@ def read_call(call: ToolCall) -> ReadCall:
 
 
 def cap(text: str, max_chars: int) -> str:
-    """`text` cut to `max_chars` characters, the cut said at its end."""
+    """`text` cut to at most `max_chars` characters, the cut said at its end."""
     if len(text) <= max_chars:
         return text
-    note = f"\n[cut: {len(text) - max_chars} more characters not shown]"
-    return text[: max(0, max_chars - len(note))] + note
+    note = "\n[cut: {} of {} characters not shown]"
+    kept = max(0, max_chars - len(note.format(len(text), len(text))))
+    return text[:kept] + note.format(len(text) - kept, len(text))

@@ -128,10 +128,12 @@ def _walk(
 
 
 def _cap(text: str, max_chars: int) -> str:
+    """`text` cut to at most `max_chars` characters, the cut said at its end."""
     if len(text) <= max_chars:
         return text
-    note = f"\n[cut: {len(text) - max_chars} more characters; ask for a property path]"
-    return text[: max(0, max_chars - len(note))] + note
+    note = "\n[cut: {} of {} characters not shown; ask for a property path]"
+    kept = max(0, max_chars - len(note.format(len(text), len(text))))
+    return text[:kept] + note.format(len(text) - kept, len(text))
 
 
 def resource_schema(
