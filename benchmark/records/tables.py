@@ -108,6 +108,20 @@ SCHEMAS: dict[str, pa.Schema] = {
             # JSON list of the reply's carry items (thinking blocks, reasoning items), sent
             # back with it on the next turn; read back on resume
             pa.field("reasoning_carry", pa.string()),
+            # agent protocol (benchmark/loop/agent.py); null for the fixed loops
+            # validate_template | submit_template | reply: the tool that produced the row
+            pa.field("tool", pa.string()),
+            pa.field("turn", pa.int32()),  # the chain's turn that produced it (1-based)
+            pa.field("schema_lookups", pa.int32()),  # get_resource_schema calls since last row
+            pa.field("schema_lookup_types", pa.string()),  # JSON list of their resource types
+            pa.field("submitted", pa.bool_()),  # true on the submission row
+            # on the submission row: that exact template was validated before by the model
+            pa.field("submission_validated", pa.bool_()),
+            # on the submission row: findings the model's last validate of it reported
+            pa.field("open_findings_at_submit", pa.int32()),
+            # JSON list of the turns since the previous row (reply, tool calls, results, carry,
+            # the harness's note); read back on resume
+            pa.field("agent_turns", pa.string()),
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's
@@ -228,6 +242,27 @@ VALIDATOR_COLUMNS = (
     "deploy_create_s",
     "deploy_delete_s",
 )
+
+
+# `attempts` columns the agent protocol sets through `Attempt.agent`; null where it did not
+AGENT_COLUMNS = (
+    "tool",
+    "turn",
+    "schema_lookups",
+    "schema_lookup_types",
+    "submitted",
+    "submission_validated",
+    "open_findings_at_submit",
+    "agent_turns",
+)
+
+
+def agent_columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every `AGENT_COLUMNS` column, null where `values` (an attempt's) does not set it."""
+    unknown = set(values) - set(AGENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"agent columns not in the attempts schema: {sorted(unknown)}")
+    return {name: values.get(name) for name in AGENT_COLUMNS}
 
 
 def outcome_columns(
