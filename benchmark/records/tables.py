@@ -108,6 +108,15 @@ SCHEMAS: dict[str, pa.Schema] = {
             # JSON list of the reply's carry items (thinking blocks, reasoning items), sent
             # back with it on the next turn; read back on resume
             pa.field("reasoning_carry", pa.string()),
+            # agent protocol (loop.protocol=agent): null for the fixed loops
+            pa.field("tool", pa.string()),  # validate_template | submit_template | reply
+            pa.field("turn", pa.int32()),  # the chain's turn that produced this row (1-based)
+            pa.field("schema_lookups", pa.int32()),  # get_resource_schema calls since the last row
+            pa.field("schema_lookup_types", pa.string()),  # JSON list: the resource types looked up
+            pa.field("submitted", pa.bool_()),  # true on the submission row
+            pa.field("submission_validated", pa.bool_()),  # that exact template was validated
+            pa.field("open_findings_at_submit", pa.int32()),  # the last validate's findings for it
+            pa.field("agent_turns", pa.string()),  # JSON transcript of the turns since the last row
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's
