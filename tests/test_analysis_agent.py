@@ -35,11 +35,14 @@ def _hand_chains() -> tuple[list[dict], list[dict]]:
     p2 validates (1 error) and submits that template: findings open;
     p3 looks up two types, validates twice with findings, ends without a submission."""
     chains = [
-        agent_chain("p0", [Step(errors=2), Step(template=TEMPLATE), Step("submit_template",
-                    template=TEMPLATE)]),  # fmt: skip
+        agent_chain(
+            "p0",
+            [Step(errors=2), Step(template=TEMPLATE), Step("submit_template", template=TEMPLATE)],
+        ),
         agent_chain("p1", [Step("submit_template", errors=1)]),
-        agent_chain("p2", [Step(errors=1, template=TEMPLATE),
-                           Step("reply", errors=1, template=TEMPLATE)]),  # fmt: skip
+        agent_chain(
+            "p2", [Step(errors=1, template=TEMPLATE), Step("reply", errors=1, template=TEMPLATE)]
+        ),
         agent_chain(
             "p3",
             [Step(errors=1, lookups=("AWS::S3::Bucket", "AWS::IAM::Role")), Step(errors=1)],
@@ -54,13 +57,38 @@ def _hand_chains() -> tuple[list[dict], list[dict]]:
 @pytest.fixture
 def hand(tmp_path: Path) -> Path:
     rows, findings = _hand_chains()
-    fixed = [attempt_row(p, 0, 1, errors=1, max_iterations=1, stop_reason="max_iterations",
-                         job_id=1, input_tokens=900, output_tokens=600, cost_usd=0.002,
-                         intent_passed=3, intent_total=3)  # fmt: skip
-             for p in ("p0", "p1")]
-    fixed += [attempt_row(p, 0, 1, max_iterations=1, job_id=1, input_tokens=900,
-                          output_tokens=600, cost_usd=0.002, intent_passed=3, intent_total=3)
-              for p in ("p2", "p3")]  # fmt: skip
+    fixed = [
+        attempt_row(
+            p,
+            0,
+            1,
+            errors=1,
+            max_iterations=1,
+            stop_reason="max_iterations",
+            job_id=1,
+            input_tokens=900,
+            output_tokens=600,
+            cost_usd=0.002,
+            intent_passed=3,
+            intent_total=3,
+        )
+        for p in ("p0", "p1")
+    ]
+    fixed += [
+        attempt_row(
+            p,
+            0,
+            1,
+            max_iterations=1,
+            job_id=1,
+            input_tokens=900,
+            output_tokens=600,
+            cost_usd=0.002,
+            intent_passed=3,
+            intent_total=3,
+        )
+        for p in ("p2", "p3")
+    ]
     write_job(tmp_path / "run" / "0", rows, findings)
     write_job(tmp_path / "run" / "1", fixed)
     return tmp_path / "run"
@@ -93,8 +121,13 @@ def test_fixed_loops_read_beside_the_agent_with_its_own_figures_left_empty(hand:
 
 
 def test_lookups_are_counted_by_resource_type(tmp_path: Path) -> None:
-    rows, _ = agent_chain("p0", [Step(errors=1, lookups=("AWS::S3::Bucket",)),
-                                 Step(lookups=("AWS::S3::Bucket", "AWS::IAM::Role"))])  # fmt: skip
+    rows, _ = agent_chain(
+        "p0",
+        [
+            Step(errors=1, lookups=("AWS::S3::Bucket",)),
+            Step(lookups=("AWS::S3::Bucket", "AWS::IAM::Role")),
+        ],
+    )
     more, _ = agent_chain("p1", [Step(lookups=("AWS::S3::Bucket",))], sample=1)
     table = lookup_table(pd.DataFrame(rows + more)).set_index("resource type")
     assert table.loc["AWS::S3::Bucket", "lookups"] == 3
@@ -213,8 +246,16 @@ def test_the_agent_verdict_says_no_more_than_its_ci(
     low: float, high: float, says: str, never: str
 ) -> None:
     rows = pd.DataFrame(
-        [{"figure": "clean@submission", "baseline": 0.5, "candidate": 0.7, "diff": 0.2,
-          "ci_low": low, "ci_high": high}]  # fmt: skip
+        [
+            {
+                "figure": "clean@submission",
+                "baseline": 0.5,
+                "candidate": 0.7,
+                "diff": 0.2,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        ]
     )
     sentence = agent_sentence(rows, 0.95, paired=True)
     assert says in sentence and never not in sentence
