@@ -48,11 +48,15 @@ def cell(row: pd.Series, name: str, fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(row[name])} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
+ENDED = "ended: " + " · ".join(ENDS)
+
+
 def ended(row: pd.Series) -> str:
-    """`submitted 20 · no_submission 1 · max_turns 3`, or – for a fixed loop."""
+    """`20 · 1 · 3` (chains that ended submitted · no_submission · max_turns), or – for a
+    fixed loop."""
     if not row["agent"]:
         return "–"
-    return " · ".join(f"{end} {int(row[f'ended_{end}'])}" for end in ENDS)
+    return " · ".join(str(int(row[f"ended_{end}"])) for end in ENDS)
 
 
 FORMATS = {
@@ -70,7 +74,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             "group": table["group"],
             "problems": table["problems"],
             "chains": table["chains"],
-            "ended": [ended(r) for _, r in table.iterrows()],
+            ENDED: [ended(r) for _, r in table.iterrows()],
         }
     )
     for name, words in NAMES.items():

@@ -64,6 +64,8 @@ def compare_agents(
     frame = pd.concat([a.assign(side=who) for who, a in sides.items()], ignore_index=True)
     table = agent_table(frame, ["side"], n_boot, seed, level).table
     table = table.set_index("side").loc[["baseline", "candidate"]].reset_index()
+    protocols = {w: "+".join(sorted(a["protocol"].astype(str).unique())) for w, a in sides.items()}
+    table["group"] = [f"{who}: {protocols[who]}" for who in table["side"]]
     chains = {who: chain_table(a.assign(side=who), ["side"]) for who, a in sides.items()}
     problems = {who: np.sort(c["problem_id"].unique()) for who, c in chains.items()}
     rng = np.random.default_rng(seed)
@@ -111,8 +113,7 @@ def compare_agent_section(
     page.text(METHOD, note=True)
     if not result.paired:
         page.text("Problem sets differ: each side resampled on its own problems.", note=True)
-    shown = display_table(result.sides)
-    shown.insert(0, "side", result.sides["side"])
+    shown = display_table(result.sides).rename(columns={"group": "side: protocol"})
     page.table(shown, caption="Per side: value [95 % CI]; – where a figure is an agent's only")
     page.table(
         result.differences,
