@@ -106,8 +106,8 @@ def load_run(run_dir: str | Path) -> Run:
 def agent_mask(attempts: pd.DataFrame) -> pd.Series:
     """Rows of agent chains (loop.protocol=agent): a tool is named, or the protocol is agent.
     Their iteration is the row's order in the chain; the last row is the submission."""
-    tool = attempts["tool"] if "tool" in attempts else pd.Series(None, index=attempts.index)
-    return tool.notna() | (attempts["protocol"] == AGENT_PROTOCOL)
+    none = pd.Series(None, index=attempts.index, dtype=object)
+    return attempts.get("tool", none).notna() | attempts.get("protocol", none).eq(AGENT_PROTOCOL)
 
 
 def chain_keys(group_keys: list[str]) -> list[str]:

@@ -130,7 +130,10 @@ def test_lookups_are_counted_by_resource_type(tmp_path: Path) -> None:
         ],
     )
     more, _ = agent_chain("p1", [Step(lookups=("AWS::S3::Bucket",))], sample=1)
-    table = lookup_table(pd.DataFrame(rows + more)).set_index("resource type")
+    bad, _ = agent_chain("p2", [Step(lookups=("ignored",))])
+    bad[0]["schema_lookup_types"] = "not JSON ["  # a torn cell counts nothing, never crashes
+    table = lookup_table(pd.DataFrame(rows + more + bad)).set_index("resource type")
+    assert "ignored" not in table.index
     assert table.loc["AWS::S3::Bucket", "lookups"] == 3
     assert table.loc["AWS::S3::Bucket", "chains"] == 2
     assert table.loc["AWS::IAM::Role", "share"] == pytest.approx(1 / 4)
