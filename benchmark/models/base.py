@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -10,7 +11,7 @@ from benchmark.models.capabilities import EFFORTS as EFFORTS  # re-exported: the
 from benchmark.models.capabilities import Capabilities
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 # finish reasons that mean "stopped at max_tokens": Anthropic's stop_reason, Chat Completions'
 # finish_reason, Responses' incomplete_details.reason (Bedrock's stopReason is the first)
@@ -29,6 +30,33 @@ class ProblemLike(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and its input as a JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call the model made. `arguments` is the raw JSON text as the model sent it
+    (Anthropic and Bedrock give an object: the provider writes `json.dumps(input)`)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed(self) -> dict[str, Any] | None:
+        """The arguments as a JSON object; None when they are not one (a malformed call)."""
+        try:
+            value = json.loads(self.arguments)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One turn. `carry` holds provider-specific items of an assistant turn that must be sent
     back with it for reasoning to carry across turns (Anthropic thinking blocks with their
@@ -38,6 +66,10 @@ class ChatMessage:
     role: Role
     content: str
     carry: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # on an assistant turn: the calls it made
+    tool_call_id: str | None = None  # on a tool turn (`content` is the result text)
+    tool_name: str | None = None
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +83,8 @@ class GenerateConfig:
     effort: str | None = None  # one of EFFORTS; None: the provider's default (send nothing)
     thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
     thinking_display: str | None = None  # "summarized" | "omitted" (Anthropic); None: default
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # None / "auto" | "required" | a tool's name
 
 
 @dataclass(frozen=True)
@@ -105,6 +139,7 @@ class ModelOutput:
     thinking_display: str | None = None  # as reported
     service_tier: str | None = None  # as reported
     speed: str | None = None  # as reported
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     @property
     def hit_token_limit(self) -> bool:
@@ -151,6 +186,7 @@ class ModelAPI(ABC):
     provider: str
     # the `model.response_format` values this provider can send; any other is refused at start
     response_formats: ClassVar[frozenset[str]] = frozenset()
+    supports_tools: ClassVar[bool] = False  # native tool use (GenerateConfig.tools)
 
     def __init__(self, name: str) -> None:
         self.name = name

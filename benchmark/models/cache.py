@@ -1,8 +1,9 @@
 """A content-addressed response cache on disk (SQLite), in front of any real provider.
 
 The key holds everything that can change the reply: provider, model, endpoint, temperature,
-max tokens, seed, response format, effort, thinking and its display, every message (system
-prompt included, and the reasoning items carried on assistant turns), the output format,
+max tokens, seed, response format, effort, thinking and its display, the tools offered and the
+tool choice, every message (system prompt included, the reasoning items carried on assistant
+turns, the tool calls a turn made and the call a tool turn answers), the output format,
 and the chain position (problem, sample, iteration). The position is there because a stateless
 repair can send the very same messages twice, in one chain or in two problems' chains, and a
 sampling model would not answer twice alike: a rerun served from the cache must replay each
@@ -28,6 +29,7 @@ from benchmark.models.base import (
     ModelAPI,
     ModelOutput,
     ProblemLike,
+    ToolCall,
 )
 
 REFUSAL_FINISH_REASONS = frozenset({"refusal", "content_filter"})
@@ -59,14 +61,23 @@ def cache_key(
             material[name] = getattr(config, name)
     if any(m.carry for m in messages):  # reasoning carried back changes the answer
         material["carry"] = [list(m.carry) for m in messages]
+    if config.tools:  # each absent without tool use, so that older entries stay valid
+        material["tools"] = [dataclasses.asdict(t) for t in config.tools]
+        material["tool_choice"] = config.tool_choice
+    if any(m.tool_calls or m.role == "tool" for m in messages):
+        material["tool_turns"] = [
+            [[dataclasses.asdict(c) for c in m.tool_calls], m.tool_call_id, m.tool_name, m.is_error]
+            for m in messages
+        ]
     text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def cacheable(output: ModelOutput) -> bool:
-    """Only real answers are kept: no refusals, no empty replies."""
+    """Only real answers are kept: no refusals, no empty replies (a reply that is only tool
+    calls is an answer)."""
     refused = output.finish_reason in REFUSAL_FINISH_REASONS or "refusal" in output.extra
-    return bool(output.text.strip()) and not refused
+    return bool(output.text.strip() or output.tool_calls) and not refused
 
 
 class ResponseCache:
@@ -83,7 +94,11 @@ class ResponseCache:
 
     def get(self, key: str) -> ModelOutput | None:
         row = self._db.execute("SELECT output FROM responses WHERE key = ?", (key,)).fetchone()
-        return ModelOutput(**json.loads(row[0])) if row else None
+        if not row:
+            return None
+        fields = json.loads(row[0])
+        fields["tool_calls"] = [ToolCall(**c) for c in fields.get("tool_calls", [])]
+        return ModelOutput(**fields)
 
     def put(self, key: str, model_id: str, output: ModelOutput) -> None:
         payload = json.dumps(dataclasses.asdict(output))
