@@ -15,6 +15,8 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ToolCall,
+    ToolSpec,
 )
 from benchmark.models.cache import CachedModel, ResponseCache, cache_key
 
@@ -127,3 +129,37 @@ def test_errors_are_not_kept(tmp_path: Path) -> None:
         with pytest.raises(ModelError):
             run(model)
     assert inner.calls == 2
+
+
+TOOLS = (ToolSpec("validate_template", "Lint.", {"type": "object"}),)
+CALL = ToolCall("call_1", "validate_template", '{"template": "Resources: {}"}')
+
+
+def test_key_separates_tools_tool_choice_and_tool_turns() -> None:
+    tooled = dataclasses.replace(CONFIG, tools=TOOLS)
+    asked = [*MESSAGES, ChatMessage("assistant", "", tool_calls=(CALL,))]
+    answered = [*asked, ChatMessage("tool", "no findings", tool_call_id="call_1")]
+    variants = [
+        key(),
+        key(config=tooled),
+        key(config=dataclasses.replace(tooled, tool_choice="required")),
+        key(config=dataclasses.replace(tooled, tools=(dataclasses.replace(TOOLS[0], name="x"),))),
+        key(messages=[*MESSAGES, ChatMessage("assistant", "")]),
+        key(messages=asked),
+        key(messages=[*asked[:-1], ChatMessage("assistant", "", tool_calls=(CALL, CALL))]),
+        key(messages=answered),
+        key(messages=[*answered[:-1], dataclasses.replace(answered[-1], is_error=True)]),
+        key(messages=[*answered[:-1], dataclasses.replace(answered[-1], tool_call_id="c2")]),
+    ]
+    assert len(set(variants)) == len(variants)
+
+
+def test_a_reply_that_only_calls_tools_is_kept_and_read_back_as_tool_calls(
+    tmp_path: Path,
+) -> None:
+    inner = Counting(text="", tool_calls=[CALL])
+    first = run(CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None))
+    again = run(CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None))
+    assert inner.calls == 1 and again.extra["cache_hit"] == "true"
+    assert again.tool_calls == first.tool_calls == [CALL]
+    assert again.tool_calls[0].parsed() == {"template": "Resources: {}"}
