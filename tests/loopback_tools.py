@@ -19,7 +19,8 @@ tools and tool choice against the SDK's param types (`ToolParam`, `ChatCompletio
 `FunctionToolParam`, ...) or Converse's documented shape; and the conversation: each tool
 call sent back must be one this server made (same id, name and arguments), and be answered,
 before anything else is said, by tool results carrying exactly its ids; a result that
-answers no pending call is refused. On Responses each replayed `function_call` must follow
+answers no pending call is refused, as is a forced tool choice with thinking on (Anthropic
+and Claude on Bedrock take only auto then). On Responses each replayed `function_call` must follow
 the reasoning item of its reply; on Converse tool blocks need a `toolConfig`.
 """
 
@@ -53,6 +54,8 @@ from tests.loopback_anthropic_reasoning import ReasoningApi, Turn
 from tests.loopback_bedrock_reasoning import ThinkingBedrockServer
 from tests.loopback_openai_reasoning import ReasoningServer, _is_responses
 
+# the API's refusal of a forced tool choice with thinking on (Anthropic, and Claude on Bedrock)
+FORCED_WHILE_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
 # a step of a conversation, as the ledger reads it: ("calls", [(id, name, arguments)]),
 # ("results", [(id, content, is_error)]) or ("text", [])
 Step = tuple[str, list[tuple[Any, ...]]]
@@ -189,6 +192,9 @@ class AnthropicToolsApi(ReasoningApi):
             problem = _invalid(at.ToolChoiceParam, body["tool_choice"], "tool_choice")
             names = [t.get("name") for t in body.get("tools") or []]
             problem = problem or _forced(body["tool_choice"].get("name"), names)
+            thinks = (body.get("thinking") or {}).get("type") in ("adaptive", "enabled")
+            if problem is None and thinks and body["tool_choice"].get("type") in ("any", "tool"):
+                problem = FORCED_WHILE_THINKING
         problem = problem or self.ledger.check(_anthropic_steps(body.get("messages") or []))
         return None if problem is None else self.ledger.refuse(problem)
 
@@ -416,6 +422,10 @@ class ToolsBedrockServer(ThinkingBedrockServer):
         choice = config.get("toolChoice")
         if choice is not None and (len(choice) != 1 or next(iter(choice)) not in CHOICES):
             return f"toolConfig.toolChoice: one of {', '.join(CHOICES)}"
+        fields = body.get("additionalModelRequestFields") or {}
+        thinks = (fields.get("thinking") or {}).get("type") in ("adaptive", "enabled")
+        if thinks and choice is not None and "auto" not in choice:
+            return FORCED_WHILE_THINKING
         names = [((t or {}).get("toolSpec") or {}).get("name") for t in config.get("tools") or []]
         problem = _forced(((choice or {}).get("tool") or {}).get("name"), names)
         if problem is not None:

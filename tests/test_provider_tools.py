@@ -454,6 +454,19 @@ def test_anthropic_cache_breakpoint_on_a_tool_turn_marks_its_result_block() -> N
     assert api._problem(params) is None
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
+def test_a_forced_choice_with_thinking_on_goes_as_auto(
+    rig: Callable[[str, Script], Rig], provider: str
+) -> None:
+    """Claude refuses a forced tool while thinking (a fatal 400): the choice goes as auto."""
+    submit = Call("call_s1", "submit_template", '{"template": "Resources: {}"}')
+    for choice in ("submit_template", "required"):
+        r = rig(provider, [("", (submit,))])
+        (out,) = drive(r.model, config(thinking="adaptive", tool_choice=choice))
+        assert isinstance(out, ModelOutput), out  # the loopback refuses a forced choice
+        assert sent_choice(provider, r.bodies()[0]) == CHOICES[provider][2]  # auto
+
+
 def test_every_real_provider_supports_tools() -> None:
     assert all(
         cls.supports_tools

@@ -4,7 +4,10 @@ Request (the Messages API and Message Batches alike):
 
 - `GenerateConfig.tools` -> `tools=[{name, description, input_schema}]`; `tool_choice` None
   sends nothing (the API's default, auto), "auto" -> `{"type": "auto"}`, "required" ->
-  `{"type": "any"}`, a tool's name -> `{"type": "tool", "name": ...}`.
+  `{"type": "any"}`, a tool's name -> `{"type": "tool", "name": ...}`. With thinking on, the
+  API takes only auto ("thinking may not be enabled when tool_choice forces tool use", a 400
+  that would stop the job): a forced choice is sent as auto, and the turn's own words (the
+  loop asks for a submission in text too) are what asks for the tool.
 - An assistant turn goes out as content blocks `[*thinking blocks, text, *tool_use]`: its
   carried thinking blocks first (the API demands them back, unchanged, on a turn with tool
   use), its text if it has any (the API refuses an empty text block), then one `tool_use`
@@ -24,7 +27,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmark.models.anthropic_reasoning import carried_blocks
+from benchmark.models.anthropic_reasoning import carried_blocks, thinking_on
 from benchmark.models.base import ChatMessage, GenerateConfig, ToolCall
 
 
@@ -39,7 +42,7 @@ def tool_params(config: GenerateConfig) -> dict[str, Any]:
         ]
     }
     choice = config.tool_choice
-    if choice == "auto":
+    if choice == "auto" or (choice is not None and thinking_on(config)):
         params["tool_choice"] = {"type": "auto"}
     elif choice == "required":
         params["tool_choice"] = {"type": "any"}

@@ -207,7 +207,8 @@ class BedrockModel(SDKModel):
             request["system"] = system
         if fields:
             request["additionalModelRequestFields"] = fields
-        tools = tool_config(config)
+        thinking = (fields.get("thinking") or {}).get("type") in ("adaptive", "enabled")
+        tools = tool_config(config, thinking=thinking)
         if tools is not None:
             request["toolConfig"] = tools
         return request

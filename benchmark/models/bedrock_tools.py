@@ -4,7 +4,8 @@
   {json: schema}}}], toolChoice}`; `tool_choice` None sends no toolChoice (Converse's
   default, auto), "auto" -> `{auto: {}}`, "required" -> `{any: {}}`, a tool's name ->
   `{tool: {name}}` (Converse documents the last for Anthropic models only; others answer
-  their own ValidationException).
+  their own ValidationException). An Anthropic model thinking takes only auto (as on the
+  Messages API: benchmark/models/anthropic_tools.py), so there a forced choice goes as auto.
 - An assistant turn -> `[*leading blocks (reasoning), {text} if it has text (Converse refuses
   a blank text block), *{toolUse: {toolUseId, name, input}}]`, the input an object (arguments
   that are not a JSON object go back as `{}`).
@@ -26,8 +27,9 @@ from benchmark.models.base import ChatMessage, GenerateConfig, ToolCall
 TOOL_RESULT = "toolResult"
 
 
-def tool_config(config: GenerateConfig) -> dict[str, Any] | None:
-    """The Converse `toolConfig` (None: no tools)."""
+def tool_config(config: GenerateConfig, *, thinking: bool = False) -> dict[str, Any] | None:
+    """The Converse `toolConfig` (None: no tools); `thinking`: the request turns an Anthropic
+    model's thinking on (a forced choice then goes as auto)."""
     if not config.tools:
         return None
     out: dict[str, Any] = {
@@ -43,7 +45,7 @@ def tool_config(config: GenerateConfig) -> dict[str, Any] | None:
         ]
     }
     choice = config.tool_choice
-    if choice == "auto":
+    if choice == "auto" or (choice is not None and thinking):
         out["toolChoice"] = {"auto": {}}
     elif choice == "required":
         out["toolChoice"] = {"any": {}}
