@@ -14,7 +14,9 @@ Responses API:
 - `tools=[{type: function, name, description, parameters, strict: false}]` (strict mode would
   demand a closed schema); `tool_choice` as above, a name -> `{type: function, name}`;
 - an assistant turn -> its carried reasoning items, a message if it has text, then one
-  `function_call` item per call; a tool turn -> a `function_call_output` item;
+  `function_call` item per call (without the item's `fc_` id: with `store=False` an echoed
+  id names an item the API did not keep; `call_id` pairs it with its output); a tool turn ->
+  a `function_call_output` item (no error flag either);
 - the reply's `function_call` items -> ToolCall (`id` = the item's `call_id`).
 """
 
