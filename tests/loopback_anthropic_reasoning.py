@@ -62,6 +62,7 @@ class Turn:
     stop_reason: str = "end_turn"
     thinking_tokens: int = 30  # reported when thinking is on
     text_tokens: int = 12
+    tool_uses: tuple[t.ToolUseBlock, ...] = ()  # after the text (none when it is empty)
 
 
 def capabilities(
@@ -195,6 +196,7 @@ class ReasoningApi:
                 if issued != block:
                     return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
             text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+            text += "".join(f"|{b.get('id')}" for b in blocks if b.get("type") == "tool_use")
             with self._lock:
                 answered = self._answered.get(text, [])
             if answered and carried != answered:
@@ -235,7 +237,10 @@ class ReasoningApi:
         if spent > room:  # cut where the limit falls, as the API does
             words = words[: len(words) * room // spent]
             stop_reason, spent = "max_tokens", room
-        text = t.TextBlock(type="text", text=words)
+        text: list[t.ContentBlock] = [t.TextBlock(type="text", text=words)]
+        if turn.tool_uses:  # a turn that only calls tools has no text block
+            text = [*(text if words else []), *turn.tool_uses]
+            stop_reason = "tool_use" if stop_reason == "end_turn" else stop_reason
         usage = t.Usage(
             input_tokens=INPUT_TOKENS,
             output_tokens=reasoning + spent,
@@ -248,7 +253,7 @@ class ReasoningApi:
             type="message",
             role="assistant",
             model=body.get("model", "unknown"),
-            content=[*blocks, text],
+            content=[*blocks, *text],
             stop_reason=stop_reason,  # type: ignore[arg-type]
             stop_sequence=None,
             usage=usage,
@@ -257,8 +262,8 @@ class ReasoningApi:
         with self._lock:
             for block in carried:
                 self._issued[block.get("signature") or block["data"]] = block
-            if carried:
-                self._answered[turn.text] = carried
+            if carried:  # keyed as _carry_problem reads a turn: its text, then its calls
+                self._answered[words + "".join(f"|{b.id}" for b in turn.tool_uses)] = carried
         if body.get("stream"):
             with self._lock:
                 self.streamed += 1
@@ -308,6 +313,12 @@ def _sse(message: t.Message) -> bytes:
             deltas = [
                 t.TextDelta(type="text_delta", text=block.text[:half]),
                 t.TextDelta(type="text_delta", text=block.text[half:]),
+            ]
+        elif isinstance(block, t.ToolUseBlock):  # its input as JSON text, in two pieces
+            opening, whole = block.model_copy(update={"input": {}}), json.dumps(block.input)
+            deltas = [
+                t.InputJSONDelta(type="input_json_delta", partial_json=whole[:5]),
+                t.InputJSONDelta(type="input_json_delta", partial_json=whole[5:]),
             ]
         else:  # redacted_thinking arrives whole
             opening, deltas = block, []

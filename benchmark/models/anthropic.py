@@ -10,8 +10,10 @@ prefix is sent again; usage then reports cache writes (split by TTL) and reads, 
 (prices.yaml). The request is built by `request_params` for the Messages API and Message
 Batches alike.
 
-Reasoning and structured output (effort, thinking, thinking blocks carried across turns,
-`output_config.format`): benchmark/models/anthropic_reasoning.py. Reported: `reasoning_tokens`
+Tool use (tools, tool_choice, tool_use and tool_result blocks, `ModelOutput.tool_calls`):
+benchmark/models/anthropic_tools.py. Reasoning and structured output (effort, thinking,
+thinking blocks carried across turns, `output_config.format`):
+benchmark/models/anthropic_reasoning.py. Reported: `reasoning_tokens`
 (`usage.output_tokens_details.thinking_tokens`, a share of `output_tokens`, which stays the
 whole billed output), `service_tier` and `speed` (from `usage`), `carry` (the reply's thinking
 blocks) and `finish_reason` (the raw `stop_reason`; `max_tokens` is a reply cut at the limit).
@@ -44,13 +46,13 @@ from benchmark.models._http import (
 from benchmark.models.anthropic_reasoning import (
     ANTHROPIC_EFFORTS,
     RequestRefused,
-    carried_blocks,
     output_config,
     reply_carry,
     shown_display,
     thinking_on,
     thinking_param,
 )
+from benchmark.models.anthropic_tools import conversation, reply_tool_calls, tool_params
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.capabilities import Capabilities
 from benchmark.models.prompt_cache import PromptCache, Ttl, min_cacheable_tokens
@@ -81,6 +83,7 @@ class AnthropicModel(SDKModel):
     provider = "anthropic"
     response_formats: ClassVar[frozenset[str]] = frozenset({"json_schema"})
     rate_limit_headers = staticmethod(anthropic_limits)
+    supports_tools: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -148,16 +151,6 @@ class AnthropicModel(SDKModel):
             )
         )
         control = {"type": "ephemeral", "ttl": ttl}
-
-        def content(i: int) -> str | list[dict[str, Any]]:
-            carried = carried_blocks(messages[i])  # thinking blocks go first, as sent
-            if i not in marks and not carried:
-                return messages[i].content
-            text: dict[str, Any] = {"type": "text", "text": messages[i].content}
-            if i in marks:
-                text["cache_control"] = control
-            return [*carried, text]
-
         systems = [i for i, m in enumerate(messages) if m.role == "system"]
         params: dict[str, Any] = {"model": self.name, "max_tokens": config.max_tokens}
         if systems:
@@ -167,11 +160,8 @@ class AnthropicModel(SDKModel):
                 if marks & set(systems)
                 else text
             )
-        params["messages"] = [
-            {"role": m.role, "content": content(i)}
-            for i, m in enumerate(messages)
-            if m.role != "system"
-        ]
+        params["messages"] = conversation(messages, marks, control)
+        params.update(tool_params(config))
         if config_param is not None:
             params["output_config"] = config_param
         if thinking is not None:
@@ -342,4 +332,5 @@ def message_output(
         thinking_display=shown_display(carry),
         service_tier=getattr(usage, "service_tier", None),
         speed=getattr(usage, "speed", None),
+        tool_calls=reply_tool_calls(msg.content),
     )

@@ -32,6 +32,9 @@ Converse reports no reasoning share of `outputTokens` (`reasoning_tokens` is Non
 includes it). Structured output (`model.response_format=json_schema`) would need Converse's
 `outputConfig`, which the locked botocore does not model: it is refused at start, saying so.
 
+Tool use: Converse's `toolConfig`, `toolUse` and `toolResult` blocks, which the locked botocore
+models (benchmark/models/bedrock_tools.py).
+
 Not here: batch mode (Bedrock's batch inference is a separate job API over S3; `model.batch`
 is refused at start) and rate-limit pacing (Bedrock sends no rate-limit headers, so
 `adapt_to_rate_limits` has nothing to pace by: up to `max_concurrency` calls run; a
@@ -64,6 +67,7 @@ from benchmark.models.bedrock_reasoning import (
     stash_wire_messages,
     wire_messages,
 )
+from benchmark.models.bedrock_tools import reply_tool_calls, tool_config
 from benchmark.models.usage import add_counts
 
 # Error codes -> (kind, fatal). Transient ones are retried by RetryingModel.
@@ -98,6 +102,7 @@ class BedrockModel(SDKModel):
 
     provider = "bedrock"
     request_id_header: ClassVar[str] = "x-amzn-RequestId"
+    supports_tools: ClassVar[bool] = True  # Converse toolConfig (bedrock_tools.py)
     # why `model.response_format` values are refused, said at start (runner/factory.py)
     response_format_note: ClassVar[str] = (
         f"Bedrock's structured output is Converse's outputConfig, which botocore "
@@ -202,6 +207,10 @@ class BedrockModel(SDKModel):
             request["system"] = system
         if fields:
             request["additionalModelRequestFields"] = fields
+        thinking = (fields.get("thinking") or {}).get("type") in ("adaptive", "enabled")
+        tools = tool_config(config, thinking=thinking)
+        if tools is not None:
+            request["toolConfig"] = tools
         return request
 
     async def generate(
@@ -308,4 +317,5 @@ def _output(response: dict[str, Any], latency: float) -> ModelOutput:
         request_id=response.get("ResponseMetadata", {}).get("RequestId"),
         extra=extra,
         carry=carried(blocks),
+        tool_calls=reply_tool_calls(blocks),
     )

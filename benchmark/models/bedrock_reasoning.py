@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from benchmark.models.base import ChatMessage, GenerateConfig
+from benchmark.models.bedrock_tools import converse_turns
 
 REASONING = "reasoningContent"  # the content block's key
 WIRE_MESSAGES = "benchmark_wire_messages"  # the parameter that smuggles the full messages
@@ -75,14 +76,8 @@ def reasoning_fields(model: str, config: GenerateConfig) -> dict[str, Any]:
 
 def wire_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """The Converse `messages`, each assistant turn led by its carried reasoning blocks
-    (carry items of other providers are ignored)."""
-    out = []
-    for m in messages:
-        if m.role == "system":
-            continue
-        blocks = [dict(c) for c in m.carry if REASONING in c] if m.role == "assistant" else []
-        out.append({"role": m.role, "content": [*blocks, {"text": m.content}]})
-    return out
+    (carry items of other providers are ignored); tool use as bedrock_tools.py maps it."""
+    return converse_turns(messages, lambda m: [dict(c) for c in m.carry if REASONING in c])
 
 
 def plain_messages(wire: list[dict[str, Any]]) -> list[dict[str, Any]]:

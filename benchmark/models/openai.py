@@ -9,7 +9,8 @@ Replies report `reasoning_tokens` (part of `output_tokens`, as OpenAI bills them
 `service_tier`, and the raw finish reason ("length" / "max_output_tokens": cut at the limit).
 The output cap is `max_completion_tokens` on Chat Completions (reasoning models reject the
 deprecated `max_tokens`) and `max_output_tokens` on Responses. A reasoning family that reasons
-gets no `temperature` when it is 1.0 (see `sends_temperature`).
+gets no `temperature` when it is 1.0 (see `sends_temperature`). Function calling on both APIs:
+benchmark/models/openai_tools.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from benchmark.models._http import (
 )
 from benchmark.models.base import CallContext, ChatMessage, GenerateConfig, ModelError, ModelOutput
 from benchmark.models.openai_responses import FailedResponse, responses_output, responses_params
+from benchmark.models.openai_tools import chat_message, chat_reply_tool_calls, chat_tool_params
 from benchmark.models.ratelimit import RateLimiter, openai_limits
 from benchmark.models.template_schema import (
     SCHEMA_DESCRIPTION,
@@ -93,6 +95,7 @@ class OpenAIModel(SDKModel):
     rate_limit_headers = staticmethod(openai_limits)
     # OpenAI deprecated `max_tokens` (rejected by reasoning models); other servers still want it.
     max_tokens_param: ClassVar[str] = "max_completion_tokens"
+    supports_tools: ClassVar[bool] = True  # function calling on both APIs (openai_tools.py)
 
     def __init__(
         self,
@@ -149,7 +152,7 @@ class OpenAIModel(SDKModel):
     def _chat_params(self, messages: list[ChatMessage], config: GenerateConfig) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.name,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [chat_message(m) for m in messages],
             "temperature": config.temperature,
             self.max_tokens_param: config.max_tokens,
         }
@@ -159,6 +162,7 @@ class OpenAIModel(SDKModel):
             kwargs["response_format"] = response_format_param(config.response_format)
         if config.effort is not None:
             kwargs["reasoning_effort"] = config.effort
+        kwargs.update(chat_tool_params(config))
         return kwargs
 
     def _reasoning(self, config: GenerateConfig) -> GenerateConfig:
@@ -300,4 +304,5 @@ def _output(completion: openai.types.chat.ChatCompletion, latency: float) -> Mod
         request_id=getattr(completion, "_request_id", None),  # a batch result has none
         extra=extra,
         service_tier=getattr(completion, "service_tier", None),
+        tool_calls=chat_reply_tool_calls(choice.message.tool_calls),
     )

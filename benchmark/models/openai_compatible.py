@@ -5,7 +5,9 @@
 empty `api_key` is replaced by the dummy "not-needed" (the SDK refuses an empty one).
 The output cap is sent as `max_tokens`, which these servers understand. `model.effort` is sent
 as `reasoning_effort` (as to OpenAI; vLLM and Ollama take it for their reasoning models); a
-server that rejects it answers with its error, reported like any bad request.
+server that rejects it answers with its error, reported like any bad request. Tools go as on
+Chat Completions (benchmark/models/openai_tools.py); a server without tool support answers its
+own error, reported the same way.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ The mapping from the harness's call:
   rest is some other provider's) goes before it;
 - `max_tokens` -> `max_output_tokens`; `effort` -> `reasoning.effort`; `thinking_display`
   "summarized" -> `reasoning.summary="auto"` ("omitted": no summary, the API's default);
+- `tools` / `tool_choice`, turns that made or answered calls, and the reply's `function_call`
+  items: benchmark/models/openai_tools.py;
 - `response_format` json_object / json_schema -> `text.format` (the template schema of
   benchmark/models/template_schema.py); `seed` is not sent (the Responses API has none).
 
@@ -28,6 +30,11 @@ from typing import Any
 from openai.types.responses import Response, ResponseReasoningItemParam
 
 from benchmark.models.base import ChatMessage, GenerateConfig, ModelOutput
+from benchmark.models.openai_tools import (
+    responses_reply_tool_calls,
+    responses_tool_params,
+    responses_turn,
+)
 from benchmark.models.template_schema import (
     SCHEMA_DESCRIPTION,
     SCHEMA_NAME,
@@ -59,11 +66,8 @@ def input_items(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """The conversation's turns as `input` items, each assistant turn after its reasoning."""
     items: list[dict[str, Any]] = []
     for message in messages:
-        if message.role == "system":
-            continue
-        if message.role == "assistant":
-            items += [dict(c) for c in message.carry if c.get("type") == "reasoning"]
-        items.append({"type": "message", "role": message.role, "content": message.content})
+        if message.role != "system":
+            items += responses_turn(message)
     return items
 
 
@@ -91,6 +95,7 @@ def responses_params(
         params["reasoning"] = reasoning
     if config.response_format is not None:
         params["text"] = {"format": text_format(config.response_format)}
+    params.update(responses_tool_params(config))
     return params
 
 
@@ -133,4 +138,5 @@ def responses_output(response: Response, latency: float | None) -> ModelOutput:
         extra=extra,
         carry=carry,
         service_tier=response.service_tier,
+        tool_calls=responses_reply_tool_calls(response.output),
     )
