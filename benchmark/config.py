@@ -95,7 +95,9 @@ class PromptSetConfig(_Strict):
 class LoopConfig(_Strict):
     max_iterations: int = Field(default=10, ge=1)  # 1 generation + (n-1) repairs
     samples: int = Field(default=5, ge=1)
-    protocol: Literal["stateless", "conversation"] = "stateless"
+    protocol: Literal["stateless", "conversation", "agent"] = "stateless"
+    max_turns: int = Field(default=20, ge=1)  # agent: turns of a chain
+    tool_result_max_chars: int = Field(default=8000, ge=1)  # agent: a tool result's cap
     clean_when: Literal["no_errors", "no_errors_or_warnings", "no_findings"] = (
         "no_errors_or_warnings"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -10,7 +11,7 @@ from benchmark.models.capabilities import EFFORTS as EFFORTS  # re-exported: the
 from benchmark.models.capabilities import Capabilities
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 # finish reasons that mean "stopped at max_tokens": Anthropic's stop_reason, Chat Completions'
 # finish_reason, Responses' incomplete_details.reason (Bedrock's stopReason is the first)
@@ -29,6 +30,32 @@ class ProblemLike(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: `parameters` is a JSON schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call as the model sent it: `arguments` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed(self) -> dict[str, Any] | None:
+        """The arguments as a JSON object, or None (a malformed call)."""
+        try:
+            value = json.loads(self.arguments)
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One turn. `carry` holds provider-specific items of an assistant turn that must be sent
     back with it for reasoning to carry across turns (Anthropic thinking blocks with their
@@ -38,6 +65,10 @@ class ChatMessage:
     role: Role
     content: str
     carry: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn's calls
+    tool_call_id: str | None = None  # a tool turn: the call it answers ...
+    tool_name: str | None = None
+    is_error: bool = False  # ... and whether its result (`content`) is an error
 
 
 @dataclass(frozen=True)
@@ -51,6 +82,8 @@ class GenerateConfig:
     effort: str | None = None  # one of EFFORTS; None: the provider's default (send nothing)
     thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
     thinking_display: str | None = None  # "summarized" | "omitted" (Anthropic); None: default
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # None/"auto" | "required" | a tool's name
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,8 @@ class CallContext:
     previous_template: str | None = None
     previous_feedback: str | None = None
     max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)
+    turn: int | None = None  # agent protocol: the chain's turn, 1-based
+    schema_lookups: tuple[str, ...] = ()  # agent: types looked up since the last validate
 
 
 @dataclass
@@ -105,6 +140,7 @@ class ModelOutput:
     thinking_display: str | None = None  # as reported
     service_tier: str | None = None  # as reported
     speed: str | None = None  # as reported
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     @property
     def hit_token_limit(self) -> bool:
@@ -149,6 +185,7 @@ class ModelAPI(ABC):
     """A model behind a provider. One instance per job; safe to call concurrently."""
 
     provider: str
+    supports_tools: ClassVar[bool] = False  # native tool use (the agent protocol needs it)
     # the `model.response_format` values this provider can send; any other is refused at start
     response_formats: ClassVar[frozenset[str]] = frozenset()
 
