@@ -250,6 +250,9 @@ class Settings(_Strict):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
+        if self.loop.protocol != "agent":  # agent-only limits: fixed-loop runs keep their hash
+            for agent_only in ("max_turns", "tool_result_max_chars"):
+                data["loop"].pop(agent_only)
         data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")
