@@ -4,6 +4,9 @@ a cost for a priced model, and the same tool use as the simulator's own agent ch
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,41 @@ def test_the_plan_expects_the_tool_use_the_simulator_shows() -> None:
     for measure in ("validate_calls", "turns"):
         assert planned[measure] == pytest.approx(seen[measure], rel=0.3), measure
     assert planned["schema_lookups"] == pytest.approx(seen["schema_lookups"], abs=0.35)
+
+
+def test_the_protocols_experiment_sweeps_the_three_protocols(tmp_path: Path) -> None:
+    """conf/experiment/protocols.yaml, as `make experiment-protocols` runs it, planned (the
+    Makefile's -n line is the command; plan=true stops before any job)."""
+    sweep = tmp_path / "protocols"
+    args = f"dataset.limit=1 planning.draws=5 plan=true hydra.sweep.dir={sweep}"
+    shown = subprocess.run(
+        [
+            "make",
+            "-n",
+            "experiment-protocols",
+            f"PY={sys.executable}",
+            "MODELS=simulated/default",
+            "ITERS=3",
+            f"ARGS={args}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = shlex.split(shown.replace("\\\n", " "))
+    assert command[1:3] == ["sweep", "+experiment=protocols"]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = json.loads((sweep / "plan.json").read_text())["jobs"]
+    assert [j["protocol"] for j in jobs] == ["stateless", "conversation", "agent"]
+    assert {j["dataset"] for j in jobs} == {"paper33"} and {j["max_iterations"] for j in jobs} == {
+        3
+    }
+    assert [bool(j.get("agent")) for j in jobs] == [False, False, True]
