@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from benchmark.runner.plan.agent import AgentJobPlan
 from benchmark.runner.plan.sweep import format_plan, plan_settings, single
-from benchmark.simulator import SimulatedModel
+from benchmark.simulator import SimulatedModel, load_profile
+from benchmark.simulator.agent import LOOKUP_RULES
+from benchmark.simulator.chains import ChainProcess, ProblemShape
 from tests.test_job import settings_for
 from tests.test_simulator_agent import PAPER33, SMALL, drive
 
@@ -122,3 +125,15 @@ def test_the_protocols_experiment_sweeps_the_three_protocols(tmp_path: Path) -> 
         3
     }
     assert [bool(j.get("agent")) for j in jobs] == [False, False, True]
+
+
+def test_the_chain_model_counts_the_lookup_rules_findings_apart() -> None:
+    process = ChainProcess.from_profile(load_profile("synthetic-truth"))
+    bound = process.bind([ProblemShape("p", 3)])
+    index = np.zeros(500, dtype=int)
+    plain = bound.simulate(index, 4, np.random.default_rng(0))
+    tracked = bound.simulate(index, 4, np.random.default_rng(0), track=LOOKUP_RULES)
+    assert plain.tracked is None and tracked.tracked is not None
+    assert np.array_equal(plain.errors, tracked.errors)  # counting draws nothing
+    assert (tracked.tracked <= tracked.errors).all() and tracked.tracked[:, 0].sum() > 0
+    assert (tracked.tracked[~tracked.reached] == 0).all()

@@ -116,7 +116,7 @@ class AgentState:
 
     @property
     def clean(self) -> bool:
-        return self.feedback is not None and self.feedback.strip().lower() == NO_FINDINGS
+        return self.feedback is not None and self.feedback.strip().lower().startswith(NO_FINDINGS)
 
 
 def read_state(
