@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from benchmark.models.base import ChatMessage, ToolCall
@@ -171,8 +171,6 @@ class Move:
     active: tuple[Mutation, ...] = ()  # the template's mistakes
     resource_types: tuple[str, ...] = ()
     note: str = ""
-    skipped_validation: bool = False
-    boosted: tuple[str, ...] = field(default=())  # keys of mistakes a lookup helped
 
     def calls(self, make_id: Callable[[int], str]) -> list[ToolCall]:
         """The tool calls, ids from `make_id(k)` (unique within the chain)."""
@@ -189,7 +187,8 @@ def resource_type(problem: SimProblem, m: Mutation) -> str | None:
     path = m.path
     if len(path) < 2 or path[0] != "Resources":
         return None
-    resource = (problem.template.get("Resources") or {}).get(path[1])
+    resources = problem.template.get("Resources")
+    resource = resources.get(path[1]) if isinstance(resources, Mapping) else None
     kind = resource.get("Type") if isinstance(resource, Mapping) else None
     return kind if isinstance(kind, str) else None
 

@@ -215,7 +215,7 @@ class SimulatedModel(ModelAPI):
             output_tokens=round(written * effort.output) + (reasoning or 0),
             reasoning_tokens=reasoning,
             latency_s=time.perf_counter() - started,
-            request_id=f"sim-{call_id(-1)[4:28]}",
+            request_id=f"sim-{self._digest('agent', problem.id, context.sample, turn)[:24]}",
             extra=extra,
             tool_calls=calls,
         )
@@ -280,8 +280,7 @@ class SimulatedModel(ModelAPI):
             return Move(LOOKUP, resource_types=kinds, note="looking up (asked to)."), state.turn
         factor = self.agent.lookup_fix_factor
         boost = {key: factor for key, kind in targets.items() if kind in state.looked_up}
-        move = written(self.next_state(problem, ctx, effort, boost), "the repair")
-        return dataclasses.replace(move, boosted=tuple(sorted(boost))), state.turn
+        return written(self.next_state(problem, ctx, effort, boost), "the repair"), state.turn
 
     def next_state(
         self,
@@ -379,7 +378,8 @@ def difficulty_of(problem: Problem) -> int | None:
 
 def _first_type(problem: SimProblem) -> tuple[str, ...]:
     """The template's first resource type (a forced lookup with nothing else to look up)."""
-    for resource in (problem.template.get("Resources") or {}).values():
+    resources = problem.template.get("Resources")
+    for resource in resources.values() if isinstance(resources, Mapping) else ():
         if isinstance(resource, Mapping) and isinstance(resource.get("Type"), str):
             return (resource["Type"],)
     return ()
