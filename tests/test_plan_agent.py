@@ -137,3 +137,11 @@ def test_the_chain_model_counts_the_lookup_rules_findings_apart() -> None:
     assert np.array_equal(plain.errors, tracked.errors)  # counting draws nothing
     assert (tracked.tracked <= tracked.errors).all() and tracked.tracked[:, 0].sum() > 0
     assert (tracked.tracked[~tracked.reached] == 0).all()
+
+
+def test_openai_s_automatic_cache_reads_are_planned_online_only() -> None:
+    plan = plan_settings(settings_for("model.id=openai/gpt-4o", *AGENT))
+    assert 0 < plan.cached_tokens["online"] < plan.input_tokens.expected
+    assert plan.cached_tokens["batch"] == 0
+    none = plan_settings(settings_for("model.id=anthropic/claude-opus-5-5", *AGENT))
+    assert set(none.cached_tokens.values()) == {0.0}

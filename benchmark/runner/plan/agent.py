@@ -18,8 +18,10 @@ earlier turn's reply (a template call: the template as JSON text; a lookup: LOOK
 a call) and tool results (a validate: the job's feedback design rendered from real findings,
 `findings.py`; a lookup: the resource's cfn-lint schema, its properties, required and
 definitions as compact JSON, averaged over the problem's resource types); every result is
-capped at `loop.tool_result_max_chars`. No prompt-cache read is planned (the expected cost
-of a provider that caches is on the high side).
+capped at `loop.tool_result_max_chars`. Prompt caching: OpenAI's automatic cache reads each
+turn's previous prompt, a prefix of it (from 1,024 tokens, in steps of 128; online only, as
+for the conversation protocol); no other provider's cache read is planned (Anthropic's
+depends on where the agent loop marks its turns), so their expected cost is on the high side.
 
 Maximum: every chain runs `loop.max_turns` turns, every reply `model.max_tokens` long,
 every tool result at its cap, counted generously, every input token at its highest rate.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -44,7 +47,7 @@ from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.runner.plan.findings import FeedbackSizer
 from benchmark.runner.plan.job import Bounds, JobPlan, problem_texts
-from benchmark.runner.plan.token_usage import Usage
+from benchmark.runner.plan.token_usage import OPENAI_CACHE_STEP, OPENAI_MIN_CACHED, Usage
 from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.agent import AgentPolicy
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
@@ -169,6 +172,7 @@ class Walk:
     unvalidated: float = 0.0
     input_chars: float = 0.0
     output_chars: float = 0.0
+    cached_tokens: float = 0.0  # OpenAI's automatic prompt cache, online
     template_turns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     template_input: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -217,6 +221,9 @@ def walk(
                 (chars_in, NOTE_CHARS + template[p], "submit", -1),
             ]
         w.turns += len(turns)
+        if settings.model.provider == "openai":
+            ends = [t[0] / settings.planning.chars_per_token for t in turns]
+            w.cached_tokens += sum(openai_cached(prefix) for prefix in ends[:-1])
         for chars_in, chars_out, kind, value in turns:
             w.input_chars += chars_in
             w.output_chars += chars_out
@@ -229,6 +236,14 @@ def walk(
                 w.lookup_turns += 1
                 w.lookups += value
     return out
+
+
+def openai_cached(prefix_tokens: float) -> float:
+    """Tokens OpenAI's automatic cache reads of a resent prefix of this many tokens."""
+    if prefix_tokens < OPENAI_MIN_CACHED:
+        return 0.0
+    steps = math.floor((prefix_tokens - OPENAI_MIN_CACHED) / OPENAI_CACHE_STEP)
+    return float(OPENAI_MIN_CACHED + OPENAI_CACHE_STEP * steps)
 
 
 def _maximum(
@@ -319,7 +334,9 @@ def plan_agent_job(
     billed: PriceBasis = "batch" if model.batch and "batch" in bases else "online"
     chains = len(problems) * loop.samples
     maximum = _maximum(settings, opening, bases, price)
-    expected = Usage(input_tokens, output_tokens)
+    cached = {b: 0.0 for b in bases}
+    cached["online"] = sum(w.cached_tokens for w in walks) * weight
+    expected = {b: Usage(input_tokens, output_tokens, cached[b]) for b in bases}
     per_chain = {
         "validate_calls": sum(w.validates for w in walks) * weight / chains,
         "schema_lookups": sum(w.lookups for w in walks) * weight / chains,
@@ -331,7 +348,11 @@ def plan_agent_job(
         f"agent (job {job_id}, {profile.name}'s {policy.source} agent policy, an assumption): "
         f"per chain {per_chain['validate_calls']:.1f} validate calls, "
         f"{per_chain['schema_lookups']:.1f} schema lookups, {per_chain['turns']:.1f} turns; "
-        "no prompt-cache read planned"
+        + (
+            "OpenAI's automatic cache reads planned online"
+            if model.provider == "openai"
+            else "no prompt-cache read planned"
+        )
     )
     per_iteration = []
     template_mean = float(np.mean(template))
@@ -365,10 +386,10 @@ def plan_agent_job(
         calls=Bounds(turns, float(chains * loop.max_turns)),
         input_tokens=Bounds(input_tokens, maximum["input"]),
         output_tokens=Bounds(output_tokens, maximum["output"]),
-        cached_tokens=dict.fromkeys(bases, 0.0),
+        cached_tokens=cached,
         cache_write_tokens=dict.fromkeys(bases, 0.0),
         cost_usd={
-            b: Bounds(expected.cost(price.basis(b) if price else None), maximum["cost"][b])
+            b: Bounds(expected[b].cost(price.basis(b) if price else None), maximum["cost"][b])
             for b in bases
         },
         billed=billed,
