@@ -2,12 +2,13 @@
 # the variables they read: the `#:` lines below (tests/test_cli.py checks that none is missing).
 #: PY=.venv/bin/python        the interpreter; `iacbench` is the console script beside it
 #: IACBENCH=<PY's folder>/iacbench  the command every target below calls
-#: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-feedback)
-#: ITERS=10                   loop.max_iterations (sweep, plan, power)
+#: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-*)
+#: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols)
 #: PROMPTS=paper             prompt sets, comma-separated (sweep, plan)
 #: DATASET=paper33            dataset name (sweep, plan, power)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
+#: PROTOCOLS_DIR=runs/experiment-protocols-<time>  its run folder (experiment-protocols)
 #: ARGS=                      more arguments: Hydra overrides, or power's options
 #: RUN=                       a run folder (report, frontier, calibrate, validate-profile)
 #: BUDGET=                    frontier: dollars per problem, e.g. 0.05 (none: the whole front)
@@ -38,6 +39,7 @@ DATASET ?= paper33
 ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
+PROTOCOLS_DIR ?= runs/experiment-protocols-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev,docs
 # uv on the PATH, else the uv module (pip's install of uv gives `python3 -m uv` at once, where a
 # pyenv shim for the uv command would still need a rehash)
@@ -51,7 +53,7 @@ SITE    ?= site
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs clean-cache docs docs-serve
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback experiment-protocols run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs clean-cache docs docs-serve
 
 help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -107,6 +109,10 @@ experiment-feedback:  ## feedback designs x both protocols on paper33 into one r
 	$(IACBENCH) sweep model.id=$(MODELS) dataset=paper33 prompts=$(DESIGNS) \
 		loop.protocol=stateless,conversation security.enabled=true \
 		hydra.sweep.dir=$(EXPERIMENT_DIR) $(ARGS)
+
+experiment-protocols:  ## stateless, conversation and agent side by side on paper33 into one run folder
+	$(IACBENCH) sweep +experiment=protocols model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		hydra.sweep.dir=$(PROTOCOLS_DIR) $(ARGS)
 
 run:  ## a single job with the defaults (ARGS: overrides)
 	$(IACBENCH) run $(ARGS)

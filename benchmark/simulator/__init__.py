@@ -6,6 +6,7 @@
 | `mutations.py` | a mutation's edits; apply, render, and decode a rendered template back |
 | `catalogue.py` | where each kind of mistake can go on a template, and the rule it raises |
 | `behaviour.py` | hand-set and calibrated behaviour: first draw, repair |
+| `agent.py` | the agent policy (loop.protocol=agent): its profile section, the chain's state |
 | `profile.py` | profile YAML files (conf/model/simulator/): load, check, write |
 | `model.py` | `SimulatedModel`, the `simulated` provider |
 | `sites.py` | a seeded sample of the catalogue's sites on a dataset |

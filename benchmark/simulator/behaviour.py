@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from benchmark.simulator.catalogue import CLASSIC_KINDS
@@ -83,6 +84,15 @@ class SimProblem:
         return [s for s in sites if not any(s.overlaps(m) for m in active)]
 
 
+# mutation key -> factor on its named-fix chance (an agent's schema lookup, simulator/agent.py);
+# the same rolls are drawn with or without it, so a boost moves only the fixes it touches
+NO_BOOST: Mapping[str, float] = MappingProxyType({})
+
+
+def boosted(chance: float, m: Mutation, boost: Mapping[str, float]) -> float:
+    return min(1.0, chance * boost.get(m.key, 1.0))
+
+
 def mentions(feedback: str, rule_id: str) -> bool:
     return re.search(rf"\b{re.escape(rule_id)}\b", feedback) is not None
 
@@ -93,7 +103,12 @@ class Behaviour(Protocol):
     ) -> tuple[Mutation, ...]: ...
 
     def repair(
-        self, problem: SimProblem, previous: tuple[Mutation, ...], feedback: str, chain: Chain
+        self,
+        problem: SimProblem,
+        previous: tuple[Mutation, ...],
+        feedback: str,
+        chain: Chain,
+        boost: Mapping[str, float] = NO_BOOST,
     ) -> tuple[Mutation, ...]: ...
 
 
@@ -152,13 +167,19 @@ class HandSet:
         return problem.canonical(active)
 
     def repair(
-        self, problem: SimProblem, previous: tuple[Mutation, ...], feedback: str, chain: Chain
+        self,
+        problem: SimProblem,
+        previous: tuple[Mutation, ...],
+        feedback: str,
+        chain: Chain,
+        boost: Mapping[str, float] = NO_BOOST,
     ) -> tuple[Mutation, ...]:
         rng = chain.rng()
         kept = []
         for m in previous:
             roll = rng.random()  # drawn for every mutation, so one fix does not shift the others
-            if not (mentions(feedback, m.rule_id) and roll < self.settings.fix_chance(m.rule_id)):
+            chance = boosted(self.settings.fix_chance(m.rule_id), m, boost)
+            if not (mentions(feedback, m.rule_id) and roll < chance):
                 kept.append(m)
         active = tuple(kept)
         if rng.random() < self.settings.introduce_probability:
@@ -244,7 +265,12 @@ class Calibrated:
         return problem.canonical(active)
 
     def repair(
-        self, problem: SimProblem, previous: tuple[Mutation, ...], feedback: str, chain: Chain
+        self,
+        problem: SimProblem,
+        previous: tuple[Mutation, ...],
+        feedback: str,
+        chain: Chain,
+        boost: Mapping[str, float] = NO_BOOST,
     ) -> tuple[Mutation, ...]:
         r, rng = self.rates, chain.rng()
         syntax = [m for m in previous if m.rule_id == SYNTAX_RULE]
@@ -255,7 +281,7 @@ class Calibrated:
         kept: list[Mutation] = []
         for m in previous:
             roll = rng.random()  # one roll per mutation, so one fix does not shift the others
-            if roll >= self._fix_chance(m, feedback, chain):
+            if roll >= boosted(self._fix_chance(m, feedback, chain), m, boost):
                 kept.append(m)
         active = tuple(kept)
         for rule in sorted(r.introduce):

@@ -117,6 +117,7 @@ class Chains:
     clean: np.ndarray  # clean at iteration t (after a clean stop: clean)
     reached: np.ndarray  # the chain made an attempt at iteration t (did not stop before it)
     problem_index: np.ndarray  # chain -> index into the bound problems
+    tracked: np.ndarray | None = None  # findings of the `track` rules shown at t (simulate)
 
     @property
     def iterations(self) -> int:
@@ -351,10 +352,12 @@ class BoundProcess:
         rng: np.random.Generator,
         clean_when: str = "no_errors_or_warnings",
         named_levels: str = "EW",
+        track: Sequence[str] = (),
     ) -> Chains:
         """Draw one chain per entry of `problem_index` (indexes into the bound problems) over
         `iterations` attempts; each stops at its first clean attempt and is filled forward.
-        `named_levels`: the levels whose rules the feedback names ("E" for errors-only)."""
+        `named_levels`: the levels whose rules the feedback names ("E" for errors-only);
+        `track`: rules whose shown findings are counted apart (`Chains.tracked`)."""
         if clean_when not in CLEAN_RULES:
             raise ValueError(f"clean_when must be one of {', '.join(CLEAN_RULES)}")
         p = self.process
@@ -367,6 +370,7 @@ class BoundProcess:
         warnings = np.zeros((c, iterations), dtype=np.int64)
         clean = np.zeros((c, iterations), dtype=bool)
         reached = np.zeros((c, iterations), dtype=bool)
+        tracked, kept = np.zeros((c, iterations), dtype=np.int64), np.isin(p.rules, track)
 
         broken = rng.random(c) < p.parse_failure
         dirty = rng.random(c) >= self.clean[pi]
@@ -383,6 +387,7 @@ class BoundProcess:
             shown = ordinary + persistent
             e = np.where(broken, 1, (shown * is_error).sum(axis=1))
             w = np.where(broken, 0, (shown * ~is_error).sum(axis=1))
+            tracked[:, t] = np.where(broken | stopped, 0, (shown * kept).sum(axis=1))
             ok = e == 0 if clean_when == "no_errors" else (e + w) == 0
             reached[:, t] = ~stopped
             if t > 0:  # a stopped chain shows its last attempt
@@ -391,7 +396,7 @@ class BoundProcess:
                 ok = np.where(stopped, clean[:, t - 1], ok)
             errors[:, t], warnings[:, t], clean[:, t] = e, w, ok
             stopped |= ok
-        return Chains(errors, warnings, clean, reached, pi)
+        return Chains(errors, warnings, clean, reached, pi, tracked if len(track) else None)
 
     def _add(
         self,

@@ -18,9 +18,11 @@ a retry, and after a kill and resume. Token counts are whitespace-separated word
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -36,18 +38,32 @@ from benchmark.models.base import (
 from benchmark.models.capabilities import EFFORTS, THINKING_MODES, Capabilities
 from benchmark.problems.dataset import Problem
 from benchmark.problems.difficulty import template_metrics
+from benchmark.simulator.agent import (
+    DEFAULT_POLICY,
+    LOOKUP,
+    SUBMIT,
+    VALIDATE,
+    AgentPolicy,
+    Move,
+    lookup_targets,
+    read_state,
+)
 from benchmark.simulator.behaviour import (
+    NO_BOOST,
     Behaviour,
     Chain,
     HandSet,
     SimProblem,
     SimulatorSettings,
+    stable_rng,
 )
 from benchmark.simulator.catalogue import find_sites
 from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, EffortModel
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
 from benchmark.simulator.template import parse_template
+
+DECODE_CACHE = 256  # templates decoded per simulator instance, most recent kept
 
 
 def word_count(text: str) -> int:
@@ -74,9 +90,11 @@ class SimulatedModel(ModelAPI):
         profile: Profile | None = None,
         options: Mapping[str, Any] | None = None,
         as_of: date | None = None,
+        agent: AgentPolicy | None = None,
     ) -> None:
         super().__init__(name)
         self.profile = profile
+        self.agent = agent or (profile.agent if profile is not None else DEFAULT_POLICY)
         self.effort = profile.effort if profile is not None else EffortModel({})
         self.behaviour: Behaviour
         if profile is not None:
@@ -87,6 +105,9 @@ class SimulatedModel(ModelAPI):
         self.as_of = as_of
         self._problems = dict(problems)
         self._parsed: dict[str, SimProblem] = {}
+        # an agent turn decodes the template its last validate saw, turn after turn (a lookup
+        # turn, then the repair): decoded once per instance (a decode renders, ~25 ms)
+        self._decoded = functools.lru_cache(maxsize=DECODE_CACHE)(self._decode)
 
     @classmethod
     def from_options(
@@ -131,6 +152,8 @@ class SimulatedModel(ModelAPI):
         if self.settings.latency_s:
             await asyncio.sleep(self.settings.latency_s)
         problem = self.problem(context.problem_id)
+        if config.tools:
+            return self.agent_turn(problem, messages, config, context, effort, started)
         active = self.next_state(problem, context, effort)
         template = render(problem.template, active, context.output_format)
         lead = "here is the template." if context.iteration == 1 else "here is the fixed template."
@@ -138,10 +161,7 @@ class SimulatedModel(ModelAPI):
             f"Simulated repair model (not an LLM): {lead}\n\n"
             f"```{context.output_format}\n{template}```\n"
         )
-        call_id = hashlib.sha256(
-            f"{self.settings.seed}\0{self.name}\0{context.problem_id}\0"
-            f"{context.sample}\0{context.iteration}".encode()
-        ).hexdigest()
+        call_id = self._digest(context.problem_id, context.sample, context.iteration)
         reasoning = effort.reasoning_tokens
         return ModelOutput(
             text=text,
@@ -154,14 +174,138 @@ class SimulatedModel(ModelAPI):
             extra={"simulator_rules": ",".join(m.rule_id for m in active)},
         )
 
+    def _digest(self, *parts: object) -> str:
+        key = "\0".join(map(str, (self.settings.seed, self.name, *parts)))
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    # ---- the agent protocol (simulator/agent.py documents the policy) -------------------------
+
+    def agent_turn(
+        self,
+        problem: SimProblem,
+        messages: Sequence[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        effort: EffortLevel,
+        started: float,
+    ) -> ModelOutput:
+        """One agent turn: the policy's move as tool calls (ids unique in the chain)."""
+        move, turn = self.agent_move(problem, messages, config, context, effort)
+
+        def call_id(k: int) -> str:
+            digest = self._digest("agent", problem.id, context.sample, turn, k)
+            return f"sim-{digest[:16]}"
+
+        calls = move.calls(call_id) if move.tool else []
+        text = f"Simulated agent (not an LLM): {move.note}"
+        if not move.tool:  # no tool to call: the template in the text is the submission
+            text += f"\n\n```{context.output_format}\n{move.template}```\n"
+        written = word_count(text) + sum(word_count(c.arguments) for c in calls)
+        reasoning = effort.reasoning_tokens
+        extra = {"simulator_agent": move.tool or "reply"}
+        if move.template is not None:
+            extra["simulator_rules"] = ",".join(m.rule_id for m in move.active)
+        return ModelOutput(
+            text=text,
+            finish_reason="tool_use" if calls else "stop",
+            input_tokens=sum(
+                word_count(m.content) + sum(word_count(c.arguments) for c in m.tool_calls)
+                for m in messages
+            ),
+            output_tokens=round(written * effort.output) + (reasoning or 0),
+            reasoning_tokens=reasoning,
+            latency_s=time.perf_counter() - started,
+            request_id=f"sim-{self._digest('agent', problem.id, context.sample, turn)[:24]}",
+            extra=extra,
+            tool_calls=calls,
+        )
+
+    def agent_move(
+        self,
+        problem: SimProblem,
+        messages: Sequence[ChatMessage],
+        config: GenerateConfig,
+        context: CallContext,
+        effort: EffortLevel = NO_EFFECT,
+    ) -> tuple[Move, int]:
+        """The policy's move at this turn, and the turn."""
+        state = read_state(
+            messages,
+            context.iteration,
+            context.previous_template,
+            context.previous_feedback,
+            context.schema_lookups,
+            context.turn,
+        )
+        offered = {t.name for t in config.tools}
+        forced = config.tool_choice if config.tool_choice in offered else None
+        iteration = state.validations + 1
+        ctx = dataclasses.replace(
+            context,
+            iteration=iteration,
+            previous_template=state.validated,
+            previous_feedback=state.feedback,
+        )
+
+        def roll(what: str) -> float:
+            seed = self.settings.seed
+            return stable_rng(seed, "agent", what, problem.id, context.sample, iteration).random()
+
+        def written(active: tuple[Mutation, ...], what: str) -> Move:
+            template = render(problem.template, active, context.output_format)
+            skip = roll("skip") < self.agent.skip_validation_probability and forced != VALIDATE
+            if VALIDATE in offered and forced != SUBMIT and not (skip and SUBMIT in offered):
+                return Move(VALIDATE, template, active, note=f"validating {what}.")
+            tool = SUBMIT if SUBMIT in offered else ""
+            return Move(tool, template, active, note=f"submitting {what} unvalidated.")
+
+        if state.validated is None:
+            return written(self.next_state(problem, ctx, effort), "the draft"), state.turn
+        previous = self.previous_state(problem, ctx) or ()
+        if state.clean or forced == SUBMIT or not ({VALIDATE, SUBMIT} & offered):
+            tool = SUBMIT if SUBMIT in offered else ""
+            why = "it validated clean" if state.clean else "asked to submit"
+            move = Move(tool, state.validated, previous, note=f"submitting ({why}).")
+            return move, state.turn
+        feedback = state.feedback or ""
+        targets = lookup_targets(self.agent, problem, previous, feedback)
+        wanted = tuple(sorted(set(targets.values()) - state.looked_up))
+        looking = forced in (None, LOOKUP) and LOOKUP in offered and not state.lookups_since
+        chance = 1.0 if forced == LOOKUP else self.agent.lookup_probability
+        if looking and wanted and roll("lookup") < chance:
+            note = f"looking up {', '.join(wanted)}."
+            return Move(LOOKUP, resource_types=wanted, note=note), state.turn
+        if forced == LOOKUP:  # nothing the policy would look up: the types of its findings
+            kinds = tuple(sorted(set(targets.values()))) or _first_type(problem)
+            return Move(LOOKUP, resource_types=kinds, note="looking up (asked to)."), state.turn
+        factor = self.agent.lookup_fix_factor
+        boost = {key: factor for key, kind in targets.items() if kind in state.looked_up}
+        return written(self.next_state(problem, ctx, effort, boost), "the repair"), state.turn
+
     def next_state(
-        self, problem: SimProblem, context: CallContext, effort: EffortLevel = NO_EFFECT
+        self,
+        problem: SimProblem,
+        context: CallContext,
+        effort: EffortLevel = NO_EFFECT,
+        boost: Mapping[str, float] = NO_BOOST,
     ) -> tuple[Mutation, ...]:
         """The active mutations of this call's reply, from what the context carries (effort
-        moves only a first draw: a repair follows the feedback as before)."""
+        moves only a first draw: a repair follows the feedback as before; `boost`: an agent's
+        lookups, behaviour.py)."""
         chain = Chain(self.settings.seed, problem.id, context.sample, context.iteration)
         if context.iteration <= 1:
             return self.behaviour.first_draw(problem, chain, effort)
+        previous = self.previous_state(problem, context)
+        if previous is None:
+            return self.behaviour.first_draw(problem, chain, effort)
+        feedback = context.previous_feedback or ""
+        return self.behaviour.repair(problem, previous, feedback, chain, boost)
+
+    def previous_state(
+        self, problem: SimProblem, context: CallContext
+    ) -> tuple[Mutation, ...] | None:
+        """The mistakes of the previous template a repair call carries (None: it was `null`,
+        nothing of it is left); ModelError if there is none or this simulator did not write it."""
         where = f"{problem.id} sample {context.sample} iteration {context.iteration}"
         if context.previous_template is None or context.previous_feedback is None:
             raise ModelError(
@@ -172,7 +316,7 @@ class SimulatedModel(ModelAPI):
         if context.previous_template.strip() == "null":
             # the loop kept an unparseable reply as `null` (template_as: json_dumps, as the
             # paper's script did): nothing of the previous template is left, so draw anew
-            return self.behaviour.first_draw(problem, chain, effort)
+            return None
         previous = self.decode(problem.id, context.previous_template, context.output_format)
         if previous is None:
             raise ModelError(
@@ -180,12 +324,17 @@ class SimulatedModel(ModelAPI):
                 "rendered for this problem (another profile, seed or format?)",
                 kind="simulator_state",
             )
-        return self.behaviour.repair(problem, previous, context.previous_feedback, chain)
+        return previous
 
     def decode(
         self, problem_id: str, template: str, output_format: str
     ) -> tuple[Mutation, ...] | None:
         """The active mutations behind a template this simulator rendered, else None."""
+        return self._decoded(problem_id, template, output_format)
+
+    def _decode(
+        self, problem_id: str, template: str, output_format: str
+    ) -> tuple[Mutation, ...] | None:
         problem = self.problem(problem_id)
         return decode(problem.template, problem.sites, template, output_format)
 
@@ -225,3 +374,12 @@ def difficulty_of(problem: Problem) -> int | None:
         return template_metrics(problem.reference_template).difficulty
     except ValueError:
         return None
+
+
+def _first_type(problem: SimProblem) -> tuple[str, ...]:
+    """The template's first resource type (a forced lookup with nothing else to look up)."""
+    resources = problem.template.get("Resources")
+    for resource in resources.values() if isinstance(resources, Mapping) else ():
+        if isinstance(resource, Mapping) and isinstance(resource.get("Type"), str):
+            return (resource["Type"],)
+    return ()

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from benchmark.simulator.agent import AgentError, AgentPolicy, agent_policy
 from benchmark.simulator.behaviour import (
     MIN_PROBLEMS_PER_LEVEL,
     Behaviour,
@@ -76,6 +77,11 @@ class Profile:
         """Its hand-set effort section (simulator/effort.py); none: effort has no effect."""
         return effort_model(self.data, str(self.path))
 
+    @property
+    def agent(self) -> AgentPolicy:
+        """Its hand-set agent section (simulator/agent.py); none: the default policy."""
+        return agent_policy(self.data, str(self.path))
+
     def behaviour(self, options: Mapping[str, Any]) -> tuple[Behaviour, SimulatorSettings]:
         """The behaviour this profile describes, with `model.simulator` options applied.
 
@@ -126,6 +132,10 @@ def load_profile(ref: str) -> Profile:
     try:
         profile.effort  # noqa: B018 - checked now, in one line, not in the middle of a sweep
     except EffortError as exc:
+        raise ProfileError(str(exc)) from None
+    try:
+        profile.agent  # noqa: B018 - checked now, like the effort section
+    except AgentError as exc:
         raise ProfileError(str(exc)) from None
     if kind == "rates":
         rates_from(data, path)  # fail now, in one line, not in the middle of a sweep

@@ -318,7 +318,7 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
     reply_tokens = [min(w, cap) for w in wanted]
     if reasoning and max(wanted) > cap:
         notes.append(
-            f"{model.id} effort={model.effort}: the assumed reasoning ({reasoning:,.0f} tokens) and "
+            f"{model.id} effort={model.effort}: assumed reasoning ({reasoning:,.0f} tokens) and "
             f"reply would pass max_tokens={cap}: replies may be cut (max_tokens=auto sizes it)"
         )
     reasoning_expected = 0.0

@@ -35,6 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 from benchmark.config import BudgetConfig, ConfigError, Settings, load_settings
 from benchmark.loop.prompts import check_prompt_set
 from benchmark.problems.dataset import DatasetError
+from benchmark.runner.plan.agent import plan_agent_job
 from benchmark.runner.plan.findings import load_examples
 from benchmark.runner.plan.job import JobPlan, plan_job
 from benchmark.runner.prices import unpriced_budget_refusal
@@ -150,10 +151,12 @@ def budget_refusal(
 
 
 def plan_settings(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()) -> JobPlan:
-    """`plan_job`, with a bad profile or dataset as a ConfigError (one line)."""
+    """`plan_job` (`plan_agent_job` for the agent protocol), with a bad profile or dataset as
+    a ConfigError (one line)."""
 
+    planner = plan_agent_job if settings.loop.protocol == "agent" else plan_job
     try:
-        return plan_job(settings, job_id, overrides)
+        return planner(settings, job_id, overrides)
     except ProfileError as exc:
         key = "model.simulator" if settings.model.provider == "simulated" else "planning.profile"
         raise ConfigError(f"config error at '{key}': {exc}") from None
@@ -262,7 +265,8 @@ def format_plan(plan: SweepPlan) -> str:
         + ", ".join(profiles)
         + f"; tokens = characters / {plan.chars_per_token:g} (no offline tokenizer in the "
         "SDKs). Maximum: every chain makes loop.max_iterations calls (1 generation + n-1 "
-        "repairs), every reply max_tokens long, every input token at its highest rate. "
+        "repairs; an agent chain: loop.max_turns turns), every reply max_tokens long, every "
+        "input token at its highest rate. "
         "Retried failed requests (not billed) and response-cache hits are not counted. "
         "Billed: batch prices where model.batch=true. Reasoning (assumed): expected reasoning "
         "tokens from the profile's hand-set effort section, an assumption, not measured; part "
