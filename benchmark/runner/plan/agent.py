@@ -12,8 +12,8 @@ boosted and plain fixes by `lookup_probability`); a validate that finds nothing,
 `loop.max_iterations`-th validate, is followed by a submit turn. A chain stops at
 `loop.max_turns` turns.
 
-Each turn resends the whole transcript: the opening (the prompt set's system and generation
-prompt, standing in for its agent text, and the tools' definitions, TOOLS_CHARS), then every
+Each turn resends the whole transcript: the opening (the prompt set's system prompt and agent
+text, and the tools' definitions as the loop offers them, TOOLS_CHARS), then every
 earlier turn's reply (a template call: the template as JSON text; a lookup: LOOKUP_CALL_CHARS
 a call) and tool results (a validate: the job's feedback design rendered from real findings,
 `findings.py`; a lookup: the resource's cfn-lint schema, its properties, required and
@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.config import Settings
-from benchmark.loop.prompts import generation_messages
+from benchmark.loop.agent_tools import TOOLS
+from benchmark.loop.prompts import agent_messages
 from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import Price, PriceBasis
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
@@ -56,7 +57,8 @@ from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.profile import Profile, load_profile
 from benchmark.simulator.template import parse_template, resource_schema
 
-TOOLS_CHARS = 1500  # the three tools' names, descriptions and JSON schemas (an estimate)
+# the three tools' names, descriptions and JSON schemas, as the loop offers them
+TOOLS_CHARS = sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in TOOLS)
 LOOKUP_CALL_CHARS = 80  # one get_resource_schema call: its name and {"resource_type": ...}
 NOTE_CHARS = 60  # a reply's own words beside its tool call
 NO_FINDINGS = "no findings"
@@ -315,7 +317,7 @@ def plan_agent_job(
         planning.seed,
     )
     opening = [
-        sum(len(m.content) for m in generation_messages(settings.prompts, t.problem)) + TOOLS_CHARS
+        sum(len(m.content) for m in agent_messages(settings.prompts, t.problem)) + TOOLS_CHARS
         for t in texts
     ]
     template = [float(len(json.dumps({"template": t.template}))) for t in texts]
