@@ -60,6 +60,10 @@ OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), repla
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 # the agent protocol's task text for prompt sets that have none of their own
 DEFAULT_AGENT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "agent.txt"
+# an edit problem's first message, for prompt sets that have none of their own (the sets an
+# importer writes); the shipped sets carry their own `edit`
+DEFAULT_EDIT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "edit.txt"
+DEFAULT_AGENT_EDIT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "agent_edit.txt"
 
 
 class ConfigError(ValueError):
@@ -90,19 +94,41 @@ class PromptSetConfig(_Strict):
     template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/loop/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
-    # sources whose failures are also fed back: failed checks ("intent", "security") or
-    # deployment errors ("deploy"); none by default
-    feed_back_checks: list[Literal["intent", "security", "deploy"]] = Field(default_factory=list)
+    # sources whose failures are also fed back: failed checks ("intent", "security"),
+    # deployment errors ("deploy") or an edit's collateral changes ("collateral"); none by default
+    feed_back_checks: list[Literal["intent", "security", "deploy", "collateral"]] = Field(
+        default_factory=list
+    )
     # the agent protocol's task text: {prompt} {format_name} {format_tag}; null: the shared
     # default, conf/prompts/agent.txt
     agent: str | None = None
+    # an edit problem's first call (the edit variant of `generation`): {prompt} (the change
+    # request) {template} (the initial template) {format_name} {format_tag}; null: the shared
+    # default, conf/prompts/edit.txt
+    edit: str | None = None
+    # the agent protocol's task text for an edit problem, placeholders as `edit`; null: the
+    # shared default, conf/prompts/agent_edit.txt
+    agent_edit: str | None = None
 
     @property
     def agent_text(self) -> str:
         """The agent protocol's task text: this set's own, else the shared default."""
-        if self.agent is not None:
-            return self.agent
-        return DEFAULT_AGENT_PROMPT.read_text(encoding="utf-8").strip("\n")
+        return self.agent if self.agent is not None else _read(DEFAULT_AGENT_PROMPT)
+
+    @property
+    def edit_text(self) -> str:
+        """An edit problem's first message: this set's own, else the shared default."""
+        return self.edit if self.edit is not None else _read(DEFAULT_EDIT_PROMPT)
+
+    @property
+    def agent_edit_text(self) -> str:
+        """The agent protocol's task text for an edit problem: this set's own, else the
+        shared default."""
+        return self.agent_edit if self.agent_edit is not None else _read(DEFAULT_AGENT_EDIT_PROMPT)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip("\n")
 
 
 class LoopConfig(_Strict):
