@@ -1,8 +1,9 @@
 """The collateral-change validator: what an edit attempt changed that the request did not ask for.
 
-An edit problem (`Problem.is_edit`) starts from an `initial_template`. This validator diffs the
-attempt against it with DeepDiff (both parsed with cfn-lint's decoder, as the intent validator
-does) and reports each collateral change as a `Finding` of source `collateral`, level `W`:
+An edit problem (`Problem.is_edit`) starts from an `initial_template`. This validator compares
+the attempt with it (both parsed with cfn-lint's decoder, as the intent validator does): the
+entries of `Resources`, `Outputs` and `Parameters` by name, what is inside a kept entry with
+DeepDiff. It reports each collateral change as a `Finding` of source `collateral`, level `W`:
 
 - `X1001` a resource of the initial template was removed (its logical id is gone);
 - `X1002` a kept resource's `Type` changed;
@@ -54,6 +55,7 @@ RULES = {
     "X1005": "parameter removed, renamed or changed",
     "X1006": "a must_keep path changed",
 }
+SECTIONS = ("Resources", "Outputs", "Parameters")  # what is judged; must_keep reaches any path
 _MISSING = object()  # a path's value where the template does not have it
 
 Path = tuple[str | int, ...]
@@ -142,13 +144,26 @@ def _shown(path: Sequence[str | int]) -> str:
     return "/".join(str(p) for p in path)
 
 
+def _section(template: dict[str, Any], name: str) -> dict[str, Any]:
+    section = template.get(name)
+    return section if isinstance(section, dict) else {}
+
+
 def _changes(initial: dict[str, Any], attempt: dict[str, Any]) -> list[tuple[str, Path]]:
-    """Every difference DeepDiff finds, as (kind, path): kind is added, removed or changed."""
-    diff = DeepDiff(initial, attempt, view="tree", verbose_level=0)
+    """Every difference in the judged sections, as (kind, path), kind added, removed or
+    changed: entries (logical ids, output and parameter names) by name, and what changed in an
+    entry both have as DeepDiff finds it (DeepDiff alone would call a section whose names all
+    changed one changed value)."""
     out: list[tuple[str, Path]] = []
-    for report, items in diff.items():
-        kind = "added" if "added" in report else "removed" if "removed" in report else "changed"
-        out.extend((kind, tuple(item.path(output_format="list"))) for item in items)
+    for name in SECTIONS:
+        before, after = _section(initial, name), _section(attempt, name)
+        out += [("removed", (name, key)) for key in before if key not in after]
+        out += [("added", (name, key)) for key in after if key not in before]
+        for key in (key for key in before if key in after):
+            diff = DeepDiff(before[key], after[key], view="tree", verbose_level=0)
+            for report, items in diff.items():
+                kind = next((k for k in ("added", "removed") if k in report), "changed")
+                out += [(kind, (name, key, *i.path(output_format="list"))) for i in items]
     return out
 
 
