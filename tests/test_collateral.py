@@ -9,10 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.problems.intent_language import parse_template
+from benchmark.records.tables import SCHEMAS, read_table
 from benchmark.validators.base import Finding, ValidationResult
 from benchmark.validators.collateral import CollateralValidator
 from benchmark.validators.intent import IntentValidator
@@ -171,3 +174,23 @@ def test_a_finding_says_where_and_what(problems: dict[str, Problem]) -> None:
             source="collateral",
         )
     ]
+
+
+def test_a_folder_written_before_the_columns_existed_reads_them_as_null(tmp_path: Path) -> None:
+    old = SCHEMAS["attempts"]
+    for name in ("collateral_changes", "expected_distance"):
+        old = old.remove(old.get_field_index(name))
+    row = {f.name: 0 for f in old if not f.nullable} | {
+        "attempt_id": "a",
+        "sweep_id": "s",
+        "model": "m",
+        "provider": "p",
+        "prompt_set": "ps",
+        "protocol": "stateless",
+        "problem_id": "x",
+    }
+    part = tmp_path / "attempts" / "part-0.parquet"
+    part.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist([row], schema=old), part)
+    frame = read_table(tmp_path, "attempts")
+    assert frame["collateral_changes"].isna().all() and frame["expected_distance"].isna().all()
