@@ -32,7 +32,7 @@ from benchmark.config_model import (  # noqa: F401 - re-exported
     ProviderConfig,
     _Strict,
 )
-from benchmark.problems.dataset import DatasetError, load_dataset
+from benchmark.problems.dataset import DatasetError, Problem, load_dataset
 from benchmark.secrecy import redact_url
 from benchmark.simulator.profile import ProfileError, load_profile
 
@@ -315,6 +315,13 @@ class Settings(_Strict):
             data["loop"].pop("max_turns")
             data["loop"].pop("tool_result_max_chars")
         data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
+        data["prompts"].pop("edit")
+        data["prompts"].pop("agent_edit")
+        if any(p.is_edit for p in _problems(self.dataset)):  # absent otherwise: old hashes hold
+            agent = self.loop.protocol == "agent"
+            data["prompts"]["edit"] = (
+                self.prompts.agent_edit_text if agent else self.prompts.edit_text
+            )
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")
         if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
@@ -344,13 +351,18 @@ def _reasoning_keys(data: dict[str, Any], model: ModelConfig) -> None:
         data["api"] = api
 
 
+def _problems(dataset: DatasetConfig) -> list[Problem]:
+    """Exactly the problems a job runs (`only` and `limit` kept), or a ConfigError."""
+    try:
+        return load_dataset(dataset.path, dataset.only, dataset.limit)
+    except DatasetError as exc:
+        raise ConfigError(f"config error at 'dataset': {exc}") from None
+
+
 def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None = None) -> str:
     """One digest of the content of exactly the problems a job runs (`only` and `limit` kept);
     `recorded` (problem id -> digest) stands in for problems as rows recorded them."""
-    try:
-        problems = load_dataset(dataset.path, dataset.only, dataset.limit)
-    except DatasetError as exc:
-        raise ConfigError(f"config error at 'dataset': {exc}") from None
+    problems = _problems(dataset)
     recorded = recorded or {}
     text = json.dumps({p.id: recorded.get(p.id, p.sha256) for p in problems}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -18,6 +18,7 @@ from benchmark.loop.feedback import FeedbackInput, render_feedback
 from benchmark.loop.prompts import agent_messages, check_prompt_set, generation_messages
 from benchmark.problems.check import check_dataset, warm_lint
 from benchmark.problems.dataset import DatasetError, load_dataset, load_problem, parse_problem
+from benchmark.records.origin import config_hash
 from benchmark.records.tables import read_table
 from benchmark.runner.hydra_job import JobInfo, JobSummary, run_job
 from benchmark.validators.base import Finding
@@ -280,3 +281,15 @@ def test_a_simulated_job_on_edit_problems_fills_the_collateral_columns(tmp_path:
     assert set(attempts["problem_id"]) == {p.id for p in load_dataset(EDITS)}
     assert attempts["collateral_changes"].notna().all()
     assert attempts["expected_distance"].between(0, 1).all()
+
+
+def test_the_edit_text_is_in_the_config_hash_only_where_problems_are_edits() -> None:
+    def hashed(*overrides: str) -> str:
+        return config_hash(settings_for(*overrides).result_fingerprint())
+
+    assert hashed("prompts.edit='Change it: {prompt} {template}'") != hashed()
+    assert hashed("loop.protocol=agent", "+prompts.agent_edit='{prompt} {template}'") != hashed(
+        "loop.protocol=agent"
+    )
+    smoke = f"dataset.path={ROOT / 'datasets' / 'smoke'}"
+    assert hashed(smoke, "prompts.edit='Change it: {prompt} {template}'") == hashed(smoke)
