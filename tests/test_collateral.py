@@ -17,7 +17,7 @@ from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.problems.intent_language import parse_template
 from benchmark.records.tables import SCHEMAS, read_table
 from benchmark.validators.base import Finding, ValidationResult
-from benchmark.validators.collateral import CollateralValidator
+from benchmark.validators.collateral import CollateralValidator, requested_changes
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 
@@ -194,3 +194,26 @@ def test_a_folder_written_before_the_columns_existed_reads_them_as_null(tmp_path
     pq.write_table(pa.Table.from_pylist([row], schema=old), part)
     frame = read_table(tmp_path, "attempts")
     assert frame["collateral_changes"].isna().all() and frame["expected_distance"].isna().all()
+
+
+def test_the_changes_an_expected_template_makes_can_be_written_as_may_change(
+    problems: dict[str, Problem],
+) -> None:
+    problem = problems["topic-queue"]
+    assert problem.initial_template is not None and problem.expected_template is not None
+
+    def retune(t: dict[str, Any]) -> None:
+        t["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
+        t["Parameters"] = {"Unused": {"Type": "String"}}  # new: never collateral
+
+    expected = edited(problem, retune)
+    paths = requested_changes(problem.initial_template, expected)
+    assert paths == ["Resources/Queue/Properties/VisibilityTimeout"]
+    # an imported problem: no intent checks, its change stated only by the expected template
+    bare = problem.model_copy(
+        update={"intent_checks": [], "must_keep": [], "expected_template": expected}
+    )
+    assert rules(validate(bare, expected)) == [
+        ("X1003", "Resources/Queue/Properties/VisibilityTimeout")
+    ]
+    assert validate(bare.model_copy(update={"may_change": paths}), expected).findings == []

@@ -247,6 +247,15 @@ def expected_distance(expected: dict[str, Any], attempt: dict[str, Any]) -> floa
     return float(diff.get("deep_distance", 0.0))
 
 
+def requested_changes(initial: str, expected: str) -> list[str]:
+    """The paths `expected` changes in `initial` (both template texts), in `may_change` form:
+    what an importer can write for a problem whose only statement of the change is its
+    expected template (no intent checks), so that making that change is not collateral."""
+    return [
+        _shown(f.path) for f in collateral_findings(_written(initial), _written(expected), Scope())
+    ]
+
+
 def _written(text: str) -> dict[str, Any]:
     """A template as written, plain values; an unparseable one as empty: nothing kept."""
     return parse_template(text).written or {}
