@@ -32,7 +32,7 @@ from benchmark.config_model import (  # noqa: F401 - re-exported
     ProviderConfig,
     _Strict,
 )
-from benchmark.problems.dataset import DatasetError, load_dataset
+from benchmark.problems.dataset import DatasetError, Problem, load_dataset
 from benchmark.secrecy import redact_url
 from benchmark.simulator.profile import ProfileError, load_profile
 
@@ -60,6 +60,10 @@ OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), repla
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
 # the agent protocol's task text for prompt sets that have none of their own
 DEFAULT_AGENT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "agent.txt"
+# an edit problem's first message, for prompt sets that have none of their own (the sets an
+# importer writes); the shipped sets carry their own `edit`
+DEFAULT_EDIT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "edit.txt"
+DEFAULT_AGENT_EDIT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "agent_edit.txt"
 
 
 class ConfigError(ValueError):
@@ -90,19 +94,41 @@ class PromptSetConfig(_Strict):
     template_as: Literal["written", "json_dumps"] = "written"
     # feedback design (benchmark/loop/feedback.py)
     feedback: Literal["raw", "structured", "explained", "excerpt", "errors-only", "intent"] = "raw"
-    # sources whose failures are also fed back: failed checks ("intent", "security") or
-    # deployment errors ("deploy"); none by default
-    feed_back_checks: list[Literal["intent", "security", "deploy"]] = Field(default_factory=list)
+    # sources whose failures are also fed back: failed checks ("intent", "security"),
+    # deployment errors ("deploy") or an edit's collateral changes ("collateral"); none by default
+    feed_back_checks: list[Literal["intent", "security", "deploy", "collateral"]] = Field(
+        default_factory=list
+    )
     # the agent protocol's task text: {prompt} {format_name} {format_tag}; null: the shared
     # default, conf/prompts/agent.txt
     agent: str | None = None
+    # an edit problem's first call (the edit variant of `generation`): {prompt} (the change
+    # request) {template} (the initial template) {format_name} {format_tag}; null: the shared
+    # default, conf/prompts/edit.txt
+    edit: str | None = None
+    # the agent protocol's task text for an edit problem, placeholders as `edit`; null: the
+    # shared default, conf/prompts/agent_edit.txt
+    agent_edit: str | None = None
 
     @property
     def agent_text(self) -> str:
         """The agent protocol's task text: this set's own, else the shared default."""
-        if self.agent is not None:
-            return self.agent
-        return DEFAULT_AGENT_PROMPT.read_text(encoding="utf-8").strip("\n")
+        return self.agent if self.agent is not None else _read(DEFAULT_AGENT_PROMPT)
+
+    @property
+    def edit_text(self) -> str:
+        """An edit problem's first message: this set's own, else the shared default."""
+        return self.edit if self.edit is not None else _read(DEFAULT_EDIT_PROMPT)
+
+    @property
+    def agent_edit_text(self) -> str:
+        """The agent protocol's task text for an edit problem: this set's own, else the
+        shared default."""
+        return self.agent_edit if self.agent_edit is not None else _read(DEFAULT_AGENT_EDIT_PROMPT)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip("\n")
 
 
 class LoopConfig(_Strict):
@@ -289,6 +315,13 @@ class Settings(_Strict):
             data["loop"].pop("max_turns")
             data["loop"].pop("tool_result_max_chars")
         data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
+        data["prompts"].pop("edit")
+        data["prompts"].pop("agent_edit")
+        if any(p.is_edit for p in _problems(self.dataset)):  # absent otherwise: old hashes hold
+            agent = self.loop.protocol == "agent"
+            data["prompts"]["edit"] = (
+                self.prompts.agent_edit_text if agent else self.prompts.edit_text
+            )
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")
         if self.deploy.enabled:  # absent when off, so runs from before deploy keep their hash
@@ -318,13 +351,18 @@ def _reasoning_keys(data: dict[str, Any], model: ModelConfig) -> None:
         data["api"] = api
 
 
+def _problems(dataset: DatasetConfig) -> list[Problem]:
+    """Exactly the problems a job runs (`only` and `limit` kept), or a ConfigError."""
+    try:
+        return load_dataset(dataset.path, dataset.only, dataset.limit)
+    except DatasetError as exc:
+        raise ConfigError(f"config error at 'dataset': {exc}") from None
+
+
 def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None = None) -> str:
     """One digest of the content of exactly the problems a job runs (`only` and `limit` kept);
     `recorded` (problem id -> digest) stands in for problems as rows recorded them."""
-    try:
-        problems = load_dataset(dataset.path, dataset.only, dataset.limit)
-    except DatasetError as exc:
-        raise ConfigError(f"config error at 'dataset': {exc}") from None
+    problems = _problems(dataset)
     recorded = recorded or {}
     text = json.dumps({p.id: recorded.get(p.id, p.sha256) for p in problems}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -11,8 +11,9 @@ Each design is a named formatter; a prompt set chooses one (`prompts.feedback`):
 - `intent`: `structured`, plus the problem's failed intent checks in plain words.
 
 Failed checks of the sources a prompt set lists in `feed_back_checks` are appended to any design;
-so are deployment errors (findings of source `deploy`) when it lists `deploy`. Deploy's
-findings never enter a design's own list: they are not the linter's and carry no line.
+so are deployment errors (findings of source `deploy`) when it lists `deploy`, and an edit's
+collateral changes (source `collateral`) when it lists `collateral`. Neither ever enters a
+design's own list: they are not the linter's and carry no line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from benchmark.validators.base import CheckResult, Finding
 
 _LEVEL_WORD = {"E": "error", "W": "warning", "I": "info"}
 DEPLOY_SOURCE = "deploy"
+COLLATERAL_SOURCE = "collateral"
 EXCERPT_CONTEXT_LINES = 2
 
 
@@ -162,13 +164,22 @@ def format_deploy_errors(findings: Sequence[Finding]) -> str:
     )
 
 
+def format_collateral(findings: Sequence[Finding]) -> str:
+    """Collateral changes, numbered: rule, where, what."""
+    return "\n".join(
+        f"{n}. {f.rule_id} at {readable_path(f.path)}: {f.message}"
+        for n, f in enumerate(findings, start=1)
+    )
+
+
 def render_feedback(design: str, data: FeedbackInput, check_sources: Sequence[str] = ()) -> str:
     """The feedback text of one repair turn: the design's text over the linter's findings, then
     any failed checks of the listed sources that the design has not already shown, then the
-    deployment errors if `deploy` is listed."""
+    deployment errors if `deploy` is listed, then the collateral changes if `collateral` is."""
     deploy = [f for f in data.findings if f.source == DEPLOY_SOURCE]
-    lint = [f for f in data.findings if f.source != DEPLOY_SOURCE]
-    text = FORMATTERS[design](replace(data, findings=lint) if deploy else data)
+    collateral = [f for f in data.findings if f.source == COLLATERAL_SOURCE]
+    lint = [f for f in data.findings if f.source not in (DEPLOY_SOURCE, COLLATERAL_SOURCE)]
+    text = FORMATTERS[design](replace(data, findings=lint) if deploy or collateral else data)
     shown = {"intent"} if design == "intent" else set()
     extra = [c for c in data.checks if c.source in check_sources and c.source not in shown]
     sections = [
@@ -176,6 +187,10 @@ def render_feedback(design: str, data: FeedbackInput, check_sources: Sequence[st
         (
             "Deploying the template with CloudFormation failed:",
             format_deploy_errors(deploy) if DEPLOY_SOURCE in check_sources else "",
+        ),
+        (
+            "The change also altered what should have stayed as it was:",
+            format_collateral(collateral) if COLLATERAL_SOURCE in check_sources else "",
         ),
     ]
     for heading, body in sections:

@@ -20,10 +20,14 @@ def _fill(text: str, prompts: PromptSetConfig, **values: str) -> str:
 def check_prompt_set(prompts: PromptSetConfig) -> None:
     """Fail at start, in one line, if a prompt names a placeholder the harness does not fill."""
     dummy = dict.fromkeys(_PLACEHOLDERS, "")
-    fields = ("system", "repair_system", "generation", "repair", "repair_followup", "agent")
-    for field in fields:
-        # the agent text as it will be sent: the set's own or the shared default
-        text = prompts.agent_text if field == "agent" else getattr(prompts, field)
+    fields = ("system", "repair_system", "generation", "repair", "repair_followup")
+    shared = {  # as they will be sent: the set's own or the shared default
+        "agent": prompts.agent_text,
+        "edit": prompts.edit_text,
+        "agent_edit": prompts.agent_edit_text,
+    }
+    texts = {**{field: getattr(prompts, field) for field in fields}, **shared}
+    for field, text in texts.items():
         if text is None:
             continue
         try:
@@ -36,16 +40,25 @@ def check_prompt_set(prompts: PromptSetConfig) -> None:
 
 
 def generation_messages(prompts: PromptSetConfig, problem: Problem) -> list[ChatMessage]:
-    return [
-        ChatMessage("system", prompts.system),
-        ChatMessage("user", _fill(prompts.generation, prompts, prompt=problem.prompt.strip())),
-    ]
+    """The first call: the request (`generation`), or for an edit problem the change request
+    with the initial template (`edit`)."""
+    return [ChatMessage("system", prompts.system), _first(prompts, problem, agent=False)]
 
 
 def agent_messages(prompts: PromptSetConfig, problem: Problem) -> list[ChatMessage]:
-    """The agent protocol's first turn: the set's system prompt and its agent task text."""
-    task = _fill(prompts.agent_text, prompts, prompt=problem.prompt.strip())
-    return [ChatMessage("system", prompts.system), ChatMessage("user", task)]
+    """The agent protocol's first turn: the set's system prompt and its agent task text (its
+    edit variant, with the initial template, for an edit problem)."""
+    return [ChatMessage("system", prompts.system), _first(prompts, problem, agent=True)]
+
+
+def _first(prompts: PromptSetConfig, problem: Problem, agent: bool) -> ChatMessage:
+    request = problem.prompt.strip()
+    if problem.initial_template is None:
+        text = prompts.agent_text if agent else prompts.generation
+        return ChatMessage("user", _fill(text, prompts, prompt=request))
+    edit = prompts.agent_edit_text if agent else prompts.edit_text
+    initial = problem.initial_template.strip("\n")
+    return ChatMessage("user", _fill(edit, prompts, prompt=request, template=initial))
 
 
 def repair_messages(

@@ -131,6 +131,8 @@ def _check(dirs: list[Path]) -> int:
                 f"  note: {n} prompt-only problem{'s' if n > 1 else ''} skipped (no reference "
                 f"to check against): {', '.join(report.prompt_only)}"
             )
+        for line in report.edits:
+            print(f"  edit {line}")
         for line in report.failures:
             print(f"  {line}")
     print(f"checked in {time.monotonic() - started:.1f}s")

@@ -5,6 +5,11 @@ reference template is clean under the pinned cfn-lint (no errors, no warnings) a
 intent checks; every intent check fails on a template with empty `Resources`; every near miss (a
 plausible wrong template, written as edits of the reference) fails at least one check.
 
+An edit problem's expected template (its reference) is held to the same, and more: it changes
+nothing it must not (no collateral change against the initial template), and the change is
+needed (not every intent check already passes on the initial template). Near misses are
+optional for an edit problem. Each edit problem gets a line in the report.
+
 Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
 without a reference there is nothing to check them against.
 """
@@ -21,6 +26,7 @@ from typing import Any
 from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
 from benchmark.problems.intent_language import evaluate_text, parse_template
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
+from benchmark.validators.collateral import Scope, collateral_findings
 
 EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
 
@@ -33,6 +39,7 @@ class DatasetReport:
     problems: int = 0
     failures: list[str] = field(default_factory=list)
     prompt_only: list[str] = field(default_factory=list)  # ids skipped: nothing to check them on
+    edits: list[str] = field(default_factory=list)  # one line per edit problem: what was proved
 
     @property
     def ok(self) -> bool:
@@ -84,7 +91,7 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
         failures.append("field 'difficulty': missing (compute it from the reference template)")
     if not problem.intent_checks:
         failures.append("field 'intent_checks': no intent checks")
-    if not problem.near_misses:
+    if not problem.near_misses and not problem.is_edit:
         failures.append("field 'near_misses': no near misses")
     for finding in lint(problem.reference_template):
         if finding.level in ("E", "W"):
@@ -113,6 +120,28 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
         _, outcomes = evaluate_text(problem.intent_checks, json.dumps(edited))
         if all(outcome.passed for outcome in outcomes):
             failures.append(f"field '{where}': every intent check passes ({near_miss.why})")
+    return failures + edit_failures(problem, parsed.written)
+
+
+def edit_failures(problem: Problem, expected: dict[str, Any]) -> list[str]:
+    """An edit problem's own failures: its expected template (`expected`, parsed) makes
+    collateral changes, or its intent checks all pass on the initial template already."""
+    if problem.initial_template is None:
+        return []
+    initial = parse_template(problem.initial_template)
+    if initial.written is None:
+        return [f"field 'initial_template': does not parse: {initial.error}"]
+    failures = [
+        f"field 'expected_template': collateral change {f.rule_id} at "
+        f"{'/'.join(map(str, f.path))}: {f.message}"
+        for f in collateral_findings(initial.written, expected, Scope.of(problem))
+    ]
+    _, outcomes = evaluate_text(problem.intent_checks, problem.initial_template)
+    if outcomes and all(outcome.passed for outcome in outcomes):
+        failures.append(
+            "field 'intent_checks': every check already passes on the initial template "
+            "(none checks the change)"
+        )
     return failures
 
 
@@ -128,8 +157,21 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
         if problem.no_reference is not None:
             report.prompt_only.append(problem.id)
             continue
-        report.failures.extend(f"{path}: {line}" for line in problem_failures(problem, lint))
+        failures = problem_failures(problem, lint)
+        report.failures.extend(f"{path}: {line}" for line in failures)
+        if problem.is_edit:
+            report.edits.append(_edit_line(problem, failures))
     return report
+
+
+def _edit_line(problem: Problem, failures: list[str]) -> str:
+    """What the check proved of one edit problem, or how many ways it failed."""
+    if failures:
+        return f"{problem.id} ({problem.edit_kind or 'edit'}): {len(failures)} failure(s)"
+    return (
+        f"{problem.id} ({problem.edit_kind or 'edit'}): expected template lint-clean, passes its "
+        f"{len(problem.intent_checks)} intent check(s), no collateral change"
+    )
 
 
 def warm_lint() -> Lint:

@@ -9,7 +9,7 @@ import hashlib
 import json
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from benchmark.problems.difficulty import template_metrics
-from benchmark.problems.intent_language import KINDS, Check, walk_ids
+from benchmark.problems.intent_language import KINDS, Check, plain, walk_ids
 
 
 class DatasetError(ValueError):
@@ -50,8 +50,28 @@ class NearMiss(BaseModel):
         return self
 
 
+EditKind = Literal[
+    "add-resource",
+    "change-property",
+    "add-encryption",
+    "wire-resources",
+    "remove-resource",
+    "rename-parameter",
+    "other",
+]
+# keys only an edit problem carries: left out of `sha256` while unset, so that adding them kept
+# every other problem's digest (and so its recorded rows' identity) as it was
+EDIT_FIELDS = ("initial_template", "expected_template", "must_keep", "may_change", "edit_kind")
+
+
 class Problem(BaseModel):
-    """One natural-language IaC task, with a reference solution and intent checks."""
+    """One natural-language IaC task, with a reference solution and intent checks.
+
+    An edit problem carries an `initial_template`: the `prompt` is then a change request to it,
+    `expected_template` the template after the change (the reference when none is given),
+    `must_keep` the paths that must survive unchanged and `may_change` globs of the paths the
+    request may change (benchmark/validators/collateral.py judges the rest).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,15 +87,45 @@ class Problem(BaseModel):
     no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
+    # edit problems (see the class docstring); paths are `/`-separated: Resources/Bucket/Type
+    initial_template: str | None = None
+    expected_template: str | None = None
+    must_keep: list[str] = Field(default_factory=list)
+    may_change: list[str] = Field(default_factory=list)  # fnmatch globs on the same paths
+    edit_kind: EditKind | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        """A change request on an existing template rather than a template from nothing."""
+        return self.initial_template is not None
 
     @cached_property
     def sha256(self) -> str:
         """Digest of the problem's content (every field: request, reference template, intent
-        checks, ...; not the file's comments or layout): part of a job's identity."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        checks, edit fields, ...; not the file's comments or layout): part of a job's identity."""
+        data = self.model_dump(mode="json")
+        for name in EDIT_FIELDS:
+            if data[name] in (None, []):
+                del data[name]
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    @field_validator("prompt", "reference_template", "no_reference")
+    @model_validator(mode="before")
+    @classmethod
+    def _expected_is_reference(cls, data: Any) -> Any:
+        """An edit problem's expected template is its reference unless it names another."""
+        if (
+            isinstance(data, dict)
+            and data.get("initial_template") is not None
+            and data.get("expected_template") is not None
+            and data.get("reference_template") is None
+        ):
+            return {**data, "reference_template": data["expected_template"]}
+        return data
+
+    @field_validator(
+        "prompt", "reference_template", "no_reference", "initial_template", "expected_template"
+    )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -96,6 +146,14 @@ class Problem(BaseModel):
             if check_id in seen:
                 raise ValueError(f"duplicate intent check id '{check_id}'")
             seen.add(check_id)
+        return self
+
+    @model_validator(mode="after")
+    def _edit_fields_need_initial(self) -> Problem:
+        if self.initial_template is None:
+            for name in EDIT_FIELDS[1:]:
+                if getattr(self, name) not in (None, []):
+                    raise ValueError(f"'{name}' needs an 'initial_template' (an edit problem)")
         return self
 
 
@@ -178,22 +236,51 @@ def _resources_error(resources: dict[Any, Any]) -> str | None:
 
 
 def verify_reference(problem: Problem, where: str) -> None:
-    """A reference template must parse (YAML with intrinsic tags, or JSON) to a CloudFormation
-    template; anything else (a Kubernetes manifest, say) is refused here, at load, in one line,
-    rather than failing a job's calls later."""
-    if problem.reference_template is None:
-        return  # prompt-only: nothing to check
+    """A reference template (and an edit problem's initial and expected ones) must parse (YAML
+    with intrinsic tags, or JSON) to a CloudFormation template; anything else (a Kubernetes
+    manifest, say) is refused here, at load, in one line, rather than failing a job's calls
+    later. Every `must_keep` path must be in the initial template."""
+    if problem.reference_template is not None:  # None: prompt-only, nothing to check
+        decoded_template(problem.reference_template, "reference_template", where)
+    if problem.expected_template not in (None, problem.reference_template):
+        decoded_template(problem.expected_template, "expected_template", where)
+    if problem.initial_template is None:
+        return
+    initial = plain(decoded_template(problem.initial_template, "initial_template", where))
+    for index, path in enumerate(problem.must_keep):
+        if not path_exists(initial, path):
+            raise DatasetError(
+                f"{where}: field 'must_keep[{index}]': path '{path}' is not in the initial template"
+            )
+
+
+def decoded_template(text: str, field: str, where: str) -> Any:
+    """`text` decoded by cfn-lint, or a one-line DatasetError naming `field`."""
     from cfnlint.decode.decode import decode_str  # heavy: imported only when there is one
 
-    template, errors = decode_str(problem.reference_template)
+    template, errors = decode_str(text)
     if errors:
         detail = " ".join(str(errors[0].message).split())
-        raise DatasetError(f"{where}: field 'reference_template': does not parse: {detail}")
+        raise DatasetError(f"{where}: field '{field}': does not parse: {detail}")
     why = template_shape_error(template)
     if why:
-        raise DatasetError(
-            f"{where}: field 'reference_template': not a CloudFormation template: {why}"
-        )
+        raise DatasetError(f"{where}: field '{field}': not a CloudFormation template: {why}")
+    return template
+
+
+def path_segments(path: str) -> list[str | int]:
+    """`Resources/Bucket/Properties/Tags/0` as keys; a number indexes a list."""
+    return [int(p) if p.isdigit() else p for p in path.strip("/").split("/")]
+
+
+def path_exists(template: Any, path: str) -> bool:
+    node = template
+    for segment in path_segments(path):
+        try:
+            node = node[segment]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return True
 
 
 def verify_difficulty(problem: Problem, where: str) -> None:

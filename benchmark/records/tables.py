@@ -77,6 +77,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("deploy_validate_s", pa.float64()),  # ValidateTemplate
             pa.field("deploy_create_s", pa.float64()),  # change set / stack: create + wait
             pa.field("deploy_delete_s", pa.float64()),  # delete + wait
+            # edit problems (benchmark/validators/collateral.py): null for the others
+            pa.field("collateral_changes", pa.int32()),  # changes the request did not ask for
+            pa.field("expected_distance", pa.float64()),  # 0..1 to expected_template, if any
             # usage
             pa.field("finish_reason", pa.string()),
             pa.field("input_tokens", pa.int64()),
@@ -241,6 +244,8 @@ VALIDATOR_COLUMNS = (
     "deploy_validate_s",
     "deploy_create_s",
     "deploy_delete_s",
+    "collateral_changes",
+    "expected_distance",
 )
 
 

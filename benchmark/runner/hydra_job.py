@@ -40,6 +40,7 @@ from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint.validator import CfnLintValidator, lint_columns
+from benchmark.validators.collateral import CollateralValidator
 from benchmark.validators.deploy.validator import DeployJob, DeployValidator
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.security_scan import create_security_validator
@@ -101,7 +102,11 @@ class JobSummary:
 
 def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
     """The run's validators; `deploy` says whose attempts they are, for `deploy.enabled`."""
-    validators: list[Validator] = [CfnLintValidator.from_config(settings.lint), IntentValidator()]
+    validators: list[Validator] = [
+        CfnLintValidator.from_config(settings.lint),
+        IntentValidator(),
+        CollateralValidator(),  # edit problems only
+    ]
     if settings.security.enabled:
         security = create_security_validator(
             workers=settings.security.workers, task_timeout_s=settings.security.task_timeout_s

@@ -31,8 +31,16 @@ class Verdict:
     columns: dict[str, Any] = field(default_factory=dict)  # judged columns, e.g. deployable
 
 
+def _applies(validator: Validator, problem: Any) -> bool:
+    applies = getattr(validator, "applies", None)
+    return applies(problem) if callable(applies) else True
+
+
 class ValidatorSuite:
-    """Runs every validator concurrently on a template and judges it under one clean rule."""
+    """Runs every validator concurrently on a template and judges it under one clean rule.
+
+    A validator with an `applies(problem)` method runs only where it says so (the collateral
+    validator: edit problems only); elsewhere it adds nothing, not even null columns."""
 
     def __init__(self, validators: Sequence[Validator], clean_when: str) -> None:
         self.validators = list(validators)
@@ -54,12 +62,13 @@ class ValidatorSuite:
     async def check(
         self, template: str, problem: Any, attempt: AttemptRef | None = None
     ) -> Verdict:
+        validators = [v for v in self.validators if _applies(v, problem)]
         results = await asyncio.gather(
-            *(v.validate(template, problem, attempt) for v in self.validators)
+            *(v.validate(template, problem, attempt) for v in validators)
         )
         verdict = Verdict(parse_ok=all(r.parse_ok for r in results))
         counted: list[Finding] = []
-        for validator, result in zip(self.validators, results, strict=True):
+        for validator, result in zip(validators, results, strict=True):
             verdict.findings.extend(result.findings)
             verdict.checks.extend(result.checks)
             verdict.provenance.update(result.provenance)
