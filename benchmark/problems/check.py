@@ -3,7 +3,9 @@
 For each problem: the file loads (schema, unique ids, difficulty equal to the computed one); the
 reference template is clean under the pinned cfn-lint (no errors, no warnings) and passes all its
 intent checks; every intent check fails on a template with empty `Resources`; every near miss (a
-plausible wrong template, written as edits of the reference) fails at least one check.
+plausible wrong template, written as edits of the reference) fails at least one check. An edit
+problem (one with an `initial_template`) needs no near misses: its initial template is the wrong
+answer, and must fail at least one check.
 
 Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
 without a reference there is nothing to check them against.
@@ -84,7 +86,7 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
         failures.append("field 'difficulty': missing (compute it from the reference template)")
     if not problem.intent_checks:
         failures.append("field 'intent_checks': no intent checks")
-    if not problem.near_misses:
+    if not problem.near_misses and not problem.is_edit:
         failures.append("field 'near_misses': no near misses")
     for finding in lint(problem.reference_template):
         if finding.level in ("E", "W"):
@@ -102,6 +104,12 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
     for check, outcome in zip(problem.intent_checks, outcomes, strict=True):
         if outcome.passed:
             failures.append(f"intent check '{check.id}': passes on an empty template (vacuous)")
+    if problem.initial_template is not None:
+        _, outcomes = evaluate_text(problem.intent_checks, problem.initial_template)
+        if outcomes and all(outcome.passed for outcome in outcomes):
+            failures.append(
+                "field 'initial_template': passes every intent check (the change is not checked)"
+            )
     assert parsed.written is not None
     for index, near_miss in enumerate(problem.near_misses):
         where = f"near_misses[{index}]"

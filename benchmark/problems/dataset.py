@@ -50,6 +50,9 @@ class NearMiss(BaseModel):
         return self
 
 
+EDIT_FIELDS = ("initial_template", "expected_template", "must_keep", "may_change", "edit_kind")
+
+
 class Problem(BaseModel):
     """One natural-language IaC task, with a reference solution and intent checks."""
 
@@ -67,12 +70,39 @@ class Problem(BaseModel):
     no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
+    # Edit problems (stand-in for the core helper's fields, issue 22): the starting template, the
+    # template after the change, what must survive and what may change (path globs), the kind.
+    initial_template: str | None = None
+    expected_template: str | None = None
+    must_keep: list[str] = Field(default_factory=list)
+    may_change: list[str] = Field(default_factory=list)
+    edit_kind: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expected_is_the_reference(cls, data: Any) -> Any:
+        """An edit problem's expected template is its reference unless one is given."""
+        if (
+            isinstance(data, dict)
+            and data.get("reference_template") is None
+            and data.get("initial_template") is not None
+            and data.get("expected_template")
+        ):
+            return {**data, "reference_template": data["expected_template"]}
+        return data
+
+    @property
+    def is_edit(self) -> bool:
+        return self.initial_template is not None
 
     @cached_property
     def sha256(self) -> str:
         """Digest of the problem's content (every field: request, reference template, intent
-        checks, ...; not the file's comments or layout): part of a job's identity."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        checks, ...; not the file's comments or layout): part of a job's identity. Edit fields
+        left unset are not digested, so a generation problem keeps the digest it had before them."""
+        unset = {name for name in EDIT_FIELDS if not getattr(self, name)}
+        data = self.model_dump(mode="json", exclude=unset)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     @field_validator("prompt", "reference_template", "no_reference")
