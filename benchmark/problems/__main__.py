@@ -16,7 +16,7 @@ from benchmark.problems.importers.output import DatasetImportError
 from benchmark.problems.importers.paper_protocol import import_paper_protocol
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
-DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke")
+DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke", DATASETS / "edit33")
 LOCAL = DATASETS / "local"  # where imports go by default: users' copies, never committed
 
 
