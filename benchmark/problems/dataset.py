@@ -67,6 +67,30 @@ class Problem(BaseModel):
     no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
+    # An EDIT problem (issue 22; a stand-in of the core helper's fields): `prompt` is then the
+    # change request on `initial_template`; `expected_template` is the template after it.
+    initial_template: str | None = None
+    expected_template: str | None = None
+    must_keep: list[str] = Field(default_factory=list)  # paths that must survive unchanged
+    may_change: list[str] = Field(default_factory=list)  # fnmatch globs the request may change
+    edit_kind: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expected_as_reference(cls, data: Any) -> Any:
+        """An edit problem's reference is its expected template unless one is given."""
+        if (
+            isinstance(data, dict)
+            and data.get("initial_template") is not None
+            and data.get("expected_template") is not None
+            and data.get("reference_template") is None
+        ):
+            return {**data, "reference_template": data["expected_template"]}
+        return data
+
+    @property
+    def is_edit(self) -> bool:
+        return self.initial_template is not None
 
     @cached_property
     def sha256(self) -> str:
