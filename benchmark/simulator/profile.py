@@ -28,6 +28,7 @@ from benchmark.simulator.behaviour import (
     Rates,
     SimulatorSettings,
 )
+from benchmark.simulator.editing import EditRates, EditRatesError, edit_rates
 from benchmark.simulator.effort import EffortError, EffortModel, effort_model
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
@@ -75,6 +76,11 @@ class Profile:
     def effort(self) -> EffortModel:
         """Its hand-set effort section (simulator/effort.py); none: effort has no effect."""
         return effort_model(self.data, str(self.path))
+
+    @property
+    def edit(self) -> EditRates:
+        """Its hand-set edit section (simulator/editing.py); none: the documented default."""
+        return edit_rates(self.data, str(self.path))
 
     def behaviour(self, options: Mapping[str, Any]) -> tuple[Behaviour, SimulatorSettings]:
         """The behaviour this profile describes, with `model.simulator` options applied.
@@ -125,7 +131,8 @@ def load_profile(ref: str) -> Profile:
     profile = Profile(name, kind, data, path, hashlib.sha256(raw).hexdigest())
     try:
         profile.effort  # noqa: B018 - checked now, in one line, not in the middle of a sweep
-    except EffortError as exc:
+        profile.edit  # noqa: B018 - likewise
+    except (EffortError, EditRatesError) as exc:
         raise ProfileError(str(exc)) from None
     if kind == "rates":
         rates_from(data, path)  # fail now, in one line, not in the middle of a sweep
