@@ -37,6 +37,7 @@ from analysis import figures, pass_at_k
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.compare_agent import compare_agent_section
 from analysis.compare_cost import compare_cost_section
+from analysis.compare_edit import compare_edit_section
 from analysis.compare_sides import (
     LintMismatchError,
     Side,
@@ -76,6 +77,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     mismatch: LintMismatch | None = None  # set when compared despite different lintings
     agent_verdict: str | None = None  # set by `write` when either side ran the agent protocol
+    edit_verdict: str | None = None  # set by `write` when both sides ran edit problems
 
     @property
     def simulated(self) -> bool:
@@ -346,6 +348,10 @@ def write(
             comparison.agent_verdict = agent.verdict
             write_csv(agent.sides, out / "compare_agent.csv", sim, origin)
             write_csv(agent.differences, out / "compare_agent_diff.csv", sim, origin)
+        edits = compare_edit_section(page, attempts, n_boot, seed)  # type: ignore[arg-type]
+        if edits is not None:
+            comparison.edit_verdict = edits.verdict
+            write_csv(edits.differences, out / "compare_edit.csv", sim, origin)
     elif comparison.candidate.chains is not None:  # the paper: no samples or costs per problem
         page.heading("pass@k and pass^k over samples (candidate)")
         page.text(pass_at_k.NOTE, note=True)
@@ -441,6 +447,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m analysis.compare"
     print("\n" + result.verdict)
     if result.agent_verdict:
         print(result.agent_verdict)
+    if result.edit_verdict:
+        print(result.edit_verdict)
     if result.simulated:
         print(f"\n*** {SIMULATED_BANNER} ***")
     print(f"\nwrote {md} and {html_path}")

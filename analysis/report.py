@@ -32,6 +32,7 @@ from analysis.cost_frontier import with_axes
 from analysis.cost_section import cost_section, pass_k_section
 from analysis.deploy import deploy_section, has_deploy
 from analysis.designs import design_table, has_designs
+from analysis.edit_section import edit_section
 from analysis.fit import bootstrap_params, fit_decay, summarize
 from analysis.load import (
     GROUP_KEYS,
@@ -228,6 +229,7 @@ def build_report(
     costs = cost_section(page, run.attempts, n_boot, seed, stopped)
     passk = pass_k_section(page, chains, labels, group_keys, n_boot, seed)
     agent = agent_section(page, run.attempts, group_keys, n_boot, seed)
+    edits = edit_section(page, run.attempts, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
@@ -338,6 +340,8 @@ def build_report(
     if agent is not None:
         files["agent.csv"] = agent[0].table
         files["agent_lookups.csv"] = agent[1]
+    if edits is not None:
+        files["edit.csv"], files["edit_loop.csv"] = edits
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:

@@ -109,17 +109,7 @@ def agent_sentence(differences: pd.DataFrame, level: float, paired: bool) -> str
     are said to be that side's alone. `differences`: `analysis.compare_agent` rows."""
     pct = f"{level:.0%}"
     how = "paired over the shared problems" if paired else "each side on its own problems"
-    known = differences[differences["ci_low"].notna() & differences["ci_high"].notna()]
-    moved, even = [], []
-    for row in known.itertuples(index=False):
-        if row.ci_low > 0 or row.ci_high < 0:
-            word = "higher" if row.diff > 0 else "lower"
-            moved.append(
-                f"{row.figure} is {word} by {abs(row.diff):.3g} ({pct} CI of the difference "
-                f"{row.ci_low:+.3g} to {row.ci_high:+.3g})"
-            )
-        else:
-            even.append(row.figure)
+    moved, even = _moves(differences, differences["figure"].tolist(), pct)
     if moved:
         text = f"On the agent measures ({how}), the candidate's " + "; its ".join(moved)
         if even:
@@ -140,4 +130,48 @@ def agent_sentence(differences: pd.DataFrame, level: float, paired: bool) -> str
                 f". {_and(alone['figure'].tolist()).capitalize()} are the {who}'s alone: "
                 f"the {other} is a fixed loop"
             )
+    return text + "."
+
+
+def _moves(differences: pd.DataFrame, names: list[str], pct: str) -> tuple[list[str], list[str]]:
+    """Per row with a CI (named by `names`, in order): "`name` is higher by d (CI ...)" where
+    the CI of the difference excludes zero, else just its name (not distinguishable)."""
+    moved, even = [], []
+    for name, row in zip(names, differences.itertuples(index=False), strict=True):
+        if pd.isna(row.ci_low) or pd.isna(row.ci_high):
+            continue
+        if row.ci_low > 0 or row.ci_high < 0:
+            word = "higher" if row.diff > 0 else "lower"
+            moved.append(
+                f"{name} is {word} by {abs(row.diff):.3g} ({pct} CI of the difference "
+                f"{row.ci_low:+.3g} to {row.ci_high:+.3g})"
+            )
+        else:
+            even.append(name)
+    return moved, even
+
+
+WHEN_WORDS = {"first": "at the first iteration", "last": "at the last iteration"}
+
+
+def edit_sentence(differences: pd.DataFrame, level: float, paired: bool) -> str:
+    """The edit section's verdict, which says no more than its CIs: a measure is named higher
+    or lower (at the first or the last iteration) only where the CI of candidate − baseline
+    excludes zero; the others are counted as not distinguishable. Higher or lower, never
+    better or worse: fewer collateral changes is the candidate's gain, the table says which
+    side each CI favours. `differences`: `analysis.compare_edit` rows."""
+    pct = f"{level:.0%}"
+    how = "paired over the shared problems" if paired else "each side on its own problems"
+    names = [f"{r.measure} {WHEN_WORDS[r.at]}" for r in differences.itertuples(index=False)]
+    moved, even = _moves(differences, names, pct)
+    if not moved and not even:
+        return "On the edit measures, no figure could be compared."
+    if not moved:
+        return (
+            f"On the edit measures ({how}), the two sides are not distinguishable: the {pct} CI "
+            f"of every difference ({len(even)} figures) includes zero."
+        )
+    text = f"On the edit measures ({how}), the candidate's " + "; its ".join(moved)
+    if even:
+        text += f"; the other {len(even)} figures are not distinguishable (the CI includes zero)"
     return text + "."

@@ -7,6 +7,8 @@
 | `catalogue.py` | where each kind of mistake can go on a template, and the rule it raises |
 | `behaviour.py` | hand-set and calibrated behaviour: first draw, repair |
 | `agent.py` | the agent policy (loop.protocol=agent): its profile section, the chain's state |
+| `edit_sites.py` | where a collateral change can go on an edit problem, and its rule |
+| `editing.py` | collateral changes on edit problems, at a profile's `edit` rates |
 | `profile.py` | profile YAML files (conf/model/simulator/): load, check, write |
 | `model.py` | `SimulatedModel`, the `simulated` provider |
 | `sites.py` | a seeded sample of the catalogue's sites on a dataset |

@@ -51,20 +51,38 @@ class Chain:
     def rng(self) -> random.Random:
         return stable_rng(self.seed, self.problem_id, self.sample, self.iteration)
 
+    def edit_rng(self) -> random.Random:
+        """A stream of its own for collateral changes, so they shift no mistake's draw."""
+        return stable_rng(self.seed, "edit", self.problem_id, self.sample, self.iteration)
+
 
 @dataclass(frozen=True)
 class SimProblem:
     """A problem as the simulator sees it: the reference tree and every site on it, in
-    catalogue order (the canonical order of a chain's active mutations)."""
+    catalogue order (the canonical order of a chain's active mutations). An edit problem
+    (`edit`) also has its collateral-change sites (simulator/edit_sites.py), after the rest."""
 
     id: str
     template: dict[str, Any]
     sites_by_kind: Mapping[str, Sequence[Mutation]]
     difficulty: int | None = None
+    edit: bool = False
+    collateral_by_kind: Mapping[str, Sequence[Mutation]] = field(default_factory=dict)
 
     @cached_property
     def sites(self) -> list[Mutation]:
-        return [m for found in self.sites_by_kind.values() for m in found]
+        found = [*self.sites_by_kind.values(), *self.collateral_by_kind.values()]
+        return [m for sites in found for m in sites]
+
+    def lint_view(self, blocked: Sequence[Mutation]) -> SimProblem:
+        """The problem without its collateral sites, nor any site that overlaps `blocked`:
+        what a mistake-making behaviour draws from beside active collateral changes."""
+        kinds = {
+            kind: [m for m in sites if not any(m.overlaps(b) for b in blocked)]
+            for kind, sites in self.sites_by_kind.items()
+        }
+        kept = {kind: sites for kind, sites in kinds.items() if sites}
+        return SimProblem(self.id, self.template, kept, self.difficulty)
 
     @cached_property
     def order(self) -> dict[str, int]:

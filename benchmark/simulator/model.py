@@ -4,8 +4,10 @@ It exists for demos, tests and power analysis. A chain starts from the problem's
 template with a few deliberate mistakes ("mutations") drawn from a catalogue; each mutation is
 tied to one cfn-lint rule. On a repair turn the simulator reads the previous attempt's
 feedback and fixes mutations whose rule it names, with chances set by its profile, and now and
-then introduces new ones. Every reply says it is simulated, and `simulated` is True, so its
-rows are never presentable as results about LLMs.
+then introduces new ones. On an edit problem the reference is the expected template, and the
+simulator also makes collateral changes (drops, alters or renames what should have stayed) at
+rates from its profile's `edit` section (editing.py). Every reply says it is simulated, and
+`simulated` is True, so its rows are never presentable as results about LLMs.
 
 State is never kept in memory. A repair call reads the previous attempt's template and
 feedback from its `CallContext` (the loop fills them, and a resumed chain fills them from the
@@ -58,10 +60,12 @@ from benchmark.simulator.behaviour import (
     stable_rng,
 )
 from benchmark.simulator.catalogue import find_sites
+from benchmark.simulator.edit_sites import collateral_sites
+from benchmark.simulator.editing import DEFAULT_EDIT_RATES, Editing
 from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, EffortModel
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
-from benchmark.simulator.template import parse_template
+from benchmark.simulator.template import parse_template, try_parse
 
 DECODE_CACHE = 256  # templates decoded per simulator instance, most recent kept
 
@@ -102,6 +106,8 @@ class SimulatedModel(ModelAPI):
         else:
             self.settings = settings or SimulatorSettings()
             self.behaviour = HandSet(self.settings)
+        rates = profile.edit if profile is not None else DEFAULT_EDIT_RATES
+        self.editing = Editing(self.behaviour, rates)  # on edit problems (simulator/editing.py)
         self.as_of = as_of
         self._problems = dict(problems)
         self._parsed: dict[str, SimProblem] = {}
@@ -293,13 +299,14 @@ class SimulatedModel(ModelAPI):
         moves only a first draw: a repair follows the feedback as before; `boost`: an agent's
         lookups, behaviour.py)."""
         chain = Chain(self.settings.seed, problem.id, context.sample, context.iteration)
+        behaviour = self.editing if problem.edit else self.behaviour
         if context.iteration <= 1:
-            return self.behaviour.first_draw(problem, chain, effort)
+            return behaviour.first_draw(problem, chain, effort)
         previous = self.previous_state(problem, context)
         if previous is None:
-            return self.behaviour.first_draw(problem, chain, effort)
+            return behaviour.first_draw(problem, chain, effort)
         feedback = context.previous_feedback or ""
-        return self.behaviour.repair(problem, previous, feedback, chain, boost)
+        return behaviour.repair(problem, previous, feedback, chain, boost)
 
     def previous_state(
         self, problem: SimProblem, context: CallContext
@@ -358,9 +365,27 @@ class SimulatedModel(ModelAPI):
             except ValueError as exc:
                 raise ModelError(f"{problem_id}: {exc}", fatal=True) from None
             self._parsed[problem_id] = SimProblem(
-                problem_id, tree, find_sites(tree, self.as_of), difficulty_of(source)
+                problem_id,
+                tree,
+                find_sites(tree, self.as_of),
+                difficulty_of(source),
+                edit=source.is_edit,
+                collateral_by_kind=edit_sites_of(source, tree),
             )
         return self._parsed[problem_id]
+
+
+def edit_sites_of(problem: Problem, tree: dict[str, Any]) -> dict[str, list[Mutation]]:
+    """An edit problem's collateral-change sites on its reference `tree` (the expected
+    template); none for a problem that is not an edit, or whose initial template won't parse."""
+    if problem.initial_template is None:
+        return {}
+    initial = try_parse(problem.initial_template)
+    if initial is None:
+        return {}
+    return collateral_sites(
+        tree, initial, problem.must_keep, problem.may_change, problem.intent_checks
+    )
 
 
 def difficulty_of(problem: Problem) -> int | None:

@@ -29,6 +29,7 @@ from benchmark.simulator.behaviour import (
     Rates,
     SimulatorSettings,
 )
+from benchmark.simulator.editing import EditRates, EditRatesError, edit_rates
 from benchmark.simulator.effort import EffortError, EffortModel, effort_model
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
@@ -82,6 +83,11 @@ class Profile:
         """Its hand-set agent section (simulator/agent.py); none: the default policy."""
         return agent_policy(self.data, str(self.path))
 
+    @property
+    def edit(self) -> EditRates:
+        """Its hand-set edit section (simulator/editing.py); none: the documented default."""
+        return edit_rates(self.data, str(self.path))
+
     def behaviour(self, options: Mapping[str, Any]) -> tuple[Behaviour, SimulatorSettings]:
         """The behaviour this profile describes, with `model.simulator` options applied.
 
@@ -131,7 +137,8 @@ def load_profile(ref: str) -> Profile:
     profile = Profile(name, kind, data, path, hashlib.sha256(raw).hexdigest())
     try:
         profile.effort  # noqa: B018 - checked now, in one line, not in the middle of a sweep
-    except EffortError as exc:
+        profile.edit  # noqa: B018 - likewise
+    except (EffortError, EditRatesError) as exc:
         raise ProfileError(str(exc)) from None
     try:
         profile.agent  # noqa: B018 - checked now, like the effort section
