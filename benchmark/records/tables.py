@@ -70,11 +70,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("intent_total", pa.int32()),
             pa.field("security_passed", pa.int32()),  # Checkov checks (the security extra)
             pa.field("security_total", pa.int32()),
-            # edit problems (issue 22; stand-in of the core helper's columns): collateral changes
-            # against the initial template (null: not an edit problem), and the deep distance
-            # 0..1 to the expected template (null without one)
-            pa.field("collateral_changes", pa.int32()),
-            pa.field("expected_distance", pa.float64()),
             # deploy (benchmark/validators/deploy/validator.py): null where not evaluated
             pa.field("deployable", pa.bool_()),
             pa.field("deploy_mode", pa.string()),  # changeset | stack
