@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.problems.__main__ import main
 from benchmark.problems.check import check_dataset
-from benchmark.problems.dataset import load_dataset, load_dataset_files
+from benchmark.problems.dataset import load_dataset, load_dataset_files, parse_problem
 from benchmark.problems.importers.checkov import jmespath_of, translate_policy
 from benchmark.problems.importers.dpiaceval import REPEATED_POLICY_ID, import_dpiaceval
 from benchmark.problems.importers.generic import import_generic, parse_mapping
@@ -213,10 +213,49 @@ def test_check_datasets_skips_prompt_only_problems_with_a_note(
          'Properties.Statement[*].Condition.Bool."aws:SecureTransport"'),
         ("Properties.Rules.0.Id", "Properties.Rules[0].Id"),
         ("DeletionPolicy", "DeletionPolicy"),
+        ("Type", "Properties.Type"),  # Checkov's attributes are the Properties
+        ("Type.Value", "Properties.Type.Value"),
     ],
 )  # fmt: skip
 def test_checkov_attribute_paths(attribute: str, path: str) -> None:
     assert jmespath_of(attribute) == path
+
+
+SSM_PARAMETER = """\
+Resources:
+  Secret:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: StringList
+      Value: a,b
+"""
+
+
+def test_checkov_check_on_type_is_the_property_not_the_resource_type() -> None:
+    policy = {
+        "metadata": {"id": "CKV2_SSM_LIST"},
+        "definition": {
+            "cond_type": "attribute",
+            "resource_types": ["AWS::SSM::Parameter"],
+            "attribute": "Type",
+            "operator": "equals",
+            "value": "StringList",
+        },
+    }
+    checks = parse_problem(
+        {
+            "id": "p",
+            "title": "t",
+            "prompt": "p",
+            "reference_template": SSM_PARAMETER,
+            "intent_checks": translate_policy(policy, "ssm").checks,
+        },
+        "test",
+    ).intent_checks
+    _, outcomes = evaluate_text(checks, SSM_PARAMETER)
+    assert [o.passed for o in outcomes] == [True]  # kept: the reference passes it
+    _, outcomes = evaluate_text(checks, SSM_PARAMETER.replace("StringList", "String"))
+    assert [o.passed for o in outcomes] == [False]
 
 
 def test_checkov_operators() -> None:
