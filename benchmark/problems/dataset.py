@@ -67,6 +67,30 @@ class Problem(BaseModel):
     no_reference: str | None = None
     intent_checks: list[Check] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
+    # Edit problems (stand-in for issue 22's core fields; the core helper's version wins):
+    # `initial_template` makes `prompt` a change request on it; `expected_template` is the
+    # template after the change and the reference when `reference_template` is absent.
+    initial_template: str | None = None
+    expected_template: str | None = None
+    must_keep: list[str] = Field(default_factory=list)
+    may_change: list[str] = Field(default_factory=list)
+    edit_kind: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expected_is_the_reference(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("initial_template") is not None
+            and data.get("expected_template") is not None
+            and data.get("reference_template") is None
+        ):
+            return {**data, "reference_template": data["expected_template"]}
+        return data
+
+    @property
+    def is_edit(self) -> bool:
+        return self.initial_template is not None
 
     @cached_property
     def sha256(self) -> str:

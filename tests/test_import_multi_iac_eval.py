@@ -1,0 +1,131 @@
+"""Multi-IaC-Eval's CSV imported as edit problems, on a fixture the tests write in its layout."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main as cli_main
+from benchmark.problems.__main__ import main
+from benchmark.problems.dataset import load_dataset
+from benchmark.problems.importers.multi_iac_eval import import_multi_iac_eval
+from benchmark.problems.importers.output import DatasetImportError
+from benchmark.records.tables import read_table
+from benchmark.runner.hydra_job import JobInfo, run_job
+from tests.multi_iac_eval_fixture import (
+    BUCKET,
+    BUCKET_VERSIONED,
+    KEPT,
+    QUEUE,
+    QUEUE_LONGER,
+    ROWS,
+    SKIPPED,
+    write_csv,
+)
+from tests.test_job import settings_for
+
+
+def test_cloudformation_rows_become_edit_problems(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "download" / "multi_iac_eval.csv")
+    report = import_multi_iac_eval(csv_path, tmp_path / "out")
+    assert (report.rows_read, report.written) == (len(ROWS), len(KEPT))
+    assert report.rows_skipped == {
+        "not CloudFormation": 2,
+        "empty expected": 1,
+        "unparseable": 1,
+        "duplicate id": 1,
+    }
+    # one line per skipped row, naming the row and why
+    notes = [line.strip() for line in report.lines() if line.startswith("  row ")]
+    assert len(notes) == len(SKIPPED)
+    for (number, why), note in zip(sorted(SKIPPED.items()), notes, strict=True):
+        assert note.startswith(f"row {number}: skipped: {why}"), note
+    assert "the same triplet as row 1" in notes[-1]
+
+    problems = {p.source.split(":")[0]: p for p in load_dataset(tmp_path / "out")}  # type: ignore[union-attr]
+    bucket = problems["multi-iac-eval multi_iac_eval.csv row 1"]
+    assert bucket.is_edit and bucket.intent_checks == []
+    assert bucket.initial_template == BUCKET and bucket.expected_template == BUCKET_VERSIONED
+    assert bucket.reference_template == BUCKET_VERSIONED  # what the simulator starts from
+    assert bucket.prompt == (
+        "Turn on versioning for the artefacts bucket so old builds can be restored."
+    )
+    assert bucket.source.endswith(": https://github.com/example-org/build-infra")  # type: ignore[union-attr]
+    assert bucket.services == ["S3"] and bucket.difficulty is not None
+    queue = problems["multi-iac-eval multi_iac_eval.csv row 3"]
+    assert queue.initial_template == QUEUE and queue.expected_template == QUEUE_LONGER  # LF
+    for problem in problems.values():  # ids: file-name-safe, named after the source repository
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", problem.id)
+        assert (tmp_path / "out" / f"{problem.id}.yaml").is_file()
+    assert bucket.id.startswith("build-infra-") and queue.id.startswith("queues-")
+    # the expected template is written once, not again as reference_template
+    text = (tmp_path / "out" / f"{bucket.id}.yaml").read_text()
+    assert "expected_template:" in text and "reference_template:" not in text
+
+
+def test_ids_are_stable_across_reordering_and_line_endings(tmp_path: Path) -> None:
+    first = import_multi_iac_eval(write_csv(tmp_path / "a.csv"), tmp_path / "a")
+    reordered = list(reversed(ROWS))
+    second = import_multi_iac_eval(write_csv(tmp_path / "b.csv", reordered, False), tmp_path / "b")
+    assert first.written == second.written == len(KEPT)
+    ids = {p.name for p in (tmp_path / "a").iterdir()}
+    assert ids == {p.name for p in (tmp_path / "b").iterdir()}
+
+
+def test_strict_makes_a_skipped_cloudformation_row_an_error(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "m.csv")
+    with pytest.raises(DatasetImportError, match=r"row 4: empty expected \(--strict\)"):
+        import_multi_iac_eval(csv_path, tmp_path / "out", strict=True)
+    assert not (tmp_path / "out").exists()
+    # rows of another format are never taken: they do not fail --strict
+    clean = write_csv(tmp_path / "clean.csv", [ROWS[i] for i in (0, 1, 2, 4)])
+    report = import_multi_iac_eval(clean, tmp_path / "out", strict=True)
+    assert report.written == 2 and report.rows_skipped == {"not CloudFormation": 2}
+
+
+def test_cli_strict_exits_non_zero_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = write_csv(tmp_path / "m.csv")
+    out = ["--out", str(tmp_path / "out")]
+    assert cli_main(["import", "multi-iac-eval", str(csv_path), *out, "--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "row 4: empty expected (--strict)" in err
+    assert main(["import", "multi-iac-eval", str(csv_path), *out]) == 0
+    printed = capsys.readouterr().out
+    assert "problems written: 2" in printed and "rows skipped: 5" in printed
+    assert "row 2: skipped: not CloudFormation (source 'terraform')" in printed
+    assert "no intent checks in the data: intent is 'not available'" in printed
+
+
+def test_missing_column_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("source,initial,utterance\ncloudformation,x,y\n")
+    with pytest.raises(DatasetImportError, match="missing columns 'expected', 'source_repo'"):
+        import_multi_iac_eval(path, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_imported_problems_run_offline_with_intent_not_available(tmp_path: Path) -> None:
+    import_multi_iac_eval(write_csv(tmp_path / "m.csv"), tmp_path / "mie")
+    settings = settings_for(
+        "model.id=simulated/default",
+        f"dataset.path={tmp_path / 'mie'}",
+        "dataset.name=multi-iac-eval",
+        "loop.samples=1",
+        "loop.max_iterations=2",
+        "loop.concurrency=1",
+        "progress=false",
+        "lint.workers=1",
+        "cache.enabled=false",
+    )
+    job = JobInfo("sweep-mie", 0, tmp_path / "run" / "0", sweep_dir=tmp_path / "run")
+    summary = asyncio.run(run_job(settings, job, None))
+    assert summary.status == "complete"
+    attempts = read_table(tmp_path / "run", "attempts")
+    assert set(attempts["problem_id"]) == {p.id for p in load_dataset(tmp_path / "mie")}
+    # no intent checks: intent is null (not available), never counted as passed
+    assert attempts["intent_total"].isna().all() and attempts["intent_passed"].isna().all()
