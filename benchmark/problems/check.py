@@ -6,7 +6,11 @@ intent checks; every intent check fails on a template with empty `Resources`; ev
 plausible wrong template, written as edits of the reference) fails at least one check.
 
 Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
-without a reference there is nothing to check them against.
+without a reference there is nothing to check them against. Intent checks and near misses are
+required of the project's own problems (`source: project ...`); an imported problem without
+them (a folder of templates, Multi-IaC-Eval) is named in a note (intent: not available) and its
+reference is linted like any other. Each problem whose reference fails cfn-lint is listed with
+its rule ids, so an imported folder says which references today's cfn-lint rejects.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class DatasetReport:
     problems: int = 0
     failures: list[str] = field(default_factory=list)
     prompt_only: list[str] = field(default_factory=list)  # ids skipped: nothing to check them on
+    no_intent: list[str] = field(default_factory=list)  # imported ids without intent checks
+    lint_failing: dict[str, list[str]] = field(default_factory=dict)  # id -> cfn-lint rule ids
 
     @property
     def ok(self) -> bool:
@@ -72,8 +78,14 @@ def apply_near_miss(template: dict[str, Any], near_miss: NearMiss) -> dict[str, 
     return edited
 
 
-def problem_failures(problem: Problem, lint: Lint) -> list[str]:
-    """Everything wrong with one loaded problem, each as one line."""
+def is_curated(problem: Problem) -> bool:
+    """One of the project's own problems, which must carry intent checks and near misses."""
+    return (problem.source or "").startswith("project")
+
+
+def problem_failures(problem: Problem, lint: Lint, rules: list[str] | None = None) -> list[str]:
+    """Everything wrong with one loaded problem, each as one line; `rules` collects the rule
+    ids of the reference's cfn-lint errors and warnings."""
     if problem.reference_template is None:
         return [
             "field 'reference_template': missing (every checked problem needs one; "
@@ -82,12 +94,14 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
     failures: list[str] = []
     if problem.difficulty is None:
         failures.append("field 'difficulty': missing (compute it from the reference template)")
-    if not problem.intent_checks:
+    if not problem.intent_checks and (is_curated(problem) or problem.near_misses):
         failures.append("field 'intent_checks': no intent checks")
-    if not problem.near_misses:
+    if not problem.near_misses and (is_curated(problem) or problem.intent_checks):
         failures.append("field 'near_misses': no near misses")
     for finding in lint(problem.reference_template):
         if finding.level in ("E", "W"):
+            if rules is not None and finding.rule_id not in rules:
+                rules.append(finding.rule_id)
             failures.append(
                 f"field 'reference_template': cfn-lint {finding.rule_id} line {finding.line}: "
                 f"{finding.message}"
@@ -128,7 +142,12 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
         if problem.no_reference is not None:
             report.prompt_only.append(problem.id)
             continue
-        report.failures.extend(f"{path}: {line}" for line in problem_failures(problem, lint))
+        if not problem.intent_checks and not is_curated(problem):
+            report.no_intent.append(problem.id)
+        rules: list[str] = []
+        report.failures.extend(f"{path}: {line}" for line in problem_failures(problem, lint, rules))
+        if rules:
+            report.lint_failing[problem.id] = rules
     return report
 
 

@@ -40,13 +40,14 @@ class ImportReport:
     prompt_only: Counter[str] = field(default_factory=Counter)  # no reference template, by why
     notes: Counter[str] = field(default_factory=Counter)
     row_notes: list[str] = field(default_factory=list)  # one line per skipped row or file
+    unit: str = "rows"  # what was read: rows of a table, or templates of a folder
 
     def lines(self) -> list[str]:
         def why(counter: Counter[str]) -> str:
             return ", ".join(f"{reason}: {n}" for reason, n in counter.most_common())
 
         out = [
-            f"rows read: {self.rows_read}",
+            f"{self.unit} read: {self.rows_read}",
             f"problems written: {self.written} -> {self.out_dir}",
         ]
         if self.prompt_only:
@@ -54,7 +55,8 @@ class ImportReport:
                 f"prompt-only problems (no reference template, no difficulty): "
                 f"{self.prompt_only.total()}" + _paren(why(self.prompt_only))
             )
-        out.append(f"rows skipped: {self.rows_skipped.total()}" + _paren(why(self.rows_skipped)))
+        skipped = self.rows_skipped
+        out.append(f"{self.unit} skipped: {skipped.total()}" + _paren(why(skipped)))
         if self.policies_read or self.checks_from_resources:
             out.append(
                 f"intent checks written: {self.checks_translated + self.checks_from_resources} "

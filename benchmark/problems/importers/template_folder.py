@@ -108,7 +108,7 @@ def import_template_folder(
         raise DatasetImportError(
             f"{root}: no templates ({', '.join('*' + s for s in SUFFIXES)}) in this folder"
         )
-    report = ImportReport(rows_read=len(files) + twins)
+    report = ImportReport(rows_read=len(files) + twins, unit="templates")
     if twins:
         report.notes[TWINS_NOTE] = twins
     prefix = f"{slug(id_prefix, limit=24)}-" if id_prefix else ""
