@@ -82,6 +82,22 @@ def test_dpiaceval_repeated_policy_id_takes_ids_from_the_file_name(tmp_path: Pat
     assert report.notes[REPEATED_POLICY_ID] == 1
 
 
+def test_dpiaceval_three_files_sharing_an_id_keep_every_check(tmp_path: Path) -> None:
+    # as in row 110 of the real data, where B, C and D share one metadata id
+    csv_path = dpiaceval_layout(tmp_path / "download")
+    row_4d = csv_path.parent / "user_intent" / "row_4D.yaml"
+    row_4d.write_text(row_4d.read_text().replace("UIV_CUSTOM_ROW_4D", "UIV_CUSTOM_ROW_4B"))
+    report = import_dpiaceval(csv_path, tmp_path / "out")
+    (fanout,) = load_dataset(tmp_path / "out", only=[IDS[4]])
+    assert [c.id for c in fanout.intent_checks][3:] == [
+        "uiv-custom-row-4-a-1",
+        "uiv-custom-row-4-b-1",
+        "row-4-c-1",
+        "row-4-d-1",
+    ]
+    assert report.notes[REPEATED_POLICY_ID] == 2  # one per renamed file
+
+
 TABLE = """\
 Resources:
   Table:
