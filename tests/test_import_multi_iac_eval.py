@@ -6,8 +6,12 @@ import asyncio
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from analysis.report import build_report
+from analysis.report_sections import intent_not_available
 from benchmark.cli import main as cli_main
 from benchmark.problems.__main__ import main
 from benchmark.problems.dataset import load_dataset
@@ -129,3 +133,22 @@ def test_imported_problems_run_offline_with_intent_not_available(tmp_path: Path)
     assert set(attempts["problem_id"]) == {p.id for p in load_dataset(tmp_path / "mie")}
     # no intent checks: intent is null (not available), never counted as passed
     assert attempts["intent_total"].isna().all() and attempts["intent_passed"].isna().all()
+    build_report(tmp_path / "run", n_boot=50, fit_boot=5)
+    text = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "Intent: not available for this run: no intent checks were recorded" in text
+
+
+def test_report_names_the_groups_whose_intent_is_not_available() -> None:
+    long = pd.DataFrame(
+        {
+            "dataset": ["paper33", "paper33", "multi-iac-eval", "multi-iac-eval"],
+            "measure": ["intent", "clean", "intent", "clean"],
+            "value": [0.5, 1.0, np.nan, 1.0],
+        }
+    )
+    labels = {("paper33",): "on paper33", ("multi-iac-eval",): "on multi-iac-eval"}
+    note = intent_not_available(long, labels, ["dataset"])
+    assert note is not None and note.startswith("Intent: not available for on multi-iac-eval:")
+    assert "paper33" not in note
+    paper33 = long[long["dataset"] == "paper33"]
+    assert intent_not_available(paper33, {("paper33",): "on paper33"}, ["dataset"]) is None
