@@ -27,6 +27,7 @@ from tests.multi_iac_eval_fixture import (
     QUEUE_LONGER,
     ROWS,
     SKIPPED,
+    TERRAFORM,
     write_csv,
 )
 from tests.test_job import settings_for
@@ -88,6 +89,23 @@ def test_strict_makes_a_skipped_cloudformation_row_an_error(tmp_path: Path) -> N
     clean = write_csv(tmp_path / "clean.csv", [ROWS[i] for i in (0, 1, 2, 4)])
     report = import_multi_iac_eval(clean, tmp_path / "out", strict=True)
     assert report.written == 2 and report.rows_skipped == {"not CloudFormation": 2}
+
+
+def test_the_template_decides_when_source_does_not_name_the_format(tmp_path: Path) -> None:
+    rows = [
+        ("", BUCKET_VERSIONED, BUCKET, "Turn versioning off.", "example-org/x"),
+        ("github", TERRAFORM, TERRAFORM, "Rename it.", "example-org/tf"),
+        ("github", "Resources: [a list]\n", BUCKET, "Fix it.", "example-org/y"),
+    ]
+    report = import_multi_iac_eval(write_csv(tmp_path / "m.csv", rows), tmp_path / "out")
+    assert report.written == 1 and report.rows_skipped == {"not CloudFormation": 2}
+    assert report.row_notes == [
+        "row 2: skipped: not CloudFormation (source 'github'; initial has no Resources section)",
+        "row 3: skipped: not CloudFormation (source 'github'; initial is not a CloudFormation "
+        "template: no 'Resources' mapping of typed resources (top-level keys: Resources))",
+    ]
+    with pytest.raises(DatasetImportError, match="row 3: not CloudFormation"):  # meant as one
+        import_multi_iac_eval(tmp_path / "m.csv", tmp_path / "strict", strict=True)
 
 
 def test_cli_strict_exits_non_zero_with_one_line(

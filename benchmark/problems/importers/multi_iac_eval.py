@@ -5,7 +5,9 @@ request), `expected` (the template after), with `source` (the IaC format) and `s
 (where the initial template came from). Only CloudFormation rows are imported, decided in two
 steps: a row whose `source` names another format (Terraform, CDK, HCL, ...) is skipped at once;
 any other row is CloudFormation when its `initial` cell parses (cfn-lint's decoder, YAML or
-JSON) to a CloudFormation template, as the project's loader requires of every template.
+JSON) to a CloudFormation template, as the project's loader requires of every template. A row
+whose `source` does not say CloudFormation and whose `initial` has no `Resources` (or
+`AWSTemplateFormatVersion`) key at all is another format too, whatever `source` holds.
 
 Each kept row becomes an edit problem: `initial_template`, `expected_template` (its reference),
 `prompt` = the utterance, `source` = the row and its `source_repo`, and no intent checks (the
@@ -38,6 +40,8 @@ COLUMNS = ("source", "initial", "expected", "utterance", "source_repo")
 PREFIX = "mie"  # ids of rows without a source_repo
 # `source` values of the other formats in the data (compared lower-case, letters only)
 OTHER_FORMATS = ("terraform", "hcl", "cdk", "tf", "pulumi", "bicep", "arm")
+# what any CloudFormation template has, in YAML or JSON: a Resources (or format version) key
+CFN_MARKER = re.compile(r"""(^|[{,])\s*["']?(Resources|AWSTemplateFormatVersion)["']?\s*:""", re.M)
 
 
 class _Skipped(Exception):
@@ -68,12 +72,19 @@ def _template(text: str, column: str, source: str) -> dict[str, Any]:
     why = " ".join(str(errors[0].message).split()) if errors else template_shape_error(template)
     if why is None:
         return template
-    if column == "initial" and "cloudformation" not in source.lower() and source.strip():
-        raise _Skipped(
-            "not CloudFormation",
-            f"not CloudFormation (source {source!r}; initial is not a CloudFormation "
-            f"template: {why[:120]})",
-        )
+    if column == "initial" and "cloudformation" not in source.lower():
+        if not CFN_MARKER.search(text):  # not even meant as a template: another format
+            raise _Skipped(
+                "not CloudFormation",
+                f"not CloudFormation (source {source!r}; initial has no Resources section)",
+                other_format=True,
+            )
+        if source.strip():
+            raise _Skipped(
+                "not CloudFormation",
+                f"not CloudFormation (source {source!r}; initial is not a CloudFormation "
+                f"template: {why[:120]})",
+            )
     raise _Skipped("unparseable", f"{column} does not parse as CloudFormation: {why[:120]}")
 
 
