@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,17 @@ def test_generic_csv_with_mapping(tmp_path: Path) -> None:
     assert (first.id, first.difficulty, first.services) == ("t-1", 1, ["SQS"])
     assert first.reference_template == QUEUE
     assert (second.id, second.reference_template, second.difficulty) == ("t-2", None, None)
+
+
+def test_generic_csv_keeps_line_breaks_in_quoted_cells(tmp_path: Path) -> None:
+    source = tmp_path / "tasks.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(
+            [["prompt", "reference_template"], ["Make a queue,\nplease.", QUEUE]]
+        )
+    import_generic(source, tmp_path / "out")
+    (problem,) = load_dataset(tmp_path / "out")
+    assert problem.reference_template == QUEUE and problem.prompt == "Make a queue,\nplease."
 
 
 def test_generic_jsonl_with_checks(tmp_path: Path) -> None:
