@@ -95,11 +95,14 @@ def test_requests_from_the_leading_comment_block(tmp_path: Path) -> None:
     assert problems["sqs-queue"].prompt == "Create an SQS queue that keeps messages for four days."
     assert set(problems) == {"sqs-queue"}
     assert sorted(report.row_notes)[:2] == [
-        "bad-bucket.json: skipped: no leading comment block",
+        "bad-bucket.json: skipped: no leading comment block (try --request-from description)",
         "configmap.yaml: skipped: not a CloudFormation template: no 'Resources' mapping of "
         "typed resources (top-level keys: apiVersion, kind, metadata)",
     ]
     assert leading_comments("\n# a\n#   b\nResources: {}\n# not this\n") == "a b"
+    channel = "---\nDescription: A channel\n# Keep data ten days\nResources: {}\n"
+    assert leading_comments(channel) == "Keep data ten days"  # after its Description
+    assert leading_comments("Parameters: {}\n# in a section\nResources: {}\n") == ""
 
 
 def test_cli_takes_a_folder_and_explains_a_template_file(

@@ -1,8 +1,9 @@
 """Import a folder of CloudFormation templates as a dataset (`import generic <folder>`).
 
 Each template is a problem: the template is its reference, the request is its `Description`
-(`--request-from description`, the default) or its leading comment block (`comments`: the `#`
-lines before the first other line). Templates of the same stem in YAML and JSON (twins, as in
+(`--request-from description`, the default) or its leading comment block (`comments`: the
+first run of `#` lines before its sections; a `---` marker, `AWSTemplateFormatVersion` and
+`Description` may come first). Templates of the same stem in YAML and JSON (twins, as in
 aws-cloudformation/iac-model-evaluation) are taken once, the YAML one (its comments and
 short-form tags are what the JSON lost). Only the folder's own files are read, not subfolders.
 A file that is not a CloudFormation template, or has no request, is skipped with a note.
@@ -29,6 +30,7 @@ REQUEST_FROM: tuple[RequestFrom, ...] = ("description", "comments")
 # suffixes of templates, the preferred twin first
 SUFFIXES = (".yaml", ".yml", ".template", ".json")
 TWINS_NOTE = "YAML/JSON twins taken once (the YAML file)"
+HEADER_KEYS = ("AWSTemplateFormatVersion", "Description", '"AWSTemplateFormatVersion"')
 
 
 class _Skipped(Exception):
@@ -36,14 +38,21 @@ class _Skipped(Exception):
 
 
 def leading_comments(text: str) -> str:
-    """The `#` lines at the top of a template (blank lines before them skipped), joined."""
+    """The template's first run of `#` lines before its sections, joined. Passed over on the
+    way: blank lines, a `---` marker or `%` directive, and the `AWSTemplateFormatVersion` and
+    `Description` keys with their indented lines (a request may follow its Description)."""
     lines: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
             lines.append(stripped.lstrip("#").strip())
-        elif stripped or lines:
-            break
+            continue
+        if lines:
+            break  # the block has ended
+        if not stripped or stripped == "---" or stripped.startswith("%") or line[0].isspace():
+            continue  # before the block: blank, a marker, a key's indented continuation
+        if not line.startswith(HEADER_KEYS):
+            break  # a section (Parameters, Resources, ...): no leading comments
     return " ".join(" ".join(lines).split())
 
 
@@ -51,11 +60,11 @@ def _request(template: dict[str, Any], text: str, request_from: RequestFrom) -> 
     if request_from == "comments":
         request = leading_comments(text)
         if not request:
-            raise _Skipped("no leading comment block")
+            raise _Skipped("no leading comment block (try --request-from description)")
         return request
     description = template.get("Description")
     if not isinstance(description, str) or not description.strip():
-        raise _Skipped("no Description")
+        raise _Skipped("no Description (try --request-from comments)")
     return " ".join(description.split())
 
 
