@@ -62,7 +62,7 @@ def template_folder(root: Path) -> Path:
     """Three templates (one as YAML and JSON twins, one failing cfn-lint), and two others."""
     root.mkdir(parents=True)
     (root / "sqs-queue.yaml").write_text(QUEUE_YAML)
-    (root / "sqs-queue.json").write_text(QUEUE_JSON)
+    (root / "SQS-Queue.json").write_text(QUEUE_JSON)  # a twin whatever the case
     (root / "sns-topic.yaml").write_text(TOPIC.replace("\n", "\r\n"))  # CRLF
     (root / "bad-bucket.json").write_text(BAD_BUCKET)
     (root / "configmap.yaml").write_text(KUBERNETES)

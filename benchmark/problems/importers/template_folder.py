@@ -93,11 +93,13 @@ def _problem(path: Path, problem_id: str, request_from: RequestFrom) -> Problem:
 
 
 def template_files(folder: Path) -> tuple[list[Path], int]:
-    """One file per stem (the YAML of a YAML/JSON pair), and how many twins were left out."""
+    """One file per stem (the YAML of a YAML/JSON pair), and how many twins were left out.
+    Stems are compared as ids (`iot-thing-PrincipalAttachment.yaml` and
+    `iot-thing-principalAttachment.json` are twins, as published)."""
     by_stem: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in SUFFIXES:
-            by_stem.setdefault(path.stem, []).append(path)
+            by_stem.setdefault(slug(path.stem, limit=64), []).append(path)
     chosen = [
         min(paths, key=lambda p: SUFFIXES.index(p.suffix.lower())) for paths in by_stem.values()
     ]
