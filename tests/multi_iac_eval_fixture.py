@@ -1,7 +1,8 @@
 """A Multi-IaC-Eval CSV in the published layout, written by the tests (the data is CC-BY-NC 4.0:
-none of it is shipped). Columns `source`, `initial`, `expected`, `utterance`, `source_repo`;
-quirks kept: a UTF-8 BOM, CRLF row endings, templates in multi-line quoted cells (some with
-CRLF inside), YAML and JSON templates, Terraform and CDK rows, a row with an empty `expected`,
+none of it is shipped). Columns `source` (the initial template's file name and an index),
+`initial`, `expected`, `utterance`, `source_repo`; quirks kept: a UTF-8 BOM, CRLF row endings,
+templates in multi-line quoted cells (some with CRLF inside), YAML and JSON templates, Terraform
+rows, a row whose source says nothing of its format (CDK code), a row with an empty `expected`,
 a CloudFormation row that does not parse, a repeated row."""
 
 from __future__ import annotations
@@ -48,27 +49,28 @@ CDK = "from aws_cdk import Stack, aws_sqs as sqs\n\nclass Q(Stack):\n    pass\n"
 
 # (source, initial, expected, utterance, source_repo); CRLF inside the JSON cells
 ROWS = [
-    ("cloudformation", BUCKET, BUCKET_VERSIONED,
+    ("templates/artefacts-bucket.yaml_0", BUCKET, BUCKET_VERSIONED,
      "Turn on versioning for the artefacts bucket\nso old builds can be restored.",
      "https://github.com/example-org/build-infra"),
-    ("terraform", TERRAFORM, TERRAFORM.replace("my-logs", "my-logs-2"),
+    ("modules/logs/main.tf_1", TERRAFORM, TERRAFORM.replace("my-logs", "my-logs-2"),
      "Rename the bucket.", "https://github.com/example-org/tf-modules"),
-    ("CloudFormation", QUEUE.replace("\n", "\r\n"), QUEUE_LONGER.replace("\n", "\r\n"),
+    ("queues\\jobs.json_0", QUEUE.replace("\n", "\r\n"), QUEUE_LONGER.replace("\n", "\r\n"),
      "Give workers two minutes before a job reappears in the queue.", "example-org/queues"),
-    ("cloudformation", BUCKET, "", "Add a lifecycle rule.", "example-org/build-infra"),
-    ("cdk", CDK, CDK + "# changed\n", "Add a dead-letter queue.", "example-org/cdk-app"),
-    ("cloudformation", "Resources:\n  Broken: [unclosed\n", BUCKET, "Fix it.", "example-org/x"),
-    ("cloudformation", BUCKET, BUCKET_VERSIONED,
+    ("templates/artefacts-bucket.yaml_1", BUCKET, "", "Add a lifecycle rule.",
+     "example-org/build-infra"),
+    ("stack_0", CDK, CDK + "# changed\n", "Add a dead-letter queue.", "example-org/cdk-app"),
+    ("broken.yaml_0", "Resources:\n  Broken: [unclosed\n", BUCKET, "Fix it.", "example-org/x"),
+    ("templates/artefacts-bucket.yaml_0", BUCKET, BUCKET_VERSIONED,
      "Turn on versioning for the artefacts bucket\nso old builds can be restored.",
      "https://github.com/example-org/build-infra"),
 ]  # fmt: skip
 KEPT = (1, 3)  # rows (1-based) imported
 SKIPPED = {
-    2: "not CloudFormation (source 'terraform')",
+    2: "not CloudFormation (source 'modules/logs/main.tf_1')",
     4: "empty expected",
-    5: "not CloudFormation (source 'cdk')",
+    5: "not CloudFormation (source 'stack_0'; initial has no Resources section)",
     6: "initial does not parse as CloudFormation",
-    7: "duplicate id",
+    7: "duplicate of row 1 (the same initial, utterance and expected)",
 }
 
 

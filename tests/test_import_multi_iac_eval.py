@@ -41,14 +41,13 @@ def test_cloudformation_rows_become_edit_problems(tmp_path: Path) -> None:
         "not CloudFormation": 2,
         "empty expected": 1,
         "unparseable": 1,
-        "duplicate id": 1,
+        "duplicate": 1,
     }
     # one line per skipped row, naming the row and why
     notes = [line.strip() for line in report.lines() if line.startswith("  row ")]
     assert len(notes) == len(SKIPPED)
     for (number, why), note in zip(sorted(SKIPPED.items()), notes, strict=True):
         assert note.startswith(f"row {number}: skipped: {why}"), note
-    assert "the same triplet as row 1" in notes[-1]
 
     problems = {p.source.split(":")[0]: p for p in load_dataset(tmp_path / "out")}  # type: ignore[union-attr]
     bucket = problems["multi-iac-eval multi_iac_eval.csv row 1"]
@@ -58,14 +57,18 @@ def test_cloudformation_rows_become_edit_problems(tmp_path: Path) -> None:
     assert bucket.prompt == (
         "Turn on versioning for the artefacts bucket so old builds can be restored."
     )
-    assert bucket.source.endswith(": https://github.com/example-org/build-infra")  # type: ignore[union-attr]
+    assert bucket.source == (
+        "multi-iac-eval multi_iac_eval.csv row 1: templates/artefacts-bucket.yaml_0 "
+        "from https://github.com/example-org/build-infra"
+    )
     assert bucket.services == ["S3"] and bucket.difficulty is not None
     queue = problems["multi-iac-eval multi_iac_eval.csv row 3"]
     assert queue.initial_template == QUEUE and queue.expected_template == QUEUE_LONGER  # LF
     for problem in problems.values():  # ids: file-name-safe, named after the source repository
         assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", problem.id)
         assert (tmp_path / "out" / f"{problem.id}.yaml").is_file()
-    assert bucket.id.startswith("build-infra-") and queue.id.startswith("queues-")
+    assert bucket.id.startswith("artefacts-bucket-yaml-0-")
+    assert queue.id.startswith("jobs-json-0-")  # a Windows path's file name
     # the expected template is written once, not again as reference_template
     text = (tmp_path / "out" / f"{bucket.id}.yaml").read_text()
     assert "expected_template:" in text and "reference_template:" not in text
@@ -91,20 +94,37 @@ def test_strict_makes_a_skipped_cloudformation_row_an_error(tmp_path: Path) -> N
     assert report.written == 2 and report.rows_skipped == {"not CloudFormation": 2}
 
 
-def test_the_template_decides_when_source_does_not_name_the_format(tmp_path: Path) -> None:
-    rows = [
-        ("", BUCKET_VERSIONED, BUCKET, "Turn versioning off.", "example-org/x"),
-        ("github", TERRAFORM, TERRAFORM, "Rename it.", "example-org/tf"),
-        ("github", "Resources: [a list]\n", BUCKET, "Fix it.", "example-org/y"),
-    ]
-    report = import_multi_iac_eval(write_csv(tmp_path / "m.csv", rows), tmp_path / "out")
-    assert report.written == 1 and report.rows_skipped == {"not CloudFormation": 2}
+@pytest.mark.parametrize(
+    ("source", "initial", "kept"),
+    [
+        ("terraform", BUCKET, False),  # a format's name
+        ("network/VPC.TF_3", BUCKET, False),  # a file of another format
+        ("app/stack.py_0", BUCKET, False),
+        ("bucket.yaml_0", BUCKET, True),
+        ("", BUCKET, True),
+        ("github", TERRAFORM, False),  # no Resources key: another format whatever the source
+    ],
+)
+def test_which_rows_are_cloudformation(
+    tmp_path: Path, source: str, initial: str, kept: bool
+) -> None:
+    row = (source, initial, BUCKET_VERSIONED, "Turn versioning on.", "example-org/x")
+    csv_path = write_csv(tmp_path / "m.csv", [row])
+    report = import_multi_iac_eval(csv_path, tmp_path / "out", strict=True)
+    assert report.written == int(kept)
+    assert report.rows_skipped == ({} if kept else {"not CloudFormation": 1})
+
+
+def test_a_template_that_means_to_be_cloudformation_but_fails_is_unparseable(
+    tmp_path: Path,
+) -> None:
+    row = ("x.yaml_0", "Resources: [a list]\n", BUCKET, "Fix it.", "example-org/y")
+    report = import_multi_iac_eval(write_csv(tmp_path / "m.csv", [row]), tmp_path / "out")
     assert report.row_notes == [
-        "row 2: skipped: not CloudFormation (source 'github'; initial has no Resources section)",
-        "row 3: skipped: not CloudFormation (source 'github'; initial is not a CloudFormation "
-        "template: no 'Resources' mapping of typed resources (top-level keys: Resources))",
+        "row 1: skipped: initial does not parse as CloudFormation: no 'Resources' mapping of "
+        "typed resources (top-level keys: Resources)"
     ]
-    with pytest.raises(DatasetImportError, match="row 3: not CloudFormation"):  # meant as one
+    with pytest.raises(DatasetImportError, match="row 1: initial does not parse"):
         import_multi_iac_eval(tmp_path / "m.csv", tmp_path / "strict", strict=True)
 
 
@@ -119,7 +139,7 @@ def test_cli_strict_exits_non_zero_with_one_line(
     assert main(["import", "multi-iac-eval", str(csv_path), *out]) == 0
     printed = capsys.readouterr().out
     assert "problems written: 2" in printed and "rows skipped: 5" in printed
-    assert "row 2: skipped: not CloudFormation (source 'terraform')" in printed
+    assert "row 2: skipped: not CloudFormation (source 'modules/logs/main.tf_1')" in printed
     assert "no intent checks in the data: intent is 'not available'" in printed
 
 

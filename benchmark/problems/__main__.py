@@ -91,7 +91,7 @@ def _parser(prog: str = "python -m benchmark.problems") -> argparse.ArgumentPars
         "--strict",
         action="store_true",
         help="a skipped CloudFormation row (empty, unparseable, duplicate) is an error "
-        "(rows whose source names another format are still skipped)",
+        "(rows of another format, Terraform or CDK, are still skipped)",
     )
     mie.add_argument("--overwrite", action="store_true")
 
