@@ -64,6 +64,9 @@ def test_cloudformation_rows_become_edit_problems(tmp_path: Path) -> None:
     assert bucket.services == ["S3"] and bucket.difficulty is not None
     queue = problems["multi-iac-eval multi_iac_eval.csv row 3"]
     assert queue.initial_template == QUEUE and queue.expected_template == QUEUE_LONGER  # LF
+    # the change the expected template makes may change (not collateral); the rest must stay
+    assert bucket.may_change == ["Resources/Artefacts/Properties"]  # it had none
+    assert queue.may_change == ["Resources/Jobs/Properties/VisibilityTimeout"]
     for problem in problems.values():  # ids: file-name-safe, named after the source repository
         assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", problem.id)
         assert (tmp_path / "out" / f"{problem.id}.yaml").is_file()

@@ -10,8 +10,10 @@ at all, is another format; any other row must parse (cfn-lint's decoder, YAML or
 CloudFormation template, as the project's loader requires of every template.
 
 Each kept row becomes an edit problem: `initial_template`, `expected_template` (its reference),
-`prompt` = the utterance, `source` = the row, its `source` and `source_repo`, and no intent
-checks (the data has none: intent is "not available" in records and reports, never "passed").
+`prompt` = the utterance, `source` = the row, its `source` and `source_repo`, `may_change` =
+the paths the expected template changes (the request's only statement: making that change is
+not collateral), and no intent checks (the data has none: intent is "not available" in records
+and reports, never "passed").
 Ids are stable and file-name-safe: the `source` file's name and a digest of the triplet, so
 re-importing, reordering or re-downloading the CSV gives the same ids.
 
@@ -35,6 +37,7 @@ from benchmark.problems.importers.output import (
     slug,
     write_problems,
 )
+from benchmark.validators.collateral import requested_changes
 
 COLUMNS = ("source", "initial", "expected", "utterance", "source_repo")
 PREFIX = "mie"  # ids of rows without a source
@@ -111,6 +114,8 @@ def _problem(row: dict[str, Any], number: int, csv_name: str) -> Problem:
         + (f" from {repo}" if repo else ""),
         "initial_template": initial,
         "expected_template": expected,
+        # the change is stated only by the expected template: what it changes may change
+        "may_change": requested_changes(initial, expected),
     }
     try:
         return parse_problem(data, f"row {number}")
