@@ -6,6 +6,7 @@
 #: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols)
 #: PROMPTS=paper             prompt sets, comma-separated (sweep, plan)
 #: DATASET=paper33            dataset name (sweep, plan, power)
+#: DIRS=                      check-datasets: dataset folders, e.g. datasets/local/mine (default: the shipped ones)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
 #: PROTOCOLS_DIR=runs/experiment-protocols-<time>  its run folder (experiment-protocols)
@@ -94,8 +95,8 @@ lint:  ## ruff check and format check
 bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batch resume -> runs/bench/
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
-check-datasets:  ## every reference template lint-clean and passing its own intent checks
-	$(IACBENCH) check
+check-datasets:  ## every reference template lint-clean and passing its own intent checks (DIRS=: other folders)
+	$(IACBENCH) check $(DIRS)
 
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides); default: two simulator profiles
 	$(IACBENCH) sweep model.id=$(MODELS) loop.max_iterations=$(ITERS) \

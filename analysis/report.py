@@ -58,6 +58,7 @@ from analysis.render import Page, write_csv
 from analysis.report_header import group_provenance, lint_note, provenance_table, what_ran
 from analysis.report_sections import (
     designs_section,
+    intent_not_available,
     paper_original_intent,
     paper_section,
     plan_section,
@@ -233,8 +234,9 @@ def build_report(
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
-    if long.loc[long["measure"] == "intent", "value"].isna().all():
-        page.text("No intent checks were recorded in this run.", note=True)
+    unavailable = intent_not_available(long, labels, group_keys)
+    if unavailable:
+        page.text(unavailable, note=True)
     if designs is not None:
         designs_section(page, designs, group_keys, n_boot, fit_boot)
     if security is not None:

@@ -138,6 +138,25 @@ def paper_original_intent(attempts: pd.DataFrame) -> bool:
     return bool((rows["intent_total"].fillna(0) > 0).any())
 
 
+def intent_not_available(
+    long: pd.DataFrame, labels: dict[tuple, str], group_keys: list[str]
+) -> str | None:
+    """A note naming the groups whose problems have no intent checks (imported edit problems,
+    say): their intent is not available, shown as –, neither passed nor failed."""
+    missing = [
+        label
+        for group, label in labels.items()
+        if select(long, group, group_keys).query("measure == 'intent'")["value"].isna().all()
+    ]
+    if not missing:
+        return None
+    what = "this run" if len(missing) == len(labels) else "; ".join(missing)
+    return (
+        f"Intent: not available for {what}: no intent checks were recorded (its problems have "
+        "none, as imported edit problems may not); shown as –, neither passed nor failed."
+    )
+
+
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()[:60]
 

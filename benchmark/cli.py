@@ -58,9 +58,14 @@ IMPORTS: dict[str, Tool] = {
         "DPIaC-Eval as a dataset, with its Checkov intents",
         ("import", "dpiaceval"),
     ),
+    "multi-iac-eval": Tool(
+        "benchmark.problems.__main__",
+        "Multi-IaC-Eval's CloudFormation rows as edit problems",
+        ("import", "multi-iac-eval"),
+    ),
     "generic": Tool(
         "benchmark.problems.__main__",
-        "any CSV or JSONL prompt list as a dataset",
+        "a folder of templates, or any CSV or JSONL prompt list, as a dataset",
         ("import", "generic"),
     ),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from benchmark.problems.__main__ import main
 from benchmark.problems.check import check_dataset
-from benchmark.problems.dataset import load_dataset, load_dataset_files
+from benchmark.problems.dataset import load_dataset, load_dataset_files, parse_problem
 from benchmark.problems.importers.checkov import jmespath_of, translate_policy
 from benchmark.problems.importers.dpiaceval import REPEATED_POLICY_ID, import_dpiaceval
 from benchmark.problems.importers.generic import import_generic, parse_mapping
@@ -80,6 +81,22 @@ def test_dpiaceval_repeated_policy_id_takes_ids_from_the_file_name(tmp_path: Pat
     repeated = next(c for c in fanout.intent_checks if c.id == "row-4-c-1")
     assert repeated.kind == "any_of" and "subscribed to the topic" in repeated.description
     assert report.notes[REPEATED_POLICY_ID] == 1
+
+
+def test_dpiaceval_three_files_sharing_an_id_keep_every_check(tmp_path: Path) -> None:
+    # as in row 110 of the real data, where B, C and D share one metadata id
+    csv_path = dpiaceval_layout(tmp_path / "download")
+    row_4d = csv_path.parent / "user_intent" / "row_4D.yaml"
+    row_4d.write_text(row_4d.read_text().replace("UIV_CUSTOM_ROW_4D", "UIV_CUSTOM_ROW_4B"))
+    report = import_dpiaceval(csv_path, tmp_path / "out")
+    (fanout,) = load_dataset(tmp_path / "out", only=[IDS[4]])
+    assert [c.id for c in fanout.intent_checks][3:] == [
+        "uiv-custom-row-4-a-1",
+        "uiv-custom-row-4-b-1",
+        "row-4-c-1",
+        "row-4-d-1",
+    ]
+    assert report.notes[REPEATED_POLICY_ID] == 2  # one per renamed file
 
 
 TABLE = """\
@@ -213,10 +230,49 @@ def test_check_datasets_skips_prompt_only_problems_with_a_note(
          'Properties.Statement[*].Condition.Bool."aws:SecureTransport"'),
         ("Properties.Rules.0.Id", "Properties.Rules[0].Id"),
         ("DeletionPolicy", "DeletionPolicy"),
+        ("Type", "Properties.Type"),  # Checkov's attributes are the Properties
+        ("Type.Value", "Properties.Type.Value"),
     ],
 )  # fmt: skip
 def test_checkov_attribute_paths(attribute: str, path: str) -> None:
     assert jmespath_of(attribute) == path
+
+
+SSM_PARAMETER = """\
+Resources:
+  Secret:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: StringList
+      Value: a,b
+"""
+
+
+def test_checkov_check_on_type_is_the_property_not_the_resource_type() -> None:
+    policy = {
+        "metadata": {"id": "CKV2_SSM_LIST"},
+        "definition": {
+            "cond_type": "attribute",
+            "resource_types": ["AWS::SSM::Parameter"],
+            "attribute": "Type",
+            "operator": "equals",
+            "value": "StringList",
+        },
+    }
+    checks = parse_problem(
+        {
+            "id": "p",
+            "title": "t",
+            "prompt": "p",
+            "reference_template": SSM_PARAMETER,
+            "intent_checks": translate_policy(policy, "ssm").checks,
+        },
+        "test",
+    ).intent_checks
+    _, outcomes = evaluate_text(checks, SSM_PARAMETER)
+    assert [o.passed for o in outcomes] == [True]  # kept: the reference passes it
+    _, outcomes = evaluate_text(checks, SSM_PARAMETER.replace("StringList", "String"))
+    assert [o.passed for o in outcomes] == [False]
 
 
 def test_checkov_operators() -> None:
@@ -265,6 +321,17 @@ def test_generic_csv_with_mapping(tmp_path: Path) -> None:
     assert (first.id, first.difficulty, first.services) == ("t-1", 1, ["SQS"])
     assert first.reference_template == QUEUE
     assert (second.id, second.reference_template, second.difficulty) == ("t-2", None, None)
+
+
+def test_generic_csv_keeps_line_breaks_in_quoted_cells(tmp_path: Path) -> None:
+    source = tmp_path / "tasks.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(
+            [["prompt", "reference_template"], ["Make a queue,\nplease.", QUEUE]]
+        )
+    import_generic(source, tmp_path / "out")
+    (problem,) = load_dataset(tmp_path / "out")
+    assert problem.reference_template == QUEUE and problem.prompt == "Make a queue,\nplease."
 
 
 def test_generic_jsonl_with_checks(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`python -m benchmark.problems check [DIR ...]` and `python -m benchmark.problems import ...`
-(dpiaceval, generic, paper-protocol)."""
+(dpiaceval, multi-iac-eval, generic, paper-protocol)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from benchmark.help_examples import examples
 from benchmark.problems.check import check_dataset, warm_lint
 from benchmark.problems.importers.dpiaceval import import_dpiaceval
 from benchmark.problems.importers.generic import import_generic, parse_mapping
+from benchmark.problems.importers.multi_iac_eval import import_multi_iac_eval
 from benchmark.problems.importers.output import DatasetImportError
 from benchmark.problems.importers.paper_protocol import import_paper_protocol
+from benchmark.problems.importers.template_folder import REQUEST_FROM, import_template_folder
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DEFAULT_CHECKED = (DATASETS / "paper33", DATASETS / "smoke", DATASETS / "edit33")
@@ -73,16 +75,40 @@ def _parser(prog: str = "python -m benchmark.problems") -> argparse.ArgumentPars
     )
     dpi.add_argument("--overwrite", action="store_true")
 
-    gen = sources.add_parser(
-        "generic",
-        help="any CSV/JSONL prompt list with a column mapping",
-        description="Import any CSV or JSONL prompt list, naming its columns with --map.",
+    mie = sources.add_parser(
+        "multi-iac-eval",
+        help="Multi-IaC-Eval CSV: its CloudFormation rows as edit problems",
+        description="Import Multi-IaC-Eval's CSV (source, initial, expected, utterance, "
+        "source_repo): each CloudFormation row an edit problem, no intent checks.",
         **examples(
-            "iacbench import generic prompts.jsonl --out datasets/local/mine "
-            "--map prompt=question --map id=task_id"
+            "iacbench import multi-iac-eval <download>/multi_iac_eval.csv",
+            "iacbench import multi-iac-eval <download>/multi_iac_eval.csv --strict",
         ),
     )
-    gen.add_argument("input", type=Path, help="a .csv or .jsonl file")
+    mie.add_argument("csv", type=Path, help="the published CSV, from your download")
+    mie.add_argument("--out", type=Path, default=LOCAL / "multi-iac-eval")
+    mie.add_argument(
+        "--strict",
+        action="store_true",
+        help="a skipped CloudFormation row (empty, unparseable, duplicate) is an error "
+        "(rows of another format, Terraform or CDK, are still skipped)",
+    )
+    mie.add_argument("--overwrite", action="store_true")
+
+    gen = sources.add_parser(
+        "generic",
+        help="a folder of templates, or any CSV/JSONL prompt list with a column mapping",
+        description="Import a folder of CloudFormation templates (each its own reference, the "
+        "request from its Description or leading comments), or any CSV or JSONL prompt list, "
+        "naming its columns with --map.",
+        **examples(
+            "iacbench import generic prompts.jsonl --out datasets/local/mine "
+            "--map prompt=question --map id=task_id",
+            "iacbench import generic <clone>/cloudformation --out datasets/local/iac-model-eval "
+            "--request-from comments",
+        ),
+    )
+    gen.add_argument("input", type=Path, help="a folder of templates, or a .csv or .jsonl file")
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument(
         "--map",
@@ -91,7 +117,18 @@ def _parser(prog: str = "python -m benchmark.problems") -> argparse.ArgumentPars
         metavar="FIELD=COLUMN",
         help="e.g. --map prompt=question --map id=task_id (repeatable)",
     )
-    gen.add_argument("--id-prefix", help="ids for rows without an id column (default: file stem)")
+    gen.add_argument(
+        "--id-prefix",
+        help="ids for rows without an id column (default: file stem); "
+        "for a folder, put before each template's stem",
+    )
+    gen.add_argument(
+        "--request-from",
+        choices=REQUEST_FROM,
+        default="description",
+        help="a folder of templates: the request is each template's Description (default) "
+        "or its leading comment block",
+    )
     gen.add_argument("--overwrite", action="store_true")
 
     paper = sources.add_parser(
@@ -131,6 +168,17 @@ def _check(dirs: list[Path]) -> int:
                 f"  note: {n} prompt-only problem{'s' if n > 1 else ''} skipped (no reference "
                 f"to check against): {', '.join(report.prompt_only)}"
             )
+        if report.no_intent:
+            n = len(report.no_intent)
+            print(
+                f"  note: {n} imported problem{'s' if n > 1 else ''} without intent checks "
+                f"(intent: not available; references linted only)"
+            )
+        if report.lint_failing:
+            checked = report.problems - len(report.prompt_only)
+            print(f"  references failing cfn-lint: {len(report.lint_failing)} of {checked}")
+            for problem_id, rules in sorted(report.lint_failing.items()):
+                print(f"    {problem_id}: {', '.join(rules)}")
         for line in report.edits:
             print(f"  edit {line}")
         for line in report.failures:
@@ -148,6 +196,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmark.problem
         if args.source == "dpiaceval":
             report = import_dpiaceval(
                 args.csv, args.out, args.root, args.strict, args.keep_failing, args.overwrite
+            )
+        elif args.source == "multi-iac-eval":
+            report = import_multi_iac_eval(args.csv, args.out, args.strict, args.overwrite)
+        elif args.source == "generic" and args.input.is_dir():
+            if args.map:
+                raise DatasetImportError(
+                    f"{args.input}: --map reads a prompt list's columns; "
+                    "a folder of templates has none"
+                )
+            report = import_template_folder(
+                args.input, args.out, args.request_from, args.id_prefix, args.overwrite
             )
         elif args.source == "paper-protocol":
             report = import_paper_protocol(args.repo, args.out, args.conf_dir, args.overwrite)

@@ -11,7 +11,11 @@ needed (not every intent check already passes on the initial template). Near mis
 optional for an edit problem. Each edit problem gets a line in the report.
 
 Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
-without a reference there is nothing to check them against.
+without a reference there is nothing to check them against. Intent checks and near misses are
+required of the project's own problems (`source: project ...`); an imported problem without
+them (a folder of templates, Multi-IaC-Eval) is named in a note (intent: not available) and its
+reference is linted like any other. Each problem whose reference fails cfn-lint is listed with
+its rule ids, so an imported folder says which references today's cfn-lint rejects.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class DatasetReport:
     failures: list[str] = field(default_factory=list)
     prompt_only: list[str] = field(default_factory=list)  # ids skipped: nothing to check them on
     edits: list[str] = field(default_factory=list)  # one line per edit problem: what was proved
+    no_intent: list[str] = field(default_factory=list)  # imported ids without intent checks
+    lint_failing: dict[str, list[str]] = field(default_factory=dict)  # id -> cfn-lint rule ids
 
     @property
     def ok(self) -> bool:
@@ -79,8 +85,14 @@ def apply_near_miss(template: dict[str, Any], near_miss: NearMiss) -> dict[str, 
     return edited
 
 
-def problem_failures(problem: Problem, lint: Lint) -> list[str]:
-    """Everything wrong with one loaded problem, each as one line."""
+def is_curated(problem: Problem) -> bool:
+    """One of the project's own problems, which must carry intent checks and near misses."""
+    return (problem.source or "").startswith("project")
+
+
+def problem_failures(problem: Problem, lint: Lint, rules: list[str] | None = None) -> list[str]:
+    """Everything wrong with one loaded problem, each as one line; `rules` collects the rule
+    ids of the reference's cfn-lint errors and warnings."""
     if problem.reference_template is None:
         return [
             "field 'reference_template': missing (every checked problem needs one; "
@@ -89,12 +101,15 @@ def problem_failures(problem: Problem, lint: Lint) -> list[str]:
     failures: list[str] = []
     if problem.difficulty is None:
         failures.append("field 'difficulty': missing (compute it from the reference template)")
-    if not problem.intent_checks:
+    if not problem.intent_checks and (is_curated(problem) or problem.near_misses):
         failures.append("field 'intent_checks': no intent checks")
-    if not problem.near_misses and not problem.is_edit:
+    curated_or_checked = is_curated(problem) or bool(problem.intent_checks)
+    if not problem.near_misses and not problem.is_edit and curated_or_checked:
         failures.append("field 'near_misses': no near misses")
     for finding in lint(problem.reference_template):
         if finding.level in ("E", "W"):
+            if rules is not None and finding.rule_id not in rules:
+                rules.append(finding.rule_id)
             failures.append(
                 f"field 'reference_template': cfn-lint {finding.rule_id} line {finding.line}: "
                 f"{finding.message}"
@@ -157,8 +172,13 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
         if problem.no_reference is not None:
             report.prompt_only.append(problem.id)
             continue
-        failures = problem_failures(problem, lint)
+        if not problem.intent_checks and not is_curated(problem):
+            report.no_intent.append(problem.id)
+        rules: list[str] = []
+        failures = problem_failures(problem, lint, rules)
         report.failures.extend(f"{path}: {line}" for line in failures)
+        if rules:
+            report.lint_failing[problem.id] = rules
         if problem.is_edit:
             report.edits.append(_edit_line(problem, failures))
     return report
@@ -168,9 +188,14 @@ def _edit_line(problem: Problem, failures: list[str]) -> str:
     """What the check proved of one edit problem, or how many ways it failed."""
     if failures:
         return f"{problem.id} ({problem.edit_kind or 'edit'}): {len(failures)} failure(s)"
+    intent = (
+        f"passes its {len(problem.intent_checks)} intent check(s)"
+        if problem.intent_checks
+        else "no intent checks (intent: not available)"
+    )
     return (
-        f"{problem.id} ({problem.edit_kind or 'edit'}): expected template lint-clean, passes its "
-        f"{len(problem.intent_checks)} intent check(s), no collateral change"
+        f"{problem.id} ({problem.edit_kind or 'edit'}): expected template lint-clean, {intent}, "
+        "no collateral change"
     )
 
 

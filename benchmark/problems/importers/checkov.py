@@ -16,8 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# Heads of a path that start at the resource, not under `Properties`. Not `Type`: Checkov's
+# CloudFormation graph gives a resource's Properties as its attributes (the resource type is
+# `resource_type`), so `attribute: Type` is the property `Properties.Type` (an SSM parameter's,
+# a load balancer's), never the resource type.
 RESOURCE_KEYS = {
-    "Type",
     "Properties",
     "DependsOn",
     "Metadata",
@@ -44,7 +47,8 @@ class _Skip(Exception):
 
 def jmespath_of(attribute: str) -> str:
     """A Checkov attribute path (`Properties.Tags.*.Key`, `Statement[*].Action`) as JMESPath,
-    relative to the resource; paths not starting at a resource key are under `Properties`."""
+    relative to the resource; paths not starting at a resource key (`Type` included) are
+    under `Properties`."""
     segments = [s for s in attribute.strip().split(".") if s]
     if not segments:
         raise _Skip("empty attribute")

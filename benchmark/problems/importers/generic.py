@@ -1,5 +1,7 @@
 """Import any prompt list (CSV or JSONL) with a column mapping into the project's problem format.
 
+(A folder of templates is imported by `template_folder`; `import generic <folder>` goes there.)
+
 Fields that can be mapped (`--map field=column`): `prompt` (required), `id`, `title`,
 `services` (comma-separated or a JSON list), `reference_template` (the template text),
 `reference_path` (a template file, relative to the input file, either slash), and
@@ -25,6 +27,7 @@ from benchmark.problems.importers.output import (
     slug,
     write_problems,
 )
+from benchmark.problems.importers.template_folder import SUFFIXES as TEMPLATE_SUFFIXES
 
 FIELDS = (
     "id",
@@ -120,6 +123,16 @@ def import_generic(
     overwrite: bool = False,
 ) -> ImportReport:
     path = Path(input_path)
+    if path.is_dir():
+        raise DatasetImportError(
+            f"{path}: a folder: `import generic` reads a folder of templates, "
+            "with no --map (the request comes from each template)"
+        )
+    if path.suffix.lower() in TEMPLATE_SUFFIXES:
+        raise DatasetImportError(
+            f"{path}: a template, not a prompt list (.csv or .jsonl): to import templates, "
+            f"pass their folder: import generic {path.parent}"
+        )
     mapping = dict(mapping or {})
     rows = read_rows(path, tuple(mapping.values()))
     columns = {key for row in rows for key in row}

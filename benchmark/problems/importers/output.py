@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections import Counter
@@ -14,6 +15,8 @@ from typing import Any
 import yaml
 
 from benchmark.problems.dataset import Problem, load_dataset
+
+MAX_CELL = 16 * 1024 * 1024  # characters in one CSV cell
 
 
 class DatasetImportError(ValueError):
@@ -36,13 +39,15 @@ class ImportReport:
     checks_unverified: int = 0  # translated checks of prompt-only problems: nothing to try them on
     prompt_only: Counter[str] = field(default_factory=Counter)  # no reference template, by why
     notes: Counter[str] = field(default_factory=Counter)
+    row_notes: list[str] = field(default_factory=list)  # one line per skipped row or file
+    unit: str = "rows"  # what was read: rows of a table, or templates of a folder
 
     def lines(self) -> list[str]:
         def why(counter: Counter[str]) -> str:
             return ", ".join(f"{reason}: {n}" for reason, n in counter.most_common())
 
         out = [
-            f"rows read: {self.rows_read}",
+            f"{self.unit} read: {self.rows_read}",
             f"problems written: {self.written} -> {self.out_dir}",
         ]
         if self.prompt_only:
@@ -50,7 +55,8 @@ class ImportReport:
                 f"prompt-only problems (no reference template, no difficulty): "
                 f"{self.prompt_only.total()}" + _paren(why(self.prompt_only))
             )
-        out.append(f"rows skipped: {self.rows_skipped.total()}" + _paren(why(self.rows_skipped)))
+        skipped = self.rows_skipped
+        out.append(f"{self.unit} skipped: {skipped.total()}" + _paren(why(skipped)))
         if self.policies_read or self.checks_from_resources:
             out.append(
                 f"intent checks written: {self.checks_translated + self.checks_from_resources} "
@@ -73,6 +79,7 @@ class ImportReport:
         elif self.checks_translated:
             out.append(f"intent checks read: {self.checks_translated}")
         out.extend(f"note: {note}: {n}" for note, n in self.notes.most_common())
+        out.extend(f"  {line}" for line in self.row_notes)
         return out
 
 
@@ -116,9 +123,15 @@ def read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
             rows.append(record)
         columns = {key for row in rows for key in row}
     else:
-        reader = csv.DictReader(text.splitlines())
-        columns = set(reader.fieldnames or [])
-        rows = list(reader)
+        # newline="": a quoted cell keeps its line breaks (a template spans many lines); a
+        # template may pass csv's default cell limit of 128 KiB
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            columns = set(reader.fieldnames or [])
+            rows = list(reader)
+        except csv.Error as exc:
+            raise DatasetImportError(f"{path}: line {reader.line_num}: not CSV: {exc}") from exc
     missing = [name for name in required if name not in columns]
     if missing:
         raise DatasetImportError(
@@ -179,6 +192,9 @@ _LiteralDumper.add_representer(str, _str)
 
 def problem_yaml(problem: Problem) -> str:
     data = problem.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    edit = "initial_template" in data and data.get("expected_template") is not None
+    if edit and data.get("reference_template") == data["expected_template"]:
+        del data["reference_template"]  # an edit problem's reference: written once
     return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
