@@ -104,7 +104,9 @@ def test_a_renamed_parameter_is_x1005(problems: dict[str, Problem]) -> None:
     assert result.findings[0].message == "parameter 'Env' was renamed to 'Stage'"
 
 
-def test_a_must_keep_path_is_x1006_whatever_else_allows_it(problems: dict[str, Problem]) -> None:
+def test_a_must_keep_path_is_reported_whatever_else_allows_it(
+    problems: dict[str, Problem],
+) -> None:
     problem = problems["topic-queue"]
 
     def change(t: dict[str, Any]) -> None:
@@ -113,9 +115,19 @@ def test_a_must_keep_path_is_x1006_whatever_else_allows_it(problems: dict[str, P
         t["Resources"]["Queue"]["Properties"]["MessageRetentionPeriod"] = 60
 
     assert sorted(rules(validate(problem, edited(problem, change)))) == [
-        ("X1006", "Resources/Queue/Properties/MessageRetentionPeriod"),
-        ("X1006", "Resources/Topic"),
+        ("X1003", "Resources/Queue/Properties/MessageRetentionPeriod"),
+        ("X1003", "Resources/Topic/Properties/DisplayName"),
     ]
+
+
+def test_a_must_keep_path_no_rule_names_is_x1006(problems: dict[str, Problem]) -> None:
+    problem = problems["topic-queue"]
+    kept = problem.model_copy(update={"must_keep": [*problem.must_keep, "Description"]})
+
+    def describe(t: dict[str, Any]) -> None:
+        t["Description"] = "something else"
+
+    assert rules(validate(kept, edited(kept, describe))) == [("X1006", "Description")]
 
 
 def test_changes_under_may_change_or_on_an_intent_checked_type_are_not_collateral(
@@ -142,8 +154,8 @@ def test_an_unparseable_attempt_kept_nothing(problems: dict[str, Problem]) -> No
     # the removed parameter Env is under may_change; RetentionDays and the output must stay
     assert sorted(rules(result)) == [
         ("X1001", "Resources/Logs"),
-        ("X1006", "Outputs/LogGroupName"),
-        ("X1006", "Parameters/RetentionDays"),
+        ("X1004", "Outputs/LogGroupName"),
+        ("X1005", "Parameters/RetentionDays"),
     ]
     assert result.columns["collateral_changes"] == 3
 
@@ -154,7 +166,7 @@ def test_the_suite_runs_it_for_edit_problems_only_and_does_not_count_it(
     suite = ValidatorSuite([IntentValidator(), CollateralValidator()], "no_errors_or_warnings")
     problem = problems["rename-parameter"]
     verdict = asyncio.run(suite.check(edited(problem, lambda t: t.pop("Outputs")), problem))
-    assert [f.rule_id for f in verdict.findings] == ["X1006"]
+    assert [f.rule_id for f in verdict.findings] == ["X1004"]
     assert verdict.counts == {"E": 0, "W": 0, "I": 0} and verdict.clean
     assert verdict.columns["collateral_changes"] == 1
     plain = problem.model_copy(update={"initial_template": None})

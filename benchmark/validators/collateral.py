@@ -12,8 +12,11 @@ DeepDiff. It reports each collateral change as a `Finding` of source `collateral
 - `X1004` an output was removed or changed;
 - `X1005` a parameter was removed, renamed (removed, and one with the same definition added) or
   changed;
-- `X1006` a `must_keep` path is not exactly as it was; it wins over the rules above, and over
-  every exemption below.
+- `X1006` a `must_keep` path is not exactly as it was where no rule above says how (outside the
+  three sections, e.g. `Conditions` or `Description`).
+
+A `must_keep` path wins over every exemption below: a change under it is always reported, by
+the rule above that names it.
 
 A change is not collateral when its path (or a path above it) matches a `may_change` glob
 (matched segment by segment: `*` stays within one `/`-separated key), or when it is on a
@@ -53,7 +56,7 @@ RULES = {
     "X1003": "property of a kept resource changed, removed or added",
     "X1004": "output removed or changed",
     "X1005": "parameter removed, renamed or changed",
-    "X1006": "a must_keep path changed",
+    "X1006": "a must_keep path changed (where no rule above says how)",
 }
 SECTIONS = ("Resources", "Outputs", "Parameters")  # what is judged; must_keep reaches any path
 _MISSING = object()  # a path's value where the template does not have it
@@ -170,21 +173,30 @@ def _changes(initial: dict[str, Any], attempt: dict[str, Any]) -> list[tuple[str
 def collateral_findings(
     initial: dict[str, Any], attempt: dict[str, Any], scope: Scope
 ) -> list[Finding]:
-    """The collateral changes from `initial` to `attempt` (plain decoded templates)."""
-    findings = [
-        _finding("X1006", f"'{path}' must stay as it was; it changed", _keys(path))
-        for path in scope.must_keep
-        if _at(initial, _keys(path)) != _at(attempt, _keys(path))
-    ]
+    """The collateral changes from `initial` to `attempt` (plain decoded templates).
+
+    A change under a `must_keep` path is judged with no exemption (no `may_change`, no intent
+    check lets it through) and named by its own rule; X1006 reports a `must_keep` path that
+    changed where no rule above says how (outside the judged sections, say)."""
     kept = [_keys(path) for path in scope.must_keep]
+    strict = Scope()  # what a must_keep path is judged by: nothing may change it
+    findings: list[Finding] = []
     seen: set[Path] = set()
+    named: set[Path] = set()  # must_keep paths a rule's finding already reports
     for kind, path in _changes(initial, attempt):
-        if any(path[: len(k)] == k or k[: len(path)] == path for k in kept):
-            continue  # a must_keep path, or above one: X1006 judged it
-        finding = _judge(kind, path, initial, attempt, scope)
-        if finding is not None and finding.path not in seen:
+        under = [k for k in kept if path[: len(k)] == k or k[: len(path)] == path]
+        finding = _judge(kind, path, initial, attempt, strict if under else scope)
+        if finding is None:
+            continue
+        named.update(under)
+        if finding.path not in seen:
             seen.add(finding.path)
             findings.append(finding)
+    findings += [
+        _finding("X1006", f"'{path}' must stay as it was; it changed", _keys(path))
+        for path in scope.must_keep
+        if _keys(path) not in named and _at(initial, _keys(path)) != _at(attempt, _keys(path))
+    ]
     return findings
 
 
