@@ -98,6 +98,7 @@ def test_the_protocols_experiment_sweeps_the_three_protocols(tmp_path: Path) -> 
         [
             "make",
             "-n",
+            "--no-print-directory",  # under another make (CI's make test-all) it says where it is
             "experiment-protocols",
             f"PY={sys.executable}",
             "MODELS=simulated/default",
