@@ -45,9 +45,10 @@ from benchmark.loop.prompts import agent_messages
 from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import Price, PriceBasis
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
-from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.problems.dataset import Problem
 from benchmark.runner.plan.findings import FeedbackSizer
 from benchmark.runner.plan.job import Bounds, JobPlan, problem_texts
+from benchmark.runner.plan.problems import attemptable_problems
 from benchmark.runner.plan.token_usage import OPENAI_CACHE_STEP, OPENAI_MIN_CACHED, Usage
 from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.agent import AgentPolicy
@@ -276,29 +277,12 @@ def _maximum(
 # ---- the plan --------------------------------------------------------------------------------
 
 
-def _problems(settings: Settings) -> tuple[list[Problem], list[str]]:
-    """The problems the model can attempt (the simulator: those with a reference)."""
-    problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
-    notes = []
-    if settings.model.provider == "simulated":
-        runnable = [p for p in problems if p.reference_template is not None]
-        if len(runnable) < len(problems):
-            notes.append(
-                f"the simulator skips {len(problems) - len(runnable)} prompt-only problems"
-            )
-        problems = runnable
-        notes.append("simulated: costs 0; its recorded tokens are word counts")
-    if not problems:
-        raise ValueError(f"dataset {settings.dataset.name}: no problem this model can attempt")
-    return problems, notes
-
-
 def plan_agent_job(
     settings: Settings, job_id: int = 0, overrides: Sequence[str] = ()
 ) -> AgentJobPlan:
     """The plan of an agent job's configuration (see the module docstring)."""
     model, loop, planning = settings.model, settings.loop, settings.planning
-    problems, notes = _problems(settings)
+    problems, notes = attemptable_problems(settings)
     simulated = model.provider == "simulated"
     ref = str(model.simulator.get("profile") or model.name) if simulated else planning.profile
     profile = load_profile(ref)

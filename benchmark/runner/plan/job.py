@@ -55,9 +55,10 @@ from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import Price, PriceBasis
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.models.prompt_cache import PromptCache, Ttl
-from benchmark.problems.dataset import Problem, load_dataset
+from benchmark.problems.dataset import Problem
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
+from benchmark.runner.plan.problems import attemptable_problems
 from benchmark.runner.plan.token_usage import Usage, anthropic_usage, count_tokens, openai_usage
 from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
@@ -279,18 +280,7 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
 
     model, loop = settings.model, settings.loop
     simulated = model.provider == "simulated"
-    problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
-    notes: list[str] = []
-    if simulated:
-        runnable = [p for p in problems if p.reference_template is not None]
-        if len(runnable) < len(problems):
-            notes.append(
-                f"the simulator skips {len(problems) - len(runnable)} prompt-only problems"
-            )
-        problems = runnable
-        notes.append("simulated: costs 0; its recorded tokens are word counts")
-    if not problems:
-        raise ValueError(f"dataset {settings.dataset.name}: no problem this model can attempt")
+    problems, notes = attemptable_problems(settings)
     ref = _profile_ref(settings)
     profile = load_profile(ref)
     effort = profile.effort.level(model.effort, model.thinking)
