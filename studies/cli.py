@@ -12,14 +12,15 @@ from benchmark.help_examples import examples
 from benchmark.problems.dataset import DatasetError
 from benchmark.simulator.profile import ProfileError, write_profile
 from studies import power
-from studies.calibrate import MIN_SHARE_LISTED, calibrate
+from studies.calibrate import MIN_SHARE_LISTED, calibrate, profile_header
 from studies.design import Design, PowerError, design_problems
 from studies.effects import LEVERS, Effect
 from studies.power_report import reached, write
 from studies.recorded_chains import CalibrationError
 from studies.sitecheck import check_sites
+from studies.split import Split
 from studies.synthesize import synthesize
-from studies.validate_profile import validate
+from studies.validate_profile import PASS_SHARE, validate
 
 
 def _where(pairs: Sequence[str]) -> dict[str, str]:
@@ -41,8 +42,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         findings_source=args.findings_source,
         seed=args.seed,
+        split=Split.parse(args.train, "--train") if args.train else None,
     )
-    path = write_profile(profile, args.out)
+    path = write_profile(profile, args.out, profile_header(profile))
     source, gen, coverage = profile["source"], profile["generation"], profile["coverage"]
     print(f"profile {profile['name']!r} -> {path}")
     print(
@@ -62,6 +64,19 @@ def _calibrate(args: argparse.Namespace) -> int:
     for row in coverage["uncovered"]:
         flag = "  <- at least 1 %" if row["share"] >= MIN_SHARE_LISTED else ""
         print(f"  uncovered {row['rule']}: {row['findings']} findings, {row['share']:.1%}{flag}")
+    read = source["named_rules_read_from"]
+    print(
+        f"named rules read from: the feedback text at {read['text']} attempts, the recorded "
+        f"findings at {read['recorded findings']}, not readable at {read['unread']} (left out)"
+    )
+    never = [rule for rule, block in profile["repair"]["fix"].items() if block.get("never_named")]
+    if never:
+        prior = profile["repair"]["never_named_prior"]
+        print(
+            f"never named in the source ({len(never)} rules: {', '.join(never[:8])}"
+            f"{', ...' if len(never) > 8 else ''}): named, they are fixed at a rate drawn from "
+            f"Beta{tuple(prior['beta'])} (mean {prior['mean']}, 95 % {prior['ci']})"
+        )
     return 0
 
 
@@ -78,9 +93,15 @@ def _validate(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         progress=True,
         lint_workers=args.lint_workers,
+        test=Split.parse(args.test, "--test") if args.test else None,
     )
-    verdict = "reproduced" if result.reproduced else "NOT reproduced"
-    print(f"SIMULATED: profile {result.profile!r} {verdict} its source {result.source}")
+    verdict = "passes" if result.passed else "FAILS"
+    held_out = f" (held out: {result.test})" if result.test else ""
+    print(
+        f"SIMULATED: profile {result.profile!r} {verdict} against its source {result.source}"
+        f"{held_out}: {result.inside} of {len(result.table)} points inside the source's 95 % "
+        f"intervals (at least {PASS_SHARE:.0%} needed)"
+    )
     for row in result.misses().itertuples(index=False):
         print(
             f"  outside: {row.measure} at iteration {row.iteration}: simulated "
@@ -88,7 +109,7 @@ def _validate(args: argparse.Namespace) -> int:
             f"[{row.source_ci_low:.3f}, {row.source_ci_high:.3f}]"
         )
     print(f"table and figure: {result.out_dir}/validation.md")
-    return 0 if result.reproduced else 1
+    return 0 if result.passed else 1
 
 
 def _synthesize(args: argparse.Namespace) -> int:
@@ -203,6 +224,11 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
         help="the validator whose findings are read (default cfn-lint, behind the counts)",
     )
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    c.add_argument(
+        "--train",
+        metavar="SPLIT",
+        help="learn from these chains only: trials=1-3 (an imported run) or samples=0-14",
+    )
     c.set_defaults(run_command=_calibrate)
 
     # "validate" is the name it had before `iacbench validate-profile`
@@ -225,6 +251,11 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--n-boot", type=int, default=2000)
     v.add_argument("--lint-workers", type=int, default=2)
+    v.add_argument(
+        "--test",
+        metavar="SPLIT",
+        help="compare with these chains only (held out: e.g. trials=4-6 or samples=15-29)",
+    )
     v.set_defaults(run_command=_validate)
 
     s = sub.add_parser(

@@ -193,6 +193,17 @@ class FixModel:
     persistent_share: float = 0.0
     persistent_fix: float = 0.0
     unmentioned: float = 0.0
+    # a rule the source never named: its named fix rate is unknown, drawn once per seed from
+    # this Beta(a, b) prior (`fix` is the prior's mean, for planning)
+    prior: tuple[float, float] | None = None
+
+    def named_fix(self, seed: int, rule_id: str) -> float:
+        """The ordinary named fix chance; for a never-named rule, this seed's draw of it."""
+        if self.prior is None:
+            return self.fix
+        from scipy.stats import beta  # deferred: scipy.stats start-up cost (see first_draw)
+
+        return float(beta.ppf(stable_rng(seed, "prior", rule_id).random(), *self.prior))
 
 
 @dataclass(frozen=True)
@@ -219,7 +230,12 @@ class Rates:
 
 @dataclass(frozen=True)
 class Calibrated:
+    """`named_as_source`: a rule the source never named keeps its observed persistence even
+    when this simulator's feedback names it, as the source's model was never told about it
+    (validate-profile replays the source so; a sweep or a power analysis draws from the prior)."""
+
     rates: Rates
+    named_as_source: bool = False
 
     def first_draw(
         self, problem: SimProblem, chain: Chain, effort: EffortLevel = NO_EFFECT
@@ -267,9 +283,11 @@ class Calibrated:
 
     def _fix_chance(self, m: Mutation, feedback: str, chain: Chain) -> float:
         model = self.rates.fix_model(m.rule_id)
-        if not mentions(feedback, m.rule_id):
+        if not mentions(feedback, m.rule_id) or (self.named_as_source and model.prior):
             return model.unmentioned
-        return model.persistent_fix if self.persistent(m, chain) else model.fix
+        if self.persistent(m, chain):
+            return model.persistent_fix
+        return model.named_fix(chain.seed, m.rule_id)
 
     def persistent(self, m: Mutation, chain: Chain) -> bool:
         """A lasting property of this mistake in this chain (the same draw at every turn)."""

@@ -34,7 +34,8 @@ PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulato
 KINDS = ("hand-set", "rates")
 # model.simulator keys that apply to every profile (the rest are hand-set settings)
 # (price_as is billing only: benchmark/runner/prices.py reads it)
-COMMON_OPTIONS = ("profile", "seed", "latency_s", "price_as")
+# (named_as_source: rates only, validate-profile's replay of its source; see Calibrated)
+COMMON_OPTIONS = ("profile", "seed", "latency_s", "price_as", "named_as_source")
 
 
 class ProfileError(ValueError):
@@ -93,7 +94,8 @@ class Profile:
                 f"{self.name!r} ({self.path}) is calibrated rates; only "
                 f"{', '.join(COMMON_OPTIONS)} apply to it"
             )
-        return Calibrated(rates_from(self.data, self.path)), _settings(common, self.path)
+        replay = bool(options.get("named_as_source", False))
+        return Calibrated(rates_from(self.data, self.path), replay), _settings(common, self.path)
 
 
 def _settings(fields: Mapping[str, Any], where: Path) -> SimulatorSettings:
@@ -208,6 +210,13 @@ def _fix_model(entry: Any, where: str) -> FixModel:
             fields[name] = _probability(model[name], f"{where}.model.{name}")
     if "fix" not in fields:
         raise ProfileError(f"{where}.model: missing 'fix'")
+    given = model.get("prior")
+    prior = given.get("beta") if isinstance(given, Mapping) else None
+    if prior is not None:
+        if not (isinstance(prior, list) and len(prior) == 2 and all(_known(v, "") for v in prior)
+                and min(prior) > 0):  # fmt: skip
+            raise ProfileError(f"{where}.model.prior.beta: expected [a, b], both > 0")
+        return FixModel(**fields, prior=(float(prior[0]), float(prior[1])))
     return FixModel(**fields)
 
 
