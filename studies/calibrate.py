@@ -54,6 +54,7 @@ from studies.recorded_chains import (
     harness_view,
     parsed,
     select,
+    source_dataset,
 )
 from studies.repair_rates import COUNTED, repair_section
 from studies.split import Split, take
@@ -413,7 +414,7 @@ def calibrate(
 
     found_by = str(findings["source"].iloc[0]) if len(findings) else None
     source = _source(run, group, view, past_clean, found_by, naming, split)
-    dataset_dir = Path(dataset) if dataset else Path("datasets") / str(source["dataset"])
+    dataset_dir = Path(dataset) if dataset else source_dataset(run, str(source["dataset"]))
     problem_ids = sorted(group["problem_id"].unique())
     difficulty = _difficulties(problem_ids, dataset_dir)
     problems = (

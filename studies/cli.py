@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmark.config import ConfigError
@@ -33,13 +34,20 @@ def _where(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _dataset(value: str | None) -> str | None:
+    """A dataset folder, or a name under datasets/ (as `make` passes DATASET)."""
+    if value is None or Path(value).is_dir() or not (Path("datasets") / value).is_dir():
+        return value
+    return str(Path("datasets") / value)
+
+
 def _calibrate(args: argparse.Namespace) -> int:
 
     profile = calibrate(
         args.run,
         name=args.name,
         where=_where(args.where),
-        dataset=args.dataset,
+        dataset=_dataset(args.dataset),
         findings_source=args.findings_source,
         seed=args.seed,
         split=Split.parse(args.train, "--train") if args.train else None,
@@ -87,7 +95,7 @@ def _validate(args: argparse.Namespace) -> int:
         args.run,
         args.out,
         where=_where(args.where),
-        dataset=args.dataset,
+        dataset=_dataset(args.dataset),
         replicates=args.replicates,
         seed=args.seed,
         n_boot=args.n_boot,
@@ -218,7 +226,11 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="pick one model x prompt set x protocol group (repeatable)",
     )
-    c.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    c.add_argument(
+        "--dataset",
+        help="the source's dataset: a folder or a name under datasets/ (default: the one its "
+        "saved config names, else datasets/<its name>)",
+    )
     c.add_argument(
         "--findings-source",
         help="the validator whose findings are read (default cfn-lint, behind the counts)",
@@ -246,7 +258,11 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
     v.add_argument("--run", required=True, help="the source run folder")
     v.add_argument("--out", help="output folder (default RUN-validation/<profile>, beside the run)")
     v.add_argument("--where", action="append", default=[], metavar="KEY=VALUE")
-    v.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    v.add_argument(
+        "--dataset",
+        help="the source's dataset: a folder or a name under datasets/ (default: the one its "
+        "saved config names, else datasets/<its name>)",
+    )
     v.add_argument("--replicates", type=int, default=4, help="simulated samples per source sample")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--n-boot", type=int, default=2000)

@@ -36,7 +36,7 @@ from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import read_table
 from benchmark.runner.hydra_job import JobInfo, run_job
 from benchmark.simulator.profile import load_profile
-from studies.recorded_chains import CalibrationError, harness_view, select
+from studies.recorded_chains import CalibrationError, harness_view, select, source_dataset
 from studies.split import Split, take
 from studies.synthesize import CONF_DIR, compose_settings
 
@@ -162,7 +162,7 @@ def validate(
         raise CalibrationError(f"--out {out}: put it beside the source run {run}, not inside it")
     group = take(select(read_table(run, "attempts"), where or {}), test)
     view, _ = harness_view(group)
-    dataset_dir = Path(dataset) if dataset else Path("datasets") / str(group["dataset"].iloc[0])
+    dataset_dir = Path(dataset) if dataset else source_dataset(run, str(group["dataset"].iloc[0]))
     simulated = simulate_like(
         str(loaded.path),
         group,
