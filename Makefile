@@ -52,7 +52,7 @@ SITE    ?= site
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs docs docs-serve
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs clean-cache docs docs-serve
 
 help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -165,3 +165,6 @@ power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20%
 
 clean-runs:  ## delete everything under runs/ except its README
 	find runs -mindepth 1 -not -name README.md -delete
+
+clean-cache:  ## empty the persistent lint cache (lint.cache_path: runs/.cache/lint.sqlite; ARGS: --path FILE)
+	$(IACBENCH) clean-cache $(ARGS)

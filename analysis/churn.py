@@ -5,7 +5,8 @@ they are not part of the identity; the same (rule, path) twice is a multiset. Fo
 iteration n−1 to n of one chain: persisting = min(count before, count after) per identity,
 fixed = before − persisting, introduced = after − persisting. Only real repair steps count:
 both attempts exist and were scored; iterations filled forward after a chain stopped are not
-repairs and are left out. Only the gating linter's findings count (source `cfn-lint`): an
+repairs and are left out, nor is an agent's submission of a template it validated (the same
+template again). Only the gating linter's findings count (source `cfn-lint`): an
 imported run's recorded findings describe the same templates again.
 """
 
@@ -24,7 +25,10 @@ def transitions(
     """One row per repair step (chain, iteration n ≥ 2): before, after, fixed, persisting,
     introduced, and the same split by level (`errors_fixed`, `warnings_introduced`, ...)."""
     keys = chain_keys(group_keys)
-    scored = attempts[scored_mask(attempts)][[*keys, "iteration", "attempt_id"]]
+    # an agent submitting a template it validated makes no repair: the same template again
+    none = pd.Series(None, index=attempts.index, dtype=object)
+    again = attempts.get("submission_validated", none).eq(True)
+    scored = attempts[scored_mask(attempts) & ~again][[*keys, "iteration", "attempt_id"]]
     previous = scored.assign(iteration=scored["iteration"] + 1).rename(
         columns={"attempt_id": "prev_attempt_id"}
     )

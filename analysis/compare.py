@@ -35,6 +35,7 @@ import pandas as pd
 
 from analysis import figures, pass_at_k
 from analysis.banner import SIMULATED_BANNER, recorded_banner
+from analysis.compare_agent import compare_agent_section
 from analysis.compare_cost import compare_cost_section
 from analysis.compare_sides import (
     LintMismatchError,
@@ -74,6 +75,7 @@ class Comparison:
     outcome: str
     notes: list[str] = field(default_factory=list)
     mismatch: LintMismatch | None = None  # set when compared despite different lintings
+    agent_verdict: str | None = None  # set by `write` when either side ran the agent protocol
 
     @property
     def simulated(self) -> bool:
@@ -338,6 +340,12 @@ def write(
         write_csv(costs, out / "compare_cost.csv", sim, origin)
         write_csv(diff, out / "compare_cost_diff.csv", sim, origin)
         write_csv(passk, out / "compare_pass_at_k.csv", sim, origin)
+        attempts = {who: side.attempts for who, side in sides.items()}
+        agent = compare_agent_section(page, attempts, n_boot, seed)  # type: ignore[arg-type]
+        if agent is not None:
+            comparison.agent_verdict = agent.verdict
+            write_csv(agent.sides, out / "compare_agent.csv", sim, origin)
+            write_csv(agent.differences, out / "compare_agent_diff.csv", sim, origin)
     elif comparison.candidate.chains is not None:  # the paper: no samples or costs per problem
         page.heading("pass@k and pass^k over samples (candidate)")
         page.text(pass_at_k.NOTE, note=True)
@@ -431,6 +439,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m analysis.compare"
         print()
         print(result.fits.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\n" + result.verdict)
+    if result.agent_verdict:
+        print(result.agent_verdict)
     if result.simulated:
         print(f"\n*** {SIMULATED_BANNER} ***")
     print(f"\nwrote {md} and {html_path}")

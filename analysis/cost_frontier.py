@@ -6,7 +6,8 @@ stopped at k would have made exactly its first k attempts, so each group gives o
 k from the same rows: clean@k (chains lint-clean by iteration k), intent@k (chains whose
 template at k passes all its intent checks), and the dollars and tokens (input + output,
 reasoning included) its chains spent on attempts 1..k. "Per problem" is per chain: one try at
-one problem with all its attempts.
+one problem with all its attempts. An agent group (loop.protocol=agent) gives its last k only:
+stopping an agent after k attempt rows is not the same as giving it k validate calls.
 
 A group's cost is known when every attempt that recorded tokens has a cost; otherwise it has
 *no price* and is left off the dollar axis (never counted as 0). Every figure has a 95 %
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.load import CHAIN_IDS, fill_chains, group_list, select
+from analysis.load import CHAIN_IDS, agent_mask, fill_chains, group_list, select
 from analysis.measures import percentile_ci, resample_weights
 
 # the groups of the cost section; null effort/thinking (the provider's default, or a run
@@ -132,7 +133,7 @@ def _chain_costs(attempts: pd.DataFrame, keys: list[str], k: int) -> pd.DataFram
     return spent.groupby(ids, dropna=False)[["_usd", "_tokens", "_reasoning"]].sum().reset_index()
 
 
-def _priced(attempts: pd.DataFrame) -> bool:
+def is_priced(attempts: pd.DataFrame) -> bool:
     """Every call has a cost: no attempt with a reply or token counts lacks one (the rule of
     `benchmark.records.job_totals`: one call of unknown price leaves the total unknown)."""
     reply = attempts["reply"] if "reply" in attempts else pd.Series(None, index=attempts.index)
@@ -170,10 +171,12 @@ def cost_table(
         rows = select(frame, group, keys)
         mine = select(chains, group, keys)
         horizon = int(mine["iteration"].max())
-        priced = _priced(rows)
+        priced = is_priced(rows)
         simulated = bool(rows["simulated"].fillna(False).astype(bool).any())
         name = label(group, keys)
-        for k in range(1, horizon + 1):
+        # an agent stopped after k rows is not an agent given k validate calls: its last k only
+        first = horizon if agent_mask(rows).any() else 1
+        for k in range(first, horizon + 1):
             at = mine[mine["iteration"] == k]
             spent = _chain_costs(rows, keys, k)
             at = at.merge(spent, on=[*keys, *CHAIN_IDS], how="left").fillna(

@@ -45,6 +45,9 @@ STATE = [
     "security_total",
 ]
 StoppedPolicy = Literal["carry", "exclude"]
+AGENT_PROTOCOL = "agent"
+# how an agent chain ends (loop.protocol=agent): each is a finished chain, never a cut-short one
+AGENT_ENDS = ("submitted", "no_submission", "max_turns")
 
 
 DEPLOY_SOURCE = "deploy"
@@ -100,6 +103,13 @@ def load_run(run_dir: str | Path) -> Run:
     return run
 
 
+def agent_mask(attempts: pd.DataFrame) -> pd.Series:
+    """Rows of agent chains (loop.protocol=agent): a tool is named, or the protocol is agent.
+    Their iteration is the row's order in the chain; the last row is the submission."""
+    none = pd.Series(None, index=attempts.index, dtype=object)
+    return attempts.get("tool", none).notna() | attempts.get("protocol", none).eq(AGENT_PROTOCOL)
+
+
 def chain_keys(group_keys: list[str]) -> list[str]:
     return [*group_keys, *(c for c in CHAIN_IDS if c not in group_keys)]
 
@@ -138,7 +148,12 @@ def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> 
         np.where(
             out["ended_clean"],
             "clean",
-            np.where(out["last_iteration"] >= out["max_iterations"], "complete", "stopped"),
+            np.where(
+                (out["last_iteration"] >= out["max_iterations"])
+                | out["stop_reason"].isin(AGENT_ENDS),
+                "complete",
+                "stopped",
+            ),
         ),
     )
     out["status"] = status
@@ -147,9 +162,10 @@ def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> 
 
 def went_on_after_clean(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> int:
     """Chains with a scored attempt after a clean one: a recorded run of a loop that did not
-    stop at a clean template (the paper's). This harness's chains stop there."""
+    stop at a clean template (the paper's). This harness's chains stop there; an agent
+    validates a clean template and then submits it, which is not going on (left out)."""
     keys = chain_keys(group_keys)
-    scored = attempts[scored_mask(attempts)]
+    scored = attempts[scored_mask(attempts) & ~agent_mask(attempts)]
     first_clean = scored[scored["clean"].fillna(False).astype(bool)].groupby(keys)["iteration"]
     last = scored.groupby(keys)["iteration"].max()
     first = first_clean.min()
@@ -214,6 +230,12 @@ def fill_chains(
         frame[column] = frame[column].astype(int)
     frame["findings"] = frame["errors"] + frame["warnings"] + frame["infos"]
     frame["clean_by"] = frame.groupby(keys, sort=False, dropna=False)["clean"].cummax()
+    # an agent can leave a clean template for another: its answer is the template it holds
+    agents = attempts.loc[agent_mask(attempts), keys].drop_duplicates()
+    if not agents.empty:
+        held = frame[keys].merge(agents.assign(_agent=True), on=keys, how="left")["_agent"]
+        agent = held.fillna(False).astype(bool).to_numpy()
+        frame.loc[agent, "clean_by"] = frame.loc[agent, "clean"]
     total = frame["intent_total"].astype(float)
     frame["intent_rate"] = np.where(total > 0, frame["intent_passed"].astype(float) / total, np.nan)
     total = frame["security_total"].astype(float)

@@ -83,6 +83,7 @@ class Provenance:
     versions: dict[str, int] = field(default_factory=dict)  # cfn-lint release -> linted rows
     dates: dict[date, int] = field(default_factory=dict)  # lint date -> linted rows
     undated: int = 0  # linted rows without a recorded lint date
+    lint_cached: int = 0  # linted rows whose findings a lint cache gave (the same as a lint)
     datasets: tuple[str, ...] = ()
     prompt_sets: tuple[str, ...] = ()
     output_formats: tuple[str, ...] = ()
@@ -119,6 +120,7 @@ class Provenance:
             versions=dict(Counter(versions)),
             dates=dict(dates),
             undated=len(linted) - sum(dates.values()),
+            lint_cached=int(linted["lint_cached"].eq(True).sum()) if "lint_cached" in linted else 0,
             datasets=_distinct(attempts.get("dataset")),
             prompt_sets=_distinct(attempts.get("prompt_set")),
             output_formats=_distinct(attempts.get("output_format")),
@@ -203,6 +205,8 @@ class Provenance:
                 if self.dates
                 else ", lint date not recorded (run written before lint_as_of)"
             )
+        if self.lint_cached:
+            lint += f" ({self.lint_cached} rows from the lint cache)"
         return lint
 
     @property

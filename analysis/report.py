@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import figures
+from analysis.agent_section import agent_section
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS
@@ -226,6 +227,7 @@ def build_report(
 
     costs = cost_section(page, run.attempts, n_boot, seed, stopped)
     passk = pass_k_section(page, chains, labels, group_keys, n_boot, seed)
+    agent = agent_section(page, run.attempts, group_keys, n_boot, seed)
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
@@ -333,6 +335,9 @@ def build_report(
     }
     if planned is not None:
         files["plan.csv"] = planned
+    if agent is not None:
+        files["agent.csv"] = agent[0].table
+        files["agent_lookups.csv"] = agent[1]
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:

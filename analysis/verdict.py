@@ -92,3 +92,52 @@ def budget_sentence(
 def _ci(row: dict, name: str, fmt: str) -> str:
     value, low, high = (fmt.format(row[n]) for n in (name, f"{name}_low", f"{name}_high"))
     return f"{value} [{low}, {high}]"
+
+
+AGENT_ONLY = (
+    "submitted unvalidated",
+    "submitted with findings open",
+    "validate calls per chain",
+    "schema lookups per chain",
+)
+
+
+def agent_sentence(differences: pd.DataFrame, level: float, paired: bool) -> str:
+    """The agent section's verdict, which says no more than its CIs: a figure is named higher
+    or lower only where the CI of candidate − baseline excludes zero, every other compared
+    figure is named not distinguishable, and agent-only figures of a side facing a fixed loop
+    are said to be that side's alone. `differences`: `analysis.compare_agent` rows."""
+    pct = f"{level:.0%}"
+    how = "paired over the shared problems" if paired else "each side on its own problems"
+    known = differences[differences["ci_low"].notna() & differences["ci_high"].notna()]
+    moved, even = [], []
+    for row in known.itertuples(index=False):
+        if row.ci_low > 0 or row.ci_high < 0:
+            word = "higher" if row.diff > 0 else "lower"
+            moved.append(
+                f"{row.figure} is {word} by {abs(row.diff):.3g} ({pct} CI of the difference "
+                f"{row.ci_low:+.3g} to {row.ci_high:+.3g})"
+            )
+        else:
+            even.append(row.figure)
+    if moved:
+        text = f"On the agent measures ({how}), the candidate's " + "; its ".join(moved)
+        if even:
+            text += f"; {_and(even)}: not distinguishable (the CI includes zero)"
+    elif even:
+        text = (
+            f"On the agent measures ({how}), the two sides are not distinguishable: the {pct} CI "
+            f"of every difference ({_and(even)}) includes zero"
+        )
+    else:
+        text = "On the agent measures, no figure could be compared"
+    alone = differences[differences["figure"].isin(AGENT_ONLY) & differences["diff"].isna()]
+    if not alone.empty:
+        who = "baseline" if alone["baseline"].notna().any() else "candidate"
+        other = "candidate" if who == "baseline" else "baseline"
+        if alone[who].notna().any():
+            text += (
+                f". {_and(alone['figure'].tolist()).capitalize()} are the {who}'s alone: "
+                f"the {other} is a fixed loop"
+            )
+    return text + "."

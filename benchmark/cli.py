@@ -110,6 +110,9 @@ COMMANDS: dict[str, Entry] = {
     "synthesize": Tool("studies.cli", "a simulated run of a profile", ("synthesize",)),
     "power": Tool("studies.cli", "SIMULATED power of compare for an effect", ("power",)),
     "sites": Tool("studies.cli", "lint the simulator's sites on a dataset", ("sites",)),
+    "clean-cache": Tool(
+        "benchmark.validators.cfn_lint.clean_cache", "empty the persistent lint cache"
+    ),
     "cleanup": Tool(
         "benchmark.validators.deploy.cleanup",
         "delete the stacks a deploying sweep left",

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from pydantic import (
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -57,6 +58,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 PINNED_CFN_LINT = version("cfn-lint")  # pyproject.toml pins it
+# the agent protocol's task text for prompt sets that have none of their own
+DEFAULT_AGENT_PROMPT = PROJECT_ROOT / "conf" / "prompts" / "agent.txt"
 
 
 class ConfigError(ValueError):
@@ -90,12 +93,25 @@ class PromptSetConfig(_Strict):
     # sources whose failures are also fed back: failed checks ("intent", "security") or
     # deployment errors ("deploy"); none by default
     feed_back_checks: list[Literal["intent", "security", "deploy"]] = Field(default_factory=list)
+    # the agent protocol's task text: {prompt} {format_name} {format_tag}; null: the shared
+    # default, conf/prompts/agent.txt
+    agent: str | None = None
+
+    @property
+    def agent_text(self) -> str:
+        """The agent protocol's task text: this set's own, else the shared default."""
+        if self.agent is not None:
+            return self.agent
+        return DEFAULT_AGENT_PROMPT.read_text(encoding="utf-8").strip("\n")
 
 
 class LoopConfig(_Strict):
-    max_iterations: int = Field(default=10, ge=1)  # 1 generation + (n-1) repairs
+    # fixed loops: 1 generation + (n-1) repairs; agent: the most validate_template calls
+    max_iterations: int = Field(default=10, ge=1)
     samples: int = Field(default=5, ge=1)
-    protocol: Literal["stateless", "conversation"] = "stateless"
+    protocol: Literal["stateless", "conversation", "agent"] = "stateless"
+    max_turns: int = Field(default=20, ge=1)  # agent: the most model calls in one chain
+    tool_result_max_chars: int = Field(default=8000, ge=100)  # agent: each tool result's cap
     clean_when: Literal["no_errors", "no_errors_or_warnings", "no_findings"] = (
         "no_errors_or_warnings"
     )
@@ -116,7 +132,17 @@ class LintConfig(_Strict):
     include_checks: list[str] = Field(default_factory=list)
     workers: int = Field(default=2, ge=1)
     task_timeout_s: float = Field(default=60.0, gt=0)
-    cache_size: int = Field(default=4096, ge=0)
+    cache_size: int = Field(default=4096, ge=0)  # results kept in this process's memory
+    # the persistent lint cache, shared by every process (validators/cfn_lint/result_cache.py)
+    cache: Literal["on", "off"] = "on"
+    cache_path: str = "runs/.cache/lint.sqlite"  # $IACBENCH_LINT_CACHE stands in for this default
+    cache_max_entries: int = Field(default=100_000, ge=1)  # the least recently used go first
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        """`lint.cache=true|false` (or YAML 1.1's bare on/off, read as booleans) means on/off."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @property
     def resolved_version(self) -> str:
@@ -244,10 +270,24 @@ class Settings(_Strict):
             data["model"].pop(billing_only)  # how a call is made and billed, not its answer
         data["model"]["endpoint"] = self.model.provider_config().endpoint
         data["model"]["simulator"].pop("price_as", None)  # billing only, like prices
-        for transport_only in ("workers", "task_timeout_s", "cache_size", "envs_dir"):
+        for transport_only in (
+            "workers",
+            "task_timeout_s",
+            "cache_size",
+            "envs_dir",
+            "cache",
+            "cache_path",
+            "cache_max_entries",
+        ):
             data["lint"].pop(transport_only)
         data["lint"]["cfn_lint_version"] = self.lint.resolved_version
         data["loop"].pop("concurrency")
+        if self.loop.protocol == "agent":  # the text the agent is given, resolved
+            data["prompts"]["agent"] = self.prompts.agent_text
+        else:  # absent for the fixed loops, so runs from before the agent keep their hash
+            data["prompts"].pop("agent")
+            data["loop"].pop("max_turns")
+            data["loop"].pop("tool_result_max_chars")
         data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
         data["security"] = {"enabled": self.security.enabled}
         data.pop("deploy")

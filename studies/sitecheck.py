@@ -15,12 +15,12 @@ import pandas as pd
 from benchmark.progress import progress_bar
 from benchmark.simulator.mutations import render
 from benchmark.simulator.sites import sample_sites
-from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
 
 
 def check_sites(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> pd.DataFrame:
 
-    linter = WarmLinter(LintSettings())
+    linter = WarmLinter(LintSettings(), default_cache())
     rows = []
     for problem_id, tree, m in progress_bar(
         sample_sites(dataset, per_kind, seed), desc="lint sites"

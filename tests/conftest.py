@@ -12,9 +12,29 @@ import pytest
 
 from benchmark.config import ConfigError
 from benchmark.validators.cfn_lint.envs import ensure_env
+from benchmark.validators.cfn_lint.result_cache import PATH_ENV as LINT_CACHE_ENV
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from tests.loopback import LoopbackServer
 from tests.loopback_tls import TlsFiles, self_signed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One persistent lint cache for the session (`$IACBENCH_LINT_CACHE`, over the default
+    `lint.cache_path`): jobs, check-datasets and site checks lint each reference template once
+    per session, not once per test, and never touch runs/.cache. Under `pytest -n` the workers
+    of one session share it (SQLite, several writers). Tests of linting itself use no cache
+    (a WarmLinter or CfnLintValidator built without one) or one of their own."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "lint-cache" / "lint.sqlite"
+    saved = os.environ.get(LINT_CACHE_ENV)
+    os.environ[LINT_CACHE_ENV] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop(LINT_CACHE_ENV, None)
+    else:
+        os.environ[LINT_CACHE_ENV] = saved
 
 
 @pytest.fixture(scope="session")

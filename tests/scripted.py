@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ToolCall,
 )
 from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, ValidationResult
 from benchmark.validators.cfn_lint.validator import CFN_LINT_VERSION, WarmLinter, lint_columns
@@ -62,3 +64,44 @@ class InlineLint:
 
     def close(self) -> None:
         pass
+
+
+ToolReply = ModelOutput | ModelError | Callable[[list[ChatMessage], CallContext], ModelOutput]
+
+
+def tool_call(call_id: str, name: str, arguments: dict[str, Any] | str) -> ToolCall:
+    """A tool call as a provider hands it over (`arguments` as JSON text, or raw text)."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return ToolCall(call_id, name, text)
+
+
+def turn_reply(*calls: ToolCall, text: str = "") -> ModelOutput:
+    """A tool-calling reply with fixed usage: 10 tokens in, 20 out."""
+    return ModelOutput(
+        text=text, finish_reason="stop", input_tokens=10, output_tokens=20, tool_calls=list(calls)
+    )
+
+
+class ToolScriptedModel(ModelAPI):
+    """A tool-using model from a script: a list (one entry per call) or a function of the
+    call's turn (`context.turn`), so that a resumed chain gets the same replies."""
+
+    provider = "scripted"
+    supports_tools = True
+
+    def __init__(self, script: list[ToolReply] | Callable[[int], ModelOutput]) -> None:
+        super().__init__("tools")
+        self.script = script
+        self.calls: list[tuple[list[ChatMessage], GenerateConfig, CallContext]] = []
+
+    async def generate(
+        self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
+    ) -> ModelOutput:
+        self.calls.append((list(messages), config, context))
+        if not isinstance(self.script, list):
+            assert context.turn is not None
+            return self.script(context.turn)
+        reply = self.script.pop(0)
+        if isinstance(reply, ModelError):
+            raise reply
+        return reply(messages, context) if callable(reply) else reply

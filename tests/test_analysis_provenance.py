@@ -48,6 +48,17 @@ def test_lint_axis_counts_only_linted_rows(tmp_path: Path) -> None:
     assert side.origins == {"run": 3}
 
 
+def test_provenance_says_which_rows_the_lint_cache_answered(tmp_path: Path) -> None:
+    rows = [
+        attempt_row(f"p{i}", 0, 1, cfn_lint_version="1.58.0", lint_as_of=DAY, lint_cached=cached)
+        for i, cached in enumerate([True, True, False])
+    ]
+    write_job(tmp_path / "run" / "0", rows)
+    side = Provenance.of_attempts(load_run(tmp_path / "run").attempts, "run")
+    assert side.lint_cached == 2 and side.uniform
+    assert side.lint_text == "cfn-lint 1.58.0, linted 2025-03-01 (2 rows from the lint cache)"
+
+
 def test_a_run_across_midnight_is_one_lint_date(tmp_path: Path) -> None:
     night = _side(tmp_path, "night", [DAY, date(2025, 3, 2)])
     assert night.uniform and "2025-03-01 to 2025-03-02" in night.lint_text

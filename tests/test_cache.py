@@ -15,6 +15,8 @@ from benchmark.models.base import (
     ModelAPI,
     ModelError,
     ModelOutput,
+    ToolCall,
+    ToolSpec,
 )
 from benchmark.models.cache import CachedModel, ResponseCache, cache_key
 
@@ -127,3 +129,53 @@ def test_errors_are_not_kept(tmp_path: Path) -> None:
         with pytest.raises(ModelError):
             run(model)
     assert inner.calls == 2
+
+
+# keys computed before tool use existed: a fixed-loop call keeps its key (and its cached reply)
+OLD_KEYS = {
+    "plain": "c9831a735798a7378d00e1ed58a76dd3f46c3c0ec5e58fc65cf04b9449f530fc",
+    "carry+effort": "2ea89318d5dccef6db8054a9ead71eb4a872c105795eaa044fc7cdf5dac6d66a",
+}
+CALL = ToolCall("c1", "validate_template", '{"template": "Resources: {}"}')
+TOOL = ToolSpec("validate_template", "check", {"type": "object"})
+
+
+def test_fixed_loop_keys_are_unchanged_by_tool_use() -> None:
+    carried = [
+        ChatMessage("system", "S"),
+        ChatMessage("assistant", "a", ({"type": "thinking"},)),
+        ChatMessage("user", "u"),
+    ]
+    assert key() == OLD_KEYS["plain"]
+    effort = dataclasses.replace(CONFIG, effort="high")
+    assert key(messages=carried, config=effort) == OLD_KEYS["carry+effort"]
+
+
+def test_key_separates_tools_tool_choice_tool_turns_and_turn() -> None:
+    tools = dataclasses.replace(CONFIG, tools=(TOOL,))
+    asked = [*MESSAGES, ChatMessage("assistant", "", tool_calls=(CALL,))]
+    answered = [*asked, ChatMessage("tool", "no findings", tool_call_id="c1", tool_name=CALL.name)]
+    variants = [
+        key(),
+        key(config=tools),
+        key(config=dataclasses.replace(tools, tool_choice="submit_template")),
+        key(config=dataclasses.replace(tools, tools=(dataclasses.replace(TOOL, name="x"),))),
+        key(messages=[*MESSAGES, ChatMessage("assistant", "")]),
+        key(messages=asked),
+        key(messages=answered),
+        key(messages=[*asked, dataclasses.replace(answered[-1], is_error=True)]),
+        key(messages=[*asked, dataclasses.replace(answered[-1], tool_call_id="c2")]),
+        key(context=dataclasses.replace(CONTEXT, turn=2)),
+    ]
+    assert len(set(variants)) == len(variants)
+
+
+def test_tool_calls_survive_a_cache_round_trip(tmp_path: Path) -> None:
+    inner = Counting(text="", tool_calls=[CALL])  # a reply of tool calls only is kept
+    for _ in range(2):
+        model = CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), None)
+        again = asyncio.run(model.generate(MESSAGES, CONFIG, CONTEXT))
+    assert inner.calls == 1 and again.extra["cache_hit"] == "true"
+    assert again.tool_calls == [CALL] and again.tool_calls[0].parsed() == {
+        "template": "Resources: {}"
+    }

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from benchmark.records import tables
 from benchmark.records.tables import (
     ATTEMPT_KEY,
     JOURNAL,
@@ -105,6 +107,24 @@ def test_attempt_survives_a_kill_before_compaction(tmp_path: Path) -> None:
     attempts = read_table(tmp_path, "attempts")
     assert sorted(attempts["iteration"]) == [1, 2]
     assert len(read_table(tmp_path, "findings")) == 2
+
+
+def test_a_folder_made_again_after_a_crash_syncs_at_compaction_not_per_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(tables.os, "fsync", synced.append)
+    durable = RecordWriter(tmp_path / "run" / "0", compact_every=1000)
+    for i in range(5):
+        durable.append(*rows("p1", i + 1))
+    assert len(synced) == 5  # a job's rows: each on disk before the next call
+    synced.clear()
+    derived = RecordWriter(tmp_path / "rescored" / "0", compact_every=1000, sync_each=False)
+    for i in range(5):
+        derived.append(*rows("p1", i + 1))
+    assert synced == []  # rescore, import-paper: refused over a partial folder, made again
+    derived.close()
+    assert synced and len(read_table(tmp_path / "rescored", "attempts")) == 5
 
 
 def test_rows_in_both_part_and_journal_are_read_once(tmp_path: Path) -> None:

@@ -32,6 +32,10 @@ class RecordedAttempt:
     template: str
     feedback: str
     carry: tuple[dict[str, Any], ...] = ()  # the reply's reasoning items (ModelOutput.carry)
+    # agent protocol: the tool that produced the row, its findings count, its turns (JSON)
+    tool: str | None = None
+    findings: int | None = None
+    agent_turns: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class Attempt:
     parse_ok: bool | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"E": 0, "W": 0, "I": 0})
     clean: bool = False
-    # clean | max_iterations | model_error | fatal_model_error | lint_failure; None: go on
+    # clean | max_iterations | model_error | fatal_model_error | lint_failure; the agent
+    # protocol's submitted | no_submission | max_turns; None: go on
     stop_reason: str | None = None
     model_error: str | None = None
     error_kind: str | None = None  # the ModelError's kind (connection, timeout, server, ...)
@@ -69,6 +74,7 @@ class Attempt:
     feedback: str | None = None  # what the next repair call is told; None on the last attempt
     provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
     columns: dict[str, Any] = field(default_factory=dict)  # judged columns, e.g. deployable
+    agent: dict[str, Any] = field(default_factory=dict)  # agent protocol's columns (AGENT_COLUMNS)
 
 
 class FeedbackLoop:

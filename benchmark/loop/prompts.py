@@ -20,8 +20,10 @@ def _fill(text: str, prompts: PromptSetConfig, **values: str) -> str:
 def check_prompt_set(prompts: PromptSetConfig) -> None:
     """Fail at start, in one line, if a prompt names a placeholder the harness does not fill."""
     dummy = dict.fromkeys(_PLACEHOLDERS, "")
-    for field in ("system", "repair_system", "generation", "repair", "repair_followup"):
-        text = getattr(prompts, field)
+    fields = ("system", "repair_system", "generation", "repair", "repair_followup", "agent")
+    for field in fields:
+        # the agent text as it will be sent: the set's own or the shared default
+        text = prompts.agent_text if field == "agent" else getattr(prompts, field)
         if text is None:
             continue
         try:
@@ -38,6 +40,12 @@ def generation_messages(prompts: PromptSetConfig, problem: Problem) -> list[Chat
         ChatMessage("system", prompts.system),
         ChatMessage("user", _fill(prompts.generation, prompts, prompt=problem.prompt.strip())),
     ]
+
+
+def agent_messages(prompts: PromptSetConfig, problem: Problem) -> list[ChatMessage]:
+    """The agent protocol's first turn: the set's system prompt and its agent task text."""
+    task = _fill(prompts.agent_text, prompts, prompt=problem.prompt.strip())
+    return [ChatMessage("system", prompts.system), ChatMessage("user", task)]
 
 
 def repair_messages(

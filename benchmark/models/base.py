@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -10,7 +11,7 @@ from benchmark.models.capabilities import EFFORTS as EFFORTS  # re-exported: the
 from benchmark.models.capabilities import Capabilities
 from benchmark.models.usage import JUDGED, flaw, retries_flaw
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 # finish reasons that mean "stopped at max_tokens": Anthropic's stop_reason, Chat Completions'
 # finish_reason, Responses' incomplete_details.reason (Bedrock's stopReason is the first)
@@ -29,15 +30,50 @@ class ProblemLike(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and its arguments as a JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call of an assistant turn. `arguments` is the raw JSON text as the model sent
+    it (a provider that gets a dict writes `json.dumps` of it)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed(self) -> dict[str, Any] | None:
+        """The arguments as a dict; None when they are not a JSON object (a malformed call)."""
+        try:
+            value = json.loads(self.arguments)
+        except (ValueError, TypeError, RecursionError):
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One turn. `carry` holds provider-specific items of an assistant turn that must be sent
     back with it for reasoning to carry across turns (Anthropic thinking blocks with their
     signatures, OpenAI Responses reasoning items), in API dict form. Only the provider that
-    produced them reads them; one that does not understand them ignores them."""
+    produced them reads them; one that does not understand them ignores them.
+
+    An assistant turn may hold `tool_calls`; each is answered by one `tool` turn (`content`
+    is the result text, `is_error` marks a failed call), consecutive tool turns answering one
+    assistant turn's calls in order."""
 
     role: Role
     content: str
     carry: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # on an assistant turn
+    tool_call_id: str | None = None  # on a tool turn: the call it answers
+    tool_name: str | None = None  # on a tool turn
+    is_error: bool = False  # on a tool turn: the call failed
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,9 @@ class GenerateConfig:
     effort: str | None = None  # one of EFFORTS; None: the provider's default (send nothing)
     thinking: str | int | None = None  # "off" | "adaptive" | a token budget; None: default
     thinking_display: str | None = None  # "summarized" | "omitted" (Anthropic); None: default
+    tools: tuple[ToolSpec, ...] = ()  # the tools the model may call (agent protocol)
+    # None / "auto": the model decides; "required": some tool; a tool's name: that tool
+    tool_choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +100,11 @@ class CallContext:
     On a repair call `previous_template` and `previous_feedback` are what the chain's previous
     attempt recorded (its extracted template and the feedback it led to), so a chain's state
     can be derived from the record rather than kept in memory.
+
+    In the agent protocol `iteration` is 1 + the validate calls made so far, `previous_*` are
+    the last validated template and what validate_template returned for it, `turn` is the
+    chain's turn (1-based) and `schema_lookups` the resource types looked up since the last
+    validate call.
     """
 
     problem_id: str
@@ -70,6 +114,8 @@ class CallContext:
     previous_template: str | None = None
     previous_feedback: str | None = None
     max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)
+    turn: int | None = None  # agent protocol: the chain's turn, 1-based
+    schema_lookups: tuple[str, ...] = ()  # agent protocol: types looked up since validating
 
 
 @dataclass
@@ -105,6 +151,7 @@ class ModelOutput:
     thinking_display: str | None = None  # as reported
     service_tier: str | None = None  # as reported
     speed: str | None = None  # as reported
+    tool_calls: list[ToolCall] = field(default_factory=list)  # in the order the model sent them
 
     @property
     def hit_token_limit(self) -> bool:
@@ -114,6 +161,8 @@ class ModelOutput:
     def __post_init__(self) -> None:
         # setdefault: an output read back from the response cache keeps its first reasons
         self.usage_flags = dict(self.usage_flags)
+        # read back from the response cache, calls are plain dicts
+        self.tool_calls = [c if isinstance(c, ToolCall) else ToolCall(**c) for c in self.tool_calls]
         for name in JUDGED:
             why = flaw(name, getattr(self, name))
             if why is not None:
@@ -151,6 +200,8 @@ class ModelAPI(ABC):
     provider: str
     # the `model.response_format` values this provider can send; any other is refused at start
     response_formats: ClassVar[frozenset[str]] = frozenset()
+    # native tool use (GenerateConfig.tools); `loop.protocol=agent` is refused at start without
+    supports_tools: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self.name = name

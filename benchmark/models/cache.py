@@ -1,14 +1,15 @@
 """A content-addressed response cache on disk (SQLite), in front of any real provider.
 
 The key holds everything that can change the reply: provider, model, endpoint, temperature,
-max tokens, seed, response format, effort, thinking and its display, every message (system
-prompt included, and the reasoning items carried on assistant turns), the output format,
-and the chain position (problem, sample, iteration). The position is there because a stateless
-repair can send the very same messages twice, in one chain or in two problems' chains, and a
-sampling model would not answer twice alike: a rerun served from the cache must replay each
-original chain, not reuse one reply. Transport settings (timeouts, concurrency, retries) stay
-out. Errors and refusals are never stored. Several processes may share one file (WAL journal,
-busy timeout).
+max tokens, seed, response format, effort, thinking and its display, the tools offered and
+the tool choice, every message (system prompt included, the reasoning items carried on
+assistant turns, tool calls and tool results), the output format, and the chain position
+(problem, sample, iteration, and the agent protocol's turn). The position is there because a
+stateless repair can send the very same messages twice, in one chain or in two problems'
+chains, and a sampling model would not answer twice alike: a rerun served from the cache must
+replay each original chain, not reuse one reply. Transport settings (timeouts, concurrency,
+retries) stay out. Errors and refusals are never stored. Several processes may share one file
+(WAL journal, busy timeout).
 """
 
 from __future__ import annotations
@@ -59,14 +60,32 @@ def cache_key(
             material[name] = getattr(config, name)
     if any(m.carry for m in messages):  # reasoning carried back changes the answer
         material["carry"] = [list(m.carry) for m in messages]
+    # tool use (agent protocol): each absent when unset, as above
+    if config.tools:
+        material["tools"] = [[t.name, t.description, t.parameters] for t in config.tools]
+    if config.tool_choice is not None:
+        material["tool_choice"] = config.tool_choice
+    if any(_tool_fields(m) for m in messages):
+        material["tool_turns"] = [_tool_fields(m) for m in messages]
+    if context.turn is not None:
+        material["turn"] = context.turn
     text = json.dumps(material, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _tool_fields(message: ChatMessage) -> list[object]:
+    """A message's tool-use fields, [] when it has none (a turn of the fixed protocols)."""
+    if not (message.tool_calls or message.tool_call_id or message.tool_name or message.is_error):
+        return []
+    calls = [[c.id, c.name, c.arguments] for c in message.tool_calls]
+    return [calls, message.tool_call_id, message.tool_name, message.is_error]
+
+
 def cacheable(output: ModelOutput) -> bool:
-    """Only real answers are kept: no refusals, no empty replies."""
+    """Only real answers are kept: no refusals, no empty replies (a reply of tool calls only
+    is an answer)."""
     refused = output.finish_reason in REFUSAL_FINISH_REASONS or "refusal" in output.extra
-    return bool(output.text.strip()) and not refused
+    return (bool(output.text.strip()) or bool(output.tool_calls)) and not refused
 
 
 class ResponseCache:

@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
 from benchmark.problems.intent_language import evaluate_text, parse_template
-from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
 
 EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
 
@@ -133,9 +133,10 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
 
 
 def warm_lint() -> Lint:
-    """The pinned cfn-lint, in process, with the benchmark's default settings."""
+    """The pinned cfn-lint, in process, with the benchmark's default settings, through the
+    persistent lint cache."""
 
-    return WarmLinter(LintSettings()).lint
+    return WarmLinter(LintSettings(), default_cache()).lint
 
 
 def near_miss_lint_clean(problem: Problem, lint: Lint) -> list[bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -36,6 +37,19 @@ def changed_problems(attempts: pd.DataFrame, problems: Sequence[Problem]) -> lis
         for problem_id, digests in recorded.groupby("problem_id")["problem_sha256"]
         if problem_id in today and set(digests) != {today[problem_id]}
     )
+
+
+def _text(value: Any) -> str | None:
+    """A string column's value; None for null (NaN where a column an older row lacks)."""
+    return value if isinstance(value, str) else None
+
+
+def _agent_fields(row: Any) -> tuple[str | None, int | None, str | None]:
+    """What an agent chain's resume needs of a row: its tool, its findings, its turns (all
+    None for a fixed loop's row and for folders from before the agent protocol)."""
+    counts = [getattr(row, name) for name in ("errors", "warnings", "infos")]
+    findings = None if any(pd.isna(c) for c in counts) else int(sum(counts))
+    return _text(getattr(row, "tool", None)), findings, _text(getattr(row, "agent_turns", None))
 
 
 def recorded_chains(job_dir: Path, config_hash: str, problems: Sequence[Problem] = ()) -> Recorded:
@@ -71,7 +85,9 @@ def recorded_chains(job_dir: Path, config_hash: str, problems: Sequence[Problem]
             if row.iteration != expected or row.feedback is None or row.template is None:
                 break  # only an unbroken run of iterations 1..n can be continued
             carry = carry_items(row.reasoning_carry)
-            rows.append(RecordedAttempt(row.reply, row.template, row.feedback, carry))
+            rows.append(
+                RecordedAttempt(row.reply, row.template, row.feedback, carry, *_agent_fields(row))
+            )
         if rows:
             found.partial[key] = rows
     return found

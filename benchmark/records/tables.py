@@ -108,6 +108,20 @@ SCHEMAS: dict[str, pa.Schema] = {
             # JSON list of the reply's carry items (thinking blocks, reasoning items), sent
             # back with it on the next turn; read back on resume
             pa.field("reasoning_carry", pa.string()),
+            # agent protocol (benchmark/loop/agent.py); null for the fixed loops
+            # validate_template | submit_template | reply: the tool that produced the row
+            pa.field("tool", pa.string()),
+            pa.field("turn", pa.int32()),  # the chain's turn that produced it (1-based)
+            pa.field("schema_lookups", pa.int32()),  # get_resource_schema calls since last row
+            pa.field("schema_lookup_types", pa.string()),  # JSON list of their resource types
+            pa.field("submitted", pa.bool_()),  # true on the submission row
+            # on the submission row: that exact template was validated before by the model
+            pa.field("submission_validated", pa.bool_()),
+            # on the submission row: findings the model's last validate of it reported
+            pa.field("open_findings_at_submit", pa.int32()),
+            # JSON list of the turns since the previous row (reply, tool calls, results, carry,
+            # the harness's note); read back on resume
+            pa.field("agent_turns", pa.string()),
             # provenance
             pa.field("simulated", pa.bool_()),
             # run (this harness called the model) | simulated | recorded (someone else's
@@ -130,6 +144,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             # 2026-12-01", or "recorded" (someone else's lint text, imported); it differs from
             # cfn_lint_version @ lint_as_of on a rescored row (studies/feedback_linter.py)
             pa.field("feedback_linter", pa.string()),
+            # its findings came from a lint cache (the persistent one, or this process's memory),
+            # not a fresh lint: the same findings, cheaper; null where nothing was linted
+            pa.field("lint_cached", pa.bool_()),
             pa.field("anthropic_version", pa.string()),
             pa.field("openai_version", pa.string()),
             pa.field("checkov_version", pa.string()),
@@ -231,6 +248,27 @@ VALIDATOR_COLUMNS = (
 )
 
 
+# `attempts` columns the agent protocol sets through `Attempt.agent`; null where it did not
+AGENT_COLUMNS = (
+    "tool",
+    "turn",
+    "schema_lookups",
+    "schema_lookup_types",
+    "submitted",
+    "submission_validated",
+    "open_findings_at_submit",
+    "agent_turns",
+)
+
+
+def agent_columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every `AGENT_COLUMNS` column, null where `values` (an attempt's) does not set it."""
+    unknown = set(values) - set(AGENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"agent columns not in the attempts schema: {sorted(unknown)}")
+    return {name: values.get(name) for name in AGENT_COLUMNS}
+
+
 def outcome_columns(
     counts: dict[str, int],
     scored: bool,
@@ -312,12 +350,19 @@ def _atomic_write(table: pa.Table, path: Path) -> None:
 
 
 class RecordWriter:
-    """Durable, append-only writer for one job's tables. One writer per job directory."""
+    """Durable, append-only writer for one job's tables. One writer per job directory.
 
-    def __init__(self, job_dir: str | Path, compact_every: int = 500) -> None:
+    `sync_each`: every row is on disk (fsync) before `append` returns, so a crash loses none.
+    False for a folder made again from scratch after a crash (rescore, import-paper): rows
+    reach the disk at each compaction, saving an fsync per row, most of a warm rescore."""
+
+    def __init__(
+        self, job_dir: str | Path, compact_every: int = 500, sync_each: bool = True
+    ) -> None:
         self.job_dir = Path(job_dir)
         self.job_dir.mkdir(parents=True, exist_ok=True)
         self.compact_every = compact_every
+        self.sync_each = sync_each
         self._journal_path = self.job_dir / JOURNAL
         self.torn_lines = cut_torn_tail(self._journal_path)  # before anything is appended
         self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -337,7 +382,8 @@ class RecordWriter:
         entry = {"attempts": [attempt], "findings": list(findings), "checks": list(checks)}
         self._journal.write(json.dumps(entry, default=_json_default) + "\n")
         self._journal.flush()
-        os.fsync(self._journal.fileno())
+        if self.sync_each:
+            os.fsync(self._journal.fileno())
         self._pending += 1
         if self._pending >= self.compact_every:
             self.compact()

@@ -26,7 +26,9 @@ checks, with the authors' own cfn-lint text kept beside it.
 - A template file or CSV row that is missing never loses the row: the attempt is recorded
   unscored, with the reason in `lint_failure`.
 
-Each distinct template text is linted once (about 5,000 of 9,900 in their run). The folder
+Each distinct template text is linted once (about 5,000 of 9,900 in their run), and once only
+across imports and rescores: the persistent lint cache answers the next time (rows say
+`lint_cached`). The folder
 holds one job (`0/`) with the composed settings in `.hydra/config.yaml`, so
 `python -m benchmark.replication.rescore` can re-lint it under another cfn-lint release or date.
 """
@@ -287,7 +289,7 @@ def write_run(
         "botocore_version": None,
     }
     job = JobSummary(model=MODEL, simulated=False, cost_usd=None)
-    writer = RecordWriter(job_dir, compact_every=2000)
+    writer = RecordWriter(job_dir, compact_every=2000, sync_each=False)  # made again if killed
     try:
         for item in sorted(published, key=lambda p: (p.problem.id, p.sample, p.iteration)):
             key = _key(item, sweep_id, iterations)

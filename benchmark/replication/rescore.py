@@ -148,7 +148,7 @@ async def rescore_job(
     attempts = read_table(job_dir, "attempts")
     carried = recorded_findings(job_dir)
     suite = await prepare_suite(settings, _deploy_job(attempts, out_root or out_dir, settings))
-    writer = RecordWriter(out_dir)
+    writer = RecordWriter(out_dir, sync_each=False)  # a killed rescore is simply run again
     # the settings written beside the rows (not --dataset-dir), the problems as found today
     stamp = {
         **provenance(),

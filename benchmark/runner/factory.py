@@ -1,12 +1,15 @@
-"""Build the configured model from settings: one place that knows every provider's arguments."""
+"""Build the configured model from settings: one place that knows every provider's arguments;
+and the loop the protocol asks for."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmark.config import BedrockConfig, ConfigError, ModelConfig, Settings
+from benchmark.loop.agent import AgentLoop
+from benchmark.loop.feedback_loop import FeedbackLoop
 from benchmark.models import PROVIDERS, provider_class
 from benchmark.models.base import GenerateConfig, ModelAPI
 from benchmark.models.batch import BATCH_WIRES, BatchingModel, batch_wire
@@ -18,6 +21,7 @@ from benchmark.models.retry import RetryingModel
 from benchmark.problems.dataset import Problem
 from benchmark.secrecy import Redactor
 from benchmark.simulator import ProfileError, SimulatedModel
+from benchmark.validators.suite import ValidatorSuite
 
 # why a provider has no batch mode, where there is more to say than that it has no batch API
 NO_BATCH = {
@@ -36,6 +40,7 @@ def create_model(
     model = settings.model
     cls = provider_class(model.provider)
     check_response_format(model.provider, model.response_format)
+    check_tool_use(model.provider, settings.loop.protocol)
     if model.provider == "simulated":
         options = {"seed": settings.seed, **model.simulator}
         try:
@@ -127,6 +132,25 @@ def generate_config(model: ModelConfig, sample: int, max_tokens: int) -> Generat
     )
 
 
+def create_loop(
+    settings: Settings,
+    model: ModelAPI,
+    suite: ValidatorSuite,
+    max_tokens: int,
+    may_start: Callable[[], bool],
+) -> FeedbackLoop | AgentLoop:
+    """The loop `loop.protocol` asks for: the harness-driven feedback loop (stateless,
+    conversation) or the model-driven agent loop."""
+
+    def config(sample: int) -> GenerateConfig:
+        return generate_config(settings.model, sample, max_tokens)
+
+    if settings.loop.protocol == "agent":
+        regions = settings.lint.regions
+        return AgentLoop(model, suite, settings.prompts, settings.loop, config, regions, may_start)
+    return FeedbackLoop(model, suite, settings.prompts, settings.loop, config, may_start)
+
+
 def job_label(settings: Settings, model_id: str) -> str:
     """The progress bar's label: model, prompt set, protocol, iterations, and the reasoning
     knobs that are set."""
@@ -175,6 +199,17 @@ def _bedrock(cls: type[ModelAPI], name: str, transport: BedrockConfig) -> ModelA
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def check_tool_use(provider: str, protocol: str) -> None:
+    """A ConfigError, one line, when `loop.protocol=agent` meets a provider without tool use."""
+    if protocol != "agent" or provider_class(provider).supports_tools:
+        return
+    able = [p for p in PROVIDERS if provider_class(p).supports_tools]
+    raise ConfigError(
+        f"config error at 'loop.protocol': agent needs native tool use, which provider "
+        f"{provider} does not have here; providers that have it: {', '.join(able) or 'none'}"
+    )
 
 
 def check_response_format(provider: str, response_format: str | None) -> None:

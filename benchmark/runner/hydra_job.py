@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from benchmark.config import ConfigError, Settings
-from benchmark.loop.feedback_loop import Attempt, FatalModelError, FeedbackLoop, RecordedAttempt
+from benchmark.loop.feedback_loop import Attempt, FatalModelError, RecordedAttempt
 from benchmark.models.base import ModelAPI, ModelOutput
 from benchmark.models.pricing import cost_usd, price_basis
 from benchmark.problems.dataset import Problem, load_dataset
@@ -25,6 +25,7 @@ from benchmark.records.reply_flags import ReplyFlags, reply_columns
 from benchmark.records.resume import recorded_chains
 from benchmark.records.tables import (
     RecordWriter,
+    agent_columns,
     attempt_id,
     check_rows,
     finding_rows,
@@ -33,7 +34,7 @@ from benchmark.records.tables import (
 from benchmark.runner.budget import BudgetLedger
 from benchmark.runner.call_health import CallHealth
 from benchmark.runner.capability_check import check_capabilities
-from benchmark.runner.factory import create_model, generate_config, job_label
+from benchmark.runner.factory import create_loop, create_model, job_label
 from benchmark.runner.prices import model_price, unpriced_budget_refusal
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
@@ -83,7 +84,8 @@ class JobSummary:
     cost_usd: float | None = 0.0
     model_errors: int = 0
     lint_failures: int = 0
-    lint_cache_hits: int = 0
+    lint_cache_hits: int = 0  # lint results a cache answered (memory or the persistent one)
+    lint_calls: int = 0  # templates cfn-lint itself linted (no cache had them)
     response_cache_hits: int = 0
     retries: int = 0
     resumed_attempts: int = 0  # recorded by an earlier run of this job, not redone
@@ -197,7 +199,9 @@ class Recorder:
         basis = price_basis(out) if out is not None else None
         # a cache hit spends nothing: its usage is the original call's, its cost is 0
         cost = 0.0 if hit else (self.cost(out) if out is not None else None)
-        scored = out is not None and attempt.stop_reason != "lint_failure"
+        # scored: a template was judged (not: no reply, a failed linter, an agent's row
+        # that submitted nothing)
+        scored = extraction is not None and attempt.stop_reason != "lint_failure"
         row: dict[str, Any] = {
             "attempt_id": aid,
             **key,
@@ -217,6 +221,7 @@ class Recorder:
             ),
             "stop_reason": attempt.stop_reason,
             "feedback": attempt.feedback,
+            **agent_columns(attempt.agent),
             "model_error": attempt.model_error,
             "finish_reason": out.finish_reason if out else None,
             "input_tokens": out.input_tokens if out else None,
@@ -415,14 +420,7 @@ async def _run_job(
             summary.budget_stop = ledger.exhausted()
         return summary.budget_stop is None
 
-    loop = FeedbackLoop(
-        model,
-        suite,
-        settings.prompts,
-        loop_cfg,
-        lambda sample: generate_config(settings.model, sample, max_tokens),
-        may_start,
-    )
+    loop = create_loop(settings, model, suite, max_tokens, may_start)  # by loop.protocol
     recorder = Recorder(settings, job, model, writer, bar, summary, ledger, max_tokens)
 
     def on_attempt(attempt: Attempt) -> None:
@@ -476,6 +474,7 @@ async def _run_job(
         for validator in suite.validators:
             if isinstance(validator, CfnLintValidator):
                 summary.lint_cache_hits = validator.stats.cache_hits
+                summary.lint_calls = validator.stats.linted
             if isinstance(validator, DeployValidator):
                 summary.deploy_leftovers = len(validator.leftovers)
         await model.aclose()

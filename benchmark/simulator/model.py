@@ -63,6 +63,7 @@ class SimulatedModel(ModelAPI):
     """
 
     provider = "simulated"
+    supports_tools = True  # the agent protocol runs offline (the simulator's agent policy)
 
     def __init__(
         self,

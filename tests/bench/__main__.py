@@ -1,5 +1,5 @@
 """`python -m tests.bench [--only lint,lint_envs,sweep,resume,memory,cost,ratelimits,
-batch_resume] [--quick] [--out DIR]`.
+batch_resume,lint_cache] [--quick] [--out DIR]`.
 
 Prints one table row per figure (name, measured, target, pass/fail) and writes every raw number,
 with the machine's facts, to `<out>/bench-<UTC timestamp>.json` (default out: runs/bench).
@@ -20,6 +20,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from benchmark.validators.cfn_lint.result_cache import PATH_ENV as LINT_CACHE_ENV
 from tests.bench import ROOT, Context, Row, Section
 
 BENCHMARKS = (
@@ -31,6 +32,7 @@ BENCHMARKS = (
     "cost",
     "ratelimits",
     "batch_resume",
+    "lint_cache",
 )
 
 
@@ -82,13 +84,23 @@ def main(argv: list[str] | None = None) -> Path:
     clock = time.monotonic()
     facts = machine()
     sections: list[Section] = []
-    with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        ctx = Context(quick=args.quick, work=Path(work), verbose=not args.quick)
-        with ctx.cleanup:
-            for name in BENCHMARKS:
-                if name in args.only:
-                    print(f"bench: {name} ...", file=sys.stderr, flush=True)
-                    sections.append(import_module(f"tests.bench.{name}").run(ctx))
+    saved_cache = os.environ.get(LINT_CACHE_ENV)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as work:
+            ctx = Context(quick=args.quick, work=Path(work), verbose=not args.quick)
+            with ctx.cleanup:
+                for name in BENCHMARKS:
+                    if name in args.only:
+                        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+                        # each benchmark lints through a persistent lint cache of its own that
+                        # starts empty: none is answered by an earlier one or an earlier bench
+                        os.environ[LINT_CACHE_ENV] = str(ctx.work / f"lint-cache-{name}.sqlite")
+                        sections.append(import_module(f"tests.bench.{name}").run(ctx))
+    finally:
+        if saved_cache is None:
+            os.environ.pop(LINT_CACHE_ENV, None)
+        else:
+            os.environ[LINT_CACHE_ENV] = saved_cache
     facts["load_average_after"] = os.getloadavg()
     text = table(sections)
     print(text, flush=True)

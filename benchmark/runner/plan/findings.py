@@ -36,7 +36,7 @@ from benchmark.loop.feedback import FeedbackInput, render_feedback
 from benchmark.simulator.mutations import render
 from benchmark.simulator.sites import sample_sites
 from benchmark.validators.base import Finding
-from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
 
 EXAMPLES_FILE = Path(__file__).with_name("finding_examples.yaml")
 EXAMPLES_PER_RULE = 6
@@ -139,7 +139,7 @@ def measure(dataset: str | Path, per_kind: int = 20, seed: int = 0) -> dict[str,
     """Lint up to `per_kind` sites of each mutation kind alone on their reference template
     (sitecheck's sample) and keep up to EXAMPLES_PER_RULE findings of each rule."""
 
-    linter = WarmLinter(LintSettings())
+    linter = WarmLinter(LintSettings(), default_cache())
     seen: dict[str, list[Finding]] = {}
     sites = sample_sites(dataset, per_kind, seed)
     for _, tree, mutation in tqdm(sites, desc="lint sites", unit="site"):

@@ -1,16 +1,18 @@
-"""The cfn-lint validator: warm linters in worker processes, a result cache, recorded axes.
+"""The cfn-lint validator: warm linters in worker processes, result caches, recorded axes.
 
 Which cfn-lint judges and what its clock reads are settings (`lint.cfn_lint_version`,
 `lint.as_of`) and columns of every row (`cfn_lint_version`, `lint_as_of`). The pinned release
 lints in process; any other 1.x release lints in a cached environment of its own
 (`envs`), through the same engine (`engine`) run as a script there
 (`lint_pools`). The rules are built once per worker (`cfnlint.api.lint()` rebuilds them per
-call, 5-8x slower); one linter is never shared across threads.
+call, 5-8x slower); one linter is never shared across threads. Results are cached in memory
+(`lint.cache_size`) and on disk across processes (`result_cache`, `lint.cache`); a row says
+whether its findings came from a cache (`lint_cached`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -23,6 +25,14 @@ from benchmark.config import ConfigError, LintConfig
 from benchmark.validators.base import PARSE_ERROR_RULE, AttemptRef, Finding, ValidationResult
 from benchmark.validators.cfn_lint import engine as lint_engine
 from benchmark.validators.cfn_lint.pools import ExternalPool, InProcessPool, LintPool
+from benchmark.validators.cfn_lint.result_cache import (
+    LintCache,
+    Linter,
+    env_package_dir,
+    installed_package_dir,
+    resolve_path,
+    rules_digest,
+)
 
 CFN_LINT_VERSION = version("cfn-lint")  # the installed release, which lints in process
 DEFAULT_ENVS_DIR = LintConfig().envs_dir
@@ -67,13 +77,37 @@ def finding_from_match(match: Any) -> Finding:
     return finding_from_dict(lint_engine.match_to_dict(match))
 
 
-class WarmLinter:
-    """The installed cfn-lint's rules, built once, applied to many templates, in this process.
-    One per process, one thread."""
+def open_cache(lint: LintConfig) -> LintCache | None:
+    """The persistent lint cache the config names; None with `lint.cache=off`."""
+    if lint.cache == "off":
+        return None
+    return LintCache(resolve_path(lint.cache_path), max_entries=lint.cache_max_entries)
 
-    def __init__(self, settings: LintSettings) -> None:
+
+def default_cache() -> LintCache:
+    """The persistent lint cache at its default place, for the commands without a config
+    (check-datasets, the site checks)."""
+    cache = open_cache(LintConfig())
+    assert cache is not None
+    return cache
+
+
+class WarmLinter:
+    """The installed cfn-lint's rules, built once (on the first template no cache answers),
+    applied to many templates, in this process. One per process, one thread."""
+
+    def __init__(self, settings: LintSettings, cache: LintCache | None = None) -> None:
         self.settings = settings
-        self.engine = lint_engine.Engine(settings.engine_settings())
+        self.cache = cache
+        self.linted = 0  # templates the engine linted (not answered by the cache)
+        self._engine: lint_engine.Engine | None = None
+        self._linter: Linter | None = None
+
+    @property
+    def engine(self) -> lint_engine.Engine:
+        if self._engine is None:
+            self._engine = lint_engine.Engine(self.settings.engine_settings())
+        return self._engine
 
     @property
     def mandatory(self) -> list[str]:
@@ -81,17 +115,37 @@ class WarmLinter:
 
     def lint_dated(self, text: str) -> tuple[list[Finding], date]:
         """Findings and the date cfn-lint's clock read."""
-        found, as_of = self.engine.lint(text)
+        if self.cache is None:
+            found, as_of = self.engine.lint(text)
+            self.linted += 1
+            return [finding_from_dict(f) for f in found], as_of
+        if self._linter is None:
+            digest = rules_digest(installed_package_dir())
+            self._linter = Linter(CFN_LINT_VERSION, digest, self.settings.key())
+        stored = self.cache.get(self._linter.key(text, self.settings.as_of or date.today()))
+        if stored is not None:
+            found, as_of = stored
+        else:
+            found, as_of = self.engine.lint(text)
+            self.linted += 1
+            self.cache.put(self._linter.key(text, as_of), found, as_of)
         return [finding_from_dict(f) for f in found], as_of
 
     def lint(self, text: str) -> list[Finding]:
         return self.lint_dated(text)[0]
 
 
-def lint_columns(cfn_lint_version: str, lint_as_of: date | None) -> dict[str, Any]:
-    """The `attempts` columns naming the linter that judged a row. A row nothing linted (the
-    model's call failed, the linter failed) gets the configured version and no date."""
-    return {"cfn_lint_version": cfn_lint_version, "lint_as_of": lint_as_of}
+def lint_columns(
+    cfn_lint_version: str, lint_as_of: date | None, lint_cached: bool | None = None
+) -> dict[str, Any]:
+    """The `attempts` columns naming the linter that judged a row and whether a cache answered.
+    A row nothing linted (the model's call failed, the linter failed) gets the configured
+    version, no date and no cache flag."""
+    return {
+        "cfn_lint_version": cfn_lint_version,
+        "lint_as_of": lint_as_of,
+        "lint_cached": lint_cached,
+    }
 
 
 def linter_label(cfn_lint_version: Any, lint_as_of: Any) -> str | None:
@@ -129,13 +183,16 @@ def settings_problems(description: dict[str, Any], settings: LintSettings) -> li
 @dataclass
 class LintStats:
     calls: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # answered from this process's memory or the persistent cache
+    persistent_hits: int = 0  # of them, by the persistent cache
+    linted: int = 0  # sent to a worker: the lint calls the caches did not spare
     failures: int = 0
 
 
 class CfnLintValidator:
     """The cfn-lint validator: lints in a pool of warm workers of the configured release,
-    caches by content, release, clock date and settings."""
+    caches by content, release (and its rule set), clock date and settings: in memory, and in
+    `result_cache` (a LintCache, shared with other processes; None: none)."""
 
     name = "cfn-lint"
     gating = True
@@ -148,6 +205,7 @@ class CfnLintValidator:
         cache_size: int = 4096,
         cfn_lint_version: str | None = None,
         envs_dir: str | Path = DEFAULT_ENVS_DIR,
+        result_cache: LintCache | None = None,
     ) -> None:
         self.settings = settings or LintSettings()
         self.version = cfn_lint_version or CFN_LINT_VERSION
@@ -157,6 +215,8 @@ class CfnLintValidator:
         self._cache: OrderedDict[str, tuple[list[Finding], date]] = OrderedDict()
         self._cache_size = cache_size
         self._settings_key = self.settings.key()
+        self.result_cache = result_cache
+        self._linter: Linter | None = None  # the persistent cache's key maker, on first use
         engine_settings = self.settings.engine_settings()
         self._pool: LintPool = (
             InProcessPool(engine_settings, workers)
@@ -173,13 +233,16 @@ class CfnLintValidator:
             cache_size=lint.cache_size,
             cfn_lint_version=lint.resolved_version,
             envs_dir=lint.envs_dir,
+            result_cache=open_cache(lint),
         )
 
     async def prepare(self) -> None:
         """Start a warm worker (building the release's environment on first use) and refuse,
-        with one line, settings that release would reject. Awaited before any chain starts."""
+        with one line, settings that release would reject. Awaited before any chain starts.
+        The persistent cache keeps what a release and rule set describe, so a run it answers
+        whole starts no worker at all."""
         try:
-            description = await self._pool.describe()
+            description = await self._described()
         except ConfigError:
             raise
         except Exception as exc:  # a worker that cannot start would fail every attempt
@@ -199,28 +262,68 @@ class CfnLintValidator:
             raise ConfigError(problems[0] + more)
         self.description = description
 
-    def cache_key(self, text: str, as_of: date) -> str:
-        digest = hashlib.sha256()
-        for part in (text, self.version, as_of.isoformat(), self._settings_key):
-            digest.update(part.encode("utf-8", "surrogatepass"))
-            digest.update(b"\0")
-        return digest.hexdigest()
+    async def _described(self) -> dict[str, Any]:
+        """What the release knows (version, regions, rule ids): from the cache, else a worker."""
+        if self.result_cache is None:
+            return await self._pool.describe()
+        key = (await self.linter()).key("", date.min)  # no template: the release itself
+        stored = self.result_cache.get_description(key)
+        if stored is not None:
+            return stored
+        description = await self._pool.describe()
+        self.result_cache.put_description(key, description)
+        return description
 
-    async def lint_dated(self, text: str) -> tuple[list[Finding], date]:
-        """Findings for `text` and the date cfn-lint's clock read; raises TimeoutError or the
-        worker's exception on failure."""
+    def cache_key(self, text: str, as_of: date) -> str:
+        """The in-memory cache's key: this process's rule set cannot change under it, so the
+        persistent cache's rule set digest (`linter()`) is left out."""
+        return Linter(self.version, "", self._settings_key).key(text, as_of)
+
+    async def linter(self) -> Linter:
+        """What judges here, for keys: the release, its installed rule set, the settings."""
+        if self._linter is None:
+            pool = self._pool
+            if isinstance(pool, ExternalPool):  # its environment may be built here
+                package = env_package_dir(await asyncio.to_thread(lambda: pool.python))
+            else:
+                package = installed_package_dir()
+            digest = await asyncio.to_thread(rules_digest, package)
+            self._linter = Linter(self.version, digest, self._settings_key)
+        return self._linter
+
+    async def lint_cached(self, text: str) -> tuple[list[Finding], date, bool]:
+        """Findings for `text`, the date cfn-lint's clock read, and whether a cache answered;
+        raises TimeoutError or the worker's exception on failure."""
         self.stats.calls += 1
-        key = self.cache_key(text, self.settings.as_of or date.today())
+        day = self.settings.as_of or date.today()
+        key = self.cache_key(text, day)
         if key in self._cache:
             self._cache.move_to_end(key)
             self.stats.cache_hits += 1
-            return self._cache[key]
-        found, as_of = await self._pool.lint(text, self.task_timeout_s)
+            return (*self._cache[key], True)
+        stored = None
+        if self.result_cache is not None:
+            linter = await self.linter()
+            stored = self.result_cache.get(linter.key(text, day))
+        if stored is not None:
+            self.stats.cache_hits += 1
+            self.stats.persistent_hits += 1
+            found, as_of = stored
+        else:
+            self.stats.linted += 1
+            found, as_of = await self._pool.lint(text, self.task_timeout_s)
+            if self.result_cache is not None:
+                self.result_cache.put((await self.linter()).key(text, as_of), found, as_of)
         result = [finding_from_dict(f) for f in found], as_of
         self._cache[self.cache_key(text, as_of)] = result
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return result
+        return (*result, stored is not None)
+
+    async def lint_dated(self, text: str) -> tuple[list[Finding], date]:
+        """Findings for `text` and the date cfn-lint's clock read."""
+        findings, as_of, _ = await self.lint_cached(text)
+        return findings, as_of
 
     async def lint(self, text: str) -> list[Finding]:
         return (await self.lint_dated(text))[0]
@@ -229,7 +332,7 @@ class CfnLintValidator:
         self, template: str, problem: Any = None, attempt: AttemptRef | None = None
     ) -> ValidationResult:
         try:
-            findings, as_of = await self.lint_dated(template)
+            findings, as_of, cached = await self.lint_cached(template)
         except TimeoutError:
             self.stats.failures += 1
             return ValidationResult(failure=f"cfn-lint timed out after {self.task_timeout_s:g}s")
@@ -241,8 +344,12 @@ class CfnLintValidator:
             return ValidationResult(failure=f"cfn-lint failed: {type(exc).__name__}: {exc}")
         parse_ok = not any(f.rule_id == PARSE_ERROR_RULE for f in findings)
         return ValidationResult(
-            findings=findings, parse_ok=parse_ok, provenance=lint_columns(self.version, as_of)
+            findings=findings,
+            parse_ok=parse_ok,
+            provenance=lint_columns(self.version, as_of, cached),
         )
 
     def close(self) -> None:
         self._pool.close()
+        if self.result_cache is not None:
+            self.result_cache.close()
