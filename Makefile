@@ -21,6 +21,7 @@
 #: OUT=                       import-paper's run folder, calibrate's profile file
 #: CFN_LINT= AS_OF=           import-paper: lint.cfn_lint_version and lint.as_of
 #: NAME=                      calibrate: the profile's name
+#: HARVEST=                   calibrate: 1 to raise uncovered rules with fragments of the source (the profile then carries its text)
 #: TRAIN= TEST=               calibrate: learn from these chains; validate-profile: compare on these (trials=1-3, samples=0-14)
 #: PROFILE=                   validate-profile, power: a profile name or file
 #: EFFECT=                    power: the effect to detect, e.g. k=+20%
@@ -146,11 +147,11 @@ import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<the
 # DATASET is passed on only when given (its default, paper33, is the sweep's, not the run's)
 GIVEN_DATASET = $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET))
 
-calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME= TRAIN= DATASET=]
+calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME= HARVEST=1 TRAIN= DATASET=]
 	@test -n "$(RUN)" -a -n "$(OUT)" || \
-		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>] [TRAIN=trials=1-3] [DATASET=<name or folder>]"; exit 2; }
+		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>] [HARVEST=1] [TRAIN=trials=1-3] [DATASET=<name or folder>]"; exit 2; }
 	$(IACBENCH) calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME)) \
-		$(if $(TRAIN),--train $(TRAIN)) $(GIVEN_DATASET)
+		$(if $(HARVEST),--harvest) $(if $(TRAIN),--train $(TRAIN)) $(GIVEN_DATASET)
 
 validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run> [TEST= DATASET=]
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \

@@ -47,6 +47,7 @@ from benchmark.simulator.profile import HEADER
 from benchmark.simulator.template import parse_template
 from studies.calibration_fits import LEVEL, RuleFixes, mean_by_problem, rounded, share
 from studies.feedback_linter import UNREAD, Naming, read_naming
+from studies.harvest import harvest, with_harvest
 from studies.recorded_chains import (
     CHAIN,
     SYNTAX_RULE,
@@ -388,12 +389,15 @@ def calibrate(
     findings_source: str | None = None,
     seed: int = 0,
     split: Split | None = None,
+    harvest_fragments: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """A `kind: rates` profile estimated from `run` (a run folder, or any folder above one).
 
     `findings_source` picks the validator whose findings are read (default: cfn-lint, the one
     behind the attempts' counts; an imported run may also carry the authors' own lint).
-    `split` keeps only its chains (split.py: by trial or by sample), recorded in the profile."""
+    `split` keeps only its chains (split.py: by trial or by sample), recorded in the profile.
+    `harvest_fragments`: raise uncovered rules with fragments of the source (harvest.py)."""
     run = Path(run)
     attempts = read_table(run, "attempts")
     if attempts.empty:
@@ -423,6 +427,11 @@ def calibrate(
         else []
     )
     generation = _generation(tallies, difficulty, seed)
+    coverage = _coverage(findings, generation["rules"], problems)
+    if harvest_fragments:
+        seen = findings[findings["attempt_id"].isin(set(view["attempt_id"]))]
+        wanted = [r["rule"] for r in coverage["uncovered"] if r["rule"] != SYNTAX_RULE]
+        coverage = with_harvest(coverage, harvest(view, seen, problems, wanted, progress))
     label_model = source["model"] if isinstance(source["model"], str) else "several models"
     profile_name = name or f"{str(label_model).replace('/', '-')}-{source['dataset']}"
     kind_of_source = "a simulated run" if source["simulated"] else f"a {source['origin']} run"
@@ -444,5 +453,5 @@ def calibrate(
             tallies.parsed_steps,
         ),
         "usage": _usage(view, seed),
-        "coverage": _coverage(findings, generation["rules"], problems),
+        "coverage": coverage,
     }

@@ -51,6 +51,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         findings_source=args.findings_source,
         seed=args.seed,
         split=Split.parse(args.train, "--train") if args.train else None,
+        harvest_fragments=args.harvest,
     )
     path = write_profile(profile, args.out, profile_header(profile))
     source, gen, coverage = profile["source"], profile["generation"], profile["coverage"]
@@ -65,9 +66,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         f"generation: clean {gen['clean']['rate']}, findings when not clean "
         f"{gen['findings']['mean']}, not parsed {gen['parse_failure']['rate']}"
     )
+    harvested = coverage.get("harvested") or {}
     print(
-        f"coverage: the catalogue can raise {coverage['covered_share']:.1%} of the source's "
+        f"coverage: the simulator can raise {coverage['covered_share']:.1%} of the source's "
         f"{coverage['findings']} errors and warnings"
+        + (
+            f" ({coverage['harvested_share']:.1%} by {len(harvested)} rules' harvested "
+            "fragments: the profile carries the source's text, keep it out of commits)"
+            if harvested
+            else ""
+        )
     )
     for row in coverage["uncovered"]:
         flag = "  <- at least 1 %" if row["share"] >= MIN_SHARE_LISTED else ""
@@ -240,6 +248,13 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
         "--train",
         metavar="SPLIT",
         help="learn from these chains only: trials=1-3 (an imported run) or samples=0-14",
+    )
+    c.add_argument(
+        "--harvest",
+        action="store_true",
+        help="raise the rules the catalogue cannot with the smallest fragments of the source "
+        "that raise them alone (each linted on a reference); the profile then carries the "
+        "source's text and says so in its header",
     )
     c.set_defaults(run_command=_calibrate)
 

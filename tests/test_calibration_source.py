@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import RecordWriter, attempt_id, read_table
 from benchmark.replication.import_paper import main as import_main
 from benchmark.simulator.behaviour import Calibrated, Chain, FixModel, Rates
-from benchmark.simulator.mutations import Mutation
-from benchmark.validators.cfn_lint.validator import WarmLinter
+from benchmark.simulator.chains import ChainProcess
+from benchmark.simulator.model import SimulatedModel
+from benchmark.simulator.mutations import Mutation, render
+from benchmark.simulator.profile import write_profile
+from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from studies.calibrate import calibrate, profile_header
 from studies.cli import main
 from studies.recorded_chains import CalibrationError
@@ -30,9 +36,16 @@ TODAY = ("1.58.0", date(2026, 12, 1))  # the linter behind the counted findings
 THEN = "cfn-lint 1.4.2 @ 2024-09-01"  # the one that wrote the text the model saw
 
 
-def write_run(run: Path, chains: dict[tuple[str, int], list[list[str]]], shown_by: Any) -> Path:
+def write_run(
+    run: Path,
+    chains: dict[tuple[str, int], list[list[str]]],
+    shown_by: Any,
+    template: str = "{}",
+    path: str = "Resources/R{i}",
+) -> Path:
     """A harness-style run: per chain, the rules found at each iteration (today's linter);
-    the feedback text names the same rules, and `shown_by(problem)` says which linter wrote it."""
+    the feedback text names the same rules, and `shown_by(problem)` says which linter wrote it.
+    Every attempt holds `template`; finding i points at `path`."""
     writer = RecordWriter(run / "0")
     for (problem_id, sample), steps in chains.items():
         for iteration, rules in enumerate(steps, start=1):
@@ -56,7 +69,7 @@ def write_run(run: Path, chains: dict[tuple[str, int], list[list[str]]], shown_b
                 "attempt_id": aid,
                 **key,
                 "reply": "…",
-                "template": "{}",
+                "template": template,
                 "parse_ok": True,
                 "errors": errors,
                 "warnings": warnings,
@@ -82,7 +95,7 @@ def write_run(run: Path, chains: dict[tuple[str, int], list[list[str]]], shown_b
                     "source": "cfn-lint",
                     "rule_id": rule,
                     "level": rule[0],
-                    "path": f"Resources/R{i}",
+                    "path": path.format(i=i),
                     "message": "m",
                 }
                 for i, rule in enumerate(rules)
@@ -203,3 +216,65 @@ def test_a_run_without_trials_cannot_be_split_by_trial(tmp_path: Path) -> None:
         calibrate(run, dataset=PAPER33, split=Split.parse("trials=1"))
     kept = calibrate(run, dataset=PAPER33, split=Split.parse("samples=0"))
     assert kept["source"]["split"] == {"by": "samples", "keep": [0], "spec": "samples=0"}
+
+
+# a legacy property (W3045): no catalogue kind raises it, the source's template does
+LEGACY_ACL = json.dumps(
+    {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"Acl": {"Type": "String", "Default": "Private"}},
+        "Resources": {
+            "Logs": {"Type": "AWS::S3::Bucket"},
+            "Site": {
+                "Type": "AWS::S3::Bucket",
+                "DependsOn": "Logs",
+                "Properties": {"AccessControl": {"Ref": "Acl"}, "Tags": []},
+            },
+        },
+    }
+)
+
+
+def test_an_uncovered_rule_is_raised_by_a_harvested_fragment_proven_alone(tmp_path: Path) -> None:
+    today = f"cfn-lint {TODAY[0]} @ {TODAY[1].isoformat()}"
+    chains = {("s3-cloudfront-static-site", 0): [["W3045"], ["W3045"], []]}
+    run = write_run(
+        tmp_path / "run",
+        chains,
+        lambda _: today,
+        LEGACY_ACL,
+        "Resources/Site/Properties/AccessControl",
+    )
+    plain = calibrate(run, dataset=PAPER33)
+    assert plain["coverage"]["covered_share"] == 0.0 and "harvested" not in plain["coverage"]
+    profile = calibrate(run, dataset=PAPER33, harvest_fragments=True, progress=False)
+    coverage = profile["coverage"]
+    assert coverage["covered_share"] == 1.0 and coverage["harvested_share"] == 1.0
+    (fragment,) = coverage["harvested"]["W3045"]
+    # the smallest that stands alone: the property it names and the parameter that property
+    # uses, under names of their own (the DependsOn and the other property are cut away)
+    sections = sorted(e["section"] for e in fragment)
+    assert sections == ["Parameters", "Resources"]
+    site = next(e for e in fragment if e["fragment"].get("Type") == "AWS::S3::Bucket" and
+                "Properties" in e["fragment"])  # fmt: skip
+    assert site["fragment"]["Properties"] == {"AccessControl": {"Ref": "HW3045n1Acl"}}
+    assert profile_header(profile) != profile_header(plain)
+    assert "CARRIES TEXT FROM ITS SOURCE" in profile_header(profile)
+
+    # the simulator transplants it: on a problem, a site of kind harvested that lints to W3045
+    path = write_profile(profile, tmp_path / "p.yaml", profile_header(profile))
+    problems = {p.id: p for p in load_dataset(PAPER33)}
+    model = SimulatedModel.from_options("p", problems, {"profile": str(path)})
+    problem = model.problem("s3-cloudfront-static-site")
+    (m,) = problem.sites_by_kind["harvested"]
+    linted = WarmLinter(LintSettings()).lint(render(problem.template, (m,), "json"))
+    assert [f.rule_id for f in linted] == ["W3045"]
+
+
+def test_power_draws_a_never_named_rules_rate_per_replicate() -> None:
+    never = FixModel(fix=0.5, unmentioned=0.0, prior=(2.0, 2.0))
+    process = ChainProcess.from_rates("p", rates(never))
+    assert process.fix_drawn(np.array([0.5]))[0, 0] == pytest.approx(0.5)  # the median
+    low, high = process.fix_drawn(np.array([0.05, 0.95]))[:, 0]
+    assert low < 0.25 and high > 0.75  # the prior's spread, not its mean
+    assert process.faster_fixes(2.0).fix_drawn(np.array([0.05]))[0, 0] > low  # levers apply

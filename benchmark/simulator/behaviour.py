@@ -219,6 +219,11 @@ class Rates:
     fix: Mapping[str, FixModel]
     fix_default: Mapping[str, FixModel]  # by level ("E", "W"), for rules without their own
     introduce: Mapping[str, float]  # rule -> chance a repair adds a finding of it
+    # rule -> fragments harvested from the source, each (section, name, value) entries
+    # (simulator/transplant.py)
+    transplants: Mapping[str, tuple[tuple[tuple[str, str, Any], ...], ...]] = field(
+        default_factory=dict
+    )
 
     def level_key(self, difficulty: int | None) -> str:
         key = str(difficulty)

@@ -38,6 +38,7 @@ from benchmark.problems.dataset import Problem
 from benchmark.problems.difficulty import template_metrics
 from benchmark.simulator.behaviour import (
     Behaviour,
+    Calibrated,
     Chain,
     HandSet,
     SimProblem,
@@ -48,6 +49,7 @@ from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, Effo
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
 from benchmark.simulator.template import parse_template
+from benchmark.simulator.transplant import KIND, transplant_sites
 
 
 def word_count(text: str) -> int:
@@ -208,9 +210,10 @@ class SimulatedModel(ModelAPI):
                 tree = parse_template(source.reference_template)
             except ValueError as exc:
                 raise ModelError(f"{problem_id}: {exc}", fatal=True) from None
-            self._parsed[problem_id] = SimProblem(
-                problem_id, tree, find_sites(tree, self.as_of), difficulty_of(source)
-            )
+            sites = find_sites(tree, self.as_of)
+            if isinstance(self.behaviour, Calibrated) and self.behaviour.rates.transplants:
+                sites[KIND] = transplant_sites(tree, self.behaviour.rates.transplants)
+            self._parsed[problem_id] = SimProblem(problem_id, tree, sites, difficulty_of(source))
         return self._parsed[problem_id]
 
 

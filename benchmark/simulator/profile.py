@@ -29,6 +29,7 @@ from benchmark.simulator.behaviour import (
     SimulatorSettings,
 )
 from benchmark.simulator.effort import EffortError, EffortModel, effort_model
+from benchmark.simulator.transplant import SECTIONS, Entry
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
 KINDS = ("hand-set", "rates")
@@ -271,4 +272,27 @@ def rates_from(data: Mapping[str, Any], path: Path | str = "profile") -> Rates:
             str(rule): _probability(entry, f"{r}.introduce.{rule}")
             for rule, entry in (rep.get("introduce") or {}).items()
         },
+        transplants=_transplants(data.get("coverage"), where),
     )
+
+
+def _transplants(coverage: Any, where: str) -> dict[str, tuple[tuple[Entry, ...], ...]]:
+    """`coverage.harvested`: rule -> [[{section, name, fragment}, ...]] (studies/harvest.py)."""
+    harvested = coverage.get("harvested") if isinstance(coverage, Mapping) else None
+    out: dict[str, tuple[tuple[Entry, ...], ...]] = {}
+    for rule, fragments in (harvested or {}).items():
+        found = []
+        for entries in fragments if isinstance(fragments, list) else [None]:
+            if not isinstance(entries, list) or not all(
+                isinstance(e, Mapping) and e.get("section") in SECTIONS and e.get("name")
+                for e in entries
+            ):
+                raise ProfileError(
+                    f"{where}: coverage.harvested.{rule}: expected lists of {{section: one of "
+                    f"{', '.join(SECTIONS)}, name: ..., fragment: ...}}"
+                )
+            found.append(
+                tuple((str(e["section"]), str(e["name"]), e.get("fragment")) for e in entries)
+            )
+        out[str(rule)] = tuple(found)
+    return out
