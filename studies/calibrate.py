@@ -351,7 +351,7 @@ def _source(
         "attempts": len(group),
         "attempts_used": len(view),
         "findings_source": findings_source,
-        "feedback_linter": distinct("feedback_linter"),
+        "feedback_linter": list(naming.shown_by),  # "recorded": the recorder's own text
         # how each repair's named rules were read: its text (one linter behind text and
         # findings), the recording linter's findings, or not at all (left out of fix rates)
         "named_rules_read_from": naming.summary(),

@@ -41,6 +41,7 @@ class Naming:
     how: Mapping[str, str]  # attempt_id -> TEXT | RECORDED | UNREAD
     recorded: Mapping[str, frozenset[str]]  # attempt_id -> rules the recording linter found
     feedback: Mapping[str, Any]  # attempt_id -> the text shown
+    shown_by: tuple[str, ...] = ()  # the linters that wrote the feedback
 
     def named(self, attempt_id: str, rule_id: str) -> bool | None:
         """Whether the feedback of `attempt_id` named `rule_id`; None: it cannot be told."""
@@ -82,11 +83,13 @@ def read_naming(run: Path, view: pd.DataFrame, all_findings: pd.DataFrame) -> Na
     }
     has_recorded = not recorded_rows.empty
     how: dict[str, str] = {}
+    shown_by: set[str] = set()
     pairs: dict[tuple[str | None, str | None], int] = {}
     for row in view.to_dict("records"):
         if not isinstance(row.get("feedback"), str):
             continue
         shown, counted = feedback_linter(row), findings_linter(row)
+        shown_by.add(shown or "unknown")
         if shown is not None and shown == counted:
             how[row["attempt_id"]] = TEXT
         elif shown == RECORDED_LINTER and has_recorded:
@@ -98,7 +101,7 @@ def read_naming(run: Path, view: pd.DataFrame, all_findings: pd.DataFrame) -> Na
         (shown, counted), _ = max(pairs.items(), key=lambda kv: kv[1])
         raise CalibrationError(refusal(run, shown, counted))
     feedback = dict(zip(view["attempt_id"], view["feedback"], strict=True))
-    return Naming(how, recorded, feedback)
+    return Naming(how, recorded, feedback, tuple(sorted(shown_by)))
 
 
 def refusal(run: Path, shown: str | None, counted: str | None) -> str:
