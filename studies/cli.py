@@ -173,6 +173,7 @@ def _power(args: argparse.Namespace) -> int:
         wanted=args.power,
         settings=settings,
         progress=not args.quiet,
+        as_source=args.as_source,
     )
     out = args.out or f"runs/power/{_folder(result, args.candidate is not None)}"
     md, _ = write(result, out)
@@ -354,6 +355,12 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--out", help="output folder (default runs/power/<profile>_<effect>)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument(
+        "--as-source",
+        action="store_true",
+        help="rules the profile's source never named stay as unfixed as there (default: "
+        "named, fixed at a rate drawn per replicate from the profile's prior)",
+    )
     w.set_defaults(run_command=_power)
 
     k = sub.add_parser(

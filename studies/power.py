@@ -250,10 +250,12 @@ def analyse(
     wanted: float = 0.8,
     settings: Settings | None = None,
     progress: bool = False,
+    as_source: bool = False,
 ) -> PowerResult:
     """Power of `make compare` for `effect` (or for the difference to profile `candidate`,
     measured in the effect's target) at each evaluated number of samples per problem, and
-    the smallest one reaching `wanted`."""
+    the smallest one reaching `wanted`. `as_source`: rules a calibrated profile's source never
+    named stay as unfixed as they were there (its source's world, not the prior's)."""
     s = settings or Settings()
     if not 0 < wanted < 1:
         raise PowerError("--power must be within (0, 1)")
@@ -261,10 +263,11 @@ def analyse(
         raise PowerError("--sizes must be positive numbers of samples per problem")
     effect.check(design.iterations)
     base_profile = load_profile(profile)
-    process = ChainProcess.from_profile(base_profile)
+    options = {"named_as_source": True} if as_source else {}
+    process = ChainProcess.from_profile(base_profile, options)
     if candidate is not None:
         other = load_profile(candidate)
-        cand_process = ChainProcess.from_profile(other)
+        cand_process = ChainProcess.from_profile(other, options)
         values = [
             population_value(p.bind(design.problems), design, effect, s.seed)
             for p in (process, cand_process)

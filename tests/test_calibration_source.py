@@ -278,3 +278,5 @@ def test_power_draws_a_never_named_rules_rate_per_replicate() -> None:
     low, high = process.fix_drawn(np.array([0.05, 0.95]))[:, 0]
     assert low < 0.25 and high > 0.75  # the prior's spread, not its mean
     assert process.faster_fixes(2.0).fix_drawn(np.array([0.05]))[0, 0] > low  # levers apply
+    replay = ChainProcess.from_rates("p", rates(never), as_source=True)  # power --as-source
+    assert replay.fix[0] == 0.0 and np.isnan(replay.prior).all()

@@ -43,9 +43,9 @@ CHAINS: dict[tuple[str, int], Chain] = {
     ],
     # a warning the feedback never names (an errors-only design), and a rule no mutation raises
     ("asg-rolling-update", 0): [
-        ([("W3005", "Resources/E/DependsOn"), ("W3697", "Resources/F/Type")], "E9999 only"),
-        ([("W3005", "Resources/E/DependsOn"), ("W3697", "Resources/F/Type")], "E9999 only"),
-        ([("W3697", "Resources/F/Type")], "W3697"),
+        ([("W3005", "Resources/E/DependsOn"), ("W3037", "Resources/F/Type")], "E9999 only"),
+        ([("W3005", "Resources/E/DependsOn"), ("W3037", "Resources/F/Type")], "E9999 only"),
+        ([("W3037", "Resources/F/Type")], "W3037"),
         ([], None),
     ],
 }
@@ -132,7 +132,7 @@ def test_hand_built_chains_give_exactly_their_counts(tmp_path: Path) -> None:
         "E3002": 1,
         "W2001": 1,
         "W3005": 1,
-        "W3697": 1,
+        "W3037": 1,
     }
     assert gen["clean"]["ci"][0] == 0.0 < gen["clean"]["ci"][1] < 1.0  # Wilson, not [0, 0]
 
@@ -144,18 +144,18 @@ def test_hand_built_chains_give_exactly_their_counts(tmp_path: Path) -> None:
     assert (fix["E3002"]["later"]["count"], fix["E3002"]["later"]["n"]) == (1, 1)
     assert fix["E3002"]["fixed_after"] == {2: 1}
     assert fix["W2001"]["fixed_after"] == {1: 1} and fix["E3012"]["fixed_after"] == {1: 1}
-    # never named, gone after the second repair; W3697 named once and fixed then
+    # never named, gone after the second repair; W3037 named once and fixed then
     assert (fix["W3005"]["unmentioned"]["count"], fix["W3005"]["unmentioned"]["n"]) == (1, 2)
-    assert fix["W3697"]["fixed_after"] == {1: 1}
-    assert fix["W3697"]["unmentioned"]["n"] == 2
+    assert fix["W3037"]["fixed_after"] == {1: 1}
+    assert fix["W3037"]["unmentioned"]["n"] == 2
     assert {r: v["count"] for r, v in rep["introduce"].items()} == {"E3012": 1}
     assert rep["introduce"]["E3012"]["n"] == 5  # steps with both sides parsed
     assert "E3003" not in fix  # only seen after the chain was clean
 
     coverage = profile["coverage"]
-    assert [r["rule"] for r in coverage["uncovered"]] == ["W3697"]
+    assert [r["rule"] for r in coverage["uncovered"]] == ["W3037"]
     assert (
-        coverage["uncovered"][0]["findings"] == 3 and "W3697" in coverage["uncovered_at_least_1pct"]
+        coverage["uncovered"][0]["findings"] == 3 and "W3037" in coverage["uncovered_at_least_1pct"]
     )
     usage = profile["usage"]
     assert usage["chains"] == 3 and usage["attempts_per_chain"]["count"] == 11
@@ -164,7 +164,7 @@ def test_hand_built_chains_give_exactly_their_counts(tmp_path: Path) -> None:
     # the profile is usable as it is written
     path = write_profile(profile, tmp_path / "p.yaml")
     rates = rates_from(load_profile(str(path)).data)
-    assert rates.rule_shares["W3697"] == 0.25
+    assert rates.rule_shares["W3037"] == 0.25
 
 
 def test_another_validators_findings_can_be_chosen(tmp_path: Path) -> None:

@@ -197,6 +197,13 @@ class FixModel:
     # this Beta(a, b) prior (`fix` is the prior's mean, for planning)
     prior: tuple[float, float] | None = None
 
+    def as_in_source(self) -> FixModel:
+        """A never-named rule as its source saw it: a repair that names it fixes it no more
+        often than one that did not (validate-profile's replay; power --as-source)."""
+        if self.prior is None:
+            return self
+        return FixModel(fix=self.unmentioned, unmentioned=self.unmentioned)
+
     def named_fix(self, seed: int, rule_id: str) -> float:
         """The ordinary named fix chance; for a never-named rule, this seed's draw of it."""
         if self.prior is None:
@@ -288,7 +295,9 @@ class Calibrated:
 
     def _fix_chance(self, m: Mutation, feedback: str, chain: Chain) -> float:
         model = self.rates.fix_model(m.rule_id)
-        if not mentions(feedback, m.rule_id) or (self.named_as_source and model.prior):
+        if self.named_as_source:
+            model = model.as_in_source()
+        if not mentions(feedback, m.rule_id):
             return model.unmentioned
         if self.persistent(m, chain):
             return model.persistent_fix

@@ -168,7 +168,7 @@ class ChainProcess:
         if isinstance(behaviour, HandSet):
             return cls.hand_set(profile.name, behaviour.settings)
         assert isinstance(behaviour, Calibrated)
-        return cls.from_rates(profile.name, behaviour.rates)
+        return cls.from_rates(profile.name, behaviour.rates, behaviour.named_as_source)
 
     @classmethod
     def hand_set(cls, name: str, s: SimulatorSettings) -> ChainProcess:
@@ -195,9 +195,10 @@ class ChainProcess:
         )
 
     @classmethod
-    def from_rates(cls, name: str, r: Rates) -> ChainProcess:
+    def from_rates(cls, name: str, r: Rates, as_source: bool = False) -> ChainProcess:
         rules = tuple(sorted(set(r.rule_shares) | set(r.introduce)))
         models = [r.fix_model(rule) for rule in rules]
+        models = [m.as_in_source() for m in models] if as_source else models
         shares = np.array([r.rule_shares.get(rule, 0.0) for rule in rules])
         return cls(
             name=name,
