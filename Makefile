@@ -145,18 +145,18 @@ import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<the
 		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
 
 # DATASET is passed on only when given (its default, paper33, is the sweep's, not the run's)
-GIVEN_DATASET = $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET))
+given_dataset = $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET))
 
 calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME= HARVEST=1 TRAIN= DATASET=]
 	@test -n "$(RUN)" -a -n "$(OUT)" || \
 		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>] [HARVEST=1] [TRAIN=trials=1-3] [DATASET=<name or folder>]"; exit 2; }
 	$(IACBENCH) calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME)) \
-		$(if $(HARVEST),--harvest) $(if $(TRAIN),--train $(TRAIN)) $(GIVEN_DATASET)
+		$(if $(HARVEST),--harvest) $(if $(TRAIN),--train $(TRAIN)) $(given_dataset)
 
 validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run> [TEST= DATASET=]
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
 		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run> [TEST=trials=4-6] [DATASET=<name or folder>]"; exit 2; }
-	$(IACBENCH) validate-profile $(PROFILE) --run $(RUN) $(if $(TEST),--test $(TEST)) $(GIVEN_DATASET)
+	$(IACBENCH) validate-profile $(PROFILE) --run $(RUN) $(if $(TEST),--test $(TEST)) $(given_dataset)
 
 power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20% [SAMPLES ITERS DATASET ARGS]
 	@test -n "$(PROFILE)" -a -n "$(EFFECT)" || \
