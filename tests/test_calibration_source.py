@@ -17,11 +17,13 @@ import pytest
 from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import RecordWriter, attempt_id, read_table
 from benchmark.replication.import_paper import main as import_main
-from benchmark.simulator.behaviour import Calibrated, Chain, FixModel, Rates
+from benchmark.simulator.behaviour import Calibrated, Chain, FixModel, Rates, SimProblem
+from benchmark.simulator.catalogue import find_sites
 from benchmark.simulator.chains import ChainProcess
 from benchmark.simulator.model import SimulatedModel
 from benchmark.simulator.mutations import Mutation, render
 from benchmark.simulator.profile import write_profile
+from benchmark.simulator.template import parse_template
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
 from studies.calibrate import calibrate, profile_header
 from studies.cli import main
@@ -280,3 +282,20 @@ def test_power_draws_a_never_named_rules_rate_per_replicate() -> None:
     assert process.faster_fixes(2.0).fix_drawn(np.array([0.05]))[0, 0] > low  # levers apply
     replay = ChainProcess.from_rates("p", rates(never), as_source=True)  # power --as-source
     assert replay.fix[0] == 0.0 and np.isnan(replay.prior).all()
+
+
+def test_a_rule_without_a_site_is_stood_in_for_by_one_named_like_it() -> None:
+    problem_source = next(p for p in load_dataset(PAPER33) if p.reference_template)
+    tree = parse_template(problem_source.reference_template)
+    problem = SimProblem(problem_source.id, tree, find_sites(tree))
+    assert problem.sites_by_rule.get("W2001") and problem.sites_by_rule.get("W3697")
+    assert not problem.sites_by_rule.get("W3037")  # no kind raises it
+    named, never = FixModel(fix=0.9), FixModel(fix=0.5, prior=(2.0, 2.0))
+    r = Rates(0.0, {"all": 0.0}, {"all": 1.0}, {"W3037": 0.9, "W3697": 0.05, "W2001": 0.05},
+              0.0, 1.0, {"W3037": named, "W3697": never, "W2001": named}, {}, {})  # fmt: skip
+    drawn = [Calibrated(r).first_draw(problem, Chain(s, problem.id, 0, 1)) for s in range(60)]
+    rules = {m.rule_id for state in drawn for m in state}
+    # W3037 was named in the source: its stand-in is a rule that was named too, never W3697,
+    # which would stay as unfixed as it did there
+    assert "W2001" in rules and "W3037" not in rules
+    assert sum(m.rule_id == "W3697" for s in drawn for m in s) < 10  # only its own 5 %

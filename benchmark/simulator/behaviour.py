@@ -325,10 +325,18 @@ class Calibrated:
                 and other != SYNTAX_RULE
                 and problem.free(problem.sites_by_rule.get(other, ()), active)
             }
+            # a rule the source named is stood in for by one it named, a never-named one by a
+            # never-named one: the stand-in is fixed as the rule would have been
+            alike = {o: w for o, w in stand_ins.items() if self._named(o) == self._named(rule)}
+            stand_ins = alike or stand_ins
             if not stand_ins:
                 return active
             free = problem.free(problem.sites_by_rule[_weighted(rng, stand_ins)], active)
         return (*active, rng.choice(free))
+
+    def _named(self, rule: str) -> bool:
+        """Whether the source's feedback ever named `rule` (no prior: it did)."""
+        return self.rates.fix_model(rule).prior is None
 
     def _break(
         self, problem: SimProblem, active: tuple[Mutation, ...], rng: random.Random
