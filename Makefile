@@ -5,7 +5,7 @@
 #: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-*)
 #: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols)
 #: PROMPTS=paper             prompt sets, comma-separated (sweep, plan)
-#: DATASET=paper33            dataset name (sweep, plan, power)
+#: DATASET=paper33            dataset name (sweep, plan, power); calibrate, validate-profile: only if given (default: the run's)
 #: DIRS=                      check-datasets: dataset folders, e.g. datasets/local/mine (default: the shipped ones)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
@@ -23,6 +23,8 @@
 #: OUT=                       import-paper's run folder, calibrate's profile file
 #: CFN_LINT= AS_OF=           import-paper: lint.cfn_lint_version and lint.as_of
 #: NAME=                      calibrate: the profile's name
+#: HARVEST=                   calibrate: 1 to raise uncovered rules with fragments of the source (the profile then carries its text)
+#: TRAIN= TEST=               calibrate: learn from these chains; validate-profile: compare on these (trials=1-3, samples=0-14)
 #: PROFILE=                   validate-profile, power: a profile name or file
 #: EFFECT=                    power: the effect to detect, e.g. k=+20%
 #: SAMPLES=5                  power: samples per problem
@@ -149,15 +151,19 @@ import-paper:  ## the authors' run as a run folder: make import-paper PAPER=<the
 	$(IACBENCH) import paper-run $(PAPER) --out $(or $(OUT),runs/paper-gpt-4o) \
 		$(if $(CFN_LINT),--cfn-lint $(CFN_LINT)) $(if $(AS_OF),--as-of $(AS_OF))
 
-calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME=..]
-	@test -n "$(RUN)" -a -n "$(OUT)" || \
-		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>]"; exit 2; }
-	$(IACBENCH) calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME))
+# DATASET is passed on only when given (its default, paper33, is the sweep's, not the run's)
+given_dataset = $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET))
 
-validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run>
+calibrate:  ## simulator profile from a run: make calibrate RUN=<run> OUT=<profile.yaml> [NAME= HARVEST=1 TRAIN= DATASET=]
+	@test -n "$(RUN)" -a -n "$(OUT)" || \
+		{ echo "usage: make calibrate RUN=<run folder> OUT=<profile.yaml> [NAME=<name>] [HARVEST=1] [TRAIN=trials=1-3] [DATASET=<name or folder>]"; exit 2; }
+	$(IACBENCH) calibrate $(RUN) --out $(OUT) $(if $(NAME),--name $(NAME)) \
+		$(if $(HARVEST),--harvest) $(if $(TRAIN),--train $(TRAIN)) $(given_dataset)
+
+validate-profile:  ## a profile against its source run: make validate-profile PROFILE=<p> RUN=<run> [TEST= DATASET=]
 	@test -n "$(PROFILE)" -a -n "$(RUN)" || \
-		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run>"; exit 2; }
-	$(IACBENCH) validate-profile $(PROFILE) --run $(RUN)
+		{ echo "usage: make validate-profile PROFILE=<name or file> RUN=<source run> [TEST=trials=4-6] [DATASET=<name or folder>]"; exit 2; }
+	$(IACBENCH) validate-profile $(PROFILE) --run $(RUN) $(if $(TEST),--test $(TEST)) $(given_dataset)
 
 power:  ## SIMULATED power of make compare: make power PROFILE=<p> EFFECT=k=+20% [SAMPLES ITERS DATASET ARGS]
 	@test -n "$(PROFILE)" -a -n "$(EFFECT)" || \

@@ -43,27 +43,23 @@ from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.records.tables import read_table
 from benchmark.simulator.catalogue import covered_rules, find_sites
 from benchmark.simulator.model import difficulty_of
+from benchmark.simulator.profile import HEADER
 from benchmark.simulator.template import parse_template
-from studies.calibration_fits import (
-    LEVEL,
-    MIN_EPISODES,
-    RuleFixes,
-    fit_fix_model,
-    mean_by_problem,
-    rounded,
-    share,
-)
+from studies.calibration_fits import LEVEL, RuleFixes, mean_by_problem, rounded, share
+from studies.feedback_linter import UNREAD, Naming, read_naming
+from studies.harvest import harvest, with_harvest
 from studies.recorded_chains import (
     CHAIN,
     SYNTAX_RULE,
     CalibrationError,
     harness_view,
-    mentions,
     parsed,
     select,
+    source_dataset,
 )
+from studies.repair_rates import COUNTED, repair_section
+from studies.split import Split, take
 
-COUNTED = ("E", "W")  # levels the simulator models (the paper's clean rule counts both)
 MIN_SHARE_LISTED = 0.01  # uncovered rules at or above this share of findings are flagged
 
 
@@ -86,8 +82,12 @@ def _identities(rows: pd.DataFrame) -> Counter[tuple[str, str]]:
     return Counter(zip(counted["rule_id"], counted["path"].fillna(""), strict=True))
 
 
-def tally_chain(chain: pd.DataFrame, findings: Mapping[str, pd.DataFrame], t: Tallies) -> None:
-    """Walk one chain (harness view, sorted by iteration) and add up what it shows."""
+def tally_chain(
+    chain: pd.DataFrame, findings: Mapping[str, pd.DataFrame], t: Tallies, naming: Naming
+) -> None:
+    """Walk one chain (harness view, sorted by iteration) and add up what it shows. A repair
+    whose feedback's named rules cannot be read (feedback_linter.py) ends the findings'
+    lifetimes, as a reply that does not parse does."""
     empty = pd.DataFrame(columns=["rule_id", "level", "path"])
     states = []
     for _, attempt in chain.iterrows():
@@ -119,6 +119,10 @@ def tally_chain(chain: pd.DataFrame, findings: Mapping[str, pd.DataFrame], t: Ta
             continue
         t.parsed_steps += 1
         after = _identities(rows_after)
+        if naming.how.get(before["attempt_id"]) == UNREAD:
+            _censor(ages, t)
+            ages = {identity: [0] * n for identity, n in after.items()}
+            continue
         new_ages: dict[tuple[str, str], list[int]] = {}
         for identity, lives in ages.items():
             rule = identity[0]
@@ -126,7 +130,7 @@ def tally_chain(chain: pd.DataFrame, findings: Mapping[str, pd.DataFrame], t: Ta
             survivors = sorted(lives, reverse=True)[:kept]  # the oldest are the ones that stay
             gone = sorted(lives, reverse=True)[kept:]
             fx = t.fixes[rule]
-            if not mentions(before["feedback"], rule):
+            if not naming.named(before["attempt_id"], rule):
                 fx.unmentioned[0] += len(gone)
                 fx.unmentioned[1] += len(lives)
                 new_ages[identity] = [0] * kept  # lifetimes are counted over named repairs only
@@ -215,79 +219,6 @@ def _generation(t: Tallies, difficulty: Mapping[str, int | None], seed: int) -> 
         "findings": overall["findings"],
         "by_difficulty": by_level,
         "rules": {rule: share(n, total) for rule, n in rules.most_common()},
-    }
-
-
-def _fix_block(fx: RuleFixes, pooled_from: str) -> dict[str, Any]:
-    model = fit_fix_model(fx)
-    episodes = model.pop("episodes")
-    return {
-        "model": {**model, "fitted_on": pooled_from, "episodes": episodes},
-        "first": share(*fx.first),
-        "later": share(*fx.later),
-        "unmentioned": share(*fx.unmentioned),
-        "fixed_after": {int(k): int(v) for k, v in sorted(fx.fixed_after.items())},
-        "open_after": {int(k): int(v) for k, v in sorted(fx.open_after.items())},
-    }
-
-
-def _pooled(fixes: Mapping[str, RuleFixes], rules: Iterable[str]) -> RuleFixes:
-    pool = RuleFixes()
-    for rule in rules:
-        pool.merge(fixes[rule])
-    return pool
-
-
-def _repair(t: Tallies) -> dict[str, Any]:
-    """Rules with at least MIN_EPISODES findings get their own fix model. The others share one,
-    fitted to the pooled findings of the rules of their level that also lack data (rules with
-    their own model are left out: a frequent rule fixed easily would hide stubborn rare ones);
-    if those are too few, to the whole level, then to every rule."""
-    size = {rule: len(fx.episodes()[0]) for rule, fx in t.fixes.items()}
-    sparse = [rule for rule in t.fixes if size[rule] < MIN_EPISODES]
-
-    def fallback(level: str) -> tuple[RuleFixes, str]:
-        candidates = [
-            (f"{level} rules with fewer than {MIN_EPISODES} findings, pooled",
-             [r for r in sparse if r[:1] == level]),
-            (f"all {level} rules, pooled", [r for r in t.fixes if r[:1] == level]),
-            ("all rules, pooled", list(t.fixes)),
-        ]  # fmt: skip
-        for name, members in candidates:
-            pool = _pooled(t.fixes, members)
-            if len(pool.episodes()[0]) >= MIN_EPISODES:
-                return pool, name
-        return pool, name  # the widest pool, small as it is
-
-    fix: dict[str, Any] = {}
-    for rule in sorted(t.fixes):
-        fx = t.fixes[rule]
-        block = _fix_block(fx, rule)
-        if size[rule] < MIN_EPISODES:
-            pool, name = fallback(rule[:1])
-            block["model"] = {**_fix_block(pool, name)["model"]}
-            block["model"]["unmentioned"] = rounded(
-                fx.unmentioned[0] / fx.unmentioned[1] if fx.unmentioned[1] else 0.0
-            )
-        if block["model"]["fix"] is None:  # never exposed to a repair that named it
-            block["model"] = None
-        fix[rule] = block
-    defaults = {}
-    for level in COUNTED:
-        pool, name = fallback(level)
-        if len(pool.episodes()[0]):
-            defaults[level] = _fix_block(pool, name)
-    steps = t.parsed_steps
-    return {
-        "steps": t.repair_from_parsed[1] + t.repair_from_broken[1],
-        "parse_failure": share(*t.repair_from_parsed),
-        "parse_fixed": share(*t.repair_from_broken),
-        "fix": fix,
-        "fix_default": defaults,
-        "introduce": {
-            rule: {**share(n, steps), "findings": int(t.introduced[rule])}
-            for rule, n in t.introducing_steps.most_common()
-        },
     }
 
 
@@ -389,6 +320,8 @@ def _source(
     view: pd.DataFrame,
     past_clean: int,
     findings_source: str | None,
+    naming: Naming,
+    split: Split | None,
 ) -> dict[str, Any]:
     def distinct(column: str) -> Any:
         if column not in group:
@@ -418,7 +351,12 @@ def _source(
         "attempts": len(group),
         "attempts_used": len(view),
         "findings_source": findings_source,
+        "feedback_linter": list(naming.shown_by),  # "recorded": the recorder's own text
+        # how each repair's named rules were read: its text (one linter behind text and
+        # findings), the recording linter's findings, or not at all (left out of fix rates)
+        "named_rules_read_from": naming.summary(),
         "chains_past_clean": past_clean,
+        "split": split.describe() if split else None,
     }
 
 
@@ -429,6 +367,19 @@ def _date_range(values: pd.Series) -> str | None:
     return days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
 
 
+def profile_header(profile: Mapping[str, Any]) -> str:
+    """The header of a written profile; one carrying text harvested from its source says so
+    (the source may have no licence: keep such a profile out of commits)."""
+    harvested = (profile.get("coverage") or {}).get("harvested") or {}
+    if not harvested:
+        return HEADER
+    return HEADER + (
+        f"# CARRIES TEXT FROM ITS SOURCE ({len(harvested)} fragments under coverage.harvested,\n"
+        f"# harvested from {profile['source']['run']}): that source may have no licence; keep\n"
+        "# this file out of commits and do not publish it.\n"
+    )
+
+
 def calibrate(
     run: str | Path,
     *,
@@ -437,32 +388,37 @@ def calibrate(
     dataset: str | Path | None = None,
     findings_source: str | None = None,
     seed: int = 0,
+    split: Split | None = None,
+    harvest_fragments: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """A `kind: rates` profile estimated from `run` (a run folder, or any folder above one).
 
     `findings_source` picks the validator whose findings are read (default: cfn-lint, the one
-    behind the attempts' counts; an imported run may also carry the authors' own lint)."""
+    behind the attempts' counts; an imported run may also carry the authors' own lint).
+    `split` keeps only its chains (split.py: by trial or by sample), recorded in the profile.
+    `harvest_fragments`: raise uncovered rules with fragments of the source (harvest.py)."""
     run = Path(run)
     attempts = read_table(run, "attempts")
     if attempts.empty:
         raise CalibrationError(f"{run}: no attempt rows (is this a run folder?)")
-    group = select(attempts, where or {})
-    findings = read_table(run, "findings")
-    findings = findings[findings["attempt_id"].isin(set(group["attempt_id"]))].copy()
-    findings = _one_source(findings, findings_source)
+    group = take(select(attempts, where or {}), split)
+    every = read_table(run, "findings")
+    every = every[every["attempt_id"].isin(set(group["attempt_id"]))]
+    findings = _one_source(every.copy(), findings_source)
     findings["level"] = findings["level"].fillna(findings["rule_id"].str[:1])
     view, past_clean = harness_view(group)
     if view.empty:
         raise CalibrationError(f"{run}: no scored attempt to calibrate on")
+    naming = read_naming(run, view, every)
     by_attempt = {k: v for k, v in findings.groupby("attempt_id")}
     tallies = Tallies()
     for _, chain in view.groupby(CHAIN, sort=True):
-        tally_chain(chain.sort_values("iteration"), by_attempt, tallies)
+        tally_chain(chain.sort_values("iteration"), by_attempt, tallies, naming)
 
-    source = _source(
-        run, group, view, past_clean, str(findings["source"].iloc[0]) if len(findings) else None
-    )
-    dataset_dir = Path(dataset) if dataset else Path("datasets") / str(source["dataset"])
+    found_by = str(findings["source"].iloc[0]) if len(findings) else None
+    source = _source(run, group, view, past_clean, found_by, naming, split)
+    dataset_dir = Path(dataset) if dataset else source_dataset(run, str(source["dataset"]))
     problem_ids = sorted(group["problem_id"].unique())
     difficulty = _difficulties(problem_ids, dataset_dir)
     problems = (
@@ -471,6 +427,11 @@ def calibrate(
         else []
     )
     generation = _generation(tallies, difficulty, seed)
+    coverage = _coverage(findings, generation["rules"], problems)
+    if harvest_fragments:
+        seen = findings[findings["attempt_id"].isin(set(view["attempt_id"]))]
+        wanted = [r["rule"] for r in coverage["uncovered"] if r["rule"] != SYNTAX_RULE]
+        coverage = with_harvest(coverage, harvest(view, seen, problems, wanted, progress))
     label_model = source["model"] if isinstance(source["model"], str) else "several models"
     profile_name = name or f"{str(label_model).replace('/', '-')}-{source['dataset']}"
     kind_of_source = "a simulated run" if source["simulated"] else f"a {source['origin']} run"
@@ -485,7 +446,12 @@ def calibrate(
         "confidence": LEVEL,
         "source": source,
         "generation": generation,
-        "repair": _repair(tallies),
+        "repair": repair_section(
+            tallies.fixes,
+            (tallies.repair_from_parsed, tallies.repair_from_broken),
+            (tallies.introducing_steps, tallies.introduced),
+            tallies.parsed_steps,
+        ),
         "usage": _usage(view, seed),
-        "coverage": _coverage(findings, generation["rules"], problems),
+        "coverage": coverage,
     }

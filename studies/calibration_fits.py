@@ -149,3 +149,38 @@ def fit_fix_model(fixes: RuleFixes) -> dict[str, Any]:
         "persistent_fix": rounded(q2 * _sigmoid(best.x[2])),
         **base,
     }
+
+
+# ---- the prior of a rule the source never named ----------------------------------------------
+
+MIN_RULES_FOR_PRIOR = 3  # rules with their own fix rate needed to fit the prior's spread
+
+
+def fix_prior(fitted: Sequence[RuleFixes]) -> dict[str, Any]:
+    """A Beta prior for "fixed when named" of a rule the source never named: the spread of the
+    named fix rates (fixed / exposures) of the rules with their own model, by the method of
+    moments; with fewer than MIN_RULES_FOR_PRIOR of them, or no spread, the uniform Beta(1, 1)."""
+    rates = []
+    for fx in fitted:
+        j, d = fx.episodes()
+        if j.sum() > 0:
+            rates.append(float(d.sum() / j.sum()))
+    a = b = 1.0
+    basis = "uniform: fewer than 3 rules with their own fix rate"
+    if len(rates) >= MIN_RULES_FOR_PRIOR:
+        m, v = float(np.mean(rates)), float(np.var(rates, ddof=1))
+        if 0 < v < m * (1 - m):
+            k = m * (1 - m) / v - 1
+            a, b = max(m * k, 0.05), max((1 - m) * k, 0.05)
+            basis = (
+                f"the named fix rates of the source's {len(rates)} rules with their own model "
+                "(method of moments)"
+            )
+    low, high = stats.beta.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, b)
+    return {
+        "beta": [rounded(a), rounded(b)],
+        "mean": rounded(a / (a + b)),
+        "ci": [rounded(low), rounded(high)],
+        "rules": len(rates),
+        "basis": basis,
+    }

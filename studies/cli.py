@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmark.config import ConfigError
@@ -12,14 +13,15 @@ from benchmark.help_examples import examples
 from benchmark.problems.dataset import DatasetError
 from benchmark.simulator.profile import ProfileError, write_profile
 from studies import power
-from studies.calibrate import MIN_SHARE_LISTED, calibrate
+from studies.calibrate import MIN_SHARE_LISTED, calibrate, profile_header
 from studies.design import Design, PowerError, design_problems
 from studies.effects import LEVERS, Effect
 from studies.power_report import reached, write
 from studies.recorded_chains import CalibrationError
 from studies.sitecheck import check_sites
+from studies.split import Split
 from studies.synthesize import synthesize
-from studies.validate_profile import validate
+from studies.validate_profile import PASS_SHARE, validate
 
 
 def _where(pairs: Sequence[str]) -> dict[str, str]:
@@ -32,17 +34,26 @@ def _where(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _dataset(value: str | None) -> str | None:
+    """A dataset folder, or a name under datasets/ (as `make` passes DATASET)."""
+    if value is None or Path(value).is_dir() or not (Path("datasets") / value).is_dir():
+        return value
+    return str(Path("datasets") / value)
+
+
 def _calibrate(args: argparse.Namespace) -> int:
 
     profile = calibrate(
         args.run,
         name=args.name,
         where=_where(args.where),
-        dataset=args.dataset,
+        dataset=_dataset(args.dataset),
         findings_source=args.findings_source,
         seed=args.seed,
+        split=Split.parse(args.train, "--train") if args.train else None,
+        harvest_fragments=args.harvest,
     )
-    path = write_profile(profile, args.out)
+    path = write_profile(profile, args.out, profile_header(profile))
     source, gen, coverage = profile["source"], profile["generation"], profile["coverage"]
     print(f"profile {profile['name']!r} -> {path}")
     print(
@@ -55,13 +66,33 @@ def _calibrate(args: argparse.Namespace) -> int:
         f"generation: clean {gen['clean']['rate']}, findings when not clean "
         f"{gen['findings']['mean']}, not parsed {gen['parse_failure']['rate']}"
     )
+    harvested = coverage.get("harvested") or {}
     print(
-        f"coverage: the catalogue can raise {coverage['covered_share']:.1%} of the source's "
+        f"coverage: the simulator can raise {coverage['covered_share']:.1%} of the source's "
         f"{coverage['findings']} errors and warnings"
+        + (
+            f" ({coverage['harvested_share']:.1%} by {len(harvested)} rules' harvested "
+            "fragments: the profile carries the source's text, keep it out of commits)"
+            if harvested
+            else ""
+        )
     )
     for row in coverage["uncovered"]:
         flag = "  <- at least 1 %" if row["share"] >= MIN_SHARE_LISTED else ""
         print(f"  uncovered {row['rule']}: {row['findings']} findings, {row['share']:.1%}{flag}")
+    read = source["named_rules_read_from"]
+    print(
+        f"named rules read from: the feedback text at {read['text']} attempts, the recorded "
+        f"findings at {read['recorded findings']}, not readable at {read['unread']} (left out)"
+    )
+    never = [rule for rule, block in profile["repair"]["fix"].items() if block.get("never_named")]
+    if never:
+        prior = profile["repair"]["never_named_prior"]
+        print(
+            f"never named in the source ({len(never)} rules: {', '.join(never[:8])}"
+            f"{', ...' if len(never) > 8 else ''}): named, they are fixed at a rate drawn from "
+            f"Beta{tuple(prior['beta'])} (mean {prior['mean']}, 95 % {prior['ci']})"
+        )
     return 0
 
 
@@ -72,15 +103,21 @@ def _validate(args: argparse.Namespace) -> int:
         args.run,
         args.out,
         where=_where(args.where),
-        dataset=args.dataset,
+        dataset=_dataset(args.dataset),
         replicates=args.replicates,
         seed=args.seed,
         n_boot=args.n_boot,
         progress=True,
         lint_workers=args.lint_workers,
+        test=Split.parse(args.test, "--test") if args.test else None,
     )
-    verdict = "reproduced" if result.reproduced else "NOT reproduced"
-    print(f"SIMULATED: profile {result.profile!r} {verdict} its source {result.source}")
+    verdict = "passes" if result.passed else "FAILS"
+    held_out = f" (held out: {result.test})" if result.test else ""
+    print(
+        f"SIMULATED: profile {result.profile!r} {verdict} against its source {result.source}"
+        f"{held_out}: {result.inside} of {len(result.table)} points inside the source's 95 % "
+        f"intervals (at least {PASS_SHARE:.0%} needed)"
+    )
     for row in result.misses().itertuples(index=False):
         print(
             f"  outside: {row.measure} at iteration {row.iteration}: simulated "
@@ -88,7 +125,7 @@ def _validate(args: argparse.Namespace) -> int:
             f"[{row.source_ci_low:.3f}, {row.source_ci_high:.3f}]"
         )
     print(f"table and figure: {result.out_dir}/validation.md")
-    return 0 if result.reproduced else 1
+    return 0 if result.passed else 1
 
 
 def _synthesize(args: argparse.Namespace) -> int:
@@ -136,6 +173,7 @@ def _power(args: argparse.Namespace) -> int:
         wanted=args.power,
         settings=settings,
         progress=not args.quiet,
+        as_source=args.as_source,
     )
     out = args.out or f"runs/power/{_folder(result, args.candidate is not None)}"
     md, _ = write(result, out)
@@ -197,12 +235,28 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="pick one model x prompt set x protocol group (repeatable)",
     )
-    c.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    c.add_argument(
+        "--dataset",
+        help="the source's dataset: a folder or a name under datasets/ (default: the one its "
+        "saved config names, else datasets/<its name>)",
+    )
     c.add_argument(
         "--findings-source",
         help="the validator whose findings are read (default cfn-lint, behind the counts)",
     )
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    c.add_argument(
+        "--train",
+        metavar="SPLIT",
+        help="learn from these chains only: trials=1-3 (an imported run) or samples=0-14",
+    )
+    c.add_argument(
+        "--harvest",
+        action="store_true",
+        help="raise the rules the catalogue cannot with the smallest fragments of the source "
+        "that raise them alone (each linted on a reference); the profile then carries the "
+        "source's text and says so in its header",
+    )
     c.set_defaults(run_command=_calibrate)
 
     # "validate" is the name it had before `iacbench validate-profile`
@@ -220,11 +274,20 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
     v.add_argument("--run", required=True, help="the source run folder")
     v.add_argument("--out", help="output folder (default RUN-validation/<profile>, beside the run)")
     v.add_argument("--where", action="append", default=[], metavar="KEY=VALUE")
-    v.add_argument("--dataset", help="the source's dataset folder (default datasets/<name>)")
+    v.add_argument(
+        "--dataset",
+        help="the source's dataset: a folder or a name under datasets/ (default: the one its "
+        "saved config names, else datasets/<its name>)",
+    )
     v.add_argument("--replicates", type=int, default=4, help="simulated samples per source sample")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--n-boot", type=int, default=2000)
     v.add_argument("--lint-workers", type=int, default=2)
+    v.add_argument(
+        "--test",
+        metavar="SPLIT",
+        help="compare with these chains only (held out: e.g. trials=4-6 or samples=15-29)",
+    )
     v.set_defaults(run_command=_validate)
 
     s = sub.add_parser(
@@ -292,6 +355,12 @@ def parser(prog: str = "python -m studies") -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--out", help="output folder (default runs/power/<profile>_<effect>)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument(
+        "--as-source",
+        action="store_true",
+        help="rules the profile's source never named stay as unfixed as there (default: "
+        "named, fixed at a rate drawn per replicate from the profile's prior)",
+    )
     w.set_defaults(run_command=_power)
 
     k = sub.add_parser(

@@ -46,6 +46,7 @@ from studies.effects import (
 )
 
 DEFAULT_SIZES = (1, 2, 3, 5, 8, 13, 20, 30, 50)
+PRIOR_STREAM = 7  # the seed stream of the per-replicate prior draws (GroupDraws)
 ENOUGH = 0.95  # past the design's size, a grid size with this power ends the grid
 RESOLUTION = 0.2  # bisection stops when the sizes below and above are this close (relative)
 
@@ -66,6 +67,10 @@ class GroupDraws:
     ) -> None:
         self.bound, self.design, self.replicates = bound, design, replicates
         self.seed, self.group = seed, group
+        # one draw per replicate of the rates the source could not teach (rules it never
+        # named, from the profile's prior), the same for both groups: power carries that
+        # uncertainty instead of assuming the prior's mean
+        self.prior_u = np.random.default_rng([seed, PRIOR_STREAM]).random(replicates)
         self._sums: dict[int, dict[str, np.ndarray]] = {}  # samples -> sums over them
 
     def sample(self, j: int) -> dict[str, np.ndarray]:
@@ -77,6 +82,7 @@ class GroupDraws:
             np.random.default_rng([self.seed, self.group, j]),
             d.clean_when,
             d.named_levels,
+            np.repeat(self.prior_u, p),
         )
         shape = (self.replicates, p, d.iterations)
         return {m: getattr(drawn, m).reshape(shape).astype(np.int32) for m in self.MEASURES}
@@ -244,10 +250,12 @@ def analyse(
     wanted: float = 0.8,
     settings: Settings | None = None,
     progress: bool = False,
+    as_source: bool = False,
 ) -> PowerResult:
     """Power of `make compare` for `effect` (or for the difference to profile `candidate`,
     measured in the effect's target) at each evaluated number of samples per problem, and
-    the smallest one reaching `wanted`."""
+    the smallest one reaching `wanted`. `as_source`: rules a calibrated profile's source never
+    named stay as unfixed as they were there (its source's world, not the prior's)."""
     s = settings or Settings()
     if not 0 < wanted < 1:
         raise PowerError("--power must be within (0, 1)")
@@ -255,10 +263,11 @@ def analyse(
         raise PowerError("--sizes must be positive numbers of samples per problem")
     effect.check(design.iterations)
     base_profile = load_profile(profile)
-    process = ChainProcess.from_profile(base_profile)
+    options = {"named_as_source": True} if as_source else {}
+    process = ChainProcess.from_profile(base_profile, options)
     if candidate is not None:
         other = load_profile(candidate)
-        cand_process = ChainProcess.from_profile(other)
+        cand_process = ChainProcess.from_profile(other, options)
         values = [
             population_value(p.bind(design.problems), design, effect, s.seed)
             for p in (process, cand_process)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 GROUP = ["model", "prompt_set", "protocol"]
 CHAIN = ["sweep_id", "job_id", "problem_id", "sample"]
@@ -37,6 +39,18 @@ def select(attempts: pd.DataFrame, where: Mapping[str, str]) -> pd.DataFrame:
             + (f" ({listed}); pick one with --where KEY=VALUE" if len(groups) else "")
         )
     return attempts
+
+
+def source_dataset(run: Path, name: str) -> Path:
+    """The dataset folder a run's problems come from: the one its saved config names (an
+    imported run of the authors' names paper33, whose problems it maps theirs to), else
+    datasets/<name>."""
+    for saved in sorted(run.rglob(".hydra/config.yaml")):
+        path = (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get("dataset", {})
+        folder = Path(str(path.get("path") or ""))
+        if str(folder) not in ("", ".") and folder.is_dir():
+            return folder
+    return Path("datasets") / name
 
 
 def harness_view(attempts: pd.DataFrame) -> tuple[pd.DataFrame, int]:

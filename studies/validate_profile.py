@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,9 +36,11 @@ from benchmark.problems.dataset import load_dataset
 from benchmark.records.tables import read_table
 from benchmark.runner.hydra_job import JobInfo, run_job
 from benchmark.simulator.profile import load_profile
-from studies.recorded_chains import CalibrationError, harness_view, select
+from studies.recorded_chains import CalibrationError, harness_view, select, source_dataset
+from studies.split import Split, take
 from studies.synthesize import CONF_DIR, compose_settings
 
+PASS_SHARE = 0.9  # of the points (iterations x measures) inside: 27 of 30 for 10 iterations
 COMPARED = [
     ("errors", "errors per template"),
     ("warnings", "warnings per template"),
@@ -51,6 +54,17 @@ class Validation:
     out_dir: Path
     profile: str
     source: str
+    test: str | None = None  # the held-out split the source was cut to (split.py)
+    coverage: dict[str, Any] | None = None  # the profile's coverage section
+
+    @property
+    def inside(self) -> int:
+        return int(self.table["inside"].sum())
+
+    @property
+    def passed(self) -> bool:
+        """At least PASS_SHARE of the points inside the source's intervals."""
+        return self.inside >= PASS_SHARE * len(self.table) - 1e-9
 
     @property
     def reproduced(self) -> bool:
@@ -93,10 +107,12 @@ def simulate_like(
     prompt_set = str(source["prompt_set"].iloc[0])
     if not (CONF_DIR / "prompts" / f"{prompt_set}.yaml").is_file():
         prompt_set = "paper"  # a recorded run's own prompts: the paper's design stands in
-    samples = int(source["sample"].max()) + 1
+    samples = int(source["sample"].nunique())  # a held-out split holds some of them
     overrides = [
         f"model.id=simulated/{Path(profile).stem}",
         f"model.simulator.profile={profile}",
+        # rules the source never named stay as unfixed as they were there (behaviour.py)
+        "+model.simulator.named_as_source=true",
         f"dataset.path={dataset.resolve()}",
         f"dataset.name={dataset.name}",
         f"dataset.only=[{','.join(problem_ids)}]",
@@ -129,16 +145,24 @@ def validate(
     n_boot: int = 2000,
     progress: bool = True,
     lint_workers: int = 2,
+    test: Split | None = None,
 ) -> Validation:
+    """Simulate `profile` like `run` (cut to the `test` split, if any) and compare."""
     run = Path(run)
     loaded = load_profile(profile)
+    trained = (loaded.data.get("source") or {}).get("split")
+    if test is not None and test.overlaps(trained):
+        raise CalibrationError(
+            f"--test {test.spec}: shares chains with the split the profile was calibrated on "
+            f"({trained.get('spec')}); a held-out test needs chains the profile never saw"
+        )
     # beside the source, never inside it: its simulated rows must not join the source's reads
     out = Path(out_dir) if out_dir else run.parent / f"{run.name}-validation" / loaded.name
     if out.resolve().is_relative_to(run.resolve()):
         raise CalibrationError(f"--out {out}: put it beside the source run {run}, not inside it")
-    group = select(read_table(run, "attempts"), where or {})
+    group = take(select(read_table(run, "attempts"), where or {}), test)
     view, _ = harness_view(group)
-    dataset_dir = Path(dataset) if dataset else Path("datasets") / str(group["dataset"].iloc[0])
+    dataset_dir = Path(dataset) if dataset else source_dataset(run, str(group["dataset"].iloc[0]))
     simulated = simulate_like(
         str(loaded.path),
         group,
@@ -164,7 +188,15 @@ def validate(
     )
     table.insert(0, "simulated", True)
     table = table.sort_values(["measure", "iteration"]).reset_index(drop=True)
-    result = Validation(table, out, loaded.name, str(run))
+    coverage = loaded.data.get("coverage")
+    result = Validation(
+        table,
+        out,
+        loaded.name,
+        str(run),
+        test.spec if test else None,
+        coverage if isinstance(coverage, dict) else None,
+    )
     _write(result, group)
     return result
 
@@ -187,6 +219,11 @@ def _write(result: Validation, group: pd.DataFrame) -> None:
             else f"**Not reproduced** at {len(result.misses())} of {len(result.table)} points."
         ),
         "",
+        f"{result.inside} of {len(result.table)} points inside: "
+        + ("**passes**" if result.passed else "**fails**")
+        + f" (the threshold: at least {PASS_SHARE:.0%} of the points).",
+        "",
+        *_split_and_coverage(result),
         "Source chains end at their first clean attempt (as the harness runs them); both sides "
         "are filled to the last iteration. Intervals: 95 % percentile bootstrap over problems.",
         "",
@@ -204,6 +241,23 @@ def _write(result: Validation, group: pd.DataFrame) -> None:
         )
     lines += ["", f"**{SIMULATED_BANNER}**", ""]
     (out / "validation.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _split_and_coverage(result: Validation) -> list[str]:
+    """The held-out split and the profile's rule coverage, as lines of validation.md."""
+    lines = []
+    if result.test:
+        lines += [f"Held out: the source cut to `{result.test}` (chains the profile never saw)."]
+        lines += [""]
+    c = result.coverage
+    if c:
+        missing = ", ".join(f"{r['rule']} ({r['share']:.1%})" for r in c.get("uncovered", []))
+        lines += [
+            f"Coverage: the simulator can raise {c.get('covered_share', 0):.1%} of the source's "
+            f"{c.get('findings')} errors and warnings; uncovered: {missing or 'none'}.",
+            "",
+        ]
+    return lines
 
 
 def figure(result: Validation) -> Path:

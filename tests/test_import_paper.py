@@ -192,6 +192,10 @@ def test_rescore_keeps_their_findings(imported, tmp_path: Path) -> None:
     )
     assert (merged["errors"].fillna(-1) == merged["errors_new"].fillna(-1)).all()
     assert (merged["origin_new"] == "recorded").all()
+    # their text stays what the model was shown, whichever cfn-lint counts the findings
+    shown = merged[merged["feedback"].notna()]
+    assert len(shown) and set(shown["feedback_linter"]) == {"recorded"}
+    assert set(shown["feedback_linter_new"]) == {"recorded"}
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess:

@@ -40,3 +40,15 @@ def test_rescore_uses_current_checks_and_keeps_keys(tmp_path: Path) -> None:
     assert (out / ".hydra" / "config.yaml").exists()
     # refusing to write over an existing run
     assert rescore([str(run), "--out", str(out)]) == 2
+
+    # the feedback was written by the linter that judged the row; a rescore on another clock
+    # moves the findings' linter and keeps the feedback's
+    shown = before[before["feedback"].notna()]
+    label = "cfn-lint " + shown["cfn_lint_version"] + " @ " + shown["lint_as_of"].astype(str)
+    assert len(shown) and (shown["feedback_linter"] == label).all()
+    assert before.loc[before["feedback"].isna(), "feedback_linter"].isna().all()
+    later = tmp_path / "later"
+    assert rescore([str(run), "--out", str(later), "--as-of", "2025-06-01"]) == 0
+    moved = shown.merge(read_table(later, "attempts"), on="attempt_id", suffixes=("", "_new"))
+    assert (moved["lint_as_of_new"].astype(str) == "2025-06-01").all()
+    assert (moved["feedback_linter_new"] == moved["feedback_linter"]).all()

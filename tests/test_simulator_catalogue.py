@@ -53,7 +53,9 @@ def test_the_frequent_rules_of_real_runs_are_covered() -> None:
         "E1029", "E1017", "E1022", "E3016", "E3006", "E1041", "E6101", "E0000",
     }  # fmt: skip
     assert frequent <= covered_rules()
-    assert "W3697" not in covered_rules()  # a retired service: no mutation can make one
+    # retired services, reported only by cfn-lint releases since 2025: 38 % of the findings
+    # today's cfn-lint makes on the authors' run
+    assert {"W3697", "W3696", "E3710"} <= covered_rules()
 
 
 def test_runtime_rule_follows_cfn_lints_lifecycle_dates() -> None:

@@ -201,8 +201,8 @@ def test_generation_rates_drive_the_first_draw(tmp_path: Path) -> None:
 
 def test_a_rule_without_a_site_is_stood_in_for_by_one_of_its_level(tmp_path: Path) -> None:
     path = rates_profile(
-        tmp_path, generation__rules={"W3697": 0.9, "W2001": 0.1}
-    )  # W3697: no mutation raises it
+        tmp_path, generation__rules={"W3037": 0.9, "W2001": 0.1}
+    )  # W3037 (an IAM action's case): no mutation raises it
     drafts = first_drafts(model_of(path))
     assert drafts and all(state[0].rule_id == "W2001" for state in drafts if state)
 

@@ -143,6 +143,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("git_dirty", pa.bool_()),
             pa.field("cfn_lint_version", pa.string()),  # the cfn-lint that judged this row
             pa.field("lint_as_of", pa.date32()),  # the date cfn-lint's clock read while linting
+            # the linter that wrote `feedback` (what the model was shown next): "cfn-lint 1.58.0 @
+            # 2026-12-01", or "recorded" (someone else's lint text, imported); it differs from
+            # cfn_lint_version @ lint_as_of on a rescored row (studies/feedback_linter.py)
+            pa.field("feedback_linter", pa.string()),
             # its findings came from a lint cache (the persistent one, or this process's memory),
             # not a fresh lint: the same findings, cheaper; null where nothing was linted
             pa.field("lint_cached", pa.bool_()),

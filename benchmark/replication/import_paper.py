@@ -66,6 +66,7 @@ from benchmark.records.tables import (
 from benchmark.replication.paper_repo import (
     PAPER33,
     QUERIES,
+    RECORDED_LINTER,
     RECORDED_SOURCE,
     SCRIPT,
     PaperRepo,
@@ -315,6 +316,8 @@ def write_run(
                 ),
                 "stop_reason": "max_iterations" if last else None,
                 "feedback": None if last else item.lint_text,
+                # their text, by their cfn-lint: parsed into the recorded findings below
+                "feedback_linter": None if last or item.lint_text is None else RECORDED_LINTER,
                 "recorded_from": item.recorded_from,
                 **(verdict.provenance if verdict else {}),
             }

@@ -41,6 +41,7 @@ TEMPLATES = PROMPTS * QUERIES  # 165
 SCRIPT = "cfFilesBatching2.py"
 RUN_FOLDER = "JSON_run_v2"
 RECORDED_SOURCE = "cfn-lint (recorded by the authors)"  # findings parsed from their text
+RECORDED_LINTER = "recorded"  # attempts.feedback_linter of their text: their cfn-lint, unknown
 
 _TRIAL_DIR = re.compile(r"^JSONwork_batching(\d+)$")
 _LEGACY_TRIAL_DIR = re.compile(r"^trial(\d+)$", re.IGNORECASE)

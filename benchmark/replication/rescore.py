@@ -43,12 +43,12 @@ from benchmark.records.tables import (
     outcome_columns,
     read_table,
 )
-from benchmark.replication.paper_repo import RECORDED_SOURCE
+from benchmark.replication.paper_repo import RECORDED_LINTER, RECORDED_SOURCE
 from benchmark.runner.hydra_job import prepare_suite
 from benchmark.runner.run_folder_check import fingerprint_as_saved, rescore_refusal
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.validators.base import AttemptRef
-from benchmark.validators.cfn_lint.validator import lint_columns
+from benchmark.validators.cfn_lint.validator import lint_columns, linter_label
 from benchmark.validators.deploy.validator import DeployJob
 
 CONFIG = Path(".hydra") / "config.yaml"
@@ -67,6 +67,18 @@ def recorded_findings(job_dir: Path) -> dict[str, list[dict[str, Any]]]:
             row[name] = None if row[name] is None else int(row[name])
         out.setdefault(row["attempt_id"], []).append(row)
     return out
+
+
+def feedback_linter_of(row: dict[str, Any]) -> str | None:
+    """The linter that wrote a row's feedback: as recorded, or (a row written before the column
+    existed) the one that judged it then, "recorded" for an imported row."""
+    if row.get("feedback") is None:
+        return None
+    if row.get("feedback_linter"):
+        return str(row["feedback_linter"])
+    if row.get("origin") == "recorded":
+        return RECORDED_LINTER
+    return linter_label(row.get("cfn_lint_version"), row.get("lint_as_of"))
 
 
 def job_dirs(run: Path) -> list[Path]:
@@ -149,6 +161,7 @@ async def rescore_job(
             key = {name: row[name] for name in ATTEMPT_KEY}
             template = row["template"]
             new = {**row, **stamp}
+            new["feedback_linter"] = feedback_linter_of(row)  # the text stays, so does its linter
             findings: list[Any] = []
             checks: list[Any] = []
             if template is not None:

@@ -39,7 +39,11 @@ from benchmark.runner.prices import model_price, unpriced_budget_refusal
 from benchmark.runner.sigterm import SigtermHandler
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.base import Validator
-from benchmark.validators.cfn_lint.validator import CfnLintValidator, lint_columns
+from benchmark.validators.cfn_lint.validator import (
+    CfnLintValidator,
+    lint_columns,
+    linter_label,
+)
 from benchmark.validators.collateral import CollateralValidator
 from benchmark.validators.deploy.validator import DeployJob, DeployValidator
 from benchmark.validators.intent import IntentValidator
@@ -254,6 +258,12 @@ class Recorder:
             else self.settings.model.temperature,
         }
         row.update(attempt.provenance)  # the linter that judged it: version, clock date
+        # the feedback is this linter's text on this attempt (a rescore keeps it, the findings move)
+        row["feedback_linter"] = (
+            linter_label(row["cfn_lint_version"], row["lint_as_of"])
+            if attempt.feedback is not None
+            else None
+        )
         findings = finding_rows(aid, key, attempt.findings)
         checks = check_rows(aid, key, attempt.checks)
         row["redactions"] = self.redactor.rows(row, findings, checks)  # echoed secrets

@@ -232,6 +232,24 @@ class FixModel:
     persistent_share: float = 0.0
     persistent_fix: float = 0.0
     unmentioned: float = 0.0
+    # a rule the source never named: its named fix rate is unknown, drawn once per seed from
+    # this Beta(a, b) prior (`fix` is the prior's mean, for planning)
+    prior: tuple[float, float] | None = None
+
+    def as_in_source(self) -> FixModel:
+        """A never-named rule as its source saw it: a repair that names it fixes it no more
+        often than one that did not (validate-profile's replay; power --as-source)."""
+        if self.prior is None:
+            return self
+        return FixModel(fix=self.unmentioned, unmentioned=self.unmentioned)
+
+    def named_fix(self, seed: int, rule_id: str) -> float:
+        """The ordinary named fix chance; for a never-named rule, this seed's draw of it."""
+        if self.prior is None:
+            return self.fix
+        from scipy.stats import beta  # deferred: scipy.stats start-up cost (see first_draw)
+
+        return float(beta.ppf(stable_rng(seed, "prior", rule_id).random(), *self.prior))
 
 
 @dataclass(frozen=True)
@@ -247,6 +265,11 @@ class Rates:
     fix: Mapping[str, FixModel]
     fix_default: Mapping[str, FixModel]  # by level ("E", "W"), for rules without their own
     introduce: Mapping[str, float]  # rule -> chance a repair adds a finding of it
+    # rule -> fragments harvested from the source, each (section, name, value) entries
+    # (simulator/transplant.py)
+    transplants: Mapping[str, tuple[tuple[tuple[str, str, Any], ...], ...]] = field(
+        default_factory=dict
+    )
 
     def level_key(self, difficulty: int | None) -> str:
         key = str(difficulty)
@@ -258,7 +281,12 @@ class Rates:
 
 @dataclass(frozen=True)
 class Calibrated:
+    """`named_as_source`: a rule the source never named keeps its observed persistence even
+    when this simulator's feedback names it, as the source's model was never told about it
+    (validate-profile replays the source so; a sweep or a power analysis draws from the prior)."""
+
     rates: Rates
+    named_as_source: bool = False
 
     def first_draw(
         self, problem: SimProblem, chain: Chain, effort: EffortLevel = NO_EFFECT
@@ -311,9 +339,13 @@ class Calibrated:
 
     def _fix_chance(self, m: Mutation, feedback: str, chain: Chain) -> float:
         model = self.rates.fix_model(m.rule_id)
+        if self.named_as_source:
+            model = model.as_in_source()
         if not mentions(feedback, m.rule_id):
             return model.unmentioned
-        return model.persistent_fix if self.persistent(m, chain) else model.fix
+        if self.persistent(m, chain):
+            return model.persistent_fix
+        return model.named_fix(chain.seed, m.rule_id)
 
     def persistent(self, m: Mutation, chain: Chain) -> bool:
         """A lasting property of this mistake in this chain (the same draw at every turn)."""
@@ -337,10 +369,18 @@ class Calibrated:
                 and other != SYNTAX_RULE
                 and problem.free(problem.sites_by_rule.get(other, ()), active)
             }
+            # a rule the source named is stood in for by one it named, a never-named one by a
+            # never-named one: the stand-in is fixed as the rule would have been
+            alike = {o: w for o, w in stand_ins.items() if self._named(o) == self._named(rule)}
+            stand_ins = alike or stand_ins
             if not stand_ins:
                 return active
             free = problem.free(problem.sites_by_rule[_weighted(rng, stand_ins)], active)
         return (*active, rng.choice(free))
+
+    def _named(self, rule: str) -> bool:
+        """Whether the source's feedback ever named `rule` (no prior: it did)."""
+        return self.rates.fix_model(rule).prior is None
 
     def _break(
         self, problem: SimProblem, active: tuple[Mutation, ...], rng: random.Random

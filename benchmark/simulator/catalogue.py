@@ -46,6 +46,7 @@ from benchmark.simulator.finders import (
     wrong_type,
 )
 from benchmark.simulator.mutations import Mutation
+from benchmark.simulator.retired import RULE_OF_STATUS, retired_service
 from benchmark.simulator.template import (
     get_path,
 )
@@ -84,6 +85,7 @@ CATALOGUE: dict[str, Kind] = {
     "too_many_items": Kind(too_many_items, ("E3032",)),
     "secret_parameter": Kind(secret_parameter, ("W1011",)),
     "plaintext_password": Kind(plaintext_password, ("W2501",)),
+    "retired_service": Kind(retired_service, tuple(RULE_OF_STATUS.values())),
 }
 # The kinds of the hand-set default profile (the catalogue before calibration existed): it
 # draws among these only, so `simulated/default` behaves as it always has.

@@ -26,12 +26,9 @@ iteration the number of errors and warnings and whether the attempt is clean. It
 * the chain stops at its first clean attempt (the harness's rule, `clean_when`) and is filled
   forward, as `analysis.load.fill_chains` fills recorded chains.
 
-What the counts leave out (so this is an approximation of the simulator; tests/test_chains.py
-holds it to `behaviour.py` and to the rates' own expectations): sites that overlap (the
-simulator never puts two mistakes on one place, so a problem with few sites of a rule holds
-fewer findings of it), the rare site that raises a second finding through cfn-lint's
-cross-property rules, and informational findings (never modelled). Problems differ only by
-difficulty and by which rules have a site.
+An approximation (tests/test_chains.py holds it to `behaviour.py` and the rates): it leaves
+out overlapping sites, a site's second finding through cross-property rules, and informational
+findings; problems differ only by difficulty and by which rules have a site.
 """
 
 from __future__ import annotations
@@ -44,7 +41,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.stats import beta, poisson
 
 from benchmark.problems.dataset import Problem
 from benchmark.simulator.behaviour import (
@@ -143,6 +140,21 @@ class ChainProcess:
     parse_failure: float = 0.0  # a generation that does not parse
     repair_parse_failure: float = 0.0
     parse_fixed: float = 1.0  # a repair of a reply that did not parse parses
+    # per rule: Beta(a, b) of a rule the source never named (NaN: none), its `fix` the mean;
+    # `prior_theta` is the speed-up a lever applied to the drawn rate
+    prior: np.ndarray | None = None
+    prior_theta: float = 1.0
+
+    def fix_drawn(self, u: np.ndarray) -> np.ndarray:
+        """Chains x rules named fix chances, never-named rules at prior quantile `u` (per chain)."""
+        fix = np.broadcast_to(self.fix, (len(u), len(self.rules)))
+        if self.prior is None or np.isnan(self.prior).all():
+            return fix
+        has = ~np.isnan(self.prior[:, 0])
+        drawn = beta.ppf(u[:, None], self.prior[has, 0], self.prior[has, 1])
+        fix = fix.copy()
+        fix[:, has] = _sped_up(drawn, self.prior_theta)
+        return fix
 
     # ---- from a profile --------------------------------------------------------------------
 
@@ -154,7 +166,7 @@ class ChainProcess:
         if isinstance(behaviour, HandSet):
             return cls.hand_set(profile.name, behaviour.settings)
         assert isinstance(behaviour, Calibrated)
-        return cls.from_rates(profile.name, behaviour.rates)
+        return cls.from_rates(profile.name, behaviour.rates, behaviour.named_as_source)
 
     @classmethod
     def hand_set(cls, name: str, s: SimulatorSettings) -> ChainProcess:
@@ -181,9 +193,10 @@ class ChainProcess:
         )
 
     @classmethod
-    def from_rates(cls, name: str, r: Rates) -> ChainProcess:
+    def from_rates(cls, name: str, r: Rates, as_source: bool = False) -> ChainProcess:
         rules = tuple(sorted(set(r.rule_shares) | set(r.introduce)))
         models = [r.fix_model(rule) for rule in rules]
+        models = [m.as_in_source() for m in models] if as_source else models
         shares = np.array([r.rule_shares.get(rule, 0.0) for rule in rules])
         return cls(
             name=name,
@@ -200,6 +213,7 @@ class ChainProcess:
             parse_failure=r.generation_parse_failure,
             repair_parse_failure=r.repair_parse_failure,
             parse_fixed=r.parse_fixed,
+            prior=np.array([m.prior or (np.nan, np.nan) for m in models], dtype=float),
         )
 
     @property
@@ -219,6 +233,7 @@ class ChainProcess:
         return dataclasses.replace(
             self,
             fix=_sped_up(self.fix, theta),
+            prior_theta=self.prior_theta * theta,
             parse_fixed=float(_sped_up(np.asarray(self.parse_fixed), theta)),
         )
 
@@ -353,11 +368,14 @@ class BoundProcess:
         clean_when: str = "no_errors_or_warnings",
         named_levels: str = "EW",
         track: Sequence[str] = (),
+        prior_u: np.ndarray | None = None,
     ) -> Chains:
         """Draw one chain per entry of `problem_index` (indexes into the bound problems) over
         `iterations` attempts; each stops at its first clean attempt and is filled forward.
         `named_levels`: the levels whose rules the feedback names ("E" for errors-only);
-        `track`: rules whose shown findings are counted apart (`Chains.tracked`)."""
+        `track`: rules whose shown findings are counted apart (`Chains.tracked`); `prior_u`:
+        per chain, the quantile at which never-named rules' fix rates are drawn from their
+        prior (power analysis: one per replicate); None: the prior's mean."""
         if clean_when not in CLEAN_RULES:
             raise ValueError(f"clean_when must be one of {', '.join(CLEAN_RULES)}")
         p = self.process
@@ -380,10 +398,11 @@ class BoundProcess:
         broken |= self._add(placed, ordinary, persistent, rng)
 
         named = np.array([rule[:1] in named_levels for rule in p.rules])
+        fix = p.fix[None, :] if prior_u is None else p.fix_drawn(np.asarray(prior_u, dtype=float))
         stopped = np.zeros(c, dtype=bool)
         for t in range(iterations):
             if t > 0:
-                broken = self._repair(pi, ordinary, persistent, broken, stopped, named, rng)
+                broken = self._repair(pi, ordinary, persistent, broken, stopped, named, fix, rng)
             shown = ordinary + persistent
             e = np.where(broken, 1, (shown * is_error).sum(axis=1))
             w = np.where(broken, 0, (shown * ~is_error).sum(axis=1))
@@ -450,6 +469,7 @@ class BoundProcess:
         broken: np.ndarray,
         stopped: np.ndarray,
         named: np.ndarray,
+        fix: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
         """One repair of every chain that has not stopped, in place; returns the new broken."""
@@ -458,7 +478,7 @@ class BoundProcess:
         movable = np.flatnonzero(going & ~broken)  # a reply that does not parse hides the rest
         mended = broken & going & (rng.random(len(pi)) < p.parse_fixed)
         if len(movable):
-            q_ord = np.where(named, p.fix, p.unmentioned)[None, :]
+            q_ord = np.where(named, fix if len(fix) == 1 else fix[movable], p.unmentioned)
             q_per = np.where(named, p.persistent_fix, p.unmentioned)[None, :]
             ordinary[movable] -= rng.binomial(ordinary[movable], q_ord)
             persistent[movable] -= rng.binomial(persistent[movable], q_per)

@@ -53,6 +53,7 @@ from benchmark.simulator.agent import (
 from benchmark.simulator.behaviour import (
     NO_BOOST,
     Behaviour,
+    Calibrated,
     Chain,
     HandSet,
     SimProblem,
@@ -66,6 +67,7 @@ from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, Effo
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
 from benchmark.simulator.template import parse_template, try_parse
+from benchmark.simulator.transplant import KIND, transplant_sites
 
 DECODE_CACHE = 256  # templates decoded per simulator instance, most recent kept
 
@@ -364,10 +366,13 @@ class SimulatedModel(ModelAPI):
                 tree = parse_template(source.reference_template)
             except ValueError as exc:
                 raise ModelError(f"{problem_id}: {exc}", fatal=True) from None
+            sites = find_sites(tree, self.as_of)
+            if isinstance(self.behaviour, Calibrated) and self.behaviour.rates.transplants:
+                sites[KIND] = transplant_sites(tree, self.behaviour.rates.transplants)
             self._parsed[problem_id] = SimProblem(
                 problem_id,
                 tree,
-                find_sites(tree, self.as_of),
+                sites,
                 difficulty_of(source),
                 edit=source.is_edit,
                 collateral_by_kind=edit_sites_of(source, tree),

@@ -31,12 +31,14 @@ from benchmark.simulator.behaviour import (
 )
 from benchmark.simulator.editing import EditRates, EditRatesError, edit_rates
 from benchmark.simulator.effort import EffortError, EffortModel, effort_model
+from benchmark.simulator.transplant import SECTIONS, Entry
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "model" / "simulator"
 KINDS = ("hand-set", "rates")
 # model.simulator keys that apply to every profile (the rest are hand-set settings)
 # (price_as is billing only: benchmark/runner/prices.py reads it)
-COMMON_OPTIONS = ("profile", "seed", "latency_s", "price_as")
+# (named_as_source: rates only, validate-profile's replay of its source; see Calibrated)
+COMMON_OPTIONS = ("profile", "seed", "latency_s", "price_as", "named_as_source")
 
 
 class ProfileError(ValueError):
@@ -105,7 +107,8 @@ class Profile:
                 f"{self.name!r} ({self.path}) is calibrated rates; only "
                 f"{', '.join(COMMON_OPTIONS)} apply to it"
             )
-        return Calibrated(rates_from(self.data, self.path)), _settings(common, self.path)
+        replay = bool(options.get("named_as_source", False))
+        return Calibrated(rates_from(self.data, self.path), replay), _settings(common, self.path)
 
 
 def _settings(fields: Mapping[str, Any], where: Path) -> SimulatorSettings:
@@ -225,6 +228,13 @@ def _fix_model(entry: Any, where: str) -> FixModel:
             fields[name] = _probability(model[name], f"{where}.model.{name}")
     if "fix" not in fields:
         raise ProfileError(f"{where}.model: missing 'fix'")
+    given = model.get("prior")
+    prior = given.get("beta") if isinstance(given, Mapping) else None
+    if prior is not None:
+        if not (isinstance(prior, list) and len(prior) == 2 and all(_known(v, "") for v in prior)
+                and min(prior) > 0):  # fmt: skip
+            raise ProfileError(f"{where}.model.prior.beta: expected [a, b], both > 0")
+        return FixModel(**fields, prior=(float(prior[0]), float(prior[1])))
     return FixModel(**fields)
 
 
@@ -279,4 +289,27 @@ def rates_from(data: Mapping[str, Any], path: Path | str = "profile") -> Rates:
             str(rule): _probability(entry, f"{r}.introduce.{rule}")
             for rule, entry in (rep.get("introduce") or {}).items()
         },
+        transplants=_transplants(data.get("coverage"), where),
     )
+
+
+def _transplants(coverage: Any, where: str) -> dict[str, tuple[tuple[Entry, ...], ...]]:
+    """`coverage.harvested`: rule -> [[{section, name, fragment}, ...]] (studies/harvest.py)."""
+    harvested = coverage.get("harvested") if isinstance(coverage, Mapping) else None
+    out: dict[str, tuple[tuple[Entry, ...], ...]] = {}
+    for rule, fragments in (harvested or {}).items():
+        found = []
+        for entries in fragments if isinstance(fragments, list) else [None]:
+            if not isinstance(entries, list) or not all(
+                isinstance(e, Mapping) and e.get("section") in SECTIONS and e.get("name")
+                for e in entries
+            ):
+                raise ProfileError(
+                    f"{where}: coverage.harvested.{rule}: expected lists of {{section: one of "
+                    f"{', '.join(SECTIONS)}, name: ..., fragment: ...}}"
+                )
+            found.append(
+                tuple((str(e["section"]), str(e["name"]), e.get("fragment")) for e in entries)
+            )
+        out[str(rule)] = tuple(found)
+    return out

@@ -148,6 +148,15 @@ def lint_columns(
     }
 
 
+def linter_label(cfn_lint_version: Any, lint_as_of: Any) -> str | None:
+    """How a row names the linter behind its findings or its feedback: "cfn-lint 1.58.0 @
+    2026-12-01" (None where nothing linted it: no date)."""
+    if not cfn_lint_version or lint_as_of is None or lint_as_of != lint_as_of:  # NaN: no date
+        return None
+    day = lint_as_of.isoformat() if hasattr(lint_as_of, "isoformat") else str(lint_as_of)
+    return f"cfn-lint {cfn_lint_version} @ {day[:10]}"
+
+
 def settings_problems(description: dict[str, Any], settings: LintSettings) -> list[str]:
     """What this release of cfn-lint would reject in `settings`, one line each: a region it
     does not know, a check entry matching none of its rule ids (by prefix, as cfn-lint
