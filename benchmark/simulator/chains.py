@@ -495,8 +495,3 @@ class BoundProcess:
             failed = movable[rng.random(len(movable)) < p.repair_parse_failure]
             broke[failed] = True
         return np.where(broken & going, ~mended | broke, broken | broke)
-
-
-def stop_profile(chains: Chains) -> np.ndarray:
-    """The share of chains that make an attempt at each iteration (1 at the first)."""
-    return chains.reached.mean(axis=0)
