@@ -42,9 +42,14 @@ from benchmark.loop.agent_turns import (
     no_usage,
     rebuild,
 )
-from benchmark.loop.extract import extract_template, keep_template
-from benchmark.loop.feedback import FeedbackInput, render_feedback
-from benchmark.loop.feedback_loop import Attempt, FatalModelError, RecordedAttempt
+from benchmark.loop.extract import extract_template
+from benchmark.loop.feedback_loop import (
+    Attempt,
+    FatalModelError,
+    RecordedAttempt,
+    feedback_text,
+    judge,
+)
 from benchmark.loop.prompts import agent_messages
 from benchmark.models.base import (
     CallContext,
@@ -54,7 +59,6 @@ from benchmark.models.base import (
     ModelOutput,
 )
 from benchmark.problems.dataset import Problem
-from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint.schemas import resource_schema
 from benchmark.validators.suite import ValidatorSuite
 
@@ -85,7 +89,6 @@ class AgentLoop:
         self.generate_config = generate_config  # sample index -> config (tools added here)
         self.regions = list(regions)  # the job's lint regions: where schemas are looked up
         self.may_start = may_start  # asked before every turn (the sweep's budget)
-        self.filename = f"template.{prompts.output_format}"
 
     def resume_point(self, problem: Problem, recorded: Sequence[RecordedAttempt]) -> AgentResume:
         """Where a chain with these recorded rows (iterations 1..n, none final) goes on."""
@@ -272,17 +275,7 @@ class AgentLoop:
         """A row for `text` as a template, judged by the job's validator suite."""
         row = self._row(problem, sample, state, datetime.now(UTC))
         row.agent["tool"] = tool
-        row.extraction = keep_template(extract_template(text), self.prompts.template_as)
-        verdict = await self.suite.check(
-            row.extraction.template, problem, AttemptRef(problem.id, sample, row.iteration)
-        )
-        row.findings, row.checks = verdict.findings, verdict.checks
-        row.parse_ok, row.counts = verdict.parse_ok, verdict.counts
-        row.lint_failures, row.clean = verdict.failures, verdict.clean
-        row.provenance, row.columns = verdict.provenance, verdict.columns
-        row.finished_at = datetime.now(UTC)
-        if verdict.gating_failed:
-            row.stop_reason = "lint_failure"  # nothing trustworthy to say of it
+        await judge(row, text, self.suite, self.prompts.template_as)
         return row
 
     async def _validate(
@@ -291,13 +284,7 @@ class AgentLoop:
         row = await self._check(problem, sample, state, read.arguments["template"], VALIDATE)
         assert row.extraction is not None
         template = row.extraction.template
-        text = render_feedback(
-            self.prompts.feedback,
-            FeedbackInput(
-                row.findings, self.filename, template, problem.prompt.strip(), row.checks
-            ),
-            (*self.prompts.feed_back_checks, *self.suite.fed_back_sources),
-        )
+        text = feedback_text(row, self.prompts, self.suite)
         row.feedback = cap(text or NO_FINDINGS, self.loop.tool_result_max_chars)
         state.validate_calls += 1
         state.last_validated = (template, row.feedback)

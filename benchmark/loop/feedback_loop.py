@@ -21,7 +21,7 @@ from benchmark.models.base import (
 )
 from benchmark.problems.dataset import Problem
 from benchmark.validators.base import AttemptRef, CheckResult, Finding
-from benchmark.validators.suite import ValidatorSuite
+from benchmark.validators.suite import ValidatorSuite, Verdict
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,42 @@ class Attempt:
     agent: dict[str, Any] = field(default_factory=dict)  # agent protocol's columns (AGENT_COLUMNS)
 
 
+async def judge(attempt: Attempt, text: str, suite: ValidatorSuite, template_as: str) -> Verdict:
+    """Extract the template from `text`, judge it with the job's validator suite and record
+    the verdict on `attempt` (a gating validator that could not run stops it: lint_failure)."""
+    problem = attempt.problem
+    attempt.extraction = keep_template(extract_template(text), template_as)
+    verdict = await suite.check(
+        attempt.extraction.template,
+        problem,
+        AttemptRef(problem.id, attempt.sample, attempt.iteration),
+    )
+    attempt.findings, attempt.checks = verdict.findings, verdict.checks
+    attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
+    attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
+    attempt.provenance, attempt.columns = verdict.provenance, verdict.columns
+    attempt.finished_at = datetime.now(UTC)
+    if verdict.gating_failed:
+        attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back
+    return verdict
+
+
+def feedback_text(attempt: Attempt, prompts: PromptSetConfig, suite: ValidatorSuite) -> str:
+    """What the prompt set's feedback design says of a judged attempt (the fixed loop's repair
+    prompt, the agent's validate_template result)."""
+    return render_feedback(
+        prompts.feedback,
+        FeedbackInput(
+            attempt.findings,
+            f"template.{prompts.output_format}",
+            attempt.extraction.template if attempt.extraction else "",
+            attempt.problem.prompt.strip(),
+            attempt.checks,
+        ),
+        (*prompts.feed_back_checks, *suite.fed_back_sources),
+    )
+
+
 class FeedbackLoop:
     """Runs problem x sample chains against one model with one prompt set and protocol."""
 
@@ -95,7 +131,6 @@ class FeedbackLoop:
         self.loop = loop
         self.generate_config = generate_config  # sample index -> config
         self.may_start = may_start  # asked before every attempt (the sweep's budget)
-        self.filename = f"template.{prompts.output_format}"
 
     async def run_chain(
         self,
@@ -122,17 +157,7 @@ class FeedbackLoop:
             if attempt.stop_reason is None and iteration >= self.loop.max_iterations:
                 attempt.stop_reason = "max_iterations"
             if attempt.stop_reason is None:
-                attempt.feedback = render_feedback(
-                    self.prompts.feedback,
-                    FeedbackInput(
-                        attempt.findings,
-                        self.filename,
-                        attempt.extraction.template if attempt.extraction else "",
-                        problem.prompt.strip(),
-                        attempt.checks,
-                    ),
-                    (*self.prompts.feed_back_checks, *self.suite.fed_back_sources),
-                )
+                attempt.feedback = feedback_text(attempt, self.prompts, self.suite)
             on_attempt(attempt)
             if attempt.stop_reason == "fatal_model_error":
                 raise FatalModelError(attempt.model_error or "fatal model error")
@@ -200,19 +225,7 @@ class FeedbackLoop:
             attempt.finished_at = datetime.now(UTC)
             return attempt
 
-        attempt.extraction = keep_template(
-            extract_template(attempt.output.text), self.prompts.template_as
-        )
-        verdict = await self.suite.check(
-            attempt.extraction.template, problem, AttemptRef(problem.id, sample, iteration)
-        )
-        attempt.findings, attempt.checks = verdict.findings, verdict.checks
-        attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
-        attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
-        attempt.provenance, attempt.columns = verdict.provenance, verdict.columns
-        attempt.finished_at = datetime.now(UTC)
-        if verdict.gating_failed:
-            attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back
-        elif verdict.clean:
+        verdict = await judge(attempt, attempt.output.text, self.suite, self.prompts.template_as)
+        if attempt.stop_reason is None and verdict.clean:
             attempt.stop_reason = "clean"
         return attempt
