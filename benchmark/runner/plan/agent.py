@@ -47,7 +47,13 @@ from benchmark.models.pricing import Price, PriceBasis
 from benchmark.models.prompt_cache import CHARS_PER_TOKEN as GENEROUS_CHARS_PER_TOKEN
 from benchmark.problems.dataset import Problem
 from benchmark.runner.plan.findings import FeedbackSizer
-from benchmark.runner.plan.job import Bounds, JobPlan, problem_texts
+from benchmark.runner.plan.job import (
+    Bounds,
+    JobPlan,
+    feedback_sizer,
+    problem_texts,
+    profile_ref,
+)
 from benchmark.runner.plan.problems import attemptable_problems
 from benchmark.runner.plan.token_usage import OPENAI_CACHE_STEP, OPENAI_MIN_CACHED, Usage
 from benchmark.runner.prices import model_price, price_notes
@@ -284,22 +290,13 @@ def plan_agent_job(
     model, loop, planning = settings.model, settings.loop, settings.planning
     problems, notes = attemptable_problems(settings)
     simulated = model.provider == "simulated"
-    ref = str(model.simulator.get("profile") or model.name) if simulated else planning.profile
-    profile = load_profile(ref)
+    profile = load_profile(profile_ref(settings))
     policy = profile.agent
     effort = profile.effort.level(model.effort, model.thinking)
     drawn = draw_agent_chains(settings, problems, profile, effort)
     texts = problem_texts(settings, problems)
     cpt, cap = planning.chars_per_token, loop.tool_result_max_chars
-    sizer = FeedbackSizer(
-        settings.prompts.feedback,
-        f"template.{settings.prompts.output_format}",
-        drawn.rules,
-        drawn.weights,
-        [t.template for t in texts],
-        [t.problem.prompt.strip() for t in texts],
-        planning.seed,
-    )
+    sizer = feedback_sizer(settings, drawn.rules, drawn.weights, texts)
     opening = [
         sum(len(m.content) for m in agent_messages(settings.prompts, t.problem)) + TOOLS_CHARS
         for t in texts

@@ -264,11 +264,28 @@ def chain_messages(
 # ---- the plan --------------------------------------------------------------------------------
 
 
-def _profile_ref(settings: Settings) -> str:
+def profile_ref(settings: Settings) -> str:
+    """The simulator profile a job is planned with: a simulated model's own, else
+    `planning.profile`."""
     model = settings.model
     if model.provider == "simulated":
         return str(model.simulator.get("profile") or model.name)
     return settings.planning.profile
+
+
+def feedback_sizer(
+    settings: Settings, rules: Sequence[str], weights: np.ndarray, texts: Sequence[ProblemText]
+) -> FeedbackSizer:
+    """The sizer of the feedback a job's drawn chains would be shown (its design and problems)."""
+    return FeedbackSizer(
+        settings.prompts.feedback,
+        f"template.{settings.prompts.output_format}",
+        rules,
+        weights,
+        [t.template for t in texts],
+        [t.problem.prompt.strip() for t in texts],
+        settings.planning.seed,
+    )
 
 
 def _bases(settings: Settings) -> list[PriceBasis]:
@@ -281,22 +298,14 @@ def plan_job(settings: Settings, job_id: int = 0, overrides: Sequence[str] = ())
     model, loop = settings.model, settings.loop
     simulated = model.provider == "simulated"
     problems, notes = attemptable_problems(settings)
-    ref = _profile_ref(settings)
+    ref = profile_ref(settings)
     profile = load_profile(ref)
     effort = profile.effort.level(model.effort, model.thinking)
     drawn = draw_chains(settings, problems, ref, effort)
     texts = problem_texts(settings, problems)
     cpt = settings.planning.chars_per_token
     iterations, samples = loop.max_iterations, loop.samples
-    sizer = FeedbackSizer(
-        settings.prompts.feedback,
-        f"template.{settings.prompts.output_format}",
-        drawn.rules,
-        drawn.weights,
-        [t.template for t in texts],
-        [t.problem.prompt.strip() for t in texts],
-        settings.planning.seed,
-    )
+    sizer = feedback_sizer(settings, drawn.rules, drawn.weights, texts)
     feedback = _feedback_chars(drawn, sizer)
     price = model_price(settings)
     notes.extend(price_notes(settings, price))
