@@ -382,25 +382,21 @@ def lint_mismatch(baseline: Provenance, candidate: Provenance) -> LintMismatch |
 def context_notes(baseline: Provenance, candidate: Provenance) -> list[str]:
     """What differs between the sides besides the linter (stated, not refused)."""
     notes = []
-    for name, a, b in (
-        ("datasets", baseline.datasets, candidate.datasets),
-        ("output formats", baseline.output_formats, candidate.output_formats),
-        ("response formats", baseline.response_formats, candidate.response_formats),
+    axis = (
+        ": a legitimate axis, compared here, so the differences below include its effect "
+        "(and its cost)"
+    )
+    for name, a, b, why in (
+        ("datasets", baseline.datasets, candidate.datasets, ""),
+        ("output formats", baseline.output_formats, candidate.output_formats, ""),
+        ("response formats", baseline.response_formats, candidate.response_formats, ""),
+        ("efforts", baseline.efforts, candidate.efforts, axis),
+        ("thinking settings", baseline.thinkings, candidate.thinkings, axis),
+        ("model APIs", baseline.model_apis, candidate.model_apis, axis),
     ):
         if a != b and not (baseline.published or candidate.published):
             notes.append(
                 f"The {name} differ ({baseline.label}: {', '.join(a) or '–'}; "
-                f"{candidate.label}: {', '.join(b) or '–'})."
-            )
-    for name, a, b in (
-        ("efforts", baseline.efforts, candidate.efforts),
-        ("thinking settings", baseline.thinkings, candidate.thinkings),
-        ("model APIs", baseline.model_apis, candidate.model_apis),
-    ):
-        if a != b and not (baseline.published or candidate.published):
-            notes.append(
-                f"The {name} differ ({baseline.label}: {', '.join(a) or '–'}; "
-                f"{candidate.label}: {', '.join(b) or '–'}): a legitimate axis, compared "
-                "here, so the differences below include its effect (and its cost)."
+                f"{candidate.label}: {', '.join(b) or '–'}){why}."
             )
     return notes
