@@ -15,17 +15,10 @@ from typing import Any
 
 from benchmark.loop.agent_tools import SCHEMA, VALIDATE
 from benchmark.models.base import ChatMessage, ModelOutput, ToolCall
+from benchmark.models.usage import COUNTS, SECONDS
 
 # usage figures of a turn that add up when several turns land on one row
-_SUMMED = (
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "latency_s",
-)
+_SUMMED = (*COUNTS, *SECONDS)
 
 
 @dataclass
