@@ -44,9 +44,9 @@ from benchmark.records.tables import (
     read_table,
 )
 from benchmark.replication.paper_repo import RECORDED_LINTER, RECORDED_SOURCE
-from benchmark.runner.hydra_job import prepare_suite
 from benchmark.runner.run_folder_check import fingerprint_as_saved, rescore_refusal
 from benchmark.runner.sigterm import SigtermHandler
+from benchmark.runner.suite_factory import prepare_suite
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint.validator import lint_columns, linter_label
 from benchmark.validators.deploy.validator import DeployJob
