@@ -169,6 +169,8 @@ async def rescore_job(
                 verdict = await suite.check(template, problems.get(row["problem_id"]), ref)
                 findings, checks = verdict.findings, verdict.checks
                 new.update(verdict.provenance)
+                if suite.front is not None:  # a CDK app, synthesized again
+                    new["synth_template"] = verdict.synthesized
                 new.update(
                     outcome_columns(
                         verdict.counts,
