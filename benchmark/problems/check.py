@@ -171,7 +171,7 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
     for problem, path in loaded:
         # a CDK app has no template to lint until it is synthesized (the synthesis check
         # replaces this); until then it is skipped like a prompt-only problem
-        if problem.no_reference is not None or problem.reference_template is None:
+        if problem.no_reference is not None or problem.reference_app is not None:
             report.prompt_only.append(problem.id)
             continue
         if not problem.intent_checks and not is_curated(problem):

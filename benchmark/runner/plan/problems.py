@@ -12,7 +12,7 @@ def attemptable_problems(settings: Settings) -> tuple[list[Problem], list[str]]:
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     notes: list[str] = []
     if settings.model.provider == "simulated":
-        runnable = [p for p in problems if p.no_reference is None]  # a template or an app
+        runnable = [p for p in problems if (p.reference_template or p.reference_app) is not None]
         if len(runnable) < len(problems):
             notes.append(
                 f"the simulator skips {len(problems) - len(runnable)} prompt-only problems"
