@@ -37,7 +37,7 @@ from benchmark.runner.capability_check import check_capabilities
 from benchmark.runner.factory import create_loop, create_model, job_label
 from benchmark.runner.prices import model_price, unpriced_budget_refusal
 from benchmark.runner.sigterm import SigtermHandler
-from benchmark.runner.suite_factory import build_suite, prepare_suite  # noqa: F401 - re-exported
+from benchmark.runner.suite_factory import prepare_suite
 from benchmark.secrecy import Redactor, scrub
 from benchmark.validators.cfn_lint.validator import (
     CfnLintValidator,
