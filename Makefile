@@ -4,7 +4,7 @@
 #: IACBENCH=<PY's folder>/iacbench  the command every target below calls
 #: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-*)
 #: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols)
-#: PROMPTS=paper             prompt sets, comma-separated (sweep, plan)
+#: PROMPTS=paper             prompt sets, comma-separated (sweep, plan); cdk when DATASET names a cdk dataset
 #: DATASET=paper33            dataset name (sweep, plan, power); calibrate, validate-profile: only if given (default: the run's)
 #: DIRS=                      check-datasets: dataset folders, e.g. datasets/local/mine (default: the shipped ones)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
@@ -28,7 +28,7 @@
 #: PROFILE=                   validate-profile, power: a profile name or file
 #: EFFECT=                    power: the effect to detect, e.g. k=+20%
 #: SAMPLES=5                  power: samples per problem
-#: EXTRAS=dev,docs            install: optional dependency groups, comma-separated (+security: checkov)
+#: EXTRAS=dev,docs            install: optional dependency groups, comma-separated (+security: checkov; +cdk: aws-cdk-lib, constructs, Node)
 #: UV=uv UV_VERSION=0.13.9    install, lock, upgrade: the uv to use (pip installs it if missing)
 #: TEST_WORKERS=auto PYTEST_ARGS=  test, test-all: pytest -n and more pytest arguments
 #: BENCH_ARGS=                bench: arguments of tests.bench
@@ -37,7 +37,8 @@ PY      ?= .venv/bin/python
 IACBENCH ?= $(dir $(PY))iacbench
 MODELS  ?= simulated/default,simulated/synthetic-truth
 ITERS   ?= 10
-PROMPTS ?= paper
+# a CDK dataset (paper33-cdk) is answered with the CDK prompt set unless PROMPTS says otherwise
+PROMPTS ?= $(if $(findstring cdk,$(DATASET)),cdk,paper)
 DATASET ?= paper33
 ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent

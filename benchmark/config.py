@@ -70,9 +70,13 @@ class ConfigError(ValueError):
     """A configuration that cannot run. The message is one line and names the key."""
 
 
+Language = Literal["cloudformation", "cdk-python"]  # the IaC language a model answers in
+
+
 class DatasetConfig(_Strict):
     name: str
     path: str
+    language: Language = "cloudformation"  # every problem's; a prompt set for it must match
     only: list[str] | None = None  # problem ids to keep
     limit: int | None = Field(default=None, ge=1)
 
@@ -81,7 +85,8 @@ class PromptSetConfig(_Strict):
     """A prompt set: the words sent to the model and how feedback is written."""
 
     name: str
-    output_format: Literal["yaml", "json"]
+    language: Language = "cloudformation"  # the datasets it is for (DatasetConfig.language)
+    output_format: Literal["yaml", "json", "python"]  # python: a CDK app, cdk-python only
     system: str
     generation: str  # placeholders: {prompt} {format_name} {format_tag}
     repair: str  # stateless repair: {template} {feedback} {format_name} {format_tag}
@@ -109,6 +114,15 @@ class PromptSetConfig(_Strict):
     # the agent protocol's task text for an edit problem, placeholders as `edit`; null: the
     # shared default, conf/prompts/agent_edit.txt
     agent_edit: str | None = None
+
+    @model_validator(mode="after")
+    def _format_fits_language(self) -> PromptSetConfig:
+        if (self.output_format == "python") != (self.language == "cdk-python"):
+            raise ValueError(
+                f"output_format {self.output_format} does not fit language {self.language} "
+                "(a cdk-python prompt set answers python; a cloudformation one yaml or json)"
+            )
+        return self
 
     @property
     def agent_text(self) -> str:
@@ -225,6 +239,26 @@ class DeployConfig(_Strict):
         return self
 
 
+class CdkConfig(_Strict):
+    """Synthesis of model-written CDK apps (benchmark/validators/cdk/), for a cdk-python
+    dataset only: each app runs in a sandbox with these walls."""
+
+    # auto: bubblewrap where it works, else `unshare -rn` (network and environment cut, files
+    # not walled); bwrap / unshare: that one or a one-line error at start
+    sandbox: Literal["auto", "bwrap", "unshare"] = "auto"
+    workers: int | None = Field(default=None, ge=1)  # warm synth workers; null: one per core
+    memory_mb: int = Field(default=1536, ge=256)  # memory cap per synth (cgroup)
+    cpu_s: int = Field(default=60, ge=1)  # CPU seconds per synth
+    wall_s: float = Field(default=120.0, gt=0)  # wall-clock seconds per synth
+    file_size_mb: int = Field(default=50, ge=1)  # largest file a synth may write
+    processes: int = Field(default=64, ge=1)  # processes a synth may run at once
+    jsii_cache: str = "runs/.cache/jsii"  # jsii's package cache (relative: to the project root)
+
+    @property
+    def resolved_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
 class CacheConfig(_Strict):
     """The on-disk response cache (benchmark/models/cache.py); never used for the simulator."""
 
@@ -265,6 +299,7 @@ class Settings(_Strict):
     lint: LintConfig
     security: SecurityConfig = SecurityConfig()
     deploy: DeployConfig = DeployConfig()
+    cdk: CdkConfig = CdkConfig()
     cache: CacheConfig = CacheConfig()
     budget: BudgetConfig = BudgetConfig()
     planning: PlanningConfig = PlanningConfig()
@@ -315,6 +350,7 @@ class Settings(_Strict):
             data["loop"].pop("max_turns")
             data["loop"].pop("tool_result_max_chars")
         data["dataset"]["problems_sha256"] = _problems_digest(self.dataset, recorded_problems)
+        _language_keys(data, self)
         data["prompts"].pop("edit")
         data["prompts"].pop("agent_edit")
         if any(p.is_edit for p in _problems(self.dataset)):  # absent otherwise: old hashes hold
@@ -332,6 +368,19 @@ class Settings(_Strict):
         if self.model.provider == "simulated":  # a profile file's content shapes every reply
             data["model"]["simulator_profile_sha256"] = _profile_digest(self.model)
         return data
+
+
+def _language_keys(data: dict[str, Any], settings: Settings) -> None:
+    """The language axis, absent for CloudFormation so older runs keep their hash; for CDK the
+    sandbox's limits (a limit can turn an app into a finding), not how many workers run it."""
+    cdk = data.pop("cdk")
+    if settings.dataset.language == "cloudformation":
+        data["dataset"].pop("language")
+    else:
+        limits = ("memory_mb", "cpu_s", "wall_s", "file_size_mb", "processes")
+        data["cdk"] = {k: cdk[k] for k in limits}
+    if settings.prompts.language == "cloudformation":
+        data["prompts"].pop("language")
 
 
 def _reasoning_keys(data: dict[str, Any], model: ModelConfig) -> None:
@@ -354,9 +403,16 @@ def _reasoning_keys(data: dict[str, Any], model: ModelConfig) -> None:
 def _problems(dataset: DatasetConfig) -> list[Problem]:
     """Exactly the problems a job runs (`only` and `limit` kept), or a ConfigError."""
     try:
-        return load_dataset(dataset.path, dataset.only, dataset.limit)
+        problems = load_dataset(dataset.path, dataset.only, dataset.limit)
     except DatasetError as exc:
         raise ConfigError(f"config error at 'dataset': {exc}") from None
+    for problem in problems:
+        if problem.language != dataset.language:
+            raise ConfigError(
+                f"config error at 'dataset.language': dataset {dataset.name} is "
+                f"{dataset.language} but its problem {problem.id} is {problem.language}"
+            )
+    return problems
 
 
 def _problems_digest(dataset: DatasetConfig, recorded: Mapping[str, str] | None = None) -> str:
@@ -393,6 +449,18 @@ def load_settings(raw: dict[str, Any]) -> Settings:
     if not Path(settings.dataset.path).is_dir():
         folder = settings.dataset.path
         raise ConfigError(f"config error at 'dataset.path': folder {folder} not found")
+    language, prompts = settings.dataset.language, settings.prompts
+    if prompts.language != language:
+        fix = "prompts=cdk" if language == "cdk-python" else "prompts=paper (or another)"
+        raise ConfigError(
+            f"config error at 'prompts': prompt set '{prompts.name}' is for {prompts.language} "
+            f"but dataset '{settings.dataset.name}' is {language}: use {fix}"
+        )
+    if language == "cdk-python" and settings.loop.protocol == "agent":
+        raise ConfigError(
+            "config error at 'loop.protocol': the agent protocol validates templates, not CDK "
+            "apps; use stateless or conversation with a cdk-python dataset"
+        )
     fmt = settings.model.response_format
     if fmt is not None and settings.prompts.output_format != "json":
         raise ConfigError(

@@ -25,7 +25,8 @@ from benchmark.progress import progress_bar
 from benchmark.records.tables import RecordWriter
 from benchmark.runner.budget import BudgetLedger
 from benchmark.runner.factory import create_model
-from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, build_suite, write_summary
+from benchmark.runner.hydra_job import JobInfo, JobSummary, Recorder, write_summary
+from benchmark.runner.suite_factory import build_suite
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 

@@ -225,6 +225,8 @@ def test_schema_lookup_of_an_unknown_type_or_property_names_close_ones() -> None
 
 def test_every_prompt_set_has_an_agent_text_with_known_placeholders() -> None:
     for path in sorted((ROOT / "conf" / "prompts").glob("*.yaml")):
+        if "language: cdk-python" in path.read_text():
+            continue  # the agent validates templates, not CDK apps: refused for CDK at start
         settings = settings_for("loop.protocol=agent", f"prompts={path.stem}")
         check_prompt_set(settings.prompts)
         assert "{prompt}" in settings.prompts.agent_text

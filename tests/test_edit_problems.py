@@ -25,7 +25,12 @@ from benchmark.validators.base import Finding
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITS = Path(__file__).resolve().parent / "edit_problems"
-PROMPT_SETS = sorted(p.stem for p in (ROOT / "conf" / "prompts").glob("*.yaml"))
+# the CloudFormation sets: a CDK problem is never an edit problem (its loader refuses one)
+PROMPT_SETS = sorted(
+    p.stem
+    for p in (ROOT / "conf" / "prompts").glob("*.yaml")
+    if yaml.safe_load(p.read_text()).get("language", "cloudformation") == "cloudformation"
+)
 
 
 def fixture_data(name: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Pull the CloudFormation template out of a model's reply, and say which rule found it.
+"""Pull the CloudFormation template (or, for output format python, the CDK app's module) out of
+a model's reply, and say which rule found it.
 
 Rules are tried in order; the first that yields text wins. Decoding is not done here: the
-validators parse the text (a template that does not parse becomes an E0000 finding).
+validators parse the text (a template that does not parse becomes an E0000 finding; a module
+that does not, an S1001 finding when it is synthesized).
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ _TOP_LEVEL_KEY = re.compile(
 )
 _YAML_TAGS = {"yaml", "yml"}
 _JSON_TAGS = {"json", "json5", "jsonc"}
+_PYTHON_TAGS = {"python", "py", "python3", ""}  # "": an untagged fence
+_CLASS = re.compile(r"^class[ \t]+\w+", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Extraction:
     template: str
     rule: str  # tagged | fenced-yaml | fenced-json | fenced-other | unclosed-fence |
-    #            bare-json | bare-yaml | whole-reply | empty
+    #            bare-json | bare-yaml | whole-reply | empty; python: fenced-python |
+    #            unclosed-fence | whole-reply | empty
 
 
 def _looks_like_template(text: str) -> bool:
@@ -57,11 +62,14 @@ def reply_truncated(reply: str) -> bool:
     return len(reply) > MAX_REPLY_CHARS
 
 
-def extract_template(reply: str) -> Extraction:
-    """Return the template text in `reply` and the rule that found it."""
+def extract_template(reply: str, output_format: str = "yaml") -> Extraction:
+    """Return the template text in `reply` (the module, for output format python) and the
+    rule that found it."""
     text = reply[:MAX_REPLY_CHARS]
     if not text.strip():
         return Extraction("", "empty")
+    if output_format == "python":
+        return extract_module(text)
 
     tagged = [(m.group(1), m.group(2)) for m in _TAGGED.finditer(text)]
     if tagged:
@@ -86,6 +94,19 @@ def extract_template(reply: str) -> Extraction:
     if key:
         return Extraction(text[key.start() :].rstrip() + "\n", "bare-yaml")
 
+    return Extraction(text, "whole-reply")
+
+
+def extract_module(text: str) -> Extraction:
+    """A CDK app's module: the longest ```python (```py, untagged) block that defines a class,
+    else the longest such block; a fence that never closes; else the whole reply."""
+    fenced = [m.group(3) for m in _FENCE.finditer(text) if m.group(2).lower() in _PYTHON_TAGS]
+    if fenced:
+        classy = [body for body in fenced if _CLASS.search(body)] or fenced
+        return Extraction(max(classy, key=len), "fenced-python")
+    opened = _OPEN_FENCE.search(text)
+    if opened:  # a fence that never closes: typically a reply cut at max tokens
+        return Extraction(text[opened.end() :], "unclosed-fence")
     return Extraction(text, "whole-reply")
 
 

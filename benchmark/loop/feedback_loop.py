@@ -10,7 +10,7 @@ from typing import Any
 from benchmark.config import LoopConfig, PromptSetConfig
 from benchmark.loop.extract import Extraction, extract_template, keep_template
 from benchmark.loop.feedback import FeedbackInput, render_feedback
-from benchmark.loop.prompts import generation_messages, repair_messages
+from benchmark.loop.prompts import feedback_filename, generation_messages, repair_messages
 from benchmark.models.base import (
     CallContext,
     ChatMessage,
@@ -75,13 +75,21 @@ class Attempt:
     provenance: dict[str, Any] = field(default_factory=dict)  # validators' own columns
     columns: dict[str, Any] = field(default_factory=dict)  # judged columns, e.g. deployable
     agent: dict[str, Any] = field(default_factory=dict)  # agent protocol's columns (AGENT_COLUMNS)
+    synthesized: str | None = None  # a CDK app's synthesized template (Verdict.synthesized)
 
 
-async def judge(attempt: Attempt, text: str, suite: ValidatorSuite, template_as: str) -> Verdict:
-    """Extract the template from `text`, judge it with the job's validator suite and record
-    the verdict on `attempt` (a gating validator that could not run stops it: lint_failure)."""
+async def judge(
+    attempt: Attempt,
+    text: str,
+    suite: ValidatorSuite,
+    template_as: str,
+    output_format: str = "yaml",
+) -> Verdict:
+    """Extract the template (a CDK app's module, for output format python) from `text`, judge
+    it with the job's validator suite and record the verdict on `attempt` (a gating validator
+    that could not run stops it: lint_failure)."""
     problem = attempt.problem
-    attempt.extraction = keep_template(extract_template(text), template_as)
+    attempt.extraction = keep_template(extract_template(text, output_format), template_as)
     verdict = await suite.check(
         attempt.extraction.template,
         problem,
@@ -91,6 +99,7 @@ async def judge(attempt: Attempt, text: str, suite: ValidatorSuite, template_as:
     attempt.parse_ok, attempt.counts = verdict.parse_ok, verdict.counts
     attempt.lint_failures, attempt.clean = verdict.failures, verdict.clean
     attempt.provenance, attempt.columns = verdict.provenance, verdict.columns
+    attempt.synthesized = verdict.synthesized
     attempt.finished_at = datetime.now(UTC)
     if verdict.gating_failed:
         attempt.stop_reason = "lint_failure"  # nothing trustworthy to feed back
@@ -104,7 +113,7 @@ def feedback_text(attempt: Attempt, prompts: PromptSetConfig, suite: ValidatorSu
         prompts.feedback,
         FeedbackInput(
             attempt.findings,
-            f"template.{prompts.output_format}",
+            feedback_filename(prompts.output_format),
             attempt.extraction.template if attempt.extraction else "",
             attempt.problem.prompt.strip(),
             attempt.checks,
@@ -225,7 +234,10 @@ class FeedbackLoop:
             attempt.finished_at = datetime.now(UTC)
             return attempt
 
-        verdict = await judge(attempt, attempt.output.text, self.suite, self.prompts.template_as)
+        prompts = self.prompts
+        verdict = await judge(
+            attempt, attempt.output.text, self.suite, prompts.template_as, prompts.output_format
+        )
         if attempt.stop_reason is None and verdict.clean:
             attempt.stop_reason = "clean"
         return attempt

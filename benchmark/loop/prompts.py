@@ -8,13 +8,18 @@ from benchmark.config import ConfigError, PromptSetConfig
 from benchmark.models.base import ChatMessage
 from benchmark.problems.dataset import Problem
 
-FORMAT_NAMES = {"yaml": "YAML", "json": "JSON"}
+FORMAT_NAMES = {"yaml": "YAML", "json": "JSON", "python": "Python"}
 _PLACEHOLDERS = {"prompt", "template", "feedback", "format_name", "format_tag"}
 
 
 def _fill(text: str, prompts: PromptSetConfig, **values: str) -> str:
     fmt = prompts.output_format
     return text.format_map({"format_name": FORMAT_NAMES[fmt], "format_tag": fmt, **values})
+
+
+def feedback_filename(output_format: str) -> str:
+    """The file the feedback names: template.yaml / template.json, or a CDK app's app.py."""
+    return "app.py" if output_format == "python" else f"template.{output_format}"
 
 
 def check_prompt_set(prompts: PromptSetConfig) -> None:

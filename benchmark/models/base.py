@@ -110,7 +110,7 @@ class CallContext:
     problem_id: str
     sample: int
     iteration: int
-    output_format: Literal["yaml", "json"]
+    output_format: Literal["yaml", "json", "python"]
     previous_template: str | None = None
     previous_feedback: str | None = None
     max_iterations: int | None = None  # the chain's last possible iteration (None: unknown)

@@ -5,6 +5,7 @@ The file schema is documented in datasets/README.md.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from functools import cached_property, lru_cache
@@ -62,6 +63,10 @@ EditKind = Literal[
 # keys only an edit problem carries: left out of `sha256` while unset, so that adding them kept
 # every other problem's digest (and so its recorded rows' identity) as it was
 EDIT_FIELDS = ("initial_template", "expected_template", "must_keep", "may_change", "edit_kind")
+Language = Literal["cloudformation", "cdk-python"]
+# the language axis, left out of `sha256` at these defaults for the same reason
+LANGUAGE_DEFAULTS: dict[str, Any] = {"language": "cloudformation", "reference_app": None}
+STACK_CLASS = "AppStack"  # the class a CDK app defines (the model's contract, docs/cdk.md)
 
 
 class Problem(BaseModel):
@@ -71,6 +76,9 @@ class Problem(BaseModel):
     `expected_template` the template after the change (the reference when none is given),
     `must_keep` the paths that must survive unchanged and `may_change` globs of the paths the
     request may change (benchmark/validators/collateral.py judges the rest).
+
+    A `cdk-python` problem is answered with a CDK app in Python (a module defining
+    `AppStack`): its reference is `reference_app`, never a `reference_template`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,7 +89,9 @@ class Problem(BaseModel):
     services: list[str] = Field(default_factory=list)
     difficulty: int | None = Field(default=None, ge=1, le=5)
     source: str | None = None  # provenance: "project", "dpiaceval row 7", ...
+    language: Language = "cloudformation"  # the IaC language the model answers in
     reference_template: str | None = None
+    reference_app: str | None = None  # cdk-python: the reference CDK app (Python source)
     # A prompt-only problem has no reference template; this says why (e.g. the published ground
     # truth does not parse). The simulator and the dataset check skip it; real models run it.
     no_reference: str | None = None
@@ -107,6 +117,9 @@ class Problem(BaseModel):
         for name in EDIT_FIELDS:
             if data[name] in (None, []):
                 del data[name]
+        for name, default in LANGUAGE_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -124,7 +137,12 @@ class Problem(BaseModel):
         return data
 
     @field_validator(
-        "prompt", "reference_template", "no_reference", "initial_template", "expected_template"
+        "prompt",
+        "reference_template",
+        "reference_app",
+        "no_reference",
+        "initial_template",
+        "expected_template",
     )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
@@ -137,6 +155,8 @@ class Problem(BaseModel):
     def _only_without_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and info.data.get("reference_template") is not None:
             raise ValueError("only a problem without a reference_template is prompt-only")
+        if value is not None and info.data.get("reference_app") is not None:
+            raise ValueError("only a problem without a reference_app is prompt-only")
         return value
 
     @model_validator(mode="after")
@@ -199,8 +219,39 @@ def parse_problem(data: Any, where: str) -> Problem:
         elif "duplicate intent check id" in message:
             field = "intent_checks"
         raise DatasetError(f"{where}: field '{field}': {message}") from exc
+    verify_language(problem, where)
     verify_reference(problem, where)
     return problem
+
+
+def verify_language(problem: Problem, where: str) -> None:
+    """A `cdk-python` problem has a `reference_app` (Python that parses and defines a class
+    `AppStack`; not synthesized here) and no template; a CloudFormation one has no app.
+    Anything else is one DatasetError naming the field."""
+    app = problem.reference_app
+    if problem.language == "cloudformation":
+        if app is not None:
+            raise DatasetError(
+                f"{where}: field 'reference_app': only a problem with language cdk-python has one"
+            )
+        return
+    for name in ("reference_template", "initial_template", "expected_template"):
+        if getattr(problem, name) is not None:
+            raise DatasetError(
+                f"{where}: field '{name}': a cdk-python problem has a reference_app instead"
+            )
+    if app is None:
+        if problem.no_reference is None:
+            raise DatasetError(f"{where}: field 'reference_app': missing (language cdk-python)")
+        return
+    try:
+        tree = ast.parse(app, filename="app.py")
+    except SyntaxError as exc:
+        raise DatasetError(
+            f"{where}: field 'reference_app': does not parse: {exc.msg} (line {exc.lineno})"
+        ) from None
+    if not any(isinstance(n, ast.ClassDef) and n.name == STACK_CLASS for n in tree.body):
+        raise DatasetError(f"{where}: field 'reference_app': defines no class {STACK_CLASS}")
 
 
 FOR_EACH = "Fn::ForEach::"  # a LanguageExtensions loop: [identifier, collection, {resources}]

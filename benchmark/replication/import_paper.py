@@ -75,8 +75,9 @@ from benchmark.replication.paper_repo import (
     paper33_by_topic,
 )
 from benchmark.replication.published_run import Published, read_published
-from benchmark.runner.hydra_job import JobSummary, build_suite, write_summary
+from benchmark.runner.hydra_job import JobSummary, write_summary
 from benchmark.runner.run_folder_check import fingerprint_as_saved
+from benchmark.runner.suite_factory import build_suite
 from benchmark.validators.suite import ValidatorSuite, Verdict
 
 MODEL = "openai/gpt-4o"

@@ -44,9 +44,9 @@ from benchmark.records.tables import (
     read_table,
 )
 from benchmark.replication.paper_repo import RECORDED_LINTER, RECORDED_SOURCE
-from benchmark.runner.hydra_job import prepare_suite
 from benchmark.runner.run_folder_check import fingerprint_as_saved, rescore_refusal
 from benchmark.runner.sigterm import SigtermHandler
+from benchmark.runner.suite_factory import prepare_suite
 from benchmark.validators.base import AttemptRef
 from benchmark.validators.cfn_lint.validator import lint_columns, linter_label
 from benchmark.validators.deploy.validator import DeployJob
@@ -169,6 +169,8 @@ async def rescore_job(
                 verdict = await suite.check(template, problems.get(row["problem_id"]), ref)
                 findings, checks = verdict.findings, verdict.checks
                 new.update(verdict.provenance)
+                if suite.front is not None:  # a CDK app, synthesized again
+                    new["synth_template"] = verdict.synthesized
                 new.update(
                     outcome_columns(
                         verdict.counts,

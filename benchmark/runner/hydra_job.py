@@ -37,17 +37,14 @@ from benchmark.runner.capability_check import check_capabilities
 from benchmark.runner.factory import create_loop, create_model, job_label
 from benchmark.runner.prices import model_price, unpriced_budget_refusal
 from benchmark.runner.sigterm import SigtermHandler
+from benchmark.runner.suite_factory import prepare_suite
 from benchmark.secrecy import Redactor, scrub
-from benchmark.validators.base import Validator
 from benchmark.validators.cfn_lint.validator import (
     CfnLintValidator,
     lint_columns,
     linter_label,
 )
-from benchmark.validators.collateral import CollateralValidator
 from benchmark.validators.deploy.validator import DeployJob, DeployValidator
-from benchmark.validators.intent import IntentValidator
-from benchmark.validators.security_scan import create_security_validator
 from benchmark.validators.suite import ValidatorSuite
 
 SUMMARY_FILE = "job.json"
@@ -104,44 +101,6 @@ class JobSummary:
     reply_flags: ReplyFlags = field(default_factory=ReplyFlags)  # usage dropped, replies cut
 
 
-def build_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
-    """The run's validators; `deploy` says whose attempts they are, for `deploy.enabled`."""
-    validators: list[Validator] = [
-        CfnLintValidator.from_config(settings.lint),
-        IntentValidator(),
-        CollateralValidator(),  # edit problems only
-    ]
-    if settings.security.enabled:
-        security = create_security_validator(
-            workers=settings.security.workers, task_timeout_s=settings.security.task_timeout_s
-        )
-        if security is not None:  # not installed: skipped with one line, never a crash
-            validators.append(security)
-    if settings.deploy.enabled:
-        if deploy is None:
-            raise ValueError("deploy.enabled needs the job's identity (a DeployJob)")
-        try:
-            validators.append(DeployValidator(settings.deploy, deploy))
-        except BaseException:
-            for validator in validators:
-                validator.close()
-            raise
-    return ValidatorSuite(validators, settings.loop.clean_when)
-
-
-async def prepare_suite(settings: Settings, deploy: DeployJob | None = None) -> ValidatorSuite:
-    """`build_suite`, its workers started and its settings checked by the validators
-    themselves (e.g. a region the configured cfn-lint does not know, which builds its
-    environment on first use): a ConfigError, one line, before any model call."""
-    suite = build_suite(settings, deploy)
-    try:
-        await suite.prepare()
-    except BaseException:
-        suite.close()
-        raise
-    return suite
-
-
 def key_base(settings: Settings, job: JobInfo, model: ModelAPI | None = None) -> dict[str, Any]:
     """The attempt key's fields that one job's attempts share. The model names itself (a
     simulator profile given as a path names the model after the profile); without one, the
@@ -180,6 +139,7 @@ class Recorder:
             "simulated": model.simulated,
             "origin": "simulated" if model.simulated else "run",
             "dataset": settings.dataset.name,
+            "language": settings.dataset.language,
             "output_format": settings.prompts.output_format,
             "clean_rule": settings.loop.clean_when,
             # as sent: `auto` and per-effort overrides resolved
@@ -214,6 +174,7 @@ class Recorder:
             "problem_sha256": attempt.problem.sha256,
             "reply": out.text if out else None,
             "template": extraction.template if extraction else None,
+            "synth_template": attempt.synthesized,  # a CDK app's; its other columns: provenance
             "extraction_rule": extraction.rule if extraction else None,
             **outcome_columns(
                 attempt.counts,

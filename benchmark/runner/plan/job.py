@@ -49,7 +49,7 @@ import numpy as np
 
 from benchmark.config import Settings
 from benchmark.loop.extract import extract_template, keep_template
-from benchmark.loop.prompts import generation_messages, repair_messages
+from benchmark.loop.prompts import feedback_filename, generation_messages, repair_messages
 from benchmark.models.base import ChatMessage
 from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import Price, PriceBasis
@@ -220,12 +220,13 @@ class ProblemText:
 
 def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[ProblemText]:
     """Per problem, the reply a model is expected to write: its reference template in the
-    prompt set's output format (a problem without one: the others' mean length)."""
+    output format, or its CDK app (a problem without either: the others' mean length)."""
 
     fmt = settings.prompts.output_format
     written: dict[str, str] = {}
     for p in problems:
         if p.reference_template is None:
+            written.update({p.id: p.reference_app} if p.reference_app else {})  # a CDK app
             continue
         try:
             written[p.id] = serialise(parse_template(p.reference_template), fmt)
@@ -241,7 +242,7 @@ def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[Probl
     for p in problems:
         template = written.get(p.id, "#" * mean + "\n")
         reply = f"```{fmt}\n{template}```\n"
-        kept = keep_template(extract_template(reply), settings.prompts.template_as)
+        kept = keep_template(extract_template(reply, fmt), settings.prompts.template_as)
         out.append(ProblemText(p, reply, kept.template))
     return out
 
@@ -279,7 +280,7 @@ def feedback_sizer(
     """The sizer of the feedback a job's drawn chains would be shown (its design and problems)."""
     return FeedbackSizer(
         settings.prompts.feedback,
-        f"template.{settings.prompts.output_format}",
+        feedback_filename(settings.prompts.output_format),
         rules,
         weights,
         [t.template for t in texts],

@@ -1,4 +1,5 @@
-"""The problems a planned job can attempt: the simulator skips prompt-only ones."""
+"""The problems a planned job can attempt: the simulator skips prompt-only ones (a problem
+with a reference template or a reference CDK app is not prompt-only)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ def attemptable_problems(settings: Settings) -> tuple[list[Problem], list[str]]:
     problems = load_dataset(settings.dataset.path, settings.dataset.only, settings.dataset.limit)
     notes: list[str] = []
     if settings.model.provider == "simulated":
-        runnable = [p for p in problems if p.reference_template is not None]
+        runnable = [p for p in problems if (p.reference_template or p.reference_app) is not None]
         if len(runnable) < len(problems):
             notes.append(
                 f"the simulator skips {len(problems) - len(runnable)} prompt-only problems"
