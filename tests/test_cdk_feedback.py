@@ -34,7 +34,7 @@ def python_stage(name: str) -> FeedbackInput:
 def test_structured_names_the_construct_its_property_and_the_apps_line(
     template_stage: FeedbackInput,
 ) -> None:
-    line = line_of(template_stage.template, '"Data"')
+    line = line_of(template_stage.template, 'add_property_override("VersioningConfig"')
     text = FORMATTERS["structured"](template_stage)
     assert (
         "E3002 (error) at construct AppStack/Data "
@@ -57,8 +57,8 @@ def test_structured_points_a_python_error_at_its_line_and_a_lineless_one_at_the_
 
 
 def test_raw_keeps_cfn_lints_layout_in_app_py(template_stage: FeedbackInput) -> None:
-    line = line_of(template_stage.template, '"Data"')
-    column = template_stage.template.splitlines()[line - 1].index('"Data"') + 1
+    line = line_of(template_stage.template, "add_property_override(")
+    column = template_stage.template.splitlines()[line - 1].index('"VersioningConfig"') + 1
     blocks = FORMATTERS["raw"](template_stage).split("\n\n")
     [e3002] = [b for b in blocks if b.startswith("E3002 ")]
     message, location = e3002.splitlines()
@@ -84,7 +84,8 @@ def test_explained_describes_the_projects_own_rules_and_cfn_lints() -> None:
 def test_excerpt_shows_the_lines_of_app_py(template_stage: FeedbackInput) -> None:
     line = line_of(template_stage.template, '"Data"')
     text = FORMATTERS["excerpt"](template_stage)
-    assert f'>{line:5d} |         bucket = s3.Bucket(self, "Data", versioned=True)' in text
+    assert f'{line:6d} |         bucket = s3.Bucket(self, "Data", versioned=True)' in text
+    assert f">{line + 1:5d} |         bucket.node.default_child.add_property_override(" in text
     syntax = FORMATTERS["excerpt"](python_stage("syntax_slip"))
     assert '>    9 |         s3.Bucket(self, "Data", versioned=True' in syntax
 

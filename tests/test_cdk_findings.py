@@ -14,7 +14,11 @@ import pytest
 
 from benchmark.validators.base import Finding
 from benchmark.validators.cdk.cdk_own import CDK_OWN_FINDINGS
-from benchmark.validators.cdk.constructs_in_code import construct_location, construct_of
+from benchmark.validators.cdk.constructs_in_code import (
+    construct_location,
+    construct_of,
+    override_location,
+)
 from benchmark.validators.cdk.findings import (
     CDK_RULES,
     map_template_findings,
@@ -172,10 +176,10 @@ def test_the_models_escape_hatch_findings_are_kept_and_pointed_at_its_code(
     assert not any(f.message.startswith("'ReaderServiceRole8283AF10'") for f in mapped)
     [e3002] = [f for f in mapped if f.rule_id == "E3002"]
     assert e3002.construct == "AppStack/Data"
-    assert (e3002.line, e3002.column) == (
-        line_of(code, '"Data"'),
-        code.splitlines()[line_of(code, '"Data"') - 1].index('"Data"') + 1,
-    )
+    # the escape hatch that wrote the bad property, not the bucket's own line
+    override = line_of(code, 'add_property_override("VersioningConfig"')
+    column = code.splitlines()[override - 1].index('"VersioningConfig"') + 1
+    assert (e3002.line, e3002.column) == (override, column)
     assert e3002.path == ("Resources", "Data666C94C7", "Properties", "VersioningConfig")
     dependencies = [f for f in mapped if f.rule_id == "W3005"]
     assert len(dependencies) == 3
@@ -184,6 +188,8 @@ def test_the_models_escape_hatch_findings_are_kept_and_pointed_at_its_code(
         "AppStack/Reader/ServiceRole/DefaultPolicy",
     }
     assert {f.line for f in dependencies} == {line_of(code, '"Reader"')}
+    # cfn-lint's logical ids are followed by the construct the model knows them by
+    assert all("'Data666C94C7' (AppStack/Data) dependency" in f.message for f in dependencies)
     assert all(stage_of(f) == "template" for f in mapped)
 
 
@@ -216,6 +222,26 @@ def test_a_nested_construct_maps_to_the_line_in_its_own_class() -> None:
     assert mapped.construct == "AppStack/Store/Logs"
     assert mapped.line == line_of(code, 'self.logs = s3.Bucket(self, "Logs")')
     assert construct_location(code, "AppStack/Logs")[0] == line_of(code, 'Bucket(self, "Logs", v')
+
+
+def test_an_escape_hatch_is_found_only_where_one_call_alone_wrote_the_path() -> None:
+    code = (
+        "class AppStack(cdk.Stack):\n"
+        "    def __init__(self, scope, construct_id, **kwargs):\n"
+        '        a = s3.Bucket(self, "A")\n'
+        '        a.node.default_child.add_override("Properties.Tags", [])\n'
+        '        a.node.default_child.add_override("DependsOn", ["B"])\n'
+        '        b = s3.Bucket(self, "B")\n'
+        '        b.node.default_child.add_property_override("Tags.0.Key", "x")\n'
+    )
+    assert override_location(code, ("DependsOn",)) == (5, 43)
+    assert override_location(code, ("Properties", "Tags")) is None  # two calls write it
+    finding = Finding("E3012", "E", "bad", ("Resources", "B1", "Properties", "Tags", 0, "Key"))
+    template = json.dumps(
+        {"Resources": {"B1": {"Metadata": {"aws:cdk:path": "AppStack/B/Resource"}}}}
+    )
+    [mapped] = map_template_findings([finding], template, code)
+    assert (mapped.construct, mapped.line) == ("AppStack/B", 6)  # the bucket's own line
 
 
 def test_a_finding_off_any_resource_keeps_no_template_line() -> None:

@@ -92,3 +92,32 @@ def construct_location(code: str, construct: str) -> tuple[int, int] | None:
         else:
             method_only = True
     return found
+
+
+# Escape hatches that write a template path of the model's choosing, and the path they start at.
+OVERRIDES = {
+    "add_override": (),
+    "add_deletion_override": (),
+    "add_property_override": ("Properties",),
+    "add_property_deletion_override": ("Properties",),
+}
+
+
+def override_location(code: str, keys: tuple[str, ...]) -> tuple[int, int] | None:
+    """(line, column) of the one escape-hatch call in app.py that writes the template path
+    `keys` (`("Properties", "VersioningConfig")` for `add_property_override("VersioningConfig",
+    ...)`); None where no call, or more than one, does."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    hits = []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        prefix = OVERRIDES.get(getattr(call.func, "attr", ""))
+        path = _literal(call.args[0]) if call.args else None
+        if prefix is None or path is None:
+            continue
+        written = (*prefix, *path.split("."))
+        if written[: len(keys)] == keys:
+            hits.append((call.args[0].lineno, call.args[0].col_offset + 1))
+    return hits[0] if len(hits) == 1 else None

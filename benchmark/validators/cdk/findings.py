@@ -17,7 +17,11 @@ from typing import Any, Literal
 
 from benchmark.validators.base import Finding, Level
 from benchmark.validators.cdk.cdk_own import CDK_OWN_FINDINGS, cdk_own
-from benchmark.validators.cdk.constructs_in_code import construct_location, construct_of
+from benchmark.validators.cdk.constructs_in_code import (
+    construct_location,
+    construct_of,
+    override_location,
+)
 from benchmark.validators.cdk.outcome import SynthOutcome
 
 __all__ = [
@@ -56,6 +60,7 @@ ANNOTATION_RULES: dict[str, tuple[str, Level]] = {
     "warning": ("C2001", "W"),
 }
 # CDK's validation errors name the construct in brackets: "[AppStack/Lb/Http] Listener needs..."
+_QUOTED_ID = re.compile(r"'([A-Za-z0-9]+)'")
 _BRACKETED_PATH = re.compile(r"\[(/?AppStack(?:/[^\]\s]+)*)\]")
 
 
@@ -89,7 +94,7 @@ def _stage_finding(outcome: SynthOutcome, code: str) -> Finding | None:
         text = f"the app exceeded the sandbox's {words} limit" + (f": {message}" if message else "")
     else:  # cdk_error
         rule, source = "C1001", CDK_SOURCE
-        text = f"CDK rejected the app during synth: {message}"
+        text = "CDK rejected the app during synth: " + " ".join(message.split())
         named = _BRACKETED_PATH.search(message)
         if named:
             construct = construct_of(named.group(1))
@@ -145,6 +150,35 @@ def _resources(template: str) -> dict[str, dict[str, Any]]:
     return resources if isinstance(resources, dict) else {}
 
 
+def _template_location(
+    path: tuple[str | int, ...], code: str, construct: str | None
+) -> tuple[int | None, int | None]:
+    """Where app.py made what a template finding flags: the escape hatch that wrote its path
+    (`add_property_override("VersioningConfig", ...)`) if one alone did, else where the model
+    named the construct."""
+    if construct and len(path) > 2:
+        keys = tuple(str(p) for p in path[2:4]) if path[2] == "Properties" else (str(path[2]),)
+        if len(keys) == 2 or path[2] != "Properties":
+            override = override_location(code, keys)
+            if override:
+                return override
+    return _located(code, construct)
+
+
+def _with_constructs(message: str, resources: dict[str, dict[str, Any]]) -> str:
+    """cfn-lint's message with each quoted logical id followed by its construct, which is what
+    the model wrote: `'Data666C94C7'` -> `'Data666C94C7' (AppStack/Data)`."""
+
+    def named(match: re.Match[str]) -> str:
+        resource = resources.get(match.group(1))
+        cdk_path = ((resource or {}).get("Metadata") or {}).get("aws:cdk:path")
+        if not isinstance(cdk_path, str) or not cdk_path:
+            return match.group(0)
+        return f"{match.group(0)} ({construct_of(cdk_path)})"
+
+    return _QUOTED_ID.sub(named, message)
+
+
 def map_template_findings(findings: list[Finding], template: str, code: str) -> list[Finding]:
     """cfn-lint's findings on the synthesized `template`, pointed at the model's app.py: each
     on a resource gets that resource's construct (its `aws:cdk:path`, default child dropped)
@@ -164,12 +198,12 @@ def map_template_findings(findings: list[Finding], template: str, code: str) -> 
         resource = resources.get(str(path[1])) if len(path) > 1 and path[0] == "Resources" else None
         cdk_path = ((resource or {}).get("Metadata") or {}).get("aws:cdk:path")
         construct = construct_of(cdk_path) if isinstance(cdk_path, str) and cdk_path else None
-        line, column = _located(code, construct)
+        line, column = _template_location(finding.path, code, construct)
         mapped.append(
             Finding(
                 rule_id=finding.rule_id,
                 level=finding.level,
-                message=finding.message,
+                message=_with_constructs(finding.message, resources),
                 path=finding.path,
                 line=line,
                 column=column,
