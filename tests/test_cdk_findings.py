@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.validators.base import Finding
+from benchmark.validators.cdk import synth_app
 from benchmark.validators.cdk.cdk_own import CDK_OWN_FINDINGS
 from benchmark.validators.cdk.constructs_in_code import (
     construct_location,
@@ -29,7 +30,16 @@ from benchmark.validators.cdk.outcome import SynthOutcome
 from benchmark.validators.cfn_lint.validator import WarmLinter
 
 FIXTURES = Path(__file__).parent / "cdk_fixtures"
-CLEAN_APPS = ("bucket_lambda", "api_lambda", "fargate_alb", "asg_alb", "events_sfn", "dynamo")
+CLEAN_APPS = (
+    "bucket_lambda",
+    "lambda_own_role",
+    "api_lambda",
+    "fargate_alb",
+    "asg_alb",
+    "events_sfn",
+    "dynamo",
+    "sqs_sns",
+)
 
 
 def case(name: str) -> tuple[SynthOutcome, str]:
@@ -264,3 +274,26 @@ def test_stage_findings_pass_through_the_template_mapping() -> None:
     finding = Finding("S1002", "E", "boom", line=4, source="python")
     assert map_template_findings([finding], "not json", "") == [finding]
     assert stage_of(Finding("CKV_AWS_21", "W", "x", source="checkov")) == "template"
+
+
+# --- the fixtures are what CDK makes today -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_fixtures_are_what_the_installed_cdk_synthesizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fixture app, synthesized again in this process: same status, same template (so
+    the CDK-own list is measured on what aws-cdk-lib writes now, not on stale files)."""
+    pytest.importorskip("aws_cdk", reason="needs the cdk extra: make install EXTRAS=dev,cdk")
+    monkeypatch.setenv("JSII_NODE", synth_app.node_path())
+    for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        outcome, code = case(folder.name)
+        again = SynthOutcome.from_dict(synth_app.synth(code, tmp_path / folder.name))
+        assert (again.status, again.error_type, again.line) == (
+            outcome.status,
+            outcome.error_type,
+            outcome.line,
+        ), folder.name
+        if outcome.template:
+            assert json.loads(again.template or "") == json.loads(outcome.template), folder.name
