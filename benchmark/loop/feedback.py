@@ -10,6 +10,11 @@ Each design is a named formatter; a prompt set chooses one (`prompts.feedback`):
 - `errors-only`: `structured` over error-level findings only (warnings withheld).
 - `intent`: `structured`, plus the problem's failed intent checks in plain words.
 
+A CDK app's findings (the caller names the file `app.py` and passes the model's code as the
+text) are shown in the model's terms: the construct that made a finding, the line of app.py
+where the model named it (no line where none is known), the project's own rule ids (S1001...,
+C1001..., benchmark/validators/cdk/findings.py) described like cfn-lint's.
+
 Failed checks of the sources a prompt set lists in `feed_back_checks` are appended to any design;
 so are deployment errors (findings of source `deploy`) when it lists `deploy`, and an edit's
 collateral changes (source `collateral`) when it lists `collateral`. Neither ever enters a
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 
 from benchmark.validators.base import CheckResult, Finding
+from benchmark.validators.cdk.findings import CDK_RULES
 
 _LEVEL_WORD = {"E": "error", "W": "warning", "I": "info"}
 DEPLOY_SOURCE = "deploy"
@@ -36,8 +42,8 @@ class FeedbackInput:
     """Everything a design may use to write one repair turn's feedback."""
 
     findings: Sequence[Finding]
-    filename: str  # what cfn-lint would call the file: template.yaml / template.json
-    template: str = ""
+    filename: str  # what cfn-lint would call the file: template.yaml / template.json; app.py
+    template: str = ""  # the text the model wrote (a CDK app's code): findings' lines are in it
     request: str = ""  # the problem's natural-language prompt
     checks: Sequence[CheckResult] = field(default_factory=tuple)
 
@@ -56,28 +62,62 @@ def readable_path(path: Sequence[str | int]) -> str:
     return out or "(template)"
 
 
+def is_app(data: FeedbackInput) -> bool:
+    """A CDK app's feedback (the file is Python), not a template's."""
+    return data.filename.endswith(".py")
+
+
+def _subject(data: FeedbackInput) -> str:
+    return "app" if is_app(data) else "template"
+
+
+def _raw_location(data: FeedbackInput, f: Finding) -> str:
+    """`file:line:col`; a CDK finding with no known line in app.py names only the file."""
+    if is_app(data) and f.line is None:
+        return data.filename
+    return f"{data.filename}:{f.line or 1}:{f.column or 1}"
+
+
 def format_raw(data: FeedbackInput) -> str:
-    """cfn-lint's default text output: `RULE message` then `file:line:col`, blank-separated."""
+    """cfn-lint's default text output: `RULE message` then `file:line:col`, blank-separated
+    (a CDK finding's construct follows its message)."""
     return "\n\n".join(
-        f"{f.rule_id} {f.message}\n{data.filename}:{f.line or 1}:{f.column or 1}"
+        f"{f.rule_id} {f.message}"
+        + (f" (construct {f.construct})" if f.construct else "")
+        + f"\n{_raw_location(data, f)}"
         for f in _ordered(data.findings)
     )
 
 
-def _item(n: int, f: Finding) -> str:
-    """One numbered finding: rule, level, readable path, line, message."""
-    return (
-        f"{n}. {f.rule_id} ({_LEVEL_WORD[f.level]}) at {readable_path(f.path)}, "
-        f"line {f.line or 1}: {f.message}"
-    )
+def _where(f: Finding, filename: str | None) -> str:
+    """Where a finding is: `at PATH, line N`; in a CDK app (`filename` given) the construct and
+    its template path, and the app's line, each only where known."""
+    if filename is None:
+        return f"at {readable_path(f.path)}, line {f.line or 1}"
+    place = readable_path(f.path) if f.path else ""
+    if f.construct:
+        place = f"construct {f.construct}" + (f" ({place})" if place else "")
+    line = f"{filename} line {f.line}" if f.line else ""
+    if place and line:
+        return f"at {place}, {line}"
+    return f"at {place or line}" if place or line else f"in {filename}"
 
 
-def _numbered(findings: Sequence[Finding]) -> str:
-    return "\n".join(_item(n, f) for n, f in enumerate(_ordered(findings), start=1))
+def _item(n: int, f: Finding, filename: str | None = None) -> str:
+    """One numbered finding: rule, level, where (readable path and line), message."""
+    return f"{n}. {f.rule_id} ({_LEVEL_WORD[f.level]}) {_where(f, filename)}: {f.message}"
+
+
+def _numbered(findings: Sequence[Finding], filename: str | None = None) -> str:
+    return "\n".join(_item(n, f, filename) for n, f in enumerate(_ordered(findings), start=1))
+
+
+def _app_file(data: FeedbackInput) -> str | None:
+    return data.filename if is_app(data) else None
 
 
 def format_structured(data: FeedbackInput) -> str:
-    return _numbered(data.findings)
+    return _numbered(data.findings, _app_file(data))
 
 
 @cache
@@ -93,17 +133,21 @@ def rule_catalog() -> dict[str, tuple[str, str]]:
 
 
 def format_explained(data: FeedbackInput) -> str:
-    catalog = rule_catalog()
+    rule_ids = {f.rule_id for f in data.findings}
+    # the project's own rules (a CDK app's stages) need no cfn-lint loaded
+    catalog = CDK_RULES if rule_ids <= CDK_RULES.keys() else {**rule_catalog(), **CDK_RULES}
     notes = []
-    for rule_id in sorted({f.rule_id for f in data.findings}):
+    for rule_id in sorted(rule_ids):
         shortdesc, link = catalog.get(rule_id, ("", ""))
         if shortdesc:
             notes.append(f"- {rule_id}: {shortdesc}" + (f" (see {link})" if link else ""))
-    parts = [_numbered(data.findings)]
+    parts = [_numbered(data.findings, _app_file(data))]
     if notes:
         parts.append("What these rules check:\n" + "\n".join(notes))
     if data.request:
-        parts.append(f"The template must still do what was originally asked:\n{data.request}")
+        parts.append(
+            f"The {_subject(data)} must still do what was originally asked:\n{data.request}"
+        )
     return "\n\n".join(parts)
 
 
@@ -111,7 +155,7 @@ def format_excerpt(data: FeedbackInput) -> str:
     lines = data.template.splitlines()
     blocks = []
     for n, finding in enumerate(_ordered(data.findings), start=1):
-        header = _item(n, finding)
+        header = _item(n, finding, _app_file(data))
         if finding.line and lines:
             first = max(finding.line - EXCERPT_CONTEXT_LINES, 1)
             last = min((finding.end_line or finding.line) + EXCERPT_CONTEXT_LINES, len(lines))
@@ -125,7 +169,7 @@ def format_excerpt(data: FeedbackInput) -> str:
 
 
 def format_errors_only(data: FeedbackInput) -> str:
-    return _numbered([f for f in data.findings if f.level == "E"])
+    return _numbered([f for f in data.findings if f.level == "E"], _app_file(data))
 
 
 def format_failed_checks(checks: Sequence[CheckResult]) -> str:
@@ -139,9 +183,9 @@ def format_failed_checks(checks: Sequence[CheckResult]) -> str:
 
 def format_intent(data: FeedbackInput) -> str:
     failed = format_failed_checks([c for c in data.checks if c.source == "intent"])
-    parts = [_numbered(data.findings)] if data.findings else []
+    parts = [_numbered(data.findings, _app_file(data))] if data.findings else []
     if failed:
-        parts.append(f"The template does not yet do what was asked:\n{failed}")
+        parts.append(f"The {_subject(data)} does not yet do what was asked:\n{failed}")
     return "\n\n".join(parts)
 
 
@@ -183,7 +227,7 @@ def render_feedback(design: str, data: FeedbackInput, check_sources: Sequence[st
     shown = {"intent"} if design == "intent" else set()
     extra = [c for c in data.checks if c.source in check_sources and c.source not in shown]
     sections = [
-        ("The template also fails these checks:", format_failed_checks(extra)),
+        (f"The {_subject(data)} also fails these checks:", format_failed_checks(extra)),
         (
             "Deploying the template with CloudFormation failed:",
             format_deploy_errors(deploy) if DEPLOY_SOURCE in check_sources else "",

@@ -23,6 +23,8 @@ class Finding:
     end_line: int | None = None
     end_column: int | None = None
     source: str = "cfn-lint"
+    # a CDK app's construct path that made it (`AppStack/Data`); None for a template's own
+    construct: str | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
