@@ -380,7 +380,8 @@ def with_base(data: Any, path: Path, seen: tuple[Path, ...] = ()) -> Any:
     chain = (*seen, path.resolve())
     if base_path.resolve() in chain:
         names = " -> ".join(p.stem for p in (*chain, base_path))
-        raise DatasetError(f"{path}: field 'based_on': a loop ({names})")
+        origin = seen[0] if seen else path  # the file being loaded, where the loop starts
+        raise DatasetError(f"{origin}: field 'based_on': a loop ({names})")
     if not base_path.is_file():
         raise DatasetError(f"{path}: field 'based_on': {value!r} not found ({base_path})")
     base = with_base(_mapping(_read(base_path), str(base_path)), base_path, chain)
