@@ -103,6 +103,13 @@ def test_keys_the_problem_file_gives_win_over_its_base(datasets: Path) -> None:
     assert [c.id for c in problem.intent_checks] == ["topic"]
 
 
+def test_based_on_is_read_in_any_yaml_layout(datasets: Path) -> None:
+    path = datasets / "paper33-cdk" / "queue.yaml"
+    path.parent.mkdir()
+    path.write_text(json.dumps(cdk_problem()))  # flow style: the key is not at a line start
+    assert load_problem(path).prompt == "Make a queue."
+
+
 def test_a_changed_base_is_seen_by_the_next_load(datasets: Path) -> None:
     path = write(datasets / "paper33-cdk", "queue.yaml", cdk_problem())
     before = load_problem(path)

@@ -344,9 +344,10 @@ def verify_difficulty(problem: Problem, where: str) -> None:
 
 def load_problem(path: Path) -> Problem:
     text = _read(path)
-    if re.search(r"^based_on\s*:", text, re.MULTILINE):
-        data = with_base(_mapping(text, str(path)), path)
-        return _validated(json.dumps(data, sort_keys=True, default=str), str(path))
+    data = _mapping(text, str(path))
+    if isinstance(data, dict) and data.get("based_on") is not None:
+        merged = with_base(data, path)
+        return _validated(json.dumps(merged, sort_keys=True, default=str), str(path))
     return _parsed(text, str(path))
 
 
@@ -358,7 +359,9 @@ def _read(path: Path) -> str:
         raise DatasetError(f"{path}: cannot read problem file: {detail}") from exc
 
 
+@lru_cache(maxsize=4096)
 def _mapping(text: str, where: str) -> Any:
+    """A problem file's YAML, cached by content (callers never change what it returns)."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
