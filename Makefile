@@ -98,7 +98,7 @@ lint:  ## ruff check and format check
 bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batch resume -> runs/bench/
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
-check-datasets:  ## every reference template lint-clean and passing its own intent checks (DIRS=: other folders)
+check-datasets:  ## every reference template (or CDK app, synthesized) lint-clean and passing its own intent checks (DIRS=: other folders)
 	$(IACBENCH) check $(DIRS)
 
 sweep:  ## Hydra multirun: MODELS x ITERS x PROMPTS on DATASET (ARGS: more overrides); default: two simulator profiles

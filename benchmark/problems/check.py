@@ -10,6 +10,10 @@ nothing it must not (no collateral change against the initial template), and the
 needed (not every intent check already passes on the initial template). Near misses are
 optional for an edit problem. Each edit problem gets a line in the report.
 
+A `cdk-python` problem's reference app is synthesized and its template held to the same
+(lint-clean after the findings CDK itself makes, passing its intent checks, none vacuous):
+benchmark/problems/check_cdk.py.
+
 Prompt-only problems (no reference template, `no_reference` saying why) are skipped and named:
 without a reference there is nothing to check them against. Intent checks and near misses are
 required of the project's own problems (`source: project ...`); an imported problem without
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.problems.check_cdk import Synth, app_failures
 from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
 from benchmark.problems.intent_language import evaluate_text, parse_template
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
@@ -160,7 +165,9 @@ def edit_failures(problem: Problem, expected: dict[str, Any]) -> list[str]:
     return failures
 
 
-def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
+def check_dataset(directory: str | Path, lint: Lint, synth: Synth | None = None) -> DatasetReport:
+    """Check every problem under `directory`; `synth` synthesizes reference apps (cdk-python
+    problems; without one, each is a failure saying so)."""
     report = DatasetReport(Path(directory))
     try:
         loaded = load_dataset_files(directory)
@@ -176,6 +183,14 @@ def check_dataset(directory: str | Path, lint: Lint) -> DatasetReport:
             continue
         if not problem.intent_checks and not is_curated(problem):
             report.no_intent.append(problem.id)
+        if problem.language == "cdk-python":
+            failures = (
+                app_failures(problem, lint, synth)
+                if synth is not None
+                else ["field 'reference_app': not synthesized (the check was given no synth)"]
+            )
+            report.failures.extend(f"{path}: {line}" for line in failures)
+            continue
         rules: list[str] = []
         failures = problem_failures(problem, lint, rules)
         report.failures.extend(f"{path}: {line}" for line in failures)

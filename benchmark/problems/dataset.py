@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -63,9 +64,13 @@ EditKind = Literal[
 # keys only an edit problem carries: left out of `sha256` while unset, so that adding them kept
 # every other problem's digest (and so its recorded rows' identity) as it was
 EDIT_FIELDS = ("initial_template", "expected_template", "must_keep", "may_change", "edit_kind")
+# keys left out of `sha256` while at their default, for the same reason: the language axis and
+# `based_on` came after the CloudFormation problems, whose digests must not move
+DEFAULTED_FIELDS = {"language": "cloudformation", "reference_app": None, "based_on": None}
+# what a file with `based_on: <dataset>/<id>` takes from that problem unless it gives its own
+INHERITED_FIELDS = ("title", "prompt", "services", "difficulty", "intent_checks")
+BASED_ON = re.compile(r"^(?P<dataset>[a-z0-9][a-z0-9-]*)/(?P<id>[a-z0-9][a-z0-9-]*)$")
 Language = Literal["cloudformation", "cdk-python"]
-# the language axis, left out of `sha256` at these defaults for the same reason
-LANGUAGE_DEFAULTS: dict[str, Any] = {"language": "cloudformation", "reference_app": None}
 STACK_CLASS = "AppStack"  # the class a CDK app defines (the model's contract, docs/cdk.md)
 
 
@@ -103,6 +108,7 @@ class Problem(BaseModel):
     must_keep: list[str] = Field(default_factory=list)
     may_change: list[str] = Field(default_factory=list)  # fnmatch globs on the same paths
     edit_kind: EditKind | None = None
+    based_on: str | None = None  # "<dataset>/<id>" this file took its unset request fields from
 
     @property
     def is_edit(self) -> bool:
@@ -117,7 +123,7 @@ class Problem(BaseModel):
         for name in EDIT_FIELDS:
             if data[name] in (None, []):
                 del data[name]
-        for name, default in LANGUAGE_DEFAULTS.items():
+        for name, default in DEFAULTED_FIELDS.items():
             if data[name] == default:
                 del data[name]
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -352,23 +358,70 @@ def verify_difficulty(problem: Problem, where: str) -> None:
 
 
 def load_problem(path: Path) -> Problem:
+    text = _read(path)
+    data = _mapping(text, str(path))
+    if isinstance(data, dict) and data.get("based_on") is not None:
+        merged = with_base(data, path)
+        return _validated(json.dumps(merged, sort_keys=True, default=str), str(path))
+    return _parsed(text, str(path))
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         detail = " ".join(str(exc).split())
         raise DatasetError(f"{path}: cannot read problem file: {detail}") from exc
-    return _parsed(text, str(path))
+
+
+@lru_cache(maxsize=4096)
+def _mapping(text: str, where: str) -> Any:
+    """A problem file's YAML, cached by content (callers never change what it returns)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise DatasetError(f"{where}: cannot read problem file: {detail}") from exc
+
+
+def with_base(data: Any, path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """`data` (the file at `path`) with the fields it leaves out taken from the problem its
+    `based_on: <dataset>/<id>` names (datasets/<dataset>/<id>.yaml, next to `path`'s own
+    dataset folder), following a chain of them; a missing base or a loop is a DatasetError."""
+    if not isinstance(data, dict) or data.get("based_on") is None:
+        return data
+    value = data["based_on"]
+    match = BASED_ON.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise DatasetError(f"{path}: field 'based_on': {value!r} is not '<dataset>/<problem id>'")
+    base_path = path.parent.parent / match["dataset"] / f"{match['id']}.yaml"
+    chain = (*seen, path.resolve())
+    if base_path.resolve() in chain:
+        names = " -> ".join(p.stem for p in (*chain, base_path))
+        origin = seen[0] if seen else path  # the file being loaded, where the loop starts
+        raise DatasetError(f"{origin}: field 'based_on': a loop ({names})")
+    if not base_path.is_file():
+        raise DatasetError(f"{path}: field 'based_on': {value!r} not found ({base_path})")
+    base = with_base(_mapping(_read(base_path), str(base_path)), base_path, chain)
+    if not isinstance(base, dict):
+        raise DatasetError(f"{path}: field 'based_on': {base_path} is not a YAML mapping")
+    return {**{k: base[k] for k in INHERITED_FIELDS if k in base}, **data}
 
 
 @lru_cache(maxsize=4096)
 def _parsed(text: str, where: str) -> Problem:
     """A problem file's text, parsed and checked; cached by content, as a job loads its problems
     more than once (its config hash digests them)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise DatasetError(f"{where}: cannot read problem file: {detail}") from exc
+    return _checked(_mapping(text, where), where)
+
+
+@lru_cache(maxsize=4096)
+def _validated(merged: str, where: str) -> Problem:
+    """A problem merged with its base (JSON text, so cached by the content of both)."""
+    return _checked(json.loads(merged), where)
+
+
+def _checked(data: Any, where: str) -> Problem:
     problem = parse_problem(data, where)
     verify_difficulty(problem, where)
     return problem
