@@ -27,6 +27,7 @@ from analysis.agent_section import agent_section
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS
+from analysis.compare_language import language_section
 from analysis.compare_sides import went_on_note
 from analysis.cost_frontier import with_axes
 from analysis.cost_section import cost_section, pass_k_section
@@ -74,6 +75,7 @@ from analysis.security import (
     failed_table,
     has_security,
 )
+from analysis.stage_section import stage_section
 from benchmark.progress import progress_bar
 
 PAPER_ORIGINAL_INTENT = (
@@ -231,6 +233,8 @@ def build_report(
     passk = pass_k_section(page, chains, labels, group_keys, n_boot, seed)
     agent = agent_section(page, run.attempts, group_keys, n_boot, seed)
     edits = edit_section(page, run.attempts, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
+    stages = stage_section(page, run.attempts, run.findings, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
+    sides = language_section(page, run.attempts, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
@@ -344,6 +348,10 @@ def build_report(
         files["agent_lookups.csv"] = agent[1]
     if edits is not None:
         files["edit.csv"], files["edit_loop.csv"] = edits
+    if stages is not None:
+        files["cdk_stages.csv"], files["cdk_failures.csv"] = stages
+    if sides is not None:
+        files["language.csv"] = sides
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:

@@ -80,6 +80,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             # edit problems (benchmark/validators/collateral.py): null for the others
             pa.field("collateral_changes", pa.int32()),  # changes the request did not ask for
             pa.field("expected_distance", pa.float64()),  # 0..1 to expected_template, if any
+            # CDK (issue 23; stand-in, the wiring helper's version wins): null on older rows
+            pa.field("language", pa.string()),  # cloudformation | cdk-python
+            pa.field("synth_template", pa.string()),
+            pa.field("synth_stage", pa.string()),  # python | cdk | template; null: clean
+            pa.field("synth_seconds", pa.float64()),
+            pa.field("sandbox", pa.string()),
+            pa.field("cdk_version", pa.string()),
             # usage
             pa.field("finish_reason", pa.string()),
             pa.field("input_tokens", pa.int64()),
@@ -174,6 +181,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("column", pa.int32()),
             pa.field("end_line", pa.int32()),
             pa.field("end_column", pa.int32()),
+            pa.field("construct", pa.string()),  # CDK construct path (stand-in, issue 23)
         ]
     ),
     "checks": pa.schema(
