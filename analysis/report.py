@@ -6,7 +6,8 @@ Sections: what ran; per-iteration measures with 95 % CIs; curves with fitted dec
 bootstrap bands; feedback designs compared (when a model ran several prompt sets or
 protocols); security compliance per iteration (when the run has Checkov checks); per group the
 fit table (A, k, C, half-life, plateau, R², AIC against rivals), churn, rule heatmap, security
-and a comparison with the paper's published baseline. A loud banner appears wherever any
+and a comparison with the paper's published baseline; for CDK apps the stage chains stop at, and
+CloudFormation vs CDK for a model that ran both. A loud banner appears wherever any
 attempt row came from the simulated model; a plain notice where rows are recorded (a published
 run, imported). "What ran" states, per group, the rows' origin, dataset, prompt set, output
 format, cfn-lint release and lint date, and says when the groups were not linted alike.
