@@ -3,8 +3,9 @@ app in Python (paper33-cdk) in one run, side by side.
 
 Pairs: a CDK group and a CloudFormation group with the same group keys but the prompt set
 (model, protocol, effort, thinking, ...; a prompt set serves one language, so it must differ).
-Settings that should be alike (`LIKE`: iteration limit, clean rule, cfn-lint release, lint date,
-temperature) are compared and every difference is named in a note, never hidden.
+Settings that should be alike (`LIKE`: iteration limit, clean rule, temperature; and the linter,
+by `analysis.provenance.lint_mismatch`, as `make compare` judges it) are compared and every
+difference is named in a note, never hidden.
 
 Per language: the clean rate at iterations 1, 2, 5 and the last shared one, the intent pass
 rate and findings per template (every stage's, as counted on the attempt row) at the first and
@@ -22,15 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.banner import SIMULATED_BANNER
 from analysis.edit_section import ci_cell
 from analysis.load import GROUP_KEYS, StoppedPolicy, fill_chains, select
 from analysis.measures import ProblemData, percentile_ci, resample_weights
+from analysis.provenance import Provenance, lint_mismatch
 from analysis.render import Page
 from analysis.stage_measures import CDK, CLOUDFORMATION, languages
 from analysis.verdict import language_sentence
 
 POINTS = (1, 2, 5)  # clean rate at these iterations (and at the last shared one)
-LIKE = ("max_iterations", "clean_rule", "cfn_lint_version", "lint_as_of", "temperature")
+LIKE = ("max_iterations", "clean_rule", "temperature")  # and the linter: `lint_mismatch`
 LANGUAGE_NAMES = {CLOUDFORMATION: "CloudFormation", CDK: "CDK (Python)"}
 METHOD = (
     "The same model on both languages: CloudFormation templates (e.g. paper33) and CDK apps in "
@@ -84,8 +87,14 @@ def language_pairs(
 
 
 def _unlike(attempts: pd.DataFrame, groups: dict[str, tuple], group_keys: list[str]) -> list[str]:
-    """One note per LIKE setting the two sides do not share."""
-    notes = []
+    """One note per LIKE setting the two sides do not share, and one when they were not linted
+    alike (`analysis.provenance.lint_mismatch`, the rule `make compare` applies)."""
+    sides = {
+        lang: Provenance.of_attempts(select(attempts, g, group_keys), LANGUAGE_NAMES[lang])
+        for lang, g in groups.items()
+    }
+    mismatch = lint_mismatch(sides[CLOUDFORMATION], sides[CDK])
+    notes = [mismatch.opening] if mismatch else []
     for column in LIKE:
         if column not in attempts:
             continue
@@ -210,7 +219,11 @@ def language_section(
             caption=f"{pair.label}: value [95 % CI] ({problems[CLOUDFORMATION]} CloudFormation "
             f"and {problems[CDK]} CDK {shared})",
         )
-        page.text(language_sentence(pair.label, table, 0.95, paired))
+        sentence = language_sentence(pair.label, table, 0.95, paired)
+        simulated = [select(attempts, g, group_keys)["simulated"] for g in pair.groups.values()]
+        if bool(np.asarray(pd.concat(simulated).fillna(False), dtype=bool).any()):
+            sentence = f"{SIMULATED_BANNER}: {sentence}"
+        page.text(sentence)
         left_out = sum(problems.values()) - 2 * len(set(_ids(chains, pair, group_keys)))
         if paired and left_out:
             page.text(

@@ -113,6 +113,8 @@ def test_the_report_shows_the_stages_and_both_languages_side_by_side(tmp_path: P
     assert "## CDK stages" in text and "### Where chains fail" in text
     assert "## CloudFormation vs CDK" in text
     assert "(prompt sets structured vs cdk)" in text
+    verdict = next(line for line in text.splitlines() if "(paired over the shared" in line)
+    assert verdict.startswith("SIMULATED DATA")  # the rows are simulated: so is the verdict
     assert (tmp_path / "out" / "figures" / "cdk_stages.png").exists()
     stages = pd.read_csv(tmp_path / "out" / "cdk_stages.csv")
     assert set(stages["prompt_set"]) == {"cdk"}  # CDK chains only
@@ -158,9 +160,13 @@ def test_unlike_settings_are_named(tmp_path: Path) -> None:
     )
     run = load_run(_job(tmp_path / "run", cdk, cfn))
     (pair,) = language_pairs(run.attempts)
-    assert (
-        len(pair.notes) == 1 and "max_iterations is 10 for CloudFormation and 5" in (pair.notes[0])
+    assert len(pair.notes) == 1
+    assert "max_iterations is 10 for CloudFormation and 5" in pair.notes[0]
+    relinted = run.attempts.assign(
+        cfn_lint_version=np.where(run.attempts["job_id"] == 1, "1.20.0", "1.58.0")
     )
+    (pair,) = language_pairs(relinted)
+    assert any(note.startswith("Not like with like") and "1.20.0" in note for note in pair.notes)
 
 
 def test_the_same_outcomes_in_both_languages_are_not_distinguishable(tmp_path: Path) -> None:
