@@ -33,6 +33,7 @@ import pandas as pd
 from analysis.load import (
     GATING_SOURCE,
     GROUP_KEYS,
+    STAGE_SOURCES,
     StoppedPolicy,
     chain_keys,
     fill_chains,
@@ -46,7 +47,7 @@ CDK = "cdk-python"
 CLOUDFORMATION = "cloudformation"
 STAGES = ("python", "cdk", "template", "clean")
 # finding source -> stage; other sources (intent, deploy, the authors' recorded text) have none
-SOURCE_STAGE = {"python": "python", "cdk": "cdk", GATING_SOURCE: "template"}
+SOURCE_STAGE = {**{s: s for s in STAGE_SOURCES}, GATING_SOURCE: "template"}
 FINDING_STAGES = ("python", "cdk", "template")
 NAMES = {
     "python": "stopped at python",

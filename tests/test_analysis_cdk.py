@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.churn import churn_by_iteration
 from analysis.compare_language import compare_pair, language_pairs
 from analysis.load import fill_chains, load_run
 from analysis.report import build_report
+from analysis.rules import rule_frequency
 from analysis.stage_measures import (
     attempt_stages,
     cdk_rows,
@@ -87,6 +89,17 @@ def test_template_findings_keep_the_construct_they_map_to(hand: Path) -> None:
     run = load_run(hand)
     assert set(run.findings["source"]) == {"python", "cdk", "cfn-lint"}
     assert construct_share(run.attempts, run.findings) == (1, 1)  # p0's E3002
+
+
+def test_synth_stage_findings_rank_and_churn_with_the_linters(hand: Path) -> None:
+    """They are counted in errors, so rules and churn must count them too."""
+    run = load_run(hand)
+    rules = rule_frequency(fill_chains(run.attempts), run.findings)
+    first = rules[rules["iteration"] == 1].set_index("rule_id")["findings"]
+    assert first.to_dict() == {"S1002": 1, "C1001": 1}  # p0's python, p2's cdk
+    churn = churn_by_iteration(run.attempts, run.findings).set_index("iteration")
+    # into 2: p0 fixed S1002 and introduced C1001; p2's C1001 persisted
+    assert churn.loc[2, ["fixed", "introduced", "persisting"]].tolist() == [1, 1, 1]
 
 
 def test_rows_without_the_cdk_columns_are_cloudformation_without_stages(tmp_path: Path) -> None:
