@@ -51,6 +51,7 @@ class LanguagePair:
 
     label: str
     groups: dict[str, tuple]  # language -> group
+    keys: list[str]  # the columns the groups are over (the report's, and prompt_set)
     notes: list[str] = field(default_factory=list)
 
 
@@ -62,9 +63,10 @@ def _group_language(attempts: pd.DataFrame, group_keys: list[str]) -> pd.DataFra
 def language_pairs(
     attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS
 ) -> list[LanguagePair]:
-    """Every CDK group with a CloudFormation group that differs from it only in prompt set."""
+    """Every CDK group with a CloudFormation group that differs from it only in prompt set
+    (kept apart here even where the report's grouping leaves it out)."""
     if "prompt_set" not in group_keys:
-        return []
+        group_keys = [*group_keys, "prompt_set"]
     same = [k for k in group_keys if k != "prompt_set"]
     table = _group_language(attempts, group_keys)
     cdk = table[table["_language"] == CDK]
@@ -82,7 +84,8 @@ def language_pairs(
             }
             label = " · ".join(str(mine[k]) for k in same) or "all"
             label += f" (prompt sets {theirs['prompt_set']} vs {mine['prompt_set']})"
-            pairs.append(LanguagePair(label, groups, _unlike(attempts, groups, group_keys)))
+            notes = _unlike(attempts, groups, group_keys)
+            pairs.append(LanguagePair(label, groups, list(group_keys), notes))
     return pairs
 
 
@@ -126,15 +129,14 @@ def _figures(last: int) -> list[tuple[str, str, int]]:
 def compare_pair(
     chains: pd.DataFrame,
     pair: LanguagePair,
-    group_keys: list[str] = GROUP_KEYS,
     n_boot: int = 2000,
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[pd.DataFrame, bool]:
     """Per compared figure: each language's value and CI, the difference CDK − CloudFormation
-    and its CI; and whether the difference was paired."""
+    and its CI; and whether the difference was paired. `chains`: filled over `pair.keys`."""
     data = {
-        lang: ProblemData.from_chains(select(chains, g, group_keys), g)
+        lang: ProblemData.from_chains(select(chains, g, pair.keys), g)
         for lang, g in pair.groups.items()
     }
     shared = np.intersect1d(data[CDK].problems, data[CLOUDFORMATION].problems)
@@ -171,9 +173,9 @@ def compare_pair(
     return pd.DataFrame(rows), paired
 
 
-def _ids(chains: pd.DataFrame, pair: LanguagePair, group_keys: list[str]) -> np.ndarray:
+def _ids(chains: pd.DataFrame, pair: LanguagePair) -> np.ndarray:
     """The problem ids both languages hold."""
-    held = [select(chains, g, group_keys)["problem_id"].unique() for g in pair.groups.values()]
+    held = [select(chains, g, pair.keys)["problem_id"].unique() for g in pair.groups.values()]
     return np.intersect1d(*held)
 
 
@@ -203,14 +205,14 @@ def language_section(
     pairs = language_pairs(attempts, group_keys)
     if not pairs:
         return None
-    chains = fill_chains(attempts, stopped, group_keys)
+    chains = fill_chains(attempts, stopped, pairs[0].keys)
     page.heading("CloudFormation vs CDK")
     page.text(METHOD, note=True)
     tables = []
     for pair in pairs:
-        table, paired = compare_pair(chains, pair, group_keys, n_boot, seed)
+        table, paired = compare_pair(chains, pair, n_boot, seed)
         problems = {
-            lang: select(chains, g, group_keys)["problem_id"].nunique()
+            lang: select(chains, g, pair.keys)["problem_id"].nunique()
             for lang, g in pair.groups.items()
         }
         shared = "problems; paired" if paired else "problems, none shared: unpaired"
@@ -220,11 +222,11 @@ def language_section(
             f"and {problems[CDK]} CDK {shared})",
         )
         sentence = language_sentence(pair.label, table, 0.95, paired)
-        simulated = [select(attempts, g, group_keys)["simulated"] for g in pair.groups.values()]
+        simulated = [select(attempts, g, pair.keys)["simulated"] for g in pair.groups.values()]
         if bool(np.asarray(pd.concat(simulated).fillna(False), dtype=bool).any()):
             sentence = f"{SIMULATED_BANNER}: {sentence}"
         page.text(sentence)
-        left_out = sum(problems.values()) - 2 * len(set(_ids(chains, pair, group_keys)))
+        left_out = sum(problems.values()) - 2 * len(_ids(chains, pair))
         if paired and left_out:
             page.text(
                 f"{left_out} problems held by one language only are left out of this table.",

@@ -135,6 +135,16 @@ def test_the_report_shows_the_stages_and_both_languages_side_by_side(tmp_path: P
     assert "clean rate @5" in set(sides["figure"]) and sides["paired"].all()
 
 
+def test_both_languages_are_set_apart_even_when_the_report_groups_by_model(
+    tmp_path: Path,
+) -> None:
+    run = _mixed(tmp_path)
+    (pair,) = language_pairs(load_run(run).attempts, ["model"])
+    assert pair.keys == ["model", "prompt_set"]
+    report = build_report(run, tmp_path / "out", n_boot=50, fit_boot=5, group_keys=["model"])
+    assert "## CloudFormation vs CDK" in report.markdown.read_text()
+
+
 def test_a_cloudformation_run_has_neither_cdk_section(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path / "cfn", problems=4, samples=1)
     text = build_report(run, tmp_path / "out", n_boot=50, fit_boot=5).markdown.read_text()
