@@ -33,6 +33,9 @@ GROUP_KEYS: list[str] = ["model", "prompt_set", "protocol"]
 # authors' recorded text of an imported run, a later deployment) describe the same templates
 # again and are never counted with them
 GATING_SOURCE = "cfn-lint"
+# the stages before cfn-lint of a CDK app (its Python ran, CDK synthesized it): their findings
+# gate and are counted like the linter's (an app that never synthesized has no template to lint)
+STAGE_SOURCES = ("python", "cdk")
 CHAIN_IDS: list[str] = ["sweep_id", "job_id", "problem_id", "sample"]
 STATE = [
     "errors",
@@ -272,8 +275,9 @@ def fill_chains(
 
 
 def gating_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """The gating linter's findings (source GATING_SOURCE), the ones behind the counts."""
-    return findings[findings["source"] == GATING_SOURCE]
+    """The gating linter's findings (source GATING_SOURCE) and a CDK app's synth-stage
+    findings (STAGE_SOURCES): the ones behind the counts."""
+    return findings[findings["source"].isin([GATING_SOURCE, *STAGE_SOURCES])]
 
 
 def filled_findings(chains: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,8 @@ Sections: what ran; per-iteration measures with 95 % CIs; curves with fitted dec
 bootstrap bands; feedback designs compared (when a model ran several prompt sets or
 protocols); security compliance per iteration (when the run has Checkov checks); per group the
 fit table (A, k, C, half-life, plateau, R², AIC against rivals), churn, rule heatmap, security
-and a comparison with the paper's published baseline. A loud banner appears wherever any
+and a comparison with the paper's published baseline; for CDK apps the stage chains stop at, and
+CloudFormation vs CDK for a model that ran both. A loud banner appears wherever any
 attempt row came from the simulated model; a plain notice where rows are recorded (a published
 run, imported). "What ran" states, per group, the rows' origin, dataset, prompt set, output
 format, cfn-lint release and lint date, and says when the groups were not linted alike.
@@ -27,6 +28,7 @@ from analysis.agent_section import agent_section
 from analysis.banner import SIMULATED_BANNER, recorded_banner
 from analysis.churn import churn_by_iteration
 from analysis.compare import FEW_PROBLEMS
+from analysis.compare_language import language_section
 from analysis.compare_sides import went_on_note
 from analysis.cost_frontier import with_axes
 from analysis.cost_section import cost_section, pass_k_section
@@ -74,6 +76,7 @@ from analysis.security import (
     failed_table,
     has_security,
 )
+from analysis.stage_section import stage_section
 from benchmark.progress import progress_bar
 
 PAPER_ORIGINAL_INTENT = (
@@ -231,6 +234,8 @@ def build_report(
     passk = pass_k_section(page, chains, labels, group_keys, n_boot, seed)
     agent = agent_section(page, run.attempts, group_keys, n_boot, seed)
     edits = edit_section(page, run.attempts, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
+    stages = stage_section(page, run.attempts, run.findings, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
+    sides = language_section(page, run.attempts, group_keys, stopped, n_boot, seed)  # type: ignore[arg-type]
 
     page.heading("Curves")
     curves_section(page, datasets, long, fits, boots, labels, group_keys)
@@ -344,6 +349,10 @@ def build_report(
         files["agent_lookups.csv"] = agent[1]
     if edits is not None:
         files["edit.csv"], files["edit_loop.csv"] = edits
+    if stages is not None:
+        files["cdk_stages.csv"], files["cdk_failures.csv"] = stages
+    if sides is not None:
+        files["language.csv"] = sides
     if designs is not None:
         files["designs.csv"] = designs
     if security is not None and failed is not None:

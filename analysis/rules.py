@@ -2,7 +2,8 @@
 
 Counted on the filled chains (a chain that stopped keeps showing its last scored attempt's
 findings), so every iteration has the same chains, as in the per-iteration measures. Only the
-gating linter's findings count (source `cfn-lint`; see `analysis.load.GATING_SOURCE`).
+gating linter's findings count (source `cfn-lint`; see `analysis.load.GATING_SOURCE`), and for a
+CDK app the synth stages' (sources `python`, `cdk`), which are counted as its findings.
 """
 
 from __future__ import annotations

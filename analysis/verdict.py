@@ -175,3 +175,25 @@ def edit_sentence(differences: pd.DataFrame, level: float, paired: bool) -> str:
     if even:
         text += f"; the other {len(even)} figures are not distinguishable (the CI includes zero)"
     return text + "."
+
+
+def language_sentence(label: str, differences: pd.DataFrame, level: float, paired: bool) -> str:
+    """The CloudFormation-vs-CDK verdict, which says no more than its CIs: a figure of the CDK
+    side is named higher or lower than CloudFormation's only where the CI of CDK −
+    CloudFormation excludes zero; the others are not distinguishable. Higher or lower, never
+    better or worse (fewer findings is good, a higher clean rate is good: the table shows
+    which). `differences`: `analysis.compare_language.compare_pair` rows."""
+    pct = f"{level:.0%}"
+    how = "paired over the shared problems" if paired else "each language on its own problems"
+    moved, even = _moves(differences, differences["figure"].tolist(), pct)
+    if not moved and not even:
+        return f"{label}: no figure could be compared."
+    if not moved:
+        return (
+            f"{label} ({how}): CDK and CloudFormation are not distinguishable: the {pct} CI of "
+            f"every difference ({_and(even)}) includes zero."
+        )
+    text = f"{label} ({how}): with CDK, the " + "; the ".join(moved)
+    if even:
+        text += f"; {_and(even)}: not distinguishable (the CI includes zero)"
+    return text + "."
