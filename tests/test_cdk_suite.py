@@ -23,7 +23,9 @@ from benchmark.validators.cfn_lint.validator import WarmLinter
 from benchmark.validators.intent import IntentValidator
 from benchmark.validators.suite import ValidatorSuite
 from tests.scripted import InlineLint, ScriptedModel
-from tests.test_config import CDK_FIXTURE, settings_for
+from tests.test_config import ROOT, settings_for
+
+CDK_FIXTURE = ROOT / "tests" / "cdk_dataset"  # two small CDK problems in the shipped format
 
 BUCKET = next(p for p in load_dataset(CDK_FIXTURE) if p.id == "versioned-bucket")
 CDK_JOB = ("dataset=paper33-cdk", "prompts=cdk")

@@ -17,18 +17,11 @@ ROOT = CONF.parent
 GROUPS = ["model", "dataset", "prompts", "loop", "lint", "deploy", "cdk"]
 
 
-# a CDK dataset's problems in the shipped format, standing in where datasets/paper33-cdk is not
-# written yet
-CDK_FIXTURE = ROOT / "tests" / "cdk_dataset"
-
-
 def settings_for(*overrides: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
     raw = OmegaConf.to_container(cfg, resolve=True)
-    path = ROOT / raw["dataset"]["path"]
-    cdk = raw["dataset"].get("language") == "cdk-python"
-    raw["dataset"]["path"] = str(CDK_FIXTURE if cdk and not path.is_dir() else path)
+    raw["dataset"]["path"] = str(ROOT / raw["dataset"]["path"])
     return load_settings(raw)
 
 

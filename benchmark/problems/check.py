@@ -176,9 +176,7 @@ def check_dataset(directory: str | Path, lint: Lint, synth: Synth | None = None)
         return report
     report.problems = len(loaded)
     for problem, path in loaded:
-        # a CDK app has no template to lint until it is synthesized (the synthesis check
-        # replaces this); until then it is skipped like a prompt-only problem
-        if problem.no_reference is not None or problem.reference_app is not None:
+        if problem.no_reference is not None:
             report.prompt_only.append(problem.id)
             continue
         if not problem.intent_checks and not is_curated(problem):
