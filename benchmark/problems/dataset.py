@@ -62,6 +62,9 @@ EditKind = Literal[
 # keys only an edit problem carries: left out of `sha256` while unset, so that adding them kept
 # every other problem's digest (and so its recorded rows' identity) as it was
 EDIT_FIELDS = ("initial_template", "expected_template", "must_keep", "may_change", "edit_kind")
+# STAND-IN (issue 23, simulator helper): the wiring helper owns the language axis; these two
+# fields only let the simulator's CDK apps load until it lands (the lead keeps wiring's version)
+LANGUAGE_FIELDS = {"language": "cloudformation", "reference_app": None}
 
 
 class Problem(BaseModel):
@@ -93,6 +96,8 @@ class Problem(BaseModel):
     must_keep: list[str] = Field(default_factory=list)
     may_change: list[str] = Field(default_factory=list)  # fnmatch globs on the same paths
     edit_kind: EditKind | None = None
+    language: Literal["cloudformation", "cdk-python"] = "cloudformation"  # stand-in (above)
+    reference_app: str | None = None  # stand-in (above)
 
     @property
     def is_edit(self) -> bool:
@@ -106,6 +111,9 @@ class Problem(BaseModel):
         data = self.model_dump(mode="json")
         for name in EDIT_FIELDS:
             if data[name] in (None, []):
+                del data[name]
+        for name, default in LANGUAGE_FIELDS.items():
+            if data[name] == default:
                 del data[name]
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

@@ -58,14 +58,13 @@ from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.problems.dataset import Problem
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
-from benchmark.runner.plan.problems import attemptable_problems
+from benchmark.runner.plan.problems import attemptable_problems, written_reply
 from benchmark.runner.plan.token_usage import Usage, anthropic_usage, count_tokens, openai_usage
 from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.profile import load_profile
-from benchmark.simulator.template import parse_template, serialise
 
 
 @dataclass
@@ -219,18 +218,15 @@ class ProblemText:
 
 
 def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[ProblemText]:
-    """Per problem, the reply a model is expected to write: its reference template in the
-    prompt set's output format (a problem without one: the others' mean length)."""
+    """Per problem, the reply a model is expected to write (`written_reply`; a problem without a
+    reference: the others' mean length)."""
 
     fmt = settings.prompts.output_format
     written: dict[str, str] = {}
     for p in problems:
-        if p.reference_template is None:
-            continue
-        try:
-            written[p.id] = serialise(parse_template(p.reference_template), fmt)
-        except ValueError:
-            written[p.id] = p.reference_template
+        text = written_reply(p, fmt)
+        if text is not None:
+            written[p.id] = text
     cpt = settings.planning.chars_per_token
     mean = (
         int(np.mean([len(t) for t in written.values()]))

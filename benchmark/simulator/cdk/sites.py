@@ -1,0 +1,308 @@
+"""Where each kind of CDK mistake can go on a reference app, found with `ast`.
+
+A site is one `CdkMutation`: a replacement of a span of the reference's lines, made so that it
+fails at one stage when the app is synthesized (tests/test_simulator_cdk.py proves each kind
+on real synths). A kind whose site does not exist in an app is never drawn there.
+
+| kind | edit | fails as |
+| --- | --- | --- |
+| `syntax_slip` | drops the comma between two keywords on separate lines | S1001 |
+| `misspelt_keyword` | misspells a keyword of a call on the CDK library | S1002 TypeError |
+| `wrong_enum` | a CDK class constant that does not exist (`PYTHON_3_99`) | S1002 AttributeError |
+| `invalid_name` | a `bucket_name` / `function_name` made invalid (or added) | C1001 |
+| `escape_hatch` | `add_property_override` of a property no resource has | E3002 |
+| `missing_grant` | deletes a `.grant*(...)` / `add_to_*policy(...)` statement | an intent check |
+
+Each site's variant (which misspelling, which wrong name) is fixed by the site itself, so a
+rendered app decodes back to its mistakes (edits.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from benchmark.problems.intent_language import AnyOf, Check
+
+KINDS = (
+    "syntax_slip",
+    "misspelt_keyword",
+    "wrong_enum",
+    "invalid_name",
+    "escape_hatch",
+    "missing_grant",
+)
+RULE_OF_KIND = {
+    "syntax_slip": "S1001",
+    "misspelt_keyword": "S1002",
+    "wrong_enum": "S1002",
+    "invalid_name": "C1001",
+    "escape_hatch": "E3002",
+    "missing_grant": "intent",
+}
+# construct class -> (the name keyword CDK validates at synth, an invalid value of it)
+VALIDATED_NAMES = {
+    "Bucket": ("bucket_name", "Data_Bucket"),
+    "Function": ("function_name", "process orders"),
+}
+# realistic wrong constants (a CloudFormation spelling, a runtime that does not exist)
+WRONG_CONSTANTS = {
+    "DESTROY": "DELETE",
+    "RETAIN": "KEEP",
+    "S3_MANAGED": "SSE_S3",
+    "KMS_MANAGED": "SSE_KMS",
+    "PAY_PER_REQUEST": "ON_DEMAND",
+    "ONE_WEEK": "SEVEN_DAYS",
+    "ONE_MONTH": "THIRTY_DAYS",
+    "BLOCK_ALL": "BLOCK_ALL_PUBLIC_ACCESS",
+}
+RUNTIME = re.compile(r"^(PYTHON_3|NODEJS|JAVA|DOTNET)_")
+CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# property names no CloudFormation resource type has (checked against cfn-lint's schemas in
+# tests/test_simulator_cdk.py), as a model might write them from the construct's keywords
+NOT_PROPERTIES = ("Versioned", "AutoDelete", "RetainOnDelete", "LogRetention", "EnableLogging")
+GRANT = re.compile(r"^(grant\w*|add_to_policy|add_to_role_policy|add_to_principal_policy)$")
+GRANT_PATHS = ("Statement", "Polic", "Action")  # intent check paths a deleted grant fails
+GRANT_TYPES = ("AWS::IAM::", "Policy")  # ... and resource types
+
+
+@dataclass(frozen=True)
+class CdkMutation:
+    """One mistake: reference lines [start, end) become `lines`. `signature` is the text a
+    finding of it carries (the misspelt word, the bad value); `checks` the descriptions of
+    the intent checks a missing grant fails."""
+
+    kind: str
+    start: int
+    end: int
+    lines: tuple[str, ...]
+    signature: str = ""
+    checks: tuple[str, ...] = ()
+
+    @property
+    def rule_id(self) -> str:
+        return RULE_OF_KIND[self.kind]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.start}:{self.signature}"
+
+    def overlaps(self, other: CdkMutation) -> bool:
+        """Whether the two touch a line in common (every site spans at least one)."""
+        return self.start < other.end and other.start < self.end
+
+
+def cdk_names(tree: ast.Module) -> set[str]:
+    """Names bound to the CDK library: `import aws_cdk as cdk`, `from aws_cdk import aws_s3 as
+    s3, Duration`, `from aws_cdk.aws_s3 import Bucket`."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.asname or a.name for a in node.names if a.name.startswith("aws_cdk")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aws_cdk"):
+            out |= {a.asname or a.name for a in node.names}
+    return out
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _class_name(func: ast.expr) -> str | None:
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
+def _replace(lines: Sequence[str], row: int, start: int, end: int, text: str) -> tuple[str, ...]:
+    line = lines[row]
+    return (line[:start] + text + line[end:],)
+
+
+def misspelt(name: str) -> str:
+    """`removal_policy` -> `removalPolicy`; `versioned` -> `versioend` (two letters swapped)."""
+    if "_" in name.strip("_"):
+        head, *rest = name.split("_")
+        return head + "".join(p[:1].upper() + p[1:] for p in rest)
+    i = max(1, len(name) // 2)
+    return name[: i - 1] + name[i] + name[i - 1] + name[i + 1 :] if len(name) > 2 else name + "s"
+
+
+def wrong_constant(name: str) -> str:
+    if name in WRONG_CONSTANTS:
+        return WRONG_CONSTANTS[name]
+    if RUNTIME.match(name):
+        return RUNTIME.match(name).group(1) + "_99"  # type: ignore[union-attr]
+    return name.replace("_", "") if "_" in name else name + "_DEFAULT"
+
+
+def _calls(tree: ast.Module, names: set[str]) -> Iterator[ast.Call]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _root(node.func) in names:
+            yield node
+
+
+def _constructs(tree: ast.Module, names: set[str]) -> Iterator[ast.Call]:
+    """Construct calls: `lib.Class(self, "Id", ...)`."""
+    for call in _calls(tree, names):
+        args = call.args
+        if (
+            len(args) >= 2
+            and isinstance(args[0], ast.Name)
+            and args[0].id == "self"
+            and isinstance(args[1], ast.Constant)
+            and isinstance(args[1].value, str)
+        ):
+            yield call
+
+
+def syntax_slips(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+    out = []
+    for call in _calls(tree, names):
+        for kw, after in zip(call.keywords, call.keywords[1:], strict=False):
+            row, col = (kw.end_lineno or 0) - 1, kw.end_col_offset or 0
+            if row + 1 < after.lineno and lines[row][col : col + 1] == ",":
+                edit = _replace(lines, row, col, col + 1, "")
+                out.append(CdkMutation("syntax_slip", row, row + 1, edit))
+    return out
+
+
+def misspelt_keywords(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+    out = []
+    for call in _calls(tree, names):
+        for kw in call.keywords:
+            if kw.arg is None or misspelt(kw.arg) == kw.arg:
+                continue
+            row, col, wrong = kw.lineno - 1, kw.col_offset, misspelt(kw.arg)
+            if lines[row][col : col + len(kw.arg)] == kw.arg:
+                edit = _replace(lines, row, col, col + len(kw.arg), wrong)
+                out.append(CdkMutation("misspelt_keyword", row, row + 1, edit, wrong))
+    return out
+
+
+def wrong_enums(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+    out = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and CONSTANT.match(node.attr)
+            and _root(node.value) in names
+            and isinstance(node.value, (ast.Attribute, ast.Name))
+            and (_class_name(node.value) or "")[:1].isupper()
+            and node.lineno == node.end_lineno
+        ):
+            continue
+        row, end = node.lineno - 1, node.end_col_offset or 0
+        wrong = wrong_constant(node.attr)
+        if lines[row][end - len(node.attr) : end] == node.attr:
+            edit = _replace(lines, row, end - len(node.attr), end, wrong)
+            out.append(CdkMutation("wrong_enum", row, row + 1, edit, wrong))
+    return out
+
+
+def invalid_names(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+    out = []
+    for call in _constructs(tree, names):
+        if _class_name(call.func) not in VALIDATED_NAMES:
+            continue
+        keyword, bad = VALIDATED_NAMES[_class_name(call.func) or ""]
+        given = next((kw for kw in call.keywords if kw.arg == keyword), None)
+        if given is None:  # add the keyword after the construct id
+            ident = call.args[1]
+            row, col = (ident.end_lineno or 0) - 1, ident.end_col_offset or 0
+            edit = _replace(lines, row, col, col, f', {keyword}="{bad}"')
+        elif given.value.lineno == given.value.end_lineno:
+            row, value = given.value.lineno - 1, given.value
+            edit = _replace(lines, row, value.col_offset, value.end_col_offset or 0, f'"{bad}"')
+        else:
+            continue
+        out.append(CdkMutation("invalid_name", row, row + 1, edit, bad))
+    return out
+
+
+def escape_hatches(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+    out = []
+    constructs = {id(c) for c in _constructs(tree, names)}
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and id(node.value) in constructs
+            and isinstance(node.targets[0], (ast.Name, ast.Attribute))
+        ):
+            continue
+        target = ast.unparse(node.targets[0])
+        cls = _class_name(node.value.func) or ""  # type: ignore[attr-defined]
+        prop = NOT_PROPERTIES[sum(map(ord, target)) % len(NOT_PROPERTIES)]
+        child = target if cls.startswith("Cfn") else f"{target}.node.default_child"
+        row = (node.end_lineno or 0) - 1
+        indent = " " * node.col_offset
+        added = f'{indent}{child}.add_property_override("{prop}", True)'
+        out.append(CdkMutation("escape_hatch", row, row + 1, (lines[row], added), prop))
+    return out
+
+
+def _policy_checks(checks: Sequence[Check]) -> list[str]:
+    """Descriptions of the intent checks about permissions (what a deleted grant fails)."""
+    out = []
+    for check in checks:
+        if isinstance(check, AnyOf):
+            out += _policy_checks(check.checks)
+            continue
+        fields = check.model_dump()
+        paths = " ".join(str(fields.get(k) or "") for k in ("path",))
+        types = " ".join(str(fields.get(k) or "") for k in ("type", "resource_type", "from_type"))
+        if any(p in paths for p in GRANT_PATHS) or any(t in types for t in GRANT_TYPES):
+            out.append(check.description)
+    return out
+
+
+def missing_grants(
+    tree: ast.Module, lines: Sequence[str], names: set[str], checks: Sequence[Check]
+) -> list[CdkMutation]:
+    noticed = tuple(_policy_checks(checks))
+    if not noticed:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list) or len(body) < 2:
+            continue
+        for stmt in body:
+            if (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Attribute)
+                and GRANT.match(stmt.value.func.attr)
+            ):
+                start, end = stmt.lineno - 1, stmt.end_lineno or stmt.lineno
+                sig = stmt.value.func.attr
+                out.append(CdkMutation("missing_grant", start, end, (), sig, noticed))
+    return out
+
+
+def find_cdk_sites(source: str, checks: Sequence[Check] = ()) -> dict[str, list[CdkMutation]]:
+    """Every site of every kind on the reference app `source`, by kind (kinds without a site
+    left out), each kind's sites in line order. ValueError if the source does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        why = f"{exc.msg} (line {exc.lineno})"
+        raise ValueError(f"the reference app does not parse: {why}") from None
+    lines = source.splitlines()
+    names = cdk_names(tree)
+    found = {
+        "syntax_slip": syntax_slips(tree, lines, names),
+        "misspelt_keyword": misspelt_keywords(tree, lines, names),
+        "wrong_enum": wrong_enums(tree, lines, names),
+        "invalid_name": invalid_names(tree, lines, names),
+        "escape_hatch": escape_hatches(tree, lines, names),
+        "missing_grant": missing_grants(tree, lines, names, checks),
+    }
+    return {
+        kind: sorted(sites, key=lambda m: (m.start, m.key))
+        for kind, sites in found.items()
+        if sites
+    }
