@@ -7,7 +7,6 @@ kind of mistake for real and show it fails at its stage.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +114,23 @@ def test_a_grant_is_a_site_only_where_an_intent_check_would_notice(
     assert "missing_grant" not in sites_of(without)
 
 
+def test_sites_follow_how_the_app_imports_the_library() -> None:
+    app = (
+        "import aws_cdk as cdk\n"
+        "from aws_cdk import aws_cloudfront\n"
+        "from aws_cdk.aws_s3 import Bucket\n\n\n"
+        "class AppStack(cdk.Stack):\n"
+        "    def __init__(self, scope, construct_id, **kwargs) -> None:\n"
+        "        super().__init__(scope, construct_id, **kwargs)\n"
+        '        Bucket(self, "Data", versioned=True)\n'
+        '        aws_cloudfront.Function(self, "Edge", function_name="edge")\n'
+    )
+    sites = find_cdk_sites(app)
+    # the S3 bucket's name is validated by CDK; a CloudFront function is not a Lambda one
+    assert [m.signature for m in sites["invalid_name"]] == ["Data_Bucket"]
+    assert {m.signature for m in sites["misspelt_keyword"]} == {"verisoned", "functionName"}
+
+
 def test_escape_hatch_properties_exist_on_no_resource_type() -> None:
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # deferred: loads every schema
 
@@ -152,6 +168,21 @@ def test_an_app_it_did_not_write_is_a_state_error(problems: dict[str, Problem]) 
     with pytest.raises(ModelError) as caught:
         call(sim, context)
     assert caught.value.kind == "simulator_state"
+    kept_nothing = CallContext("bucket-reader", 0, 2, "json", "null", "S1001")
+    assert "class AppStack" in call(sim, kept_nothing)  # nothing kept: drawn anew
+
+
+def test_the_agent_protocol_refuses_a_cdk_problem_in_one_line(
+    problems: dict[str, Problem],
+) -> None:
+    from benchmark.models.base import ToolSpec
+
+    tool = ToolSpec("validate_template", "validate", {"type": "object"})
+    config = GenerateConfig(temperature=0.0, max_tokens=4096, tools=(tool,))
+    context = CallContext("topic-logs", 0, 1, "json")
+    with pytest.raises(ModelError, match="CloudFormation only") as caught:
+        asyncio.run(model(problems).generate([], config, context))
+    assert caught.value.fatal and "\n" not in str(caught.value)
 
 
 # ---- replies ---------------------------------------------------------------------------------
@@ -288,10 +319,16 @@ def test_each_mistake_kind_fails_at_its_stage_when_synthesized(
     problems: dict[str, Problem], tmp_path: Path
 ) -> None:
     pytest.importorskip("aws_cdk")
+    assert assert_stages(problems, tmp_path) > 50
+
+
+def assert_stages(problems: dict[str, Problem], tmp_path: Path) -> int:
+    """Synthesize every site of every app alone; each fails at its stage. The synths made."""
     from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter
     from benchmark.validators.intent import check_results
 
     linter = WarmLinter(LintSettings())
+    made = 0
     expected = {
         "syntax_slip": "syntax_error",
         "misspelt_keyword": "python_error",
@@ -322,4 +359,17 @@ def test_each_mistake_kind_fails_at_its_stage_when_synthesized(
                     if not r.passed
                 }
                 assert failed and failed <= set(m.checks), (where, failed)
-                json.loads(got["template"])
+        made += 1 + len(cdk.sites)
+    return made
+
+
+PAPER33_CDK = Path(__file__).resolve().parent.parent / "datasets" / "paper33-cdk"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PAPER33_CDK.is_dir(), reason="datasets/paper33-cdk not there yet")
+def test_each_mistake_fails_at_its_stage_on_paper33_cdk(tmp_path: Path) -> None:
+    """The same proof over the project's dataset: every site of every reference app."""
+    pytest.importorskip("aws_cdk")
+    problems = {p.id: p for p in load_dataset(PAPER33_CDK)}
+    assert_stages(problems, tmp_path)

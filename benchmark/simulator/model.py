@@ -155,8 +155,9 @@ class SimulatedModel(ModelAPI):
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        """The next template of the chain. Of `config` only effort and thinking count (through
-        the profile's effort section, simulator/effort.py): the seed is in the settings."""
+        """The next template (a CDK app for a cdk-python problem, simulator/cdk/) of the chain.
+        Of `config` only effort and thinking count (through the profile's effort section,
+        simulator/effort.py): the seed is in the settings."""
         started = time.perf_counter()
         try:
             effort = self.effort.level(config.effort, config.thinking)

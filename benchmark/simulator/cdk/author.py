@@ -66,6 +66,8 @@ class CdkAuthor:
                 "app and feedback in its CallContext",
                 kind="simulator_state",
             )
+        if context.previous_template.strip() == "null":  # nothing of it was kept: draw anew
+            return self.behaviour.first_draw(problem, chain, effort)
         previous = decode(problem.reference, problem.sites, context.previous_template)
         if previous is None:
             raise ModelError(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from benchmark.problems.intent_language import AnyOf, Check
@@ -44,9 +44,11 @@ RULE_OF_KIND = {
 }
 # construct class -> (the name keyword CDK validates at synth, an invalid value of it)
 VALIDATED_NAMES = {
-    "Bucket": ("bucket_name", "Data_Bucket"),
-    "Function": ("function_name", "process orders"),
+    "aws_cdk.aws_s3.Bucket": ("bucket_name", "Data_Bucket"),
+    "aws_cdk.aws_lambda.Function": ("function_name", "process orders"),
 }
+# constructs whose default child may not be a CloudFormation resource: no escape hatch on them
+NO_ESCAPE_HATCH = ("_patterns.", "aws_s3_deployment.", "custom_resources.", "triggers.")
 # realistic wrong constants (a CloudFormation spelling, a runtime that does not exist)
 WRONG_CONSTANTS = {
     "DESTROY": "DELETE",
@@ -94,16 +96,30 @@ class CdkMutation:
         return self.start < other.end and other.start < self.end
 
 
-def cdk_names(tree: ast.Module) -> set[str]:
-    """Names bound to the CDK library: `import aws_cdk as cdk`, `from aws_cdk import aws_s3 as
-    s3, Duration`, `from aws_cdk.aws_s3 import Bucket`."""
-    out: set[str] = set()
+def cdk_names(tree: ast.Module) -> dict[str, str]:
+    """Names bound to the CDK library, each to what it names: `import aws_cdk as cdk` (cdk ->
+    aws_cdk), `from aws_cdk import aws_s3 as s3` (s3 -> aws_cdk.aws_s3), `from aws_cdk.aws_s3
+    import Bucket` (Bucket -> aws_cdk.aws_s3.Bucket)."""
+    out: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out |= {a.asname or a.name for a in node.names if a.name.startswith("aws_cdk")}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aws_cdk"):
-            out |= {a.asname or a.name for a in node.names}
+            for a in node.names:
+                if a.name.split(".")[0] == "aws_cdk":
+                    out[a.asname or a.name.split(".")[0]] = a.name if a.asname else "aws_cdk"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "aws_cdk":
+            out |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names}
     return out
+
+
+def qualified(func: ast.expr, names: Mapping[str, str]) -> str | None:
+    """`s3.Bucket` -> `aws_cdk.aws_s3.Bucket`; None if it is not a name on the CDK library."""
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.insert(0, func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name) or func.id not in names:
+        return None
+    return ".".join([names[func.id], *parts])
 
 
 def _root(node: ast.expr) -> str | None:
@@ -122,7 +138,7 @@ def _replace(lines: Sequence[str], row: int, start: int, end: int, text: str) ->
 
 
 def misspelt(name: str) -> str:
-    """`removal_policy` -> `removalPolicy`; `versioned` -> `versioend` (two letters swapped)."""
+    """`removal_policy` -> `removalPolicy`; `versioned` -> `verisoned` (two letters swapped)."""
     if "_" in name.strip("_"):
         head, *rest = name.split("_")
         return head + "".join(p[:1].upper() + p[1:] for p in rest)
@@ -138,13 +154,13 @@ def wrong_constant(name: str) -> str:
     return name.replace("_", "") if "_" in name else name + "_DEFAULT"
 
 
-def _calls(tree: ast.Module, names: set[str]) -> Iterator[ast.Call]:
+def _calls(tree: ast.Module, names: Mapping[str, str]) -> Iterator[ast.Call]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _root(node.func) in names:
             yield node
 
 
-def _constructs(tree: ast.Module, names: set[str]) -> Iterator[ast.Call]:
+def _constructs(tree: ast.Module, names: Mapping[str, str]) -> Iterator[ast.Call]:
     """Construct calls: `lib.Class(self, "Id", ...)`."""
     for call in _calls(tree, names):
         args = call.args
@@ -158,7 +174,9 @@ def _constructs(tree: ast.Module, names: set[str]) -> Iterator[ast.Call]:
             yield call
 
 
-def syntax_slips(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+def syntax_slips(
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
+) -> list[CdkMutation]:
     out = []
     for call in _calls(tree, names):
         for kw, after in zip(call.keywords, call.keywords[1:], strict=False):
@@ -169,7 +187,9 @@ def syntax_slips(tree: ast.Module, lines: Sequence[str], names: set[str]) -> lis
     return out
 
 
-def misspelt_keywords(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+def misspelt_keywords(
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
+) -> list[CdkMutation]:
     out = []
     for call in _calls(tree, names):
         for kw in call.keywords:
@@ -182,7 +202,9 @@ def misspelt_keywords(tree: ast.Module, lines: Sequence[str], names: set[str]) -
     return out
 
 
-def wrong_enums(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+def wrong_enums(
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
+) -> list[CdkMutation]:
     out = []
     for node in ast.walk(tree):
         if not (
@@ -202,12 +224,15 @@ def wrong_enums(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list
     return out
 
 
-def invalid_names(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+def invalid_names(
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
+) -> list[CdkMutation]:
     out = []
     for call in _constructs(tree, names):
-        if _class_name(call.func) not in VALIDATED_NAMES:
+        name = qualified(call.func, names)
+        if name not in VALIDATED_NAMES:
             continue
-        keyword, bad = VALIDATED_NAMES[_class_name(call.func) or ""]
+        keyword, bad = VALIDATED_NAMES[name]
         given = next((kw for kw in call.keywords if kw.arg == keyword), None)
         if given is None:  # add the keyword after the construct id
             ident = call.args[1]
@@ -222,7 +247,9 @@ def invalid_names(tree: ast.Module, lines: Sequence[str], names: set[str]) -> li
     return out
 
 
-def escape_hatches(tree: ast.Module, lines: Sequence[str], names: set[str]) -> list[CdkMutation]:
+def escape_hatches(
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
+) -> list[CdkMutation]:
     out = []
     constructs = {id(c) for c in _constructs(tree, names)}
     for node in ast.walk(tree):
@@ -231,6 +258,7 @@ def escape_hatches(tree: ast.Module, lines: Sequence[str], names: set[str]) -> l
             and len(node.targets) == 1
             and id(node.value) in constructs
             and isinstance(node.targets[0], (ast.Name, ast.Attribute))
+            and not any(x in (qualified(node.value.func, names) or "") for x in NO_ESCAPE_HATCH)
         ):
             continue
         target = ast.unparse(node.targets[0])
@@ -260,7 +288,7 @@ def _policy_checks(checks: Sequence[Check]) -> list[str]:
 
 
 def missing_grants(
-    tree: ast.Module, lines: Sequence[str], names: set[str], checks: Sequence[Check]
+    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str], checks: Sequence[Check]
 ) -> list[CdkMutation]:
     noticed = tuple(_policy_checks(checks))
     if not noticed:
