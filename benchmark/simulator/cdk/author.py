@@ -15,7 +15,8 @@ from benchmark.models.base import CallContext, ModelError
 from benchmark.simulator.behaviour import Chain
 from benchmark.simulator.cdk.behaviour import CdkBehaviour, CdkProblem
 from benchmark.simulator.cdk.edits import decode, render
-from benchmark.simulator.cdk.sites import CdkMutation, find_cdk_sites
+from benchmark.simulator.cdk.mutation import CdkMutation
+from benchmark.simulator.cdk.sites import find_cdk_sites
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 
 LANGUAGE = "cdk-python"

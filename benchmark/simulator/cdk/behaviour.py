@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.simulator.behaviour import Chain, mentions, stable_rng
-from benchmark.simulator.cdk.sites import KINDS, CdkMutation
+from benchmark.simulator.cdk.mutation import KINDS, CdkMutation
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 
 DEFAULT_KINDS = {

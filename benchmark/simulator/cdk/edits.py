@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.simulator.cdk.sites import CdkMutation
+from benchmark.simulator.cdk.mutation import CdkMutation
 
 
 def _lines(text: str) -> list[str]:

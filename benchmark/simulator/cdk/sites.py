@@ -11,7 +11,7 @@ on real synths). A kind whose site does not exist in an app is never drawn there
 | `wrong_enum` | a CDK class constant that does not exist (`PYTHON_3_99`) | S1002 AttributeError |
 | `invalid_name` | a `bucket_name` / `function_name` made invalid (or added) | C1001 |
 | `escape_hatch` | `add_property_override` of a property no resource has | E3002 |
-| `missing_grant` | deletes a `.grant*(...)` / `add_to_*policy(...)` statement | an intent check |
+| `missing_grant` | deletes a grant, a policy statement or a managed policy (grants.py) | intent |
 
 Each site's variant (which misspelling, which wrong name) is fixed by the site itself, so a
 rendered app decodes back to its mistakes (edits.py).
@@ -22,26 +22,11 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
-from benchmark.problems.intent_language import AnyOf, Check
+from benchmark.problems.intent_language import Check
+from benchmark.simulator.cdk.grants import missing_grants
+from benchmark.simulator.cdk.mutation import CdkMutation
 
-KINDS = (
-    "syntax_slip",
-    "misspelt_keyword",
-    "wrong_enum",
-    "invalid_name",
-    "escape_hatch",
-    "missing_grant",
-)
-RULE_OF_KIND = {
-    "syntax_slip": "S1001",
-    "misspelt_keyword": "S1002",
-    "wrong_enum": "S1002",
-    "invalid_name": "C1001",
-    "escape_hatch": "E3002",
-    "missing_grant": "intent",
-}
 # construct class -> (the name keyword CDK validates at synth, an invalid value of it)
 VALIDATED_NAMES = {
     "aws_cdk.aws_s3.Bucket": ("bucket_name", "Data_Bucket"),
@@ -65,35 +50,6 @@ CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # property names no CloudFormation resource type has (checked against cfn-lint's schemas in
 # tests/test_simulator_cdk.py), as a model might write them from the construct's keywords
 NOT_PROPERTIES = ("Versioned", "AutoDelete", "RetainOnDelete", "LogRetention", "EnableLogging")
-GRANT = re.compile(r"^(grant\w*|add_to_policy|add_to_role_policy|add_to_principal_policy)$")
-GRANT_PATHS = ("Statement", "Polic", "Action")  # intent check paths a deleted grant fails
-GRANT_TYPES = ("AWS::IAM::", "Policy")  # ... and resource types
-
-
-@dataclass(frozen=True)
-class CdkMutation:
-    """One mistake: reference lines [start, end) become `lines`. `signature` is the text a
-    finding of it carries (the misspelt word, the bad value); `checks` the descriptions of
-    the intent checks a missing grant fails."""
-
-    kind: str
-    start: int
-    end: int
-    lines: tuple[str, ...]
-    signature: str = ""
-    checks: tuple[str, ...] = ()
-
-    @property
-    def rule_id(self) -> str:
-        return RULE_OF_KIND[self.kind]
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.start}:{self.signature}"
-
-    def overlaps(self, other: CdkMutation) -> bool:
-        """Whether the two touch a line in common (every site spans at least one)."""
-        return self.start < other.end and other.start < self.end
 
 
 def cdk_names(tree: ast.Module) -> dict[str, str]:
@@ -161,11 +117,13 @@ def _calls(tree: ast.Module, names: Mapping[str, str]) -> Iterator[ast.Call]:
 
 
 def _constructs(tree: ast.Module, names: Mapping[str, str]) -> Iterator[ast.Call]:
-    """Construct calls: `lib.Class(self, "Id", ...)`."""
+    """Construct calls: `lib.Class(self, "Id", ...)` (not `lib.Class.from_x(self, "Id", ...)`,
+    which looks an existing resource up)."""
     for call in _calls(tree, names):
         args = call.args
         if (
-            len(args) >= 2
+            (_class_name(call.func) or "")[:1].isupper()
+            and len(args) >= 2
             and isinstance(args[0], ast.Name)
             and args[0].id == "self"
             and isinstance(args[1], ast.Constant)
@@ -181,7 +139,8 @@ def syntax_slips(
     for call in _calls(tree, names):
         for kw, after in zip(call.keywords, call.keywords[1:], strict=False):
             row, col = (kw.end_lineno or 0) - 1, kw.end_col_offset or 0
-            if row + 1 < after.lineno and lines[row][col : col + 1] == ",":
+            named = kw.arg is not None and after.arg is not None  # `a=1 **b` would parse
+            if named and row + 1 < after.lineno and lines[row][col : col + 1] == ",":
                 edit = _replace(lines, row, col, col + 1, "")
                 out.append(CdkMutation("syntax_slip", row, row + 1, edit))
     return out
@@ -247,6 +206,14 @@ def invalid_names(
     return out
 
 
+def hatchable(name: str | None) -> bool:
+    """Whether a construct of class `name` takes an escape hatch to a resource property: a
+    service module's construct (the core module's are parameters, outputs, custom resources
+    that take any property), not a pattern or deployment helper."""
+    parts = (name or "").split(".")
+    return len(parts) >= 3 and not any(x in name for x in NO_ESCAPE_HATCH)  # type: ignore[operator]
+
+
 def escape_hatches(
     tree: ast.Module, lines: Sequence[str], names: Mapping[str, str]
 ) -> list[CdkMutation]:
@@ -258,7 +225,7 @@ def escape_hatches(
             and len(node.targets) == 1
             and id(node.value) in constructs
             and isinstance(node.targets[0], (ast.Name, ast.Attribute))
-            and not any(x in (qualified(node.value.func, names) or "") for x in NO_ESCAPE_HATCH)
+            and hatchable(qualified(node.value.func, names))
         ):
             continue
         target = ast.unparse(node.targets[0])
@@ -269,45 +236,6 @@ def escape_hatches(
         indent = " " * node.col_offset
         added = f'{indent}{child}.add_property_override("{prop}", True)'
         out.append(CdkMutation("escape_hatch", row, row + 1, (lines[row], added), prop))
-    return out
-
-
-def _policy_checks(checks: Sequence[Check]) -> list[str]:
-    """Descriptions of the intent checks about permissions (what a deleted grant fails)."""
-    out = []
-    for check in checks:
-        if isinstance(check, AnyOf):
-            out += _policy_checks(check.checks)
-            continue
-        fields = check.model_dump()
-        paths = " ".join(str(fields.get(k) or "") for k in ("path",))
-        types = " ".join(str(fields.get(k) or "") for k in ("type", "resource_type", "from_type"))
-        if any(p in paths for p in GRANT_PATHS) or any(t in types for t in GRANT_TYPES):
-            out.append(check.description)
-    return out
-
-
-def missing_grants(
-    tree: ast.Module, lines: Sequence[str], names: Mapping[str, str], checks: Sequence[Check]
-) -> list[CdkMutation]:
-    noticed = tuple(_policy_checks(checks))
-    if not noticed:
-        return []
-    out = []
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if not isinstance(body, list) or len(body) < 2:
-            continue
-        for stmt in body:
-            if (
-                isinstance(stmt, ast.Expr)
-                and isinstance(stmt.value, ast.Call)
-                and isinstance(stmt.value.func, ast.Attribute)
-                and GRANT.match(stmt.value.func.attr)
-            ):
-                start, end = stmt.lineno - 1, stmt.end_lineno or stmt.lineno
-                sig = stmt.value.func.attr
-                out.append(CdkMutation("missing_grant", start, end, (), sig, noticed))
     return out
 
 
@@ -327,7 +255,7 @@ def find_cdk_sites(source: str, checks: Sequence[Check] = ()) -> dict[str, list[
         "wrong_enum": wrong_enums(tree, lines, names),
         "invalid_name": invalid_names(tree, lines, names),
         "escape_hatch": escape_hatches(tree, lines, names),
-        "missing_grant": missing_grants(tree, lines, names, checks),
+        "missing_grant": missing_grants(tree, lines, checks),
     }
     return {
         kind: sorted(sites, key=lambda m: (m.start, m.key))
