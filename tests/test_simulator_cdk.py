@@ -237,6 +237,9 @@ def test_a_reply_is_one_python_block_labelled_simulated_and_byte_stable(
     assert first.startswith("Simulated repair model (not an LLM)")
     assert first.count("```python\n") == 1 and "class AppStack(cdk.Stack)" in first
     assert model(problems).simulated
+    # a repair call, as a resumed chain makes it from the recorded rows: the same bytes too
+    repair = CallContext("queue-table", 3, 2, "json", app_of(first), "1. S1002 (error) ...")
+    assert call(model(problems), repair) == call(model(problems), repair)
 
 
 def test_a_clean_app_is_the_reference_and_stays_it(problems: dict[str, Problem]) -> None:
