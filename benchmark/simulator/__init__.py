@@ -13,6 +13,7 @@
 | `model.py` | `SimulatedModel`, the `simulated` provider |
 | `sites.py` | a seeded sample of the catalogue's sites on a dataset |
 | `chains.py` | a profile's chains as counts of findings (numpy), for many chains at once |
+| `cdk/` | CDK apps (Python) for cdk-python problems: mistakes at every synth stage, repairs |
 
 The studies that drive it (calibrate, validate a profile, synthetic runs, power, site check)
 live in studies/ at the top level.

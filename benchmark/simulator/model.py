@@ -61,6 +61,8 @@ from benchmark.simulator.behaviour import (
     stable_rng,
 )
 from benchmark.simulator.catalogue import find_sites
+from benchmark.simulator.cdk.author import CdkAuthor, is_cdk
+from benchmark.simulator.cdk.behaviour import DEFAULT_CDK_RATES, CdkBehaviour
 from benchmark.simulator.edit_sites import collateral_sites
 from benchmark.simulator.editing import DEFAULT_EDIT_RATES, Editing
 from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, EffortModel
@@ -110,6 +112,9 @@ class SimulatedModel(ModelAPI):
             self.behaviour = HandSet(self.settings)
         rates = profile.edit if profile is not None else DEFAULT_EDIT_RATES
         self.editing = Editing(self.behaviour, rates)  # on edit problems (simulator/editing.py)
+        cdk_rates = profile.cdk if profile is not None else DEFAULT_CDK_RATES
+        # cdk-python problems: CDK apps (simulator/cdk/)
+        self.cdk = CdkAuthor(problems, CdkBehaviour(cdk_rates), self.settings.seed)
         self.as_of = as_of
         self._problems = dict(problems)
         self._parsed: dict[str, SimProblem] = {}
@@ -150,8 +155,9 @@ class SimulatedModel(ModelAPI):
     async def generate(
         self, messages: list[ChatMessage], config: GenerateConfig, context: CallContext
     ) -> ModelOutput:
-        """The next template of the chain. Of `config` only effort and thinking count (through
-        the profile's effort section, simulator/effort.py): the seed is in the settings."""
+        """The next template (a CDK app for a cdk-python problem, simulator/cdk/) of the chain.
+        Of `config` only effort and thinking count (through the profile's effort section,
+        simulator/effort.py): the seed is in the settings."""
         started = time.perf_counter()
         try:
             effort = self.effort.level(config.effort, config.thinking)
@@ -159,16 +165,20 @@ class SimulatedModel(ModelAPI):
             raise ModelError(f"simulated/{self.name}: {exc}", fatal=True) from None
         if self.settings.latency_s:
             await asyncio.sleep(self.settings.latency_s)
-        problem = self.problem(context.problem_id)
-        if config.tools:
-            return self.agent_turn(problem, messages, config, context, effort, started)
-        active = self.next_state(problem, context, effort)
-        template = render(problem.template, active, context.output_format)
-        lead = "here is the template." if context.iteration == 1 else "here is the fixed template."
-        text = (
-            f"Simulated repair model (not an LLM): {lead}\n\n"
-            f"```{context.output_format}\n{template}```\n"
-        )
+        if self.cdk.handles(context.problem_id):  # a cdk-python problem: a CDK app
+            if config.tools:
+                raise ModelError(
+                    f"simulated/{self.name}: the agent protocol writes CloudFormation only, "
+                    f"not the CDK app of {context.problem_id}",
+                    fatal=True,
+                )
+            text, written = self.cdk.reply(context, effort)
+            rules = [m.rule_id for m in written]
+        else:
+            problem = self.problem(context.problem_id)
+            if config.tools:
+                return self.agent_turn(problem, messages, config, context, effort, started)
+            text, rules = self._template_reply(problem, context, effort)
         call_id = self._digest(context.problem_id, context.sample, context.iteration)
         reasoning = effort.reasoning_tokens
         return ModelOutput(
@@ -179,8 +189,21 @@ class SimulatedModel(ModelAPI):
             reasoning_tokens=reasoning,
             latency_s=time.perf_counter() - started,
             request_id=f"sim-{call_id[:24]}",
-            extra={"simulator_rules": ",".join(m.rule_id for m in active)},
+            extra={"simulator_rules": ",".join(rules)},
         )
+
+    def _template_reply(
+        self, problem: SimProblem, context: CallContext, effort: EffortLevel
+    ) -> tuple[str, list[str]]:
+        """A CloudFormation reply and the rules of its mutations."""
+        active = self.next_state(problem, context, effort)
+        template = render(problem.template, active, context.output_format)
+        lead = "here is the template." if context.iteration == 1 else "here is the fixed template."
+        text = (
+            f"Simulated repair model (not an LLM): {lead}\n\n"
+            f"```{context.output_format}\n{template}```\n"
+        )
+        return text, [m.rule_id for m in active]
 
     def _digest(self, *parts: object) -> str:
         key = "\0".join(map(str, (self.settings.seed, self.name, *parts)))
@@ -349,7 +372,7 @@ class SimulatedModel(ModelAPI):
 
     def skip_reason(self, problem: ProblemLike) -> str | None:
         """A prompt-only problem gives the simulator nothing to mutate."""
-        if problem.reference_template is None:
+        if problem.reference_template is None and not is_cdk(problem):
             return "prompt-only, no reference template"
         return None
 

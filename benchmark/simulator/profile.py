@@ -29,6 +29,7 @@ from benchmark.simulator.behaviour import (
     Rates,
     SimulatorSettings,
 )
+from benchmark.simulator.cdk.behaviour import CdkRates, CdkRatesError, cdk_rates
 from benchmark.simulator.editing import EditRates, EditRatesError, edit_rates
 from benchmark.simulator.effort import EffortError, EffortModel, effort_model
 from benchmark.simulator.transplant import SECTIONS, Entry
@@ -90,6 +91,11 @@ class Profile:
         """Its hand-set edit section (simulator/editing.py); none: the documented default."""
         return edit_rates(self.data, str(self.path))
 
+    @property
+    def cdk(self) -> CdkRates:
+        """Its hand-set cdk section (simulator/cdk/behaviour.py); none: the documented default."""
+        return cdk_rates(self.data, str(self.path))
+
     def behaviour(self, options: Mapping[str, Any]) -> tuple[Behaviour, SimulatorSettings]:
         """The behaviour this profile describes, with `model.simulator` options applied.
 
@@ -141,7 +147,8 @@ def load_profile(ref: str) -> Profile:
     try:
         profile.effort  # noqa: B018 - checked now, in one line, not in the middle of a sweep
         profile.edit  # noqa: B018 - likewise
-    except (EffortError, EditRatesError) as exc:
+        profile.cdk  # noqa: B018 - likewise
+    except (EffortError, EditRatesError, CdkRatesError) as exc:
         raise ProfileError(str(exc)) from None
     try:
         profile.agent  # noqa: B018 - checked now, like the effort section

@@ -49,7 +49,7 @@ import numpy as np
 
 from benchmark.config import Settings
 from benchmark.loop.extract import extract_template, keep_template
-from benchmark.loop.prompts import feedback_filename, generation_messages, repair_messages
+from benchmark.loop.prompts import generation_messages, repair_messages
 from benchmark.models.base import ChatMessage
 from benchmark.models.batch import BATCH_WIRES
 from benchmark.models.pricing import Price, PriceBasis
@@ -58,14 +58,13 @@ from benchmark.models.prompt_cache import PromptCache, Ttl
 from benchmark.problems.dataset import Problem
 from benchmark.runner.factory import prompt_cache
 from benchmark.runner.plan.findings import FeedbackSizer
-from benchmark.runner.plan.problems import attemptable_problems
+from benchmark.runner.plan.problems import attemptable_problems, written_reply
 from benchmark.runner.plan.token_usage import Usage, anthropic_usage, count_tokens, openai_usage
 from benchmark.runner.prices import model_price, price_notes
 from benchmark.simulator.chains import ChainProcess, ProblemShape, problem_shapes
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
 from benchmark.simulator.model import difficulty_of
 from benchmark.simulator.profile import load_profile
-from benchmark.simulator.template import parse_template, serialise
 
 
 @dataclass
@@ -219,19 +218,15 @@ class ProblemText:
 
 
 def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[ProblemText]:
-    """Per problem, the reply a model is expected to write: its reference template in the
-    output format, or its CDK app (a problem without either: the others' mean length)."""
+    """Per problem, the reply a model is expected to write (`written_reply`; a problem without a
+    reference: the others' mean length)."""
 
     fmt = settings.prompts.output_format
     written: dict[str, str] = {}
     for p in problems:
-        if p.reference_template is None:
-            written.update({p.id: p.reference_app} if p.reference_app else {})  # a CDK app
-            continue
-        try:
-            written[p.id] = serialise(parse_template(p.reference_template), fmt)
-        except ValueError:
-            written[p.id] = p.reference_template
+        text = written_reply(p, fmt)
+        if text is not None:
+            written[p.id] = text
     cpt = settings.planning.chars_per_token
     mean = (
         int(np.mean([len(t) for t in written.values()]))
@@ -242,7 +237,7 @@ def problem_texts(settings: Settings, problems: Sequence[Problem]) -> list[Probl
     for p in problems:
         template = written.get(p.id, "#" * mean + "\n")
         reply = f"```{fmt}\n{template}```\n"
-        kept = keep_template(extract_template(reply, fmt), settings.prompts.template_as)
+        kept = keep_template(extract_template(reply), settings.prompts.template_as)
         out.append(ProblemText(p, reply, kept.template))
     return out
 
@@ -280,7 +275,7 @@ def feedback_sizer(
     """The sizer of the feedback a job's drawn chains would be shown (its design and problems)."""
     return FeedbackSizer(
         settings.prompts.feedback,
-        feedback_filename(settings.prompts.output_format),
+        f"template.{settings.prompts.output_format}",
         rules,
         weights,
         [t.template for t in texts],
