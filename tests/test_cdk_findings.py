@@ -39,6 +39,7 @@ CLEAN_APPS = (
     "events_sfn",
     "dynamo",
     "sqs_sns",
+    "firehose",
 )
 
 

@@ -28,7 +28,7 @@ from tests.test_config import ROOT, settings_for
 CDK_FIXTURE = ROOT / "tests" / "cdk_dataset"  # two small CDK problems in the shipped format
 
 BUCKET = next(p for p in load_dataset(CDK_FIXTURE) if p.id == "versioned-bucket")
-CDK_JOB = ("dataset=paper33-cdk", "prompts=cdk")
+CDK_JOB = ("dataset=paper33-cdk", "prompts=cdk", f"dataset.path={CDK_FIXTURE}")
 # what the reference app synthesizes to, as far as these tests need
 SYNTHESIZED = json.dumps(
     {

@@ -115,6 +115,17 @@ def _own_log_delivery_acl(finding: Finding, resources: Resources, code: str) -> 
     )
 
 
+def _own_unused_mapping(finding: Finding, resources: Resources, code: str) -> bool:
+    """An unused mapping the library itself named (`awscdk...`: no construct id the model
+    writes becomes a top-level mapping name with that prefix)."""
+    return (
+        len(finding.path) >= 2
+        and finding.path[0] == "Mappings"
+        and str(finding.path[1]).startswith("awscdk")
+        and "awscdk" not in code
+    )
+
+
 CDK_OWN_FINDINGS: tuple[CdkOwnFinding, ...] = (
     CdkOwnFinding(
         "W3005",
@@ -149,6 +160,14 @@ CDK_OWN_FINDINGS: tuple[CdkOwnFinding, ...] = (
         "server_access_logs_bucket unless the App sets @aws-cdk/aws-s3:"
         "serverAccessLogsUseBucketPolicy; kept where the model wrote LOG_DELIVERY_WRITE itself "
         "(measured: bucket with access logs).",
+    ),
+    CdkOwnFinding(
+        "W7001",
+        "library mapping left unused",
+        _own_unused_mapping,
+        "kinesisfirehose.DeliveryStream writes a mapping of Firehose's CIDR blocks per region "
+        "(awscdkawskinesisfirehoseCidrBlocks) whether or not anything uses it (measured: "
+        "paper33-cdk iot-telemetry-store-query).",
     ),
 )
 
