@@ -3,13 +3,14 @@
 #: PY=.venv/bin/python        the interpreter; `iacbench` is the console script beside it
 #: IACBENCH=<PY's folder>/iacbench  the command every target below calls
 #: MODELS=simulated/default,simulated/synthetic-truth  model ids, comma-separated (sweep, plan, experiment-*)
-#: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols)
+#: ITERS=10                   loop.max_iterations (sweep, plan, power, experiment-protocols, -languages)
 #: PROMPTS=paper             prompt sets, comma-separated (sweep, plan); cdk when DATASET names a cdk dataset
 #: DATASET=paper33            dataset name (sweep, plan, power); calibrate, validate-profile: only if given (default: the run's)
 #: DIRS=                      check-datasets: dataset folders, e.g. datasets/local/mine (default: the shipped ones)
 #: DESIGNS=raw,...,intent     feedback designs (experiment-feedback)
 #: EXPERIMENT_DIR=runs/experiment-feedback-<time>  its run folder (experiment-feedback)
 #: PROTOCOLS_DIR=runs/experiment-protocols-<time>  its run folder (experiment-protocols)
+#: LANGUAGES_DIR=runs/experiment-languages-<time>  its run folder (experiment-languages)
 #: ARGS=                      more arguments: Hydra overrides, or power's options
 #: RUN=                       a run folder (report, frontier, calibrate, validate-profile)
 #: BUDGET=                    frontier: dollars per problem, e.g. 0.05 (none: the whole front)
@@ -44,6 +45,7 @@ ARGS    ?=
 DESIGNS ?= raw,structured,explained,excerpt,errors_only,intent
 EXPERIMENT_DIR ?= runs/experiment-feedback-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 PROTOCOLS_DIR ?= runs/experiment-protocols-$(shell date -u +%Y-%m-%d_%H-%M-%S)
+LANGUAGES_DIR ?= runs/experiment-languages-$(shell date -u +%Y-%m-%d_%H-%M-%S)
 EXTRAS  ?= dev,docs
 # uv on the PATH, else the uv module (pip's install of uv gives `python3 -m uv` at once, where a
 # pyenv shim for the uv command would still need a rehash)
@@ -57,7 +59,7 @@ SITE    ?= site
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback experiment-protocols run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs clean-cache docs docs-serve
+.PHONY: help install lock upgrade test test-all lint bench check-datasets sweep plan experiment-feedback experiment-protocols experiment-languages run report frontier compare drift paper-figures import-paper calibrate validate-profile power clean-runs clean-cache docs docs-serve
 
 help:  ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "%-21s %s\n", $$1, $$2}'
@@ -117,6 +119,10 @@ experiment-feedback:  ## feedback designs x both protocols on paper33 into one r
 experiment-protocols:  ## stateless, conversation and agent side by side on paper33 into one run folder
 	$(IACBENCH) sweep +experiment=protocols model.id=$(MODELS) loop.max_iterations=$(ITERS) \
 		hydra.sweep.dir=$(PROTOCOLS_DIR) $(ARGS)
+
+experiment-languages:  ## CloudFormation (paper33) beside CDK apps (paper33-cdk) into one run folder (cdk extra)
+	$(IACBENCH) sweep +experiment=languages model.id=$(MODELS) loop.max_iterations=$(ITERS) \
+		hydra.sweep.dir=$(LANGUAGES_DIR) $(ARGS)
 
 run:  ## a single job with the defaults (ARGS: overrides)
 	$(IACBENCH) run $(ARGS)
