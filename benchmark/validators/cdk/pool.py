@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +50,8 @@ WORKER = [sys.executable, "-B", "-s", "-m", "benchmark.validators.cdk.worker"]
 START_TIMEOUT_S = 300.0  # a cold jsii cache: the first import unpacks ~200 MB
 REPLY_MARGIN_S = 15.0  # past the worker's own wall clock before the pool kills the worker
 STREAM_LIMIT = 64 * 2**20  # a reply carries a whole template
+WARM_STAMP = ".iacbench-filled"  # written once a warm-up filled the whole jsii cache
+WARM_UP_FILE_MB = 1024  # filling the jsii cache writes files larger than a template's limit
 
 
 @dataclass
@@ -77,10 +79,19 @@ class _Worker:
             return None
         return json.loads(line) if line else None
 
+    def log_tail(self) -> str:
+        """The last line the worker wrote to stderr (its log beside the scratch folder)."""
+        log = self.scratch.parent / f"{self.scratch.name}.log"
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        return lines[-1] if lines else "no output"
+
     def kill(self) -> None:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        # close the transport now: closed later by the garbage collector, it would call into a
+        # loop that may be closed by then (asyncio's Process has no public close)
+        self.proc._transport.close()  # type: ignore[attr-defined]
         self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -112,14 +123,29 @@ class SynthPool:
         if missing:
             raise SandboxError(missing)
         self.kind = resolved_kind(self.settings)
+        try:
+            await self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    async def _start(self) -> None:
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        if not markers(self.settings.cache_dir):
+        stamp = self.settings.cache_dir / WARM_STAMP
+        if not stamp.exists():
+            # a cache left half-filled (a killed warm-up) is refilled from empty
+            for entry in self.settings.cache_dir.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             worker = await self._launch("warm-cache", writable_cache=True)
-            await asyncio.wait_for(worker.proc.wait(), START_TIMEOUT_S)
-            worker.kill()
+            code = await asyncio.wait_for(worker.proc.wait(), START_TIMEOUT_S)
+            tail = worker.log_tail()
+            self._retire(worker)
+            if code != 0:
+                raise SandboxError(
+                    f"filling the jsii cache {self.settings.cache_dir} failed: {tail}"
+                )
+            stamp.write_text("filled by the synth pool's warm-up\n")
         self._markers = markers(self.settings.cache_dir)
-        if self.kind == "bwrap" and not self._markers:
-            raise SandboxError(f"the jsii cache {self.settings.cache_dir} did not fill")
         if self.isolation == "fork":
             started = await asyncio.gather(*(self._ready("fork") for _ in range(self.size)))
             for worker in started:
@@ -150,7 +176,9 @@ class SynthPool:
                 stderr=log,
                 cwd=scratch,
                 env=environment(scratch, s.cache_dir),
-                preexec_fn=preexec(s, cgroup),
+                preexec_fn=preexec(
+                    replace(s, file_size_mb=WARM_UP_FILE_MB) if writable_cache else s, cgroup
+                ),
                 start_new_session=True,
                 limit=STREAM_LIMIT,
             )
@@ -163,9 +191,8 @@ class SynthPool:
         worker = await self._launch(mode)
         hello = await worker.ask(None, START_TIMEOUT_S)
         if not hello or not hello.get("ready"):
-            log = (worker.scratch.parent / f"{worker.scratch.name}.log").read_text(errors="replace")
+            last = worker.log_tail()
             self._retire(worker)
-            last = log.strip().splitlines()[-1] if log.strip() else "no output"
             raise SandboxError(f"the {self.kind} synth worker did not start: {last}")
         return worker
 

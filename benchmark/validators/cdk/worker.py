@@ -169,8 +169,10 @@ def main(argv: list[str]) -> None:
 
     if mode == "warm-cache":
         return
-    synth(WARM_UP_APP, scratch / "warm-up")
+    warm = synth(WARM_UP_APP, scratch / "warm-up")
     shutil.rmtree(scratch / "warm-up", ignore_errors=True)
+    if warm["status"] != "ok":
+        sys.exit(f"the warm-up app failed: {warm.get('error_type')}: {warm.get('message')}")
     known = _pids() - {os.getpid()}
     say({"ready": True})
     for number, line in enumerate(sys.stdin):
