@@ -68,16 +68,19 @@ class _Worker:
         self.proc, self.cgroup, self.scratch = proc, cgroup, scratch
 
     async def ask(self, message: dict[str, Any] | None, timeout: float) -> dict[str, Any] | None:
-        """Send one line (if any) and read one reply; None when the worker ended or timed out."""
+        """Send one line (if any) and read one reply: None when it timed out, `{"died": true}`
+        when the worker ended first."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             if message is not None:
                 self.proc.stdin.write((json.dumps(message) + "\n").encode())
                 await self.proc.stdin.drain()
             line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-        except (TimeoutError, ConnectionError, ValueError):
+        except TimeoutError:
             return None
-        return json.loads(line) if line else None
+        except (ConnectionError, ValueError):
+            return {"died": True}
+        return json.loads(line) if line else {"died": True}
 
     def log_tail(self) -> str:
         """The last line the worker wrote to stderr (its log beside the scratch folder)."""
@@ -190,7 +193,7 @@ class SynthPool:
     async def _ready(self, mode: str) -> _Worker:
         worker = await self._launch(mode)
         hello = await worker.ask(None, START_TIMEOUT_S)
-        if not hello or not hello.get("ready"):
+        if not hello or not hello.get("ready"):  # ended, timed out or said something else
             last = worker.log_tail()
             self._retire(worker)
             raise SandboxError(f"the {self.kind} synth worker did not start: {last}")
@@ -216,7 +219,7 @@ class SynthPool:
         self.stats.synths += 1
         if self.isolation == "fresh":
             self._retire(worker)
-        elif reply is None or reply.get("recycle") or hit_memory or hit_pids:
+        elif reply is None or reply.get("died") or reply.get("recycle") or hit_memory or hit_pids:
             self._retire(worker)
             self.stats.recycled += 1
             self._idle.put_nowait(await self._ready("fork"))
@@ -233,7 +236,7 @@ class SynthPool:
             limit = "memory"
         elif pids:
             limit = "processes"
-        elif reply is None or reply.get("wall"):
+        elif reply is None or reply.get("wall"):  # None: the worker did not answer in time
             limit = "wall"
         elif reply.get("signal") == signal.SIGXCPU or (
             reply.get("signal") is not None and reply["cpu_s"] >= self.settings.cpu_s - 0.5
