@@ -56,7 +56,11 @@ CLASSIFIED = {
     ),
     "invalid bucket name": (
         app('s3.Bucket(self, "Logs", bucket_name="Bad_Name")'),
-        ("cdk_error", None, 9),
+        ("cdk_error", "RuntimeError", 9),
+    ),
+    "the model's own RuntimeError": (  # a RuntimeError that does not come out of jsii
+        app('raise RuntimeError("mine")'),
+        ("python_error", "RuntimeError", 9),
     ),
     "syntax error": (app("x = (1,\ny = 2"), ("syntax_error", "SyntaxError", 9)),
     "no AppStack": ("import aws_cdk as cdk\n\nclass Other(cdk.Stack):\n    pass\n", None),

@@ -17,7 +17,8 @@ Two kinds (`SandboxSettings.kind`, "auto" picks the first that works here):
 
 Limits, both kinds: memory and process count through a cgroup per worker (v1 memory and pids
 controllers, or v2 `memory.max`/`pids.max`; RLIMIT_NPROC does not bind uid 0, which the user
-namespace maps us to, so the pids cgroup is the process wall: measured), RLIMIT_FSIZE on the
+namespace maps us to: 30 forks went through under RLIMIT_NPROC=5 in bwrap and in unshare -rn;
+so the pids cgroup is the process wall), RLIMIT_FSIZE on the
 whole sandbox, RLIMIT_CPU per template (set by the worker in the forked child), and the wall
 clock (the worker kills the child; the pool kills a worker that does not answer). If no cgroup
 can be made, `Cgroup.reason` says why in one line and the pool records it.
