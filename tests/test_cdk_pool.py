@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,8 @@ from benchmark.validators.cdk.outcome import SynthOutcome
 from benchmark.validators.cdk.pool import SynthPool
 from benchmark.validators.cdk.sandbox import SandboxError, SandboxSettings
 from tests.cdk_sandboxes import BUCKET_APP, Running, app, running_pool
+
+pytestmark = pytest.mark.xdist_group("cdk-pool")  # one test process starts the warm worker
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +141,23 @@ def test_cdk_available_names_the_install_command(monkeypatch: pytest.MonkeyPatch
 def test_start_says_in_one_line_when_cdk_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "_installed", lambda module: False)
     monkeypatch.setattr("benchmark.validators.cdk.pool.cdk_available", sandbox.cdk_available)
+    before = set(Path(tempfile.gettempdir()).glob("iacbench-cdk-*"))
     with pytest.raises(SandboxError, match="make install EXTRAS=dev,cdk"):
         asyncio.run(SynthPool(SandboxSettings(), 1).start())
+    assert set(Path(tempfile.gettempdir()).glob("iacbench-cdk-*")) == before  # nothing left
+
+
+@pytest.mark.slow
+def test_two_workers_answer_concurrent_synths() -> None:
+    with running_pool("bwrap", workers=2) as running:
+        pool = running.pool
+
+        async def four() -> list[SynthOutcome]:
+            return await asyncio.gather(*(pool.synth(BUCKET_APP) for _ in range(4)))
+
+        outcomes = running.loop.run_until_complete(four())
+        assert [o.status for o in outcomes] == ["ok"] * 4
+        assert (pool.stats.synths, pool.stats.cold_starts, pool.stats.recycled) == (4, 2, 0)
 
 
 def test_resolved_kind_says_in_one_line_when_no_sandbox_works(

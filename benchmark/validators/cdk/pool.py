@@ -39,6 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from filelock import FileLock
+
 from benchmark.validators.cdk.outcome import SynthOutcome
 from benchmark.validators.cdk.sandbox import (
     Cgroup,
@@ -67,6 +69,19 @@ class PoolStats:
     synths: int = 0
     cold_starts: int = 0
     recycled: int = 0
+
+
+class _Locked:
+    """A file lock taken without blocking the event loop (filelock, acquired in a thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.lock = FileLock(path)
+
+    async def __aenter__(self) -> None:
+        await asyncio.to_thread(self.lock.acquire)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 class _Worker:
@@ -128,7 +143,7 @@ class SynthPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._markers: list = []
-        self._root = Path(tempfile.mkdtemp(prefix="iacbench-cdk-"))
+        self._root = Path()  # the workers' scratch folders: made by start(), removed by close()
 
     async def start(self) -> None:
         """Resolve the sandbox, warm the jsii cache, start the workers (SandboxError: one line)."""
@@ -136,6 +151,7 @@ class SynthPool:
         if missing:
             raise SandboxError(missing)
         self.kind = resolved_kind(self.settings)
+        self._root = Path(tempfile.mkdtemp(prefix="iacbench-cdk-"))
         try:
             await self._start()
         except BaseException:
@@ -144,25 +160,31 @@ class SynthPool:
 
     async def _start(self) -> None:
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        stamp = self.settings.cache_dir / WARM_STAMP
-        if not stamp.exists():
-            # a cache left half-filled (a killed warm-up) is refilled from empty
-            for entry in self.settings.cache_dir.iterdir():
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            worker = await self._launch("warm-cache", writable_cache=True)
-            code = await asyncio.wait_for(worker.proc.wait(), START_TIMEOUT_S)
-            tail = worker.log_tail()
-            self._retire(worker)
-            if code != 0:
-                raise SandboxError(
-                    f"filling the jsii cache {self.settings.cache_dir} failed: {tail}"
-                )
-            stamp.write_text("filled by the synth pool's warm-up\n")
+        # one filler at a time: pools of other processes (test workers, jobs) share the cache
+        cache = self.settings.cache_dir
+        async with _Locked(cache.parent / f"{cache.name}.lock"):
+            await self._fill_cache()
         self._markers = markers(self.settings.cache_dir)
         if self.isolation == "fork":
             started = await asyncio.gather(*(self._ready("fork") for _ in range(self.size)))
             for worker in started:
                 self._idle.put_nowait(worker)
+
+    async def _fill_cache(self) -> None:
+        """Fill the jsii cache once (a sandbox running the project's own code, cache writable)."""
+        stamp = self.settings.cache_dir / WARM_STAMP
+        if stamp.exists():
+            return
+        # a cache left half-filled (a killed warm-up) is refilled from empty
+        for entry in self.settings.cache_dir.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        worker = await self._launch("warm-cache", writable_cache=True)
+        code = await asyncio.wait_for(worker.proc.wait(), START_TIMEOUT_S)
+        tail = worker.log_tail()
+        self._retire(worker)
+        if code != 0:
+            raise SandboxError(f"filling the jsii cache {self.settings.cache_dir} failed: {tail}")
+        stamp.write_text("filled by the synth pool's warm-up\n")
 
     async def _launch(self, mode: str, writable_cache: bool = False) -> _Worker:
         scratch = Path(tempfile.mkdtemp(prefix="w-", dir=self._root))
@@ -278,4 +300,5 @@ class SynthPool:
             self._retire(worker)
         while not self._idle.empty():
             self._idle.get_nowait()
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._root != Path():
+            shutil.rmtree(self._root, ignore_errors=True)
