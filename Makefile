@@ -97,7 +97,7 @@ lint:  ## ruff check and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batch resume -> runs/bench/
+bench:  ## benchmark suite: lint, sweep, resume, memory, cost, rate limits, batch resume, cdk -> runs/bench/
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 check-datasets:  ## every reference template (or CDK app, synthesized) lint-clean and passing its own intent checks (DIRS=: other folders)

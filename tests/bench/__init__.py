@@ -1,7 +1,7 @@
 """`python -m tests.bench`: the benchmark suite (a report, not timed tests).
 
 One module per benchmark (`lint`, `sweep`, `resume`, `memory`, `cost`, `ratelimits`,
-`batch_resume`, `lint_cache`), each with `run(ctx) -> Section`.
+`batch_resume`, `lint_cache`, `cdk`), each with `run(ctx) -> Section`.
 Every figure with a target is a ratio of two things measured side by side in the same run,
 because the machines this runs on are noisy.
 """

@@ -1,5 +1,5 @@
 """`python -m tests.bench [--only lint,lint_envs,sweep,resume,memory,cost,ratelimits,
-batch_resume,lint_cache] [--quick] [--out DIR]`.
+batch_resume,lint_cache,cdk] [--quick] [--out DIR]`.
 
 Prints one table row per figure (name, measured, target, pass/fail) and writes every raw number,
 with the machine's facts, to `<out>/bench-<UTC timestamp>.json` (default out: runs/bench).
@@ -33,6 +33,7 @@ BENCHMARKS = (
     "ratelimits",
     "batch_resume",
     "lint_cache",
+    "cdk",
 )
 
 

@@ -76,7 +76,7 @@ def _error_type(outcome: SynthOutcome) -> str:
 
 def _stage_finding(outcome: SynthOutcome, code: str) -> Finding | None:
     """The finding that stopped the synth, or None when it ran through."""
-    status, message = outcome.status, outcome.message.strip()
+    status, message = outcome.status, " ".join(outcome.message.split())  # one line
     if status == "ok":
         return None
     construct = None
@@ -94,8 +94,8 @@ def _stage_finding(outcome: SynthOutcome, code: str) -> Finding | None:
         text = f"the app exceeded the sandbox's {words} limit" + (f": {message}" if message else "")
     else:  # cdk_error
         rule, source = "C1001", CDK_SOURCE
-        text = "CDK rejected the app during synth: " + " ".join(message.split())
-        named = _BRACKETED_PATH.search(message)
+        text = "CDK rejected the app during synth: " + message
+        named = _BRACKETED_PATH.search(outcome.message)
         if named:
             construct = construct_of(named.group(1))
             if line is None:

@@ -4,6 +4,7 @@ suite's usual validators (benchmark/validators/suite.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -14,6 +15,8 @@ from benchmark.validators.cdk.findings import synth_findings
 from benchmark.validators.cdk.outcome import SynthOutcome
 from benchmark.validators.cdk.pool import SynthPool
 from benchmark.validators.cdk.sandbox import SandboxError
+
+log = logging.getLogger(__name__)
 
 
 def cdk_version() -> str | None:
@@ -53,6 +56,8 @@ class CdkSynthStage:
             await self.pool.start()
         except SandboxError as exc:
             raise ConfigError(f"config error at 'cdk': {exc}") from None
+        if self.pool.cgroup_problem:  # the memory and process walls are missing: say so
+            log.warning("cdk sandbox without its cgroup walls: %s", self.pool.cgroup_problem)
 
     async def run(self, code: str, problem: Any) -> SynthResult:
         outcome = await self.pool.synth(code)

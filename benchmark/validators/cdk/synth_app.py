@@ -31,6 +31,26 @@ def _model_line(exc: BaseException) -> int | None:
     return line
 
 
+def _from_jsii(exc: BaseException) -> bool:
+    """Raised by the construct library through jsii (the innermost frame is jsii's kernel)
+    rather than by Python-side code: a TypeError for a wrong keyword is raised by Python in the
+    generated bindings, an invalid bucket name comes back from Node as a RuntimeError or a
+    jsii error out of jsii/_kernel."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    in_kernel = bool(frames) and f"{os.sep}jsii{os.sep}" in frames[-1].filename
+    return type(exc).__module__.startswith("jsii") or (in_kernel and isinstance(exc, RuntimeError))
+
+
+MAX_MESSAGE_LINES = 6
+
+
+def error_message(exc: BaseException) -> str:
+    """The error's text, at most MAX_MESSAGE_LINES non-blank lines: CDK's validation errors put
+    the construct path (`[AppStack/Lb/Http] ...`) on the lines after the first."""
+    lines = [line.rstrip() for line in str(exc).strip().splitlines() if line.strip()]
+    return "\n".join(lines[:MAX_MESSAGE_LINES])
+
+
 def synth(code: str, outdir: Path) -> dict[str, Any]:
     """The outcome of synthesizing `code` into `outdir`, as a plain dict (SynthOutcome's)."""
     started = time.monotonic()
@@ -57,25 +77,46 @@ def synth(code: str, outdir: Path) -> dict[str, Any]:
                 "error_type": "ContractError",
                 "message": f"the module defines no class {STACK_CLASS}(aws_cdk.Stack)",
             }
-        app = cdk.App(outdir=str(outdir), context=APP_CONTEXT)
+        if any(isinstance(value, cdk.App) for value in vars(module).values()):
+            return {
+                "status": "contract_error",
+                "error_type": "ContractError",
+                "message": "the module creates its own App; define AppStack only",
+            }
+        # cfn-lint at the pinned release is the one template linter: CDK's own validation
+        # plugin (on by default since 2.2xx; ~3 s on a process's first synth) would be a second,
+        # of another release, and prints its report where the worker answers
+        app = cdk.App(
+            outdir=str(outdir), context=APP_CONTEXT, builtin_cloud_formation_validation=False
+        )
         stack_class(app, STACK_CLASS)
-        app.synth()
+        assembly = app.synth()
+        annotations = [
+            {"level": _level(m.level), "path": m.id, "message": str(m.entry.data)}
+            for m in assembly.get_stack_artifact(STACK_CLASS).messages
+        ]
     except Exception as exc:
         kind = type(exc).__module__ + "." + type(exc).__name__
-        status = (
-            "cdk_error"
-            if kind.startswith("jsii") or isinstance(exc, RuntimeError)
-            else "python_error"
-        )
+        status = "cdk_error" if _from_jsii(exc) else "python_error"
         return {
             "status": status,
             "error_type": kind.removeprefix("builtins."),
-            "message": str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            "message": error_message(exc),
             "line": _model_line(exc),
             "seconds": time.monotonic() - started,
         }
     template = (outdir / f"{STACK_CLASS}.template.json").read_text(encoding="utf-8")
-    return {"status": "ok", "template": template, "seconds": time.monotonic() - started}
+    return {
+        "status": "ok",
+        "template": template,
+        "annotations": annotations,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def _level(level: Any) -> str:
+    """SynthesisMessageLevel.WARNING -> "warning"."""
+    return str(getattr(level, "value", level)).lower()
 
 
 def node_path() -> str:
