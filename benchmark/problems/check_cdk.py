@@ -1,5 +1,5 @@
-"""The dataset check of a `cdk-python` problem: its reference app synthesizes, the template is
-lint-clean after the findings CDK itself makes (`CDK_OWN_FINDINGS`), and passes the problem's
+"""The dataset check of a `cdk-python` problem: its reference app synthesizes with no error or
+warning annotation from CDK, the template is lint-clean after the findings CDK itself makes (`CDK_OWN_FINDINGS`), and passes the problem's
 intent checks, none of which passes on an empty template.
 
 Synth runs in this process (benchmark/validators/cdk/synth_app.py), one app after another: the
@@ -17,7 +17,8 @@ from typing import Any
 from benchmark.problems.dataset import Problem
 from benchmark.problems.intent_language import evaluate_text
 from benchmark.validators.cdk import synth_app
-from benchmark.validators.cdk.findings import map_template_findings
+from benchmark.validators.cdk.findings import map_template_findings, synth_findings
+from benchmark.validators.cdk.outcome import SynthOutcome
 
 Lint = Callable[[str], list[Any]]  # template text -> findings with .level, .rule_id, .path
 Synth = Callable[[str], dict[str, Any]]  # app source -> synth_app's outcome dict
@@ -55,6 +56,13 @@ def app_failures(problem: Problem, lint: Lint, synth: Synth) -> list[str]:
             f"{outcome.get('error_type')}: {outcome.get('message')}",
         ]
     template = outcome["template"]
+    # CDK's error and warning annotations (C1002, C2001) count as the loop counts them
+    annotated = synth_findings(SynthOutcome.from_dict(outcome), problem.reference_app)
+    for finding in annotated:
+        failures.append(
+            f"field 'reference_app': CDK {finding.rule_id} at {finding.construct}: "
+            f"{finding.message}"
+        )
     findings = map_template_findings(lint(template), template, problem.reference_app)
     for finding in findings:
         if finding.level in ("E", "W"):
