@@ -76,3 +76,12 @@ def test_expected_jobs_is_the_cartesian_product() -> None:
     assert expected_jobs(["a=1,2", "b=x,y,z", "c=3"]) == 6
     assert expected_jobs(["c=3"]) == 1
     assert expected_jobs(["a=range(0,4)"]) == 4
+
+
+def test_expected_jobs_count_an_experiments_sweeper_params() -> None:
+    """conf/experiment/*.yaml sweep through hydra.sweeper.params; the command line wins a key
+    both give (experiment-languages said "1 of 1 jobs complete" for its two jobs)."""
+    params = {"+language": "cloudformation,cdk", "loop.protocol": "stateless,agent"}
+    assert expected_jobs(["model.id=a,b,c"], params) == 12
+    assert expected_jobs(["loop.protocol=agent", "model.id=a"], params) == 2
+    assert expected_jobs(["language=cdk"], {"+language": "cloudformation,cdk"}) == 1

@@ -1,9 +1,10 @@
-"""The dataset check of a `cdk-python` problem: its reference app synthesizes with no error or
-warning annotation from CDK, the template is lint-clean after the findings CDK itself makes (`CDK_OWN_FINDINGS`), and passes the problem's
-intent checks, none of which passes on an empty template.
+"""The dataset check of a `cdk-python` problem: its reference app synthesizes with no error
+or warning annotation from CDK, the template is lint-clean after the findings CDK itself makes
+(`CDK_OWN_FINDINGS`), and it passes the problem's intent checks, none of which passes on an
+empty template.
 
 Synth runs in this process (benchmark/validators/cdk/synth_app.py), one app after another: the
-construct library is loaded once for them all.
+construct library is loaded once for them all. The apps are the project's own, so no sandbox.
 """
 
 from __future__ import annotations

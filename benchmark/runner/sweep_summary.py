@@ -11,6 +11,7 @@ import json
 import math
 import pickle
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,16 @@ SWEEP_FILE = "sweep.json"
 MAX_EXIT_CODE = 125  # 126 and up mean "not executable", "not found" and signals to a shell
 
 
-def expected_jobs(task_overrides: list[str]) -> int:
-    """How many jobs the basic sweeper makes of these overrides (their cartesian product)."""
-    parsed = OverridesParser.create().parse_overrides(list(task_overrides))
-    return math.prod(len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override())
+def expected_jobs(task_overrides: list[str], params: Mapping[str, Any] | None = None) -> int:
+    """How many jobs the basic sweeper makes of these overrides and a config's
+    `hydra.sweeper.params` (an experiment's axes), as it does: the command line wins a key
+    both give, and the jobs are the cartesian product."""
+    parser = OverridesParser.create()
+    swept = [f"{key}={value}" for key, value in (params or {}).items()]
+    by_key = {o.key_or_group: o for o in parser.parse_overrides([*swept, *task_overrides])}
+    return math.prod(
+        len(list(o.sweep_string_iterator())) for o in by_key.values() if o.is_sweep_override()
+    )
 
 
 def submitit_failures(sweep_dir: Path) -> dict[str, str]:
@@ -82,7 +89,9 @@ class SweepSummary(Callback):
         if config.get("plan", False):
             return  # plan=true: no job ran, by design
         sweep_dir = Path(config.hydra.sweep.dir)
-        summary = scrub(summarize(sweep_dir, expected_jobs(list(config.hydra.overrides.task))))
+        params = config.hydra.sweeper.get("params") or {}
+        expected = expected_jobs(list(config.hydra.overrides.task), params)
+        summary = scrub(summarize(sweep_dir, expected))
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         bad = summary["not_complete"]
         print(
