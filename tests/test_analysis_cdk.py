@@ -192,6 +192,20 @@ def test_unlike_settings_are_named(tmp_path: Path) -> None:
     assert any(note.startswith("Not like with like") and "1.20.0" in note for note in pair.notes)
 
 
+def test_an_app_that_never_synthesized_says_nothing_of_the_linter(tmp_path: Path) -> None:
+    """A CDK attempt stopped at Python made no template, so nothing linted it and it has no
+    lint date: that is no sign the two sides were linted differently."""
+    cdk = stage_chain("p0", ["python", "clean"], job_id=0)
+    cfn = stage_chain("p0", ["template", "clean"], language="cloudformation", prompt_set="x")
+    run = load_run(_job(tmp_path / "run", cdk, cfn))
+    attempts = run.attempts.assign(lint_as_of=run.attempts["lint_as_of"].astype(object))
+    unlinted = attempts["synth_template"].isna() & (attempts["language"] == "cdk-python")
+    assert unlinted.any()
+    attempts.loc[unlinted, "lint_as_of"] = None
+    (pair,) = language_pairs(attempts)
+    assert not any(note.startswith("Not like with like") for note in pair.notes)
+
+
 def test_the_same_outcomes_in_both_languages_are_not_distinguishable(tmp_path: Path) -> None:
     """Paired over the shared problems, identical per-problem outcomes differ by exactly 0."""
     chains = []
