@@ -17,7 +17,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from benchmark.runner.hydra_job import SUMMARY_FILE
 from benchmark.secrecy import scrub
@@ -89,7 +89,7 @@ class SweepSummary(Callback):
         if config.get("plan", False):
             return  # plan=true: no job ran, by design
         sweep_dir = Path(config.hydra.sweep.dir)
-        params = config.hydra.sweeper.get("params") or {}
+        params = OmegaConf.select(config, "hydra.sweeper.params") or {}
         expected = expected_jobs(list(config.hydra.overrides.task), params)
         summary = scrub(summarize(sweep_dir, expected))
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(summary, indent=2) + "\n")
