@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.problems.check import EMPTY_TEMPLATE, apply_near_miss
+from benchmark.problems.check import apply_near_miss
 from benchmark.problems.dataset import Problem, load_dataset
 from benchmark.problems.difficulty import template_metrics
-from benchmark.problems.intent_language import evaluate_text, parse_template
+from benchmark.problems.intent_language import EMPTY_TEMPLATE, evaluate_text, parse_template
 from benchmark.validators.cfn_lint.validator import WarmLinter
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"

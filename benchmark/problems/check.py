@@ -33,11 +33,9 @@ from typing import Any
 
 from benchmark.problems.check_cdk import Synth, app_failures
 from benchmark.problems.dataset import DatasetError, NearMiss, Problem, load_dataset_files
-from benchmark.problems.intent_language import evaluate_text, parse_template
+from benchmark.problems.intent_language import evaluate_text, parse_template, vacuous_failures
 from benchmark.validators.cfn_lint.validator import LintSettings, WarmLinter, default_cache
 from benchmark.validators.collateral import Scope, collateral_findings
-
-EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
 
 Lint = Callable[[str], list[Any]]  # template text -> findings with .level, .rule_id, .line
 
@@ -125,10 +123,7 @@ def problem_failures(problem: Problem, lint: Lint, rules: list[str] | None = Non
     for check, outcome in zip(problem.intent_checks, outcomes, strict=True):
         if not outcome.passed:
             failures.append(f"intent check '{check.id}': fails on the reference template")
-    _, outcomes = evaluate_text(problem.intent_checks, EMPTY_TEMPLATE)
-    for check, outcome in zip(problem.intent_checks, outcomes, strict=True):
-        if outcome.passed:
-            failures.append(f"intent check '{check.id}': passes on an empty template (vacuous)")
+    failures.extend(vacuous_failures(problem.intent_checks))
     assert parsed.written is not None
     for index, near_miss in enumerate(problem.near_misses):
         where = f"near_misses[{index}]"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.problems.dataset import Problem
-from benchmark.problems.intent_language import evaluate_text
+from benchmark.problems.intent_language import evaluate_text, vacuous_failures
 from benchmark.validators.cdk import synth_app
 from benchmark.validators.cdk.findings import map_template_findings, synth_findings
 from benchmark.validators.cdk.outcome import SynthOutcome
@@ -25,7 +25,6 @@ Lint = Callable[[str], list[Any]]  # template text -> findings with .level, .rul
 Synth = Callable[[str], dict[str, Any]]  # app source -> synth_app's outcome dict
 ROOT = Path(__file__).resolve().parents[2]
 JSII_CACHE = ROOT / "runs" / ".cache" / "jsii"
-EMPTY_TEMPLATE = '{"Resources": {}}'
 
 
 def local_synth() -> Synth:
@@ -75,8 +74,5 @@ def app_failures(problem: Problem, lint: Lint, synth: Synth) -> list[str]:
     for check, result in zip(problem.intent_checks, outcomes, strict=True):
         if not result.passed:
             failures.append(f"intent check '{check.id}': fails on the synthesized reference app")
-    _, outcomes = evaluate_text(problem.intent_checks, EMPTY_TEMPLATE)
-    for check, result in zip(problem.intent_checks, outcomes, strict=True):
-        if result.passed:
-            failures.append(f"intent check '{check.id}': passes on an empty template (vacuous)")
+    failures.extend(vacuous_failures(problem.intent_checks))
     return failures

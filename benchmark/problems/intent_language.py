@@ -258,6 +258,19 @@ def evaluate_text(checks: Sequence[Check], text: str) -> tuple[ParsedTemplate, l
     return parsed, [evaluate(check, parsed) for check in checks]
 
 
+EMPTY_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
+
+
+def vacuous_failures(checks: Sequence[Check]) -> list[str]:
+    """One line per check that passes on an empty template: it proves nothing."""
+    _, outcomes = evaluate_text(checks, EMPTY_TEMPLATE)
+    return [
+        f"intent check '{check.id}': passes on an empty template (vacuous)"
+        for check, outcome in zip(checks, outcomes, strict=True)
+        if outcome.passed
+    ]
+
+
 def resources(template: dict[str, Any], pattern: str = "*") -> list[tuple[str, dict[str, Any]]]:
     section = template.get("Resources")
     if not isinstance(section, dict):
