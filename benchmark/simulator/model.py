@@ -68,6 +68,7 @@ from benchmark.simulator.editing import DEFAULT_EDIT_RATES, Editing
 from benchmark.simulator.effort import NO_EFFECT, EffortError, EffortLevel, EffortModel
 from benchmark.simulator.mutations import Mutation, decode, render
 from benchmark.simulator.profile import Profile, load_profile
+from benchmark.simulator.repair_state import previous_mistakes
 from benchmark.simulator.template import parse_template, try_parse
 from benchmark.simulator.transplant import KIND, transplant_sites
 
@@ -338,25 +339,12 @@ class SimulatedModel(ModelAPI):
     ) -> tuple[Mutation, ...] | None:
         """The mistakes of the previous template a repair call carries (None: it was `null`,
         nothing of it is left); ModelError if there is none or this simulator did not write it."""
-        where = f"{problem.id} sample {context.sample} iteration {context.iteration}"
-        if context.previous_template is None or context.previous_feedback is None:
-            raise ModelError(
-                f"simulated: {where} is a repair call without the previous attempt's "
-                "template and feedback in its CallContext",
-                kind="simulator_state",
-            )
-        if context.previous_template.strip() == "null":
-            # the loop kept an unparseable reply as `null` (template_as: json_dumps, as the
-            # paper's script did): nothing of the previous template is left, so draw anew
-            return None
-        previous = self.decode(problem.id, context.previous_template, context.output_format)
-        if previous is None:
-            raise ModelError(
-                f"simulated: {where}: the previous template is not one this simulator "
-                "rendered for this problem (another profile, seed or format?)",
-                kind="simulator_state",
-            )
-        return previous
+        return previous_mistakes(
+            context,
+            lambda text: self.decode(problem.id, text, context.output_format),
+            "template",
+            " (another profile, seed or format?)",
+        )
 
     def decode(
         self, problem_id: str, template: str, output_format: str

@@ -18,6 +18,7 @@ from benchmark.simulator.cdk.edits import decode, render
 from benchmark.simulator.cdk.mutation import CdkMutation
 from benchmark.simulator.cdk.sites import find_cdk_sites
 from benchmark.simulator.effort import NO_EFFECT, EffortLevel
+from benchmark.simulator.repair_state import previous_mistakes
 
 LANGUAGE = "cdk-python"
 FENCE = "python"
@@ -60,22 +61,12 @@ class CdkAuthor:
         chain = Chain(self.seed, problem.id, context.sample, context.iteration)
         if context.iteration <= 1:
             return self.behaviour.first_draw(problem, chain, effort)
-        where = f"{problem.id} sample {context.sample} iteration {context.iteration}"
-        if context.previous_template is None or context.previous_feedback is None:
-            raise ModelError(
-                f"simulated: {where} is a repair call without the previous attempt's "
-                "app and feedback in its CallContext",
-                kind="simulator_state",
-            )
-        if context.previous_template.strip() == "null":  # nothing of it was kept: draw anew
+        previous = previous_mistakes(
+            context, lambda text: decode(problem.reference, problem.sites, text), "app"
+        )
+        if previous is None:  # nothing of it was kept: draw anew
             return self.behaviour.first_draw(problem, chain, effort)
-        previous = decode(problem.reference, problem.sites, context.previous_template)
-        if previous is None:
-            raise ModelError(
-                f"simulated: {where}: the previous app is not one this simulator wrote for "
-                "this problem",
-                kind="simulator_state",
-            )
+        assert context.previous_feedback is not None  # previous_mistakes checked it
         return self.behaviour.repair(problem, previous, context.previous_feedback, chain)
 
     def reply(
