@@ -89,19 +89,11 @@ def language_pairs(
     return pairs
 
 
-def linted(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows a linter judged: a CDK app that never synthesized made no template to lint, and
-    so has no lint date; it says nothing of how the two sides were linted."""
-    if "synth_template" not in rows or "language" not in rows:
-        return rows
-    return rows[(rows["language"] != CDK) | rows["synth_template"].notna()]
-
-
 def _unlike(attempts: pd.DataFrame, groups: dict[str, tuple], group_keys: list[str]) -> list[str]:
     """One note per LIKE setting the two sides do not share, and one when they were not linted
     alike (`analysis.provenance.lint_mismatch`, the rule `make compare` applies)."""
     sides = {
-        lang: Provenance.of_attempts(linted(select(attempts, g, group_keys)), LANGUAGE_NAMES[lang])
+        lang: Provenance.of_attempts(select(attempts, g, group_keys), LANGUAGE_NAMES[lang])
         for lang, g in groups.items()
     }
     mismatch = lint_mismatch(sides[CLOUDFORMATION], sides[CDK])

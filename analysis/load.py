@@ -131,6 +131,16 @@ def scored_mask(attempts: pd.DataFrame) -> pd.Series:
     )
 
 
+def linted_mask(attempts: pd.DataFrame) -> pd.Series:
+    """Scored attempts that cfn-lint itself judged: all of them but a CDK app that never
+    synthesized (judged on its Python or CDK findings; no template, so no lint date)."""
+    scored = scored_mask(attempts)
+    if "synth_template" not in attempts or "language" not in attempts:
+        return scored
+    unsynthesized = attempts["language"].eq("cdk-python") & attempts["synth_template"].isna()
+    return scored & ~unsynthesized
+
+
 def chain_status(attempts: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> pd.DataFrame:
     """One row per chain: how it ended (`clean`, `complete`, `stopped`, `unscored`) and why."""
     keys = chain_keys(group_keys)

@@ -28,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 import pandas as pd
 
-from analysis.load import scored_mask
+from analysis.load import linted_mask
 
 LINT_DATE_SPAN_DAYS = 1
 NOT_RECORDED = "not recorded"
@@ -100,7 +100,7 @@ class Provenance:
     def of_attempts(cls, attempts: pd.DataFrame, label: str, path: str | None = None) -> Provenance:
         """Read from attempt rows; lint version and date from the rows the linter judged."""
         origin = origins(attempts)
-        linted = attempts[scored_mask(attempts)]
+        linted = attempts[linted_mask(attempts)]
         versions = (
             linted["cfn_lint_version"]
             .astype(object)

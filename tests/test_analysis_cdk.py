@@ -12,6 +12,7 @@ import pytest
 from analysis.churn import churn_by_iteration
 from analysis.compare_language import compare_pair, language_pairs
 from analysis.load import fill_chains, load_run
+from analysis.provenance import Provenance
 from analysis.report import build_report
 from analysis.rules import rule_frequency
 from analysis.stage_measures import (
@@ -194,7 +195,8 @@ def test_unlike_settings_are_named(tmp_path: Path) -> None:
 
 def test_an_app_that_never_synthesized_says_nothing_of_the_linter(tmp_path: Path) -> None:
     """A CDK attempt stopped at Python made no template, so nothing linted it and it has no
-    lint date: that is no sign the two sides were linted differently."""
+    lint date: that is no sign the two sides were linted differently, nor an undated row of
+    the run's provenance (the report's "What ran", make compare)."""
     cdk = stage_chain("p0", ["python", "clean"], job_id=0)
     cfn = stage_chain("p0", ["template", "clean"], language="cloudformation", prompt_set="x")
     run = load_run(_job(tmp_path / "run", cdk, cfn))
@@ -204,6 +206,7 @@ def test_an_app_that_never_synthesized_says_nothing_of_the_linter(tmp_path: Path
     attempts.loc[unlinted, "lint_as_of"] = None
     (pair,) = language_pairs(attempts)
     assert not any(note.startswith("Not like with like") for note in pair.notes)
+    assert Provenance.of_attempts(attempts, "run").undated == 0
 
 
 def test_the_same_outcomes_in_both_languages_are_not_distinguishable(tmp_path: Path) -> None:

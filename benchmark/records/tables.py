@@ -65,7 +65,7 @@ def finding_rows(aid: str, key: dict[str, Any], findings: Iterable[Any]) -> list
             "column": f.column,
             "end_line": f.end_line,
             "end_column": f.end_column,
-            "construct": getattr(f, "construct", None),  # CDK findings carry one
+            "construct": f.construct,  # a CDK app's finding: the construct that made it
         }
         for i, f in enumerate(findings)
     ]
