@@ -13,7 +13,9 @@ from typing import Any
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-def _version(package: str) -> str | None:
+@cache
+def package_version(package: str) -> str | None:
+    """The installed release of `package` (provenance columns); None where it is not."""
     try:
         return version(package)
     except PackageNotFoundError:
@@ -38,13 +40,13 @@ def provenance() -> dict[str, Any]:
     return {
         "git_sha": sha,
         "git_dirty": None if status is None else bool(status),
-        "cfn_lint_version": _version("cfn-lint"),
-        "anthropic_version": _version("anthropic"),
-        "openai_version": _version("openai"),
-        "checkov_version": _version("checkov"),
-        "boto3_version": _version("boto3"),  # Bedrock's SDK, and the deploy validator's
-        "botocore_version": _version("botocore"),  # signs and parses every AWS call
-        "benchmark_version": _version("iac-feedback-bench"),
+        "cfn_lint_version": package_version("cfn-lint"),
+        "anthropic_version": package_version("anthropic"),
+        "openai_version": package_version("openai"),
+        "checkov_version": package_version("checkov"),
+        "boto3_version": package_version("boto3"),  # Bedrock's SDK, and the deploy validator's
+        "botocore_version": package_version("botocore"),  # signs and parses every AWS call
+        "benchmark_version": package_version("iac-feedback-bench"),
     }
 
 

@@ -18,11 +18,11 @@ import multiprocessing
 import os
 import tempfile
 from contextlib import suppress
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pebble import ProcessPool
 
+from benchmark.records.origin import package_version
 from benchmark.validators.base import AttemptRef, CheckResult, ValidationResult
 
 SOURCE = "security"
@@ -40,10 +40,7 @@ def security_available() -> bool:
 
 def checkov_version() -> str | None:
     """The installed checkov's version, for provenance; None without it."""
-    try:
-        return version("checkov")
-    except PackageNotFoundError:
-        return None
+    return package_version("checkov")
 
 
 def _no_suppressions(*_args: Any, **_kwargs: Any) -> list[Any]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from benchmark.config import ConfigError
+from benchmark.records.origin import package_version
 from benchmark.validators.base import Finding
 from benchmark.validators.cdk.findings import synth_findings
 from benchmark.validators.cdk.outcome import SynthOutcome
@@ -17,14 +17,6 @@ from benchmark.validators.cdk.pool import SynthPool
 from benchmark.validators.cdk.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
-
-
-def cdk_version() -> str | None:
-    """aws-cdk-lib's version (provenance of every CDK row); None where it is not installed."""
-    try:
-        return version("aws-cdk-lib")
-    except PackageNotFoundError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -38,7 +30,7 @@ class SynthResult:
         return {
             "synth_seconds": self.outcome.seconds,
             "sandbox": self.outcome.sandbox or None,
-            "cdk_version": cdk_version(),
+            "cdk_version": package_version("aws-cdk-lib"),
         }
 
 
