@@ -106,6 +106,25 @@ def test_a_worker_that_died_is_replaced(warm: Running) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_pool_that_cannot_replace_its_last_worker_fails_instead_of_waiting() -> None:
+    """The replacement of a dead worker cannot start (here: by test); the synth that killed it
+    fails in one line, and so does every later synth, instead of waiting for an idle worker
+    that will never come."""
+    with running_pool("bwrap", workers=1) as running:
+        pool = running.pool
+
+        async def cannot_start(mode: str) -> None:
+            raise SandboxError("the bwrap synth worker did not start: (test)")
+
+        pool._ready = cannot_start  # type: ignore[method-assign]
+        with pytest.raises(SandboxError, match="did not start"):
+            running.synth(app("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"))
+        with pytest.raises(SandboxError, match=r"no synth worker is left: .*did not start"):
+            running.synth(BUCKET_APP)
+
+
+@pytest.mark.slow
 def test_close_removes_workers_cgroups_and_scratch() -> None:
     with running_pool("bwrap", workers=1) as running:
         pool = running.pool

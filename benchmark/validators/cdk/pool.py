@@ -140,7 +140,9 @@ class SynthPool:
         self.stats = PoolStats()
         self.cgroup_problem: str | None = None  # one line: the limits no cgroup could enforce
         self.memory_peaks: list[int] = []  # bytes, of every worker closed or recycled
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        # idle workers; None once no worker is left and none can start (`_broken` says why)
+        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
+        self._broken: str | None = None
         self._all: set[_Worker] = set()
         self._markers: list = []
         self._root = Path()  # the workers' scratch folders: made by start(), removed by close()
@@ -242,7 +244,11 @@ class SynthPool:
         if self.isolation == "fresh":
             worker = await self._ready("fresh")
         else:
-            worker = await self._idle.get()
+            found = await self._idle.get()
+            if found is None:  # wake the next waiter too, then fail in one line
+                self._idle.put_nowait(None)
+                raise SandboxError(f"no synth worker is left: {self._broken}")
+            worker = found
         oom, pids = worker.cgroup.counter("oom"), worker.cgroup.counter("pids")
         reply = await worker.ask({"code": code}, self.settings.wall_s + REPLY_MARGIN_S)
         hit_memory = worker.cgroup.counter("oom") > oom
@@ -263,10 +269,22 @@ class SynthPool:
         ):
             self._retire(worker)
             self.stats.recycled += 1
-            self._idle.put_nowait(await self._ready("fork"))
+            await self._replace()
         else:
             self._idle.put_nowait(worker)
         return outcome
+
+    async def _replace(self) -> None:
+        """Start a worker in place of a retired one. If it cannot start and none is left, the
+        pool is broken: every synth waiting for a worker, and every later one, fails with the
+        reason instead of waiting forever."""
+        try:
+            self._idle.put_nowait(await self._ready("fork"))
+        except SandboxError as exc:
+            if not self._all:
+                self._broken = str(exc)
+                self._idle.put_nowait(None)
+            raise
 
     def _outcome(
         self, reply: dict[str, Any] | None, memory: bool, pids: bool, seconds: float
